@@ -1,0 +1,114 @@
+//! `failoverd check`: validates everything, prints every error and warning
+//! (stderr) and one line per group saying what failoverd will do when the
+//! group fails, and why (stdout).
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::config::groups::Intent;
+use crate::config::settings::Via;
+use crate::config::{self, Group, GroupKind, Plan};
+
+use super::exit;
+
+/// Runs the check; returns the exit code (0 valid, 1 invalid, 2 settings
+/// unreadable).
+pub fn run(path: &Path, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    let loaded = match config::load(path) {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = writeln!(err, "failoverd: {e}");
+            return exit::CONFIG;
+        }
+    };
+    for d in loaded.diagnostics.sorted() {
+        let _ = writeln!(err, "{d}");
+    }
+    let errors = loaded.diagnostics.errors().count();
+    let warnings = loaded.diagnostics.warnings().count();
+    let Some(plan) = loaded.plan else {
+        let _ = writeln!(
+            err,
+            "{}: invalid: {errors} error(s), {warnings} warning(s)",
+            path.display()
+        );
+        return exit::FAILED;
+    };
+    for g in &plan.groups {
+        let _ = writeln!(out, "{}", safety_line(&plan, g));
+    }
+    let _ = writeln!(
+        err,
+        "{}: valid: {} group(s), {} connection(s), {warnings} warning(s)",
+        path.display(),
+        plan.groups.len(),
+        plan.settings.connections.len()
+    );
+    exit::OK
+}
+
+/// One line: what failoverd does when the group fails, and why.
+pub fn safety_line(plan: &Plan, g: &Group) -> String {
+    let fw = &plan.settings.firewall;
+    let action = match (&g.kind, &g.identical) {
+        (GroupKind::Intent(Intent::Active), _) => {
+            "keep it activated: push Active only, never DeActive (intent <Active> in the file)".to_string()
+        }
+        (GroupKind::Intent(Intent::DeActive), _) => {
+            "keep it deactivated: push DeActive only (intent <DeActive> in the file)".to_string()
+        }
+        (GroupKind::Underlay, Some((a, b))) => format!(
+            "mail only, never deactivate (members {a} and {b} are probed identically, so a failure cannot be pinned on one)"
+        ),
+        (GroupKind::Underlay, None) => format!(
+            "deactivate once every member is down (all members via \"underlay\"), after it was seen up; Active again when a member recovers, or after {}",
+            humantime::format_duration(fw.reactivate_after)
+        ),
+        (GroupKind::Tunnel, _) => format!(
+            "restart it (DeActive, then Active at once) after {} down, at most every {}; it is never left deactivated ({})",
+            humantime::format_duration(fw.restart_after),
+            humantime::format_duration(fw.restart_backoff),
+            tunnel_reason(plan, g)
+        ),
+    };
+    let dry = if fw.dry_run {
+        "; dry run: pushes are logged, not sent"
+    } else {
+        ""
+    };
+    format!("{}: on failure: {action}; {}{dry}", g.name(), mail_words(plan, g))
+}
+
+/// Which members make a group a tunnel group, saying when `via` was
+/// defaulted.
+fn tunnel_reason(plan: &Plan, g: &Group) -> String {
+    let parts: Vec<String> = g
+        .def
+        .members
+        .iter()
+        .filter_map(|m| plan.settings.connections.get(&m.name))
+        .filter(|c| c.via == Via::Tunnel)
+        .map(|c| {
+            if c.via_defaulted {
+                format!(
+                    "{} via \"tunnel\" by default: set via = \"underlay\" if its targets answer without the tunnel",
+                    c.name
+                )
+            } else {
+                format!("{} via \"tunnel\"", c.name)
+            }
+        })
+        .collect();
+    parts.join(", ")
+}
+
+fn mail_words(plan: &Plan, g: &Group) -> String {
+    if matches!(g.kind, GroupKind::Intent(_)) {
+        return "events logged, not mailed (intent group)".into();
+    }
+    match (&plan.settings.mail, g.def.mail) {
+        (_, false) => "events logged (MailNotification off)".into(),
+        (None, true) => "MailNotification on, but no [mail]: events logged".into(),
+        (Some(m), true) => format!("events mailed to {}", m.to.join(", ")),
+    }
+}

@@ -1,0 +1,14 @@
+//! The commands of the `failoverd` binary, as library functions that
+//! return the process exit code, so tests call exactly what users run.
+
+pub mod check;
+
+/// Exit codes shared by the commands (contract section 4).
+pub mod exit {
+    /// Success.
+    pub const OK: i32 = 0;
+    /// Invalid configuration (check), or a failed operation.
+    pub const FAILED: i32 = 1;
+    /// Settings unreadable, bad arguments, cannot start as configured.
+    pub const CONFIG: i32 = 2;
+}

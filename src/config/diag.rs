@@ -1,0 +1,246 @@
+//! Diagnostics: every error and warning found while loading settings and
+//! group definitions, located by file, line and column, with a path that
+//! names the offending element or key.
+//!
+//! Loading never stops at the first problem: each reader pushes into a
+//! [`Diagnostics`] list so `failoverd check` can print them all at once.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// How bad a finding is: errors make the configuration invalid, warnings
+/// are printed and do not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// One finding, printed as `FILE:LINE:COL: PATH: [warning: ]message`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    pub file: PathBuf,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column, counted in characters.
+    pub col: usize,
+    /// `VPNFailoverGroup[HQ_VPN]/FailoverCondition/FailoverIF[2]/Port` or
+    /// `connections.HQ_Primary.targets`.
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: {}: ", self.file.display(), self.line, self.col, self.path)?;
+        if self.severity == Severity::Warning {
+            f.write_str("warning: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+/// A file's text with an index of line starts, to turn byte offsets into
+/// line and column.
+#[derive(Clone, Debug)]
+pub struct Source {
+    pub path: PathBuf,
+    pub text: Arc<str>,
+    line_starts: Vec<usize>,
+}
+
+impl Source {
+    pub fn new(path: &Path, text: &str) -> Self {
+        let mut line_starts = vec![0];
+        line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        Source {
+            path: path.to_path_buf(),
+            text: Arc::from(text),
+            line_starts,
+        }
+    }
+
+    /// 1-based line and character column of a byte offset (clamped to the
+    /// text, and to a character boundary).
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let line = match self.line_starts.binary_search(&offset) {
+            Ok(i) => i,
+            Err(i) => i - 1,
+        };
+        let start = self.line_starts[line];
+        let mut end = offset;
+        while !self.text.is_char_boundary(end) {
+            end -= 1;
+        }
+        let col = self.text[start..end].chars().count() + 1;
+        (line + 1, col)
+    }
+}
+
+/// Collected findings of one load.
+#[derive(Clone, Debug, Default)]
+pub struct Diagnostics {
+    items: Vec<Diagnostic>,
+    /// Files in the order they were read, for printing.
+    files: Vec<PathBuf>,
+}
+
+impl Diagnostics {
+    /// Records that `file` is read now: findings print in this order of
+    /// files (the settings file first), whatever order they were found in.
+    pub fn reading(&mut self, file: &Path) {
+        if !self.files.iter().any(|f| f == file) {
+            self.files.push(file.to_path_buf());
+        }
+    }
+
+    pub fn push(&mut self, d: Diagnostic) {
+        self.items.push(d);
+    }
+
+    /// An error at a byte offset of `src`.
+    pub fn error(&mut self, src: &Source, offset: usize, path: &str, message: impl Into<String>) {
+        self.at(Severity::Error, src, offset, path, message.into());
+    }
+
+    /// A warning at a byte offset of `src`.
+    pub fn warn(&mut self, src: &Source, offset: usize, path: &str, message: impl Into<String>) {
+        self.at(Severity::Warning, src, offset, path, message.into());
+    }
+
+    /// A finding about a whole file that has no text to point into (it
+    /// could not be read, or is too large to read).
+    pub fn file_error(&mut self, file: &Path, path: &str, message: impl Into<String>) {
+        self.items.push(Diagnostic {
+            severity: Severity::Error,
+            file: file.to_path_buf(),
+            line: 1,
+            col: 1,
+            path: path.to_string(),
+            message: message.into(),
+        });
+    }
+
+    fn at(&mut self, severity: Severity, src: &Source, offset: usize, path: &str, message: String) {
+        let (line, col) = src.line_col(offset);
+        self.items.push(Diagnostic {
+            severity,
+            file: src.path.clone(),
+            line,
+            col,
+            path: path.to_string(),
+            message,
+        });
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.items.iter().any(|d| d.severity == Severity::Error)
+    }
+
+    pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.items.iter().filter(|d| d.severity == Severity::Error)
+    }
+
+    pub fn warnings(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.items.iter().filter(|d| d.severity == Severity::Warning)
+    }
+
+    /// All findings, in file order, then by position; the order in which
+    /// files were read is kept (the settings file first).
+    pub fn sorted(&self) -> Vec<Diagnostic> {
+        let mut order: Vec<&PathBuf> = self.files.iter().collect();
+        for d in &self.items {
+            if !order.contains(&&d.file) {
+                order.push(&d.file);
+            }
+        }
+        let rank = |p: &PathBuf| order.iter().position(|o| *o == p).unwrap_or(usize::MAX);
+        let mut all = self.items.clone();
+        all.sort_by_key(|d| (rank(&d.file), d.line, d.col, d.severity));
+        all
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+}
+
+/// The closest of `candidates` to `word`, if close enough to be a likely
+/// typo: a case-only difference, or an edit distance of at most 2 (1 for
+/// short words).
+pub fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    let lower = word.to_ascii_lowercase();
+    if let Some(c) = candidates.iter().find(|c| c.to_ascii_lowercase() == lower) {
+        return Some(c);
+    }
+    let limit = if word.chars().count() <= 4 { 1 } else { 2 };
+    candidates
+        .iter()
+        .map(|c| (edit_distance(&lower, &c.to_ascii_lowercase()), *c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// ` (did you mean X?)` or nothing.
+pub fn hint(word: &str, candidates: &[&str]) -> String {
+    match did_you_mean(word, candidates) {
+        Some(c) => format!(" (did you mean {c}?)"),
+        None => String::new(),
+    }
+}
+
+/// Levenshtein distance, with adjacent transpositions counted as one edit.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut prev2: Vec<usize> = vec![0; b.len() + 1];
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        let mut cur = vec![i; b.len() + 1];
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                cur[j] = cur[j].min(prev2[j - 2] + 1);
+            }
+        }
+        prev2 = std::mem::replace(&mut prev, cur);
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_col_counts_characters() {
+        let s = Source::new(Path::new("f"), "ab\nçd\n\nx");
+        assert_eq!(s.line_col(0), (1, 1));
+        assert_eq!(s.line_col(3), (2, 1));
+        // 'ç' is two bytes: offset 5 is 'd', the second character.
+        assert_eq!(s.line_col(5), (2, 2));
+        assert_eq!(s.line_col(7), (3, 1));
+        assert_eq!(s.line_col(8), (4, 1));
+        assert_eq!(s.line_col(999), (4, 2));
+    }
+
+    #[test]
+    fn hints_find_near_misses_only() {
+        let c = ["MailNotification", "AutomaticFailback", "Name"];
+        assert_eq!(did_you_mean("Mailnotification", &c), Some("MailNotification"));
+        assert_eq!(did_you_mean("MailNotifcation", &c), Some("MailNotification"));
+        assert_eq!(did_you_mean("AutomaticFallback", &c), Some("AutomaticFailback"));
+        assert_eq!(did_you_mean("Nmae", &c), Some("Name"));
+        assert_eq!(did_you_mean("Whatever", &c), None);
+        assert_eq!(hint("Whatever", &c), "");
+    }
+}

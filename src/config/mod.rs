@@ -1,0 +1,163 @@
+//! Configuration: the settings file (TOML) and the group definitions (the
+//! firewall's XML), read and validated in one place into an immutable
+//! [`Plan`].
+//!
+//! Every problem is collected, not just the first, each located by file,
+//! line and column ([`diag`]). A plan exists only when there is no error.
+
+pub mod diag;
+pub mod firewall_read;
+pub mod groups;
+pub mod mail_read;
+pub mod secret;
+mod secret_read;
+pub mod settings;
+mod settings_read;
+pub mod targets;
+mod toml_read;
+mod validate;
+pub mod xml;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use diag::{Diagnostics, Source};
+use groups::{GroupDef, Intent};
+use settings::Settings;
+
+pub use validate::{Group, GroupKind};
+
+/// The validated configuration, what every command and the daemon run on.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub settings: Settings,
+    pub groups: Vec<Group>,
+}
+
+/// What loading produced: the plan when valid, and every finding.
+#[derive(Debug)]
+pub struct Loaded {
+    pub plan: Option<Plan>,
+    pub diagnostics: Diagnostics,
+}
+
+/// The settings file could not be read at all (exit 2 for commands).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read settings file {path}: {source}")]
+pub struct Unreadable {
+    pub path: PathBuf,
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// Default settings path.
+pub const DEFAULT_PATH: &str = "/etc/failoverd/failoverd.toml";
+
+/// Largest settings file read, in bytes.
+const MAX_SETTINGS_BYTES: u64 = 1024 * 1024;
+
+/// Loads and validates the settings file at `path` and the group files it
+/// names.
+pub fn load(path: &Path) -> Result<Loaded, Unreadable> {
+    let mut d = Diagnostics::default();
+    d.reading(path);
+    let bytes = read_limited(path, MAX_SETTINGS_BYTES).map_err(|source| Unreadable {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let Some(text) = utf8(path, bytes, &mut d) else {
+        return Ok(Loaded {
+            plan: None,
+            diagnostics: d,
+        });
+    };
+    let src = Source::new(path, &text);
+    let (doc, errors) = toml::de::DeTable::parse_recoverable(&text);
+    for e in &errors {
+        let pos = e.span().map_or(0, |s| s.start);
+        d.error(&src, pos, "(syntax)", format!("invalid TOML: {}", e.message().trim()));
+    }
+    if !errors.is_empty() {
+        return Ok(Loaded {
+            plan: None,
+            diagnostics: d,
+        });
+    }
+    let top = toml_read::Table::new(&src, doc.get_ref(), "", 0..0);
+    let settings = settings_read::read(&src, &top, &mut d);
+    settings_read::check_settings_mode(&src, &top, &mut d);
+    let mut defs: Vec<(Source, Vec<GroupDef>)> = Vec::new();
+    for file in &settings.group_files {
+        if let Some(gsrc) = read_group_file(file, &mut d) {
+            let groups = groups::read(&gsrc, &mut d);
+            defs.push((gsrc, groups));
+        }
+    }
+    let groups = validate::cross_check(&src, &settings, &defs, &mut d);
+    let plan = (!d.has_errors()).then_some(Plan { settings, groups });
+    Ok(Loaded { plan, diagnostics: d })
+}
+
+/// Reads at most `limit` bytes; a larger file is an `InvalidData` error,
+/// found without reading it all.
+fn read_limited(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    let file = std::fs::File::open(path)?;
+    let mut bytes = Vec::new();
+    file.take(limit + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than {} MiB", limit / (1024 * 1024)),
+        ));
+    }
+    Ok(bytes)
+}
+
+fn utf8(path: &Path, bytes: Vec<u8>, d: &mut Diagnostics) -> Option<String> {
+    match String::from_utf8(bytes) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            let valid = e.utf8_error().valid_up_to();
+            let text = String::from_utf8_lossy(&e.as_bytes()[..valid]).into_owned();
+            let src = Source::new(path, &text);
+            d.error(
+                &src,
+                valid,
+                "(encoding)",
+                "the file is not UTF-8 text: save it as UTF-8",
+            );
+            None
+        }
+    }
+}
+
+fn read_group_file(file: &Path, d: &mut Diagnostics) -> Option<Source> {
+    d.reading(file);
+    let limit = xml::MAX_FILE_BYTES;
+    match read_limited(file, limit) {
+        Ok(bytes) => utf8(file, bytes, d).map(|t| Source::new(file, &t)),
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+            d.file_error(
+                file,
+                "(document)",
+                format!("group file is larger than {} MiB: split it", limit / (1024 * 1024)),
+            );
+            None
+        }
+        Err(e) => {
+            d.file_error(file, "(document)", format!("cannot read group file: {e}"));
+            None
+        }
+    }
+}
+
+impl Group {
+    pub fn name(&self) -> &str {
+        &self.def.name
+    }
+
+    /// The admin's intent, if the group has one.
+    pub fn intent(&self) -> Option<Intent> {
+        self.def.intent
+    }
+}

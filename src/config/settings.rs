@@ -1,0 +1,221 @@
+//! The settings file's types: what `failoverd.toml` says once read and
+//! validated, with the contract's defaults filled in.
+//!
+//! These are configuration only; live state (counters, beliefs, health)
+//! lives elsewhere and never on these structs.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::secret::Password;
+
+/// Quality rules: loss and mean RTT judged over the last `window` checks,
+/// each with a down value and a strictly lower up value.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Quality {
+    pub window: u32,
+    /// (down, up) as fractions of the window.
+    pub loss: Option<(f64, f64)>,
+    /// (down, up).
+    pub rtt: Option<(Duration, Duration)>,
+}
+
+/// How one target is checked and judged.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProbeTiming {
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub fall: u32,
+    pub rise: u32,
+    pub quality: Option<Quality>,
+}
+
+/// `[probe]`: the defaults of every connection, and name resolution.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProbeDefaults {
+    pub timing: ProbeTiming,
+    pub resolve_every: Duration,
+    pub dns_stale: Duration,
+}
+
+/// An IP address or a host name to resolve.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Target {
+    Ip(IpAddr),
+    Name(String),
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Ip(ip) => write!(f, "{ip}"),
+            Target::Name(n) => f.write_str(n),
+        }
+    }
+}
+
+/// Whether a member's targets answer only while its tunnel is up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Via {
+    Tunnel,
+    Underlay,
+}
+
+impl fmt::Display for Via {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Via::Tunnel => "tunnel",
+            Via::Underlay => "underlay",
+        })
+    }
+}
+
+/// Which address family of a resolved name to probe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    Ipv4,
+    Ipv6,
+    Any,
+}
+
+/// `[connections.NAME]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Connection {
+    pub name: String,
+    pub targets: Vec<Target>,
+    pub via: Via,
+    /// `via` was not written and took its default.
+    pub via_defaulted: bool,
+    pub quorum: usize,
+    pub family: Family,
+    pub source: Option<IpAddr>,
+    pub interface: Option<String>,
+    pub timing: ProbeTiming,
+    /// Offset of the table header, for messages about the connection.
+    pub pos: usize,
+}
+
+/// The TLS check of the firewall's certificate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TlsMode {
+    /// System roots, chain, expiry and the url's host.
+    System,
+    CaFile(PathBuf),
+    /// SHA-256 of the leaf certificate's DER bytes.
+    Pin([u8; 32]),
+    Insecure,
+}
+
+/// Value spellings sent to the firewall.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Spelling {
+    /// 19.0 and later: Enable/Disable, PING/TCP.
+    Sfos19,
+    /// 2017: y/n, ping/tcp.
+    Sfos17,
+}
+
+/// What an Active/DeActive push carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PushForm {
+    Bare,
+    Full,
+}
+
+/// `[firewall]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Firewall {
+    /// Completed: `https://host:port/webconsole/APIController` when no path
+    /// was given; host in lower case.
+    pub url: String,
+    pub host: String,
+    pub port: u16,
+    pub username: String,
+    pub password: Password,
+    pub tls: TlsMode,
+    pub tls_name: Option<String>,
+    pub timeout: Duration,
+    pub spelling: Spelling,
+    pub api_version: Option<String>,
+    pub push_form: PushForm,
+    pub max_in_flight: u32,
+    pub config_retry: Duration,
+    pub check_every: Duration,
+    pub restart_after: Duration,
+    pub restart_backoff: Duration,
+    pub flap_limit: u32,
+    pub flap_window: Duration,
+    pub flap_hold: Duration,
+    pub reactivate_after: Duration,
+    pub sync: bool,
+    pub dry_run: bool,
+}
+
+/// `[guard]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Guard {
+    pub anchors: Vec<Target>,
+    /// Fraction of groups.
+    pub max_groups_down: f64,
+    pub window: Duration,
+    pub settle: Duration,
+}
+
+/// How the SMTP connection is secured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MailSecurity {
+    /// `smtp://`: STARTTLS required.
+    StartTls,
+    /// `smtps://`: TLS from the start.
+    Tls,
+    /// `smtp://...?tls=none`: plain, for a local relay.
+    None,
+}
+
+/// `[mail]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mail {
+    pub host: String,
+    pub port: u16,
+    pub security: MailSecurity,
+    pub from: String,
+    pub to: Vec<String>,
+    pub username: Option<String>,
+    pub password: Option<Password>,
+    pub ca_file: Option<PathBuf>,
+    pub timeout: Duration,
+    pub coalesce: Duration,
+    pub max_per_hour: u32,
+    pub spool_max: u32,
+}
+
+/// The whole settings file, validated.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Settings {
+    pub file: PathBuf,
+    /// Group files matched by the `groups` globs, in glob order.
+    pub group_files: Vec<PathBuf>,
+    pub state_dir: PathBuf,
+    pub probe: ProbeDefaults,
+    pub connections: BTreeMap<String, Connection>,
+    pub firewall: Firewall,
+    pub guard: Guard,
+    pub mail: Option<Mail>,
+    pub http_listen: Option<SocketAddr>,
+}
+
+impl ProbeTiming {
+    /// The contract's `[probe]` defaults.
+    pub fn default_values() -> Self {
+        ProbeTiming {
+            interval: Duration::from_secs(1),
+            timeout: Duration::from_secs(1),
+            fall: 3,
+            rise: 3,
+            quality: None,
+        }
+    }
+}

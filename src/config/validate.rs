@@ -1,0 +1,177 @@
+//! Cross-checks between the settings and the group files: unique group
+//! names, members that exist and belong to one group, unused connections,
+//! members probed identically; and what each group is (intent, underlay,
+//! tunnel), which decides what failoverd may do to it.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use super::diag::{Diagnostics, Source};
+use super::groups::{GroupDef, Intent};
+use super::settings::{Connection, Settings, Via};
+
+/// What failoverd may push for a group (contract section 6).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GroupKind {
+    /// `<Active>`/`<DeActive>` in the file: that state only.
+    Intent(Intent),
+    /// Every member `via = "underlay"`.
+    Underlay,
+    /// Any member `via = "tunnel"`.
+    Tunnel,
+}
+
+/// A group, validated against the settings.
+#[derive(Clone, Debug)]
+pub struct Group {
+    pub def: GroupDef,
+    pub file: PathBuf,
+    pub kind: GroupKind,
+    /// Two members probed identically (their names), if any: an underlay
+    /// group with such members is never deactivated, only mailed about.
+    pub identical: Option<(String, String)>,
+}
+
+pub fn cross_check(
+    settings_src: &Source,
+    settings: &Settings,
+    defs: &[(Source, Vec<GroupDef>)],
+    d: &mut Diagnostics,
+) -> Vec<Group> {
+    let mut names: BTreeMap<String, (PathBuf, usize, String)> = BTreeMap::new();
+    let mut member_of: BTreeMap<String, String> = BTreeMap::new();
+    let mut groups = Vec::new();
+    for (src, list) in defs {
+        for def in list {
+            let lower = def.name.to_ascii_lowercase();
+            if !def.named {
+                members(src, def, settings, &mut member_of, d);
+                continue;
+            }
+            if let Some((file, pos, first)) = names.get(&lower) {
+                let (line, col) = defs
+                    .iter()
+                    .find(|(s, _)| &s.path == file)
+                    .map_or((1, 1), |(s, _)| s.line_col(*pos));
+                let msg = format!(
+                    "group name {} is already used by {first} at {}:{line}:{col} (names are compared without case): rename one",
+                    def.name,
+                    file.display()
+                );
+                d.error(src, def.name_pos, &format!("{}/Name", def.path), msg);
+                continue;
+            }
+            names.insert(lower, (src.path.clone(), def.name_pos, def.name.clone()));
+            members(src, def, settings, &mut member_of, d);
+            let identical = identical_members(src, def, settings, d);
+            groups.push(Group {
+                def: def.clone(),
+                file: src.path.clone(),
+                kind: kind(def, settings),
+                identical,
+            });
+        }
+    }
+    if groups.is_empty() && !d.has_errors() {
+        d.error(
+            settings_src,
+            0,
+            "groups",
+            "no group is defined in the group files: add a <VPNFailoverGroup>",
+        );
+    }
+    for (name, c) in &settings.connections {
+        if !member_of.contains_key(name) {
+            let msg = format!("connection {name} is not a member of any group; it is not probed");
+            d.warn(settings_src, c.pos, &format!("connections.{name}"), msg);
+        }
+    }
+    groups
+}
+
+fn members(
+    src: &Source,
+    def: &GroupDef,
+    settings: &Settings,
+    member_of: &mut BTreeMap<String, String>,
+    d: &mut Diagnostics,
+) {
+    for m in &def.members {
+        if !settings.connections.contains_key(&m.name) {
+            let msg = format!(
+                "connection {} has no settings: add [connections.{}] with targets = [...] to {}",
+                m.name,
+                m.name,
+                settings.file.display()
+            );
+            d.error(src, m.pos, &m.path, msg);
+        }
+        if let Some(other) = member_of.get(&m.name) {
+            if other != &def.name {
+                let msg = format!(
+                    "connection {} is already a member of group {other}: a connection belongs to at most one group",
+                    m.name
+                );
+                d.error(src, m.pos, &m.path, msg);
+            }
+            continue;
+        }
+        member_of.insert(m.name.clone(), def.name.clone());
+    }
+}
+
+fn kind(def: &GroupDef, settings: &Settings) -> GroupKind {
+    if let Some(i) = def.intent {
+        return GroupKind::Intent(i);
+    }
+    let tunnel = def
+        .members
+        .iter()
+        .any(|m| settings.connections.get(&m.name).is_none_or(|c| c.via == Via::Tunnel));
+    if tunnel { GroupKind::Tunnel } else { GroupKind::Underlay }
+}
+
+/// What makes two members' check streams the same.
+fn probe_key(c: &Connection) -> impl PartialEq + '_ {
+    let mut targets: Vec<_> = c.targets.iter().collect();
+    targets.sort();
+    (
+        targets,
+        c.source,
+        c.interface.as_deref(),
+        c.family,
+        c.timing.interval,
+        c.timing.timeout,
+    )
+}
+
+fn identical_members(
+    src: &Source,
+    def: &GroupDef,
+    settings: &Settings,
+    d: &mut Diagnostics,
+) -> Option<(String, String)> {
+    let conns: Vec<_> = def
+        .members
+        .iter()
+        .filter_map(|m| settings.connections.get(&m.name).map(|c| (m, c)))
+        .collect();
+    for (i, (m, c)) in conns.iter().enumerate() {
+        let Some((first, _)) = conns[..i].iter().find(|(_, e)| probe_key(e) == probe_key(c)) else {
+            continue;
+        };
+        let underlay = c.via == Via::Underlay && def.intent.is_none();
+        let consequence = if underlay {
+            "so failoverd will never deactivate this group, only mail about it"
+        } else {
+            "so their health is judged as one (fine for a tunnel group probing a host behind whichever tunnel is up)"
+        };
+        let msg = format!(
+            "members {} and {} are probed identically (same targets, source, interface and timing): failoverd cannot tell them apart, {consequence}; to tell them apart give each a target only reachable through it, or set source or interface",
+            first.name, m.name
+        );
+        d.warn(src, m.pos, &m.path, msg);
+        return Some((first.name.clone(), m.name.clone()));
+    }
+    None
+}

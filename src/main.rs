@@ -1,0 +1,56 @@
+//! The `failoverd` binary: parses arguments, sets up logging and calls into
+//! the library. Nothing else lives here.
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use failoverd::cmd;
+
+/// Keeps Sophos Firewall VPN failover groups honest: probes every member
+/// connection, mails the admins and pushes group activation or
+/// deactivation to the firewall.
+#[derive(Parser, Debug)]
+#[command(name = "failoverd", version, about, long_about = None)]
+struct Cli {
+    /// Settings file.
+    #[arg(short = 'c', long = "config", global = true, value_name = "PATH", default_value = failoverd::config::DEFAULT_PATH)]
+    config: PathBuf,
+
+    /// Log verbosity (error, warn, info, debug, trace); RUST_LOG also works.
+    #[arg(long = "log-level", global = true, value_name = "LEVEL")]
+    log_level: Option<String>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Validate the settings and group files; print every error and warning,
+    /// and what failoverd will do when each group fails.
+    Check,
+}
+
+fn init_logging(level: Option<&str>) {
+    use tracing_subscriber::EnvFilter;
+    let filter = match level {
+        Some(l) => EnvFilter::try_new(l),
+        None => EnvFilter::try_from_default_env().or_else(|_| EnvFilter::try_new("info")),
+    }
+    .unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_level.as_deref());
+    let code = match cli.command {
+        Command::Check => cmd::check::run(&cli.config, &mut std::io::stdout(), &mut std::io::stderr()),
+    };
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
