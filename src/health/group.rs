@@ -1,0 +1,296 @@
+//! Group evaluation over its members' states: the group state, the expected
+//! active member (failover order, with or without automatic failback) and
+//! the events of each update in their contractual order: member events (in
+//! member order), then failover/failback, then group up/down, so that an
+//! effect is always reported after its cause.
+//!
+//! Leaving unknown is silent unless it contradicts a state persisted before a
+//! restart or reload; then the event is flagged `while_stopped`. An unknown
+//! member is never skipped when choosing the active member (the choice waits
+//! for its verdict), so the choice does not depend on which member's verdict
+//! happens to arrive first after a start or reload.
+
+use super::target::State;
+
+/// What was known before a restart or reload. `State::Unknown` (or a
+/// missing entry) means "nothing known": the first verdict is then silent.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Persisted {
+    pub group: State,
+    /// By member index, in failover order.
+    pub members: Vec<State>,
+    pub expected_active: Option<usize>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    MemberDown,
+    MemberUp,
+    Failover,
+    Failback,
+    GroupDown,
+    GroupUp,
+}
+
+/// One event. `member` is set for member events; `from`/`to` for
+/// failover/failback; group events have neither.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    pub kind: EventKind,
+    pub member: Option<usize>,
+    pub from: Option<usize>,
+    pub to: Option<usize>,
+    /// The cause, with figures (for member events: the member's reason).
+    pub reason: String,
+    /// The change happened while failoverd was stopped: the first verdict
+    /// after start differs from the persisted one.
+    pub while_stopped: bool,
+}
+
+/// A group is up while any member is up, down when all members are down,
+/// unknown otherwise.
+pub fn group_state(members: &[State]) -> State {
+    if members.contains(&State::Up) {
+        State::Up
+    } else if members.iter().all(|s| *s == State::Down) {
+        State::Down
+    } else {
+        State::Unknown
+    }
+}
+
+/// The state of one member or of the group, with the last known (up/down)
+/// state that decides whether a new verdict is an event.
+#[derive(Clone, Copy, Debug)]
+struct Tracked {
+    state: State,
+    last_known: Option<State>,
+    /// `last_known` came from persisted state and no verdict was seen since.
+    persisted: bool,
+}
+
+impl Tracked {
+    fn new(persisted: State) -> Self {
+        let known = persisted != State::Unknown;
+        Tracked {
+            state: State::Unknown,
+            last_known: known.then_some(persisted),
+            persisted: known,
+        }
+    }
+
+    /// Records a new state; returns `Some(while_stopped)` if it is an event:
+    /// a verdict (up/down) that differs from the last known one. Going to
+    /// unknown, or leaving it for the first time with nothing persisted, is
+    /// silent.
+    fn advance(&mut self, new: State) -> Option<bool> {
+        self.state = new;
+        if new == State::Unknown {
+            return None;
+        }
+        let previous = self.last_known.replace(new);
+        let while_stopped = std::mem::replace(&mut self.persisted, false);
+        previous.filter(|p| *p != new).map(|_| while_stopped)
+    }
+}
+
+/// Health of one failover group.
+#[derive(Clone, Debug)]
+pub struct GroupHealth {
+    names: Vec<String>,
+    automatic_failback: bool,
+    members: Vec<Tracked>,
+    group: Tracked,
+    expected: Option<usize>,
+    /// `expected` came from persisted state and no choice was made since.
+    expected_persisted: bool,
+}
+
+impl GroupHealth {
+    /// `member_names` in failover order. Persisted entries beyond the
+    /// members, and a persisted expected member out of range, are ignored.
+    pub fn new(member_names: Vec<String>, automatic_failback: bool, persisted: Option<Persisted>) -> Self {
+        let persisted = persisted.unwrap_or_default();
+        let members = (0..member_names.len())
+            .map(|i| Tracked::new(persisted.members.get(i).copied().unwrap_or_default()))
+            .collect();
+        let expected = persisted.expected_active.filter(|i| *i < member_names.len());
+        GroupHealth {
+            names: member_names,
+            automatic_failback,
+            members,
+            group: Tracked::new(persisted.group),
+            expected,
+            expected_persisted: expected.is_some(),
+        }
+    }
+
+    /// Takes the members' current states and reasons (by index, in failover
+    /// order; missing entries count as unknown) and returns the events.
+    pub fn update(&mut self, members: &[(State, String)]) -> Vec<Event> {
+        let states: Vec<State> = (0..self.names.len())
+            .map(|i| members.get(i).map_or(State::Unknown, |m| m.0))
+            .collect();
+        let mut events = Vec::new();
+        for (i, tracked) in self.members.iter_mut().enumerate() {
+            if let Some(while_stopped) = tracked.advance(states[i]) {
+                let kind = match states[i] {
+                    State::Up => EventKind::MemberUp,
+                    _ => EventKind::MemberDown,
+                };
+                events.push(Event {
+                    member: Some(i),
+                    ..event(kind, reason_of(members, i).to_owned(), while_stopped)
+                });
+            }
+        }
+        events.extend(self.choose_active(&states, members));
+        let group = group_state(&states);
+        if let Some(while_stopped) = self.group.advance(group) {
+            events.push(self.group_event(group, &states, members, while_stopped));
+        }
+        events
+    }
+
+    /// Current group state.
+    pub fn state(&self) -> State {
+        self.group.state
+    }
+
+    /// The member expected to be active (kept while no member is up).
+    pub fn expected_active(&self) -> Option<usize> {
+        self.expected
+    }
+
+    /// Member states as of the last update.
+    pub fn member_states(&self) -> Vec<State> {
+        self.members.iter().map(|m| m.state).collect()
+    }
+
+    /// What to persist so a restart can tell what changed while stopped.
+    pub fn persisted(&self) -> Persisted {
+        let known = |t: &Tracked| t.last_known.unwrap_or_default();
+        Persisted {
+            group: known(&self.group),
+            members: self.members.iter().map(known).collect(),
+            expected_active: self.expected,
+        }
+    }
+
+    /// Member name by index, for messages.
+    pub fn name(&self, index: usize) -> &str {
+        self.names.get(index).map_or("?", String::as_str)
+    }
+
+    /// One-line human text for an event, e.g. "member 'b' down (changed
+    /// while failoverd was stopped): condition 'peer' fails: ...".
+    pub fn describe(&self, e: &Event) -> String {
+        let name = |i: Option<usize>| self.name(i.unwrap_or(usize::MAX)).to_owned();
+        let what = match e.kind {
+            EventKind::MemberDown => format!("member '{}' down", name(e.member)),
+            EventKind::MemberUp => format!("member '{}' up", name(e.member)),
+            EventKind::Failover => format!("failover '{}' -> '{}'", name(e.from), name(e.to)),
+            EventKind::Failback => format!("failback '{}' -> '{}'", name(e.from), name(e.to)),
+            EventKind::GroupDown => "group down".to_owned(),
+            EventKind::GroupUp => "group up".to_owned(),
+        };
+        let stopped = if e.while_stopped {
+            " (changed while failoverd was stopped)"
+        } else {
+            ""
+        };
+        format!("{what}{stopped}: {}", e.reason)
+    }
+
+    /// The member that should be active now, or `None` to keep the current
+    /// one. Members are considered in order from the first (automatic
+    /// failback, or no current member yet) or from the current one (wrapping
+    /// round); down members are skipped, the first up one is chosen, and an
+    /// unknown one stops the search: until it has a verdict nobody can say
+    /// whether it, or one after it, should be active.
+    fn next_active(&self, states: &[State]) -> Option<usize> {
+        let n = states.len();
+        let start = match self.expected {
+            Some(current) if !self.automatic_failback => current,
+            _ => 0,
+        };
+        (0..n)
+            .map(|k| (start + k) % n)
+            .find(|&i| states[i] != State::Down)
+            .filter(|&i| states[i] == State::Up)
+    }
+
+    /// Updates the expected active member; a change is a failback when it
+    /// goes to the first member, a failover otherwise. The initial choice
+    /// (no current member) is not an event.
+    fn choose_active(&mut self, states: &[State], members: &[(State, String)]) -> Option<Event> {
+        let to = self.next_active(states)?;
+        let from = self.expected.replace(to);
+        let while_stopped = std::mem::replace(&mut self.expected_persisted, false);
+        let from = from.filter(|from| *from != to)?;
+        let kind = if to == 0 {
+            EventKind::Failback
+        } else {
+            EventKind::Failover
+        };
+        let why = if states.get(from) == Some(&State::Up) {
+            format!(
+                "member '{}' is up and comes before '{}' in failover order (automatic failback)",
+                self.name(to),
+                self.name(from)
+            )
+        } else {
+            let state = state_word(states.get(from).copied().unwrap_or_default());
+            let (f, t) = (self.name(from), self.name(to));
+            format!(
+                "member '{f}' {state}: {}; next member up is '{t}'",
+                reason_of(members, from)
+            )
+        };
+        Some(Event {
+            from: Some(from),
+            to: Some(to),
+            ..event(kind, why, while_stopped)
+        })
+    }
+
+    fn group_event(&self, group: State, states: &[State], members: &[(State, String)], while_stopped: bool) -> Event {
+        if group == State::Up {
+            let first = states.iter().position(|s| *s == State::Up).unwrap_or(0);
+            let why = format!("member '{}' up: {}", self.name(first), reason_of(members, first));
+            return event(EventKind::GroupUp, why, while_stopped);
+        }
+        let parts: Vec<String> = (0..states.len())
+            .map(|i| format!("'{}': {}", self.name(i), reason_of(members, i)))
+            .collect();
+        let why = format!("all {} members down: {}", states.len(), parts.join("; "));
+        event(EventKind::GroupDown, why, while_stopped)
+    }
+}
+
+/// The reason a caller gave for member `i` ("" if missing).
+fn reason_of(members: &[(State, String)], i: usize) -> &str {
+    members.get(i).map_or("", |m| m.1.as_str())
+}
+
+fn event(kind: EventKind, reason: String, while_stopped: bool) -> Event {
+    Event {
+        kind,
+        member: None,
+        from: None,
+        to: None,
+        reason,
+        while_stopped,
+    }
+}
+
+fn state_word(state: State) -> &'static str {
+    match state {
+        State::Up => "up",
+        State::Down => "down",
+        State::Unknown => "unknown",
+    }
+}
+
+#[cfg(test)]
+mod tests;
