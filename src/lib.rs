@@ -3,10 +3,15 @@
 //! Module map (data flows one way, see `architecture.md`):
 //! - [`config`]: settings (TOML) and group definitions (XML), validated once
 //!   into an immutable [`config::Plan`], every problem located.
+//! - [`probe`]: ICMP and TCP checks, name resolution, the stream scheduler.
+//! - [`engine`]: observations in, target/member/group states and events out.
 //! - [`health`]: pure state machines from check outcomes to events.
 //! - [`cmd`]: the commands' work, called by the thin binary in `main.rs`.
-#![forbid(unsafe_code)]
+// One audited exception: probe::sockopt (a socket option surge-ping hides).
+#![deny(unsafe_code)]
 
 pub mod cmd;
 pub mod config;
+pub mod engine;
 pub mod health;
+pub mod probe;

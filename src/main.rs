@@ -31,6 +31,14 @@ enum Command {
     /// Validate the settings and group files; print every error and warning,
     /// and what failoverd will do when each group fails.
     Check,
+    /// Check every target once (no fall/rise) and print a table: group,
+    /// member, condition, target, result, RTT or reason. Exit 0 all good,
+    /// 1 any failed, 4 any could not be made here, 2 configuration.
+    Probe {
+        /// Only this group.
+        #[arg(long, value_name = "GROUP")]
+        group: Option<String>,
+    },
 }
 
 fn init_logging(level: Option<&str>) {
@@ -51,6 +59,12 @@ fn main() -> ExitCode {
     init_logging(cli.log_level.as_deref());
     let code = match cli.command {
         Command::Check => cmd::check::run(&cli.config, &mut std::io::stdout(), &mut std::io::stderr()),
+        Command::Probe { group } => cmd::probe::run(
+            &cli.config,
+            group.as_deref(),
+            &mut std::io::stdout(),
+            &mut std::io::stderr(),
+        ),
     };
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }

@@ -145,7 +145,7 @@ fn connection_overrides_and_quality_rules_combine_with_probe_defaults() {
 fn warnings_do_not_fail_the_check() {
     let ping_port = "<VPNFailoverGroup><GroupDetail><Name>G</Name><MemberConnections><Connection>A</Connection><Connection>B</Connection></MemberConnections><FailoverCondition><FailoverIF><Protocol>PING</Protocol><Port>7</Port></FailoverIF><FailoverIF><Port>22</Port></FailoverIF></FailoverCondition></GroupDetail></VPNFailoverGroup>";
     let login = "<Request><Login><Username>admin</Username><Password>s3cret</Password></Login><Set><VPNFailoverGroup><GroupDetail><Name>G</Name><MemberConnections><Connection>A</Connection></MemberConnections></GroupDetail></VPNFailoverGroup></Set></Request>";
-    let same = BASE_SETTINGS.replace("192.0.2.2", "192.0.2.1");
+    let same = BASE_SETTINGS.replace("[\"192.0.2.2\"]", "[\"192.0.2.1\"]");
     let rows: Vec<(String, &str, Vec<&str>)> = vec![
         (
             BASE_SETTINGS.into(),
@@ -196,7 +196,7 @@ fn warnings_do_not_fail_the_check() {
 
 #[test]
 fn identical_underlay_members_are_recorded_in_the_plan() {
-    let p = plan(&BASE_SETTINGS.replace("192.0.2.2", "192.0.2.1"), BASE_GROUP);
+    let p = plan(&BASE_SETTINGS.replace("[\"192.0.2.2\"]", "[\"192.0.2.1\"]"), BASE_GROUP);
     assert_eq!(p.groups[0].identical, Some(("A".into(), "B".into())));
     let p = plan(BASE_SETTINGS, BASE_GROUP);
     assert_eq!(p.groups[0].identical, None);

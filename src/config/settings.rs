@@ -13,15 +13,9 @@ use std::time::Duration;
 use super::secret::Password;
 
 /// Quality rules: loss and mean RTT judged over the last `window` checks,
-/// each with a down value and a strictly lower up value.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Quality {
-    pub window: u32,
-    /// (down, up) as fractions of the window.
-    pub loss: Option<(f64, f64)>,
-    /// (down, up).
-    pub rtt: Option<(Duration, Duration)>,
-}
+/// each with a down value and a strictly lower up value. One type for the
+/// settings and the health machines, so nothing is converted.
+pub use crate::health::target::Quality;
 
 /// How one target is checked and judged.
 #[derive(Clone, Debug, PartialEq)]
@@ -74,7 +68,7 @@ impl fmt::Display for Via {
 }
 
 /// Which address family of a resolved name to probe.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Family {
     Ipv4,
     Ipv6,

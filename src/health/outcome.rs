@@ -9,7 +9,7 @@ use std::time::Duration;
 /// the network. An `Error` is a fault on this host (no socket, no route table,
 /// permission denied, ...) and must not make a remote target look bad or good,
 /// so the state machines ignore it entirely.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
     /// An answer arrived; `rtt` is the measured round-trip (or connect) time.
     Good { rtt: Duration },

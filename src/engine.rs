@@ -1,0 +1,352 @@
+//! The engine: the only owner of health state. Observations from the check
+//! streams come in; target verdicts, member and group states and the events
+//! between them go out. No I/O and no clock of its own (observations carry
+//! their time), so tests feed it sequences directly.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::config::Plan;
+use crate::config::settings::{Family, Target};
+use crate::config::targets::parse_target;
+use crate::health::group::{Event, EventKind, GroupHealth, Persisted};
+use crate::health::member::{ConditionReport, MemberReport, TargetStatus};
+use crate::health::outcome::Outcome;
+use crate::health::target::{State, TargetHealth, TargetRules};
+use crate::probe::schedule::{Observation, Report, StreamId};
+use crate::probe::{Protocol, StreamKey};
+
+/// A group event, with names resolved for logs and mail.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroupEvent {
+    pub group: String,
+    pub kind: EventKind,
+    pub member: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub reason: String,
+    pub while_stopped: bool,
+    /// The expected active member after the event.
+    pub expected_active: Option<String>,
+    /// One line for a person: "member 'HQ_Primary' down: ...".
+    pub text: String,
+    pub at: Instant,
+}
+
+/// What the engine tells the rest of the daemon.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Output {
+    Event(GroupEvent),
+    /// A stream's ticks were late by more than three intervals: every group
+    /// must be disarmed (contract section 5).
+    Gap {
+        stream: StreamId,
+        late_by: Duration,
+    },
+}
+
+/// Who reads a stream.
+#[derive(Clone, Copy, Debug)]
+enum Reader {
+    Target {
+        group: usize,
+        member: usize,
+        condition: usize,
+        target: usize,
+    },
+    Anchor(usize),
+}
+
+struct StreamRt {
+    key: StreamKey,
+    readers: Vec<Reader>,
+}
+
+struct MemberRt {
+    name: String,
+    quorum: usize,
+    targets: Vec<String>,
+    /// `[condition][target]`.
+    health: Vec<Vec<TargetHealth>>,
+}
+
+struct GroupRt {
+    name: String,
+    conditions: Vec<Protocol>,
+    members: Vec<MemberRt>,
+    health: GroupHealth,
+}
+
+/// An anchor's last check, for the guard.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AnchorStatus {
+    pub key: StreamKey,
+    pub last: Option<(Outcome, Instant)>,
+}
+
+/// Health of every group, fed by observations.
+pub struct Engine {
+    streams: Vec<StreamRt>,
+    groups: Vec<GroupRt>,
+    anchors: Vec<AnchorStatus>,
+}
+
+impl Engine {
+    /// Builds the stream table and the health machines of `plan`; persisted
+    /// states (by group name) let a restart report what changed meanwhile.
+    pub fn new(plan: &Plan, persisted: &BTreeMap<String, Persisted>) -> Engine {
+        let mut b = Builder::default();
+        for (gi, g) in plan.groups.iter().enumerate() {
+            let conditions: Vec<Protocol> = g.def.conditions.iter().map(|c| protocol(*c)).collect();
+            let mut members = Vec::new();
+            for (mi, m) in g.def.members.iter().enumerate() {
+                let Some(c) = plan.settings.connections.get(&m.name) else {
+                    continue;
+                };
+                let rules = TargetRules {
+                    fall: c.timing.fall,
+                    rise: c.timing.rise,
+                    quality: c.timing.quality.clone(),
+                };
+                let mut health = Vec::new();
+                for (ci, proto) in conditions.iter().enumerate() {
+                    let mut row = Vec::new();
+                    for (ti, t) in c.targets.iter().enumerate() {
+                        let key = StreamKey {
+                            protocol: *proto,
+                            target: t.clone(),
+                            family: c.family,
+                            source: c.source,
+                            interface: c.interface.clone(),
+                            interval: c.timing.interval,
+                            timeout: c.timing.timeout,
+                        };
+                        b.read(
+                            key,
+                            Reader::Target {
+                                group: gi,
+                                member: mi,
+                                condition: ci,
+                                target: ti,
+                            },
+                        );
+                        row.push(TargetHealth::new(rules.clone()));
+                    }
+                    health.push(row);
+                }
+                let targets = c.targets.iter().map(Target::to_string).collect();
+                members.push(MemberRt {
+                    name: m.name.clone(),
+                    quorum: c.quorum,
+                    targets,
+                    health,
+                });
+            }
+            let names = members.iter().map(|m| m.name.clone()).collect();
+            let health = GroupHealth::new(names, g.def.failback, persisted.get(g.name()).cloned());
+            b.groups.push(GroupRt {
+                name: g.name().to_string(),
+                conditions,
+                members,
+                health,
+            });
+        }
+        let anchors = anchor_keys(plan);
+        for (i, key) in anchors.iter().enumerate() {
+            b.read(key.clone(), Reader::Anchor(i));
+        }
+        let anchors = anchors
+            .into_iter()
+            .map(|key| AnchorStatus { key, last: None })
+            .collect();
+        Engine {
+            streams: b.streams,
+            groups: b.groups,
+            anchors,
+        }
+    }
+
+    /// The streams to run, by id.
+    pub fn streams(&self) -> Vec<&StreamKey> {
+        self.streams.iter().map(|s| &s.key).collect()
+    }
+
+    pub fn anchors(&self) -> &[AnchorStatus] {
+        &self.anchors
+    }
+
+    /// Number of readers of stream `id` (for tests and status).
+    pub fn readers(&self, id: StreamId) -> usize {
+        self.streams.get(id).map_or(0, |s| s.readers.len())
+    }
+
+    /// Group `name`'s state and expected active member.
+    pub fn group_state(&self, name: &str) -> Option<(State, Option<String>)> {
+        let g = self.groups.iter().find(|g| g.name == name)?;
+        let active = g.health.expected_active().map(|i| g.health.name(i).to_string());
+        Some((g.health.state(), active))
+    }
+
+    /// What to persist for each group.
+    pub fn persisted(&self) -> BTreeMap<String, Persisted> {
+        self.groups
+            .iter()
+            .map(|g| (g.name.clone(), g.health.persisted()))
+            .collect()
+    }
+
+    /// Feeds one observation; returns what it caused, causes first.
+    pub fn observe(&mut self, obs: &Observation) -> Vec<Output> {
+        let Some(stream) = self.streams.get(obs.stream) else {
+            return Vec::new();
+        };
+        let readers = stream.readers.clone();
+        match &obs.report {
+            Report::Gap { late_by } => {
+                for r in &readers {
+                    if let Reader::Target {
+                        group,
+                        member,
+                        condition,
+                        target,
+                    } = *r
+                    {
+                        self.groups[group].members[member].health[condition][target].discard_recent();
+                    }
+                }
+                vec![Output::Gap {
+                    stream: obs.stream,
+                    late_by: *late_by,
+                }]
+            }
+            Report::Check { outcome, .. } => self.check(&readers, outcome, obs.at),
+        }
+    }
+
+    fn check(&mut self, readers: &[Reader], outcome: &Outcome, at: Instant) -> Vec<Output> {
+        let mut touched: Vec<usize> = Vec::new();
+        for r in readers {
+            match *r {
+                Reader::Anchor(i) => self.anchors[i].last = Some((outcome.clone(), at)),
+                Reader::Target {
+                    group,
+                    member,
+                    condition,
+                    target,
+                } => {
+                    let th = &mut self.groups[group].members[member].health[condition][target];
+                    if th.observe(outcome).is_some() && !touched.contains(&group) {
+                        touched.push(group);
+                    }
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for gi in touched {
+            out.extend(self.groups[gi].update(at).into_iter().map(Output::Event));
+        }
+        out
+    }
+}
+
+impl GroupRt {
+    /// Re-evaluates every member and the group; returns the events.
+    fn update(&mut self, at: Instant) -> Vec<GroupEvent> {
+        let reports: Vec<(State, String)> = self.members.iter().map(|m| m.report(&self.conditions)).collect();
+        let events = self.health.update(&reports);
+        events.into_iter().map(|e| self.named(e, at)).collect()
+    }
+
+    fn named(&self, e: Event, at: Instant) -> GroupEvent {
+        let name = |i: Option<usize>| i.map(|i| self.health.name(i).to_string());
+        GroupEvent {
+            group: self.name.clone(),
+            kind: e.kind,
+            member: name(e.member),
+            from: name(e.from),
+            to: name(e.to),
+            text: self.health.describe(&e),
+            reason: e.reason,
+            while_stopped: e.while_stopped,
+            expected_active: name(self.health.expected_active()),
+            at,
+        }
+    }
+}
+
+impl MemberRt {
+    fn report(&self, conditions: &[Protocol]) -> (State, String) {
+        let reports: Vec<ConditionReport> = conditions
+            .iter()
+            .zip(&self.health)
+            .map(|(proto, row)| {
+                let statuses: Vec<TargetStatus<'_>> = row
+                    .iter()
+                    .zip(&self.targets)
+                    .map(|(th, name)| TargetStatus {
+                        name,
+                        state: th.state(),
+                        reason: th.last_reason(),
+                    })
+                    .collect();
+                ConditionReport::evaluate(&proto.to_string(), self.quorum, &statuses)
+            })
+            .collect();
+        let m = MemberReport::evaluate(&reports);
+        (m.state, m.reason)
+    }
+}
+
+#[derive(Default)]
+struct Builder {
+    streams: Vec<StreamRt>,
+    index: BTreeMap<StreamKey, StreamId>,
+    groups: Vec<GroupRt>,
+}
+
+impl Builder {
+    fn read(&mut self, key: StreamKey, reader: Reader) {
+        let id = *self.index.entry(key.clone()).or_insert_with(|| {
+            self.streams.push(StreamRt {
+                key,
+                readers: Vec::new(),
+            });
+            self.streams.len() - 1
+        });
+        self.streams[id].readers.push(reader);
+    }
+}
+
+fn protocol(c: crate::config::groups::Condition) -> Protocol {
+    match c {
+        crate::config::groups::Condition::Ping => Protocol::Icmp,
+        crate::config::groups::Condition::Tcp(p) => Protocol::Tcp(p),
+    }
+}
+
+/// The guard's anchors: a TCP connect to the API host (unless dry run) and
+/// an ICMP echo to each `anchors` entry, at the `[probe]` pace.
+pub fn anchor_keys(plan: &Plan) -> Vec<StreamKey> {
+    let s = &plan.settings;
+    let t = &s.probe.timing;
+    let key = |protocol, target| StreamKey {
+        protocol,
+        target,
+        family: Family::Any,
+        source: None,
+        interface: None,
+        interval: t.interval,
+        timeout: t.timeout,
+    };
+    let mut keys = Vec::new();
+    if !s.firewall.dry_run && !s.firewall.host.is_empty() {
+        let host = s.firewall.host.trim_start_matches('[').trim_end_matches(']');
+        if let Ok(target) = parse_target(host) {
+            keys.push(key(Protocol::Tcp(s.firewall.port), target));
+        }
+    }
+    keys.extend(s.guard.anchors.iter().map(|a| key(Protocol::Icmp, a.clone())));
+    keys
+}

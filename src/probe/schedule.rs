@@ -1,0 +1,139 @@
+//! The scheduler of check streams: one tokio task per stream (no thread
+//! each), started at a spread offset inside the first interval, ticking on
+//! the monotonic clock without ever bursting to catch up, and reporting a
+//! gap instead of a check when the process was paused for more than three
+//! intervals (the checks that straddle the gap are discarded).
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, MissedTickBehavior};
+
+use super::resolve::{Address, Use, lookup};
+use super::{Check, StreamKey};
+use crate::health::outcome::Outcome;
+
+/// Index of a stream in the engine's table.
+pub type StreamId = usize;
+
+/// What a stream reports.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Report {
+    /// One check: its outcome and the address probed, if any.
+    Check { outcome: Outcome, addr: Option<IpAddr> },
+    /// The stream's ticks stopped for `late_by` more than an interval
+    /// (suspend, SIGSTOP, a paused VM): runs must not span it.
+    Gap { late_by: Duration },
+}
+
+/// A report from stream `stream`, at monotonic time `at`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Observation {
+    pub stream: StreamId,
+    pub at: Instant,
+    pub report: Report,
+}
+
+/// How names are re-resolved.
+#[derive(Clone, Copy, Debug)]
+pub struct Resolving {
+    pub every: Duration,
+    pub stale: Duration,
+    /// Bound on one lookup.
+    pub timeout: Duration,
+}
+
+/// Spread offset of stream `index` of `count` inside `interval`, so that
+/// thousands of streams do not send at the same instant.
+pub fn offset(index: usize, count: usize, interval: Duration) -> Duration {
+    if count <= 1 {
+        return Duration::ZERO;
+    }
+    interval.mul_f64(index as f64 / count as f64)
+}
+
+/// Starts a stream's task; it ends when the receiver is dropped or the
+/// handle is aborted.
+pub fn spawn<C: Check>(
+    stream: StreamId,
+    key: StreamKey,
+    start: Instant,
+    checker: Arc<C>,
+    resolving: Resolving,
+    tx: mpsc::Sender<Observation>,
+) -> JoinHandle<()> {
+    tokio::spawn(run(stream, key, start, checker, resolving, tx))
+}
+
+async fn run<C: Check>(
+    stream: StreamId,
+    key: StreamKey,
+    start: Instant,
+    checker: Arc<C>,
+    resolving: Resolving,
+    tx: mpsc::Sender<Observation>,
+) {
+    let interval = key.interval;
+    let gap_limit = interval * 3;
+    let mut ticker = tokio::time::interval_at(start, interval);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let mut state = checker.state(&key);
+    let mut address = Address::new(key.target.clone(), key.family, start);
+    let mut previous: Option<Instant> = None;
+    loop {
+        let scheduled = ticker.tick().await;
+        let now = Instant::now();
+        let late_by = previous.map_or(now.saturating_duration_since(scheduled), |p| {
+            now.saturating_duration_since(p).saturating_sub(interval)
+        });
+        previous = Some(now);
+        if late_by > gap_limit && !send(&tx, stream, now, Report::Gap { late_by }).await {
+            return;
+        }
+        let (outcome, addr) = one_check(&key, &mut address, &*checker, &mut state, resolving).await;
+        let end = Instant::now();
+        let took = end.saturating_duration_since(now);
+        let report = if took > gap_limit + key.timeout {
+            // Paused during the check: its result says nothing about the peer.
+            previous = Some(end);
+            Report::Gap { late_by: took }
+        } else {
+            Report::Check { outcome, addr }
+        };
+        if !send(&tx, stream, end, report).await {
+            return;
+        }
+    }
+}
+
+async fn send(tx: &mpsc::Sender<Observation>, stream: StreamId, at: Instant, report: Report) -> bool {
+    tx.send(Observation { stream, at, report }).await.is_ok()
+}
+
+/// Resolves when due, then checks the address.
+async fn one_check<C: Check>(
+    key: &StreamKey,
+    address: &mut Address,
+    checker: &C,
+    state: &mut C::State,
+    resolving: Resolving,
+) -> (Outcome, Option<IpAddr>) {
+    let now = Instant::now();
+    let answer = match address.due(now) {
+        Some(name) => Some(lookup(name, address.family(), resolving.timeout).await),
+        None => None,
+    };
+    match address.apply(answer, Instant::now(), resolving.every, resolving.stale) {
+        Use::Probe { addr, changed } => {
+            if let Some(old) = changed {
+                tracing::info!(target: "failoverd::probe", TARGET = %key.target, old = %old, new = %addr, "address changed; the target keeps its state");
+            }
+            (checker.check(key, addr, state).await, Some(addr))
+        }
+        Use::Fail(reason) => (Outcome::Failed { reason }, None),
+        Use::Error(reason) => (Outcome::Error { reason }, None),
+    }
+}

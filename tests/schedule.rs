@@ -1,0 +1,179 @@
+//! The stream scheduler on tokio's paused clock: spread start times, a
+//! steady pace, no burst after a late tick, and gaps reported instead of
+//! the checks that straddle them. The checker is scripted: what is tested
+//! here is timing, not sockets (those have their own tests).
+
+use std::collections::VecDeque;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use failoverd::config::settings::{Family, Target};
+use failoverd::health::outcome::Outcome;
+use failoverd::probe::schedule::{Observation, Report, Resolving, offset, spawn};
+use failoverd::probe::{Check, Protocol, StreamKey};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+/// Answers good after the next scripted delay (none left: at once),
+/// recording when each check started.
+struct Scripted {
+    delays: Mutex<VecDeque<Duration>>,
+    starts: Mutex<Vec<Instant>>,
+}
+
+impl Scripted {
+    fn new() -> Arc<Self> {
+        Arc::new(Scripted {
+            delays: Mutex::new(VecDeque::new()),
+            starts: Mutex::new(Vec::new()),
+        })
+    }
+}
+
+impl Check for Scripted {
+    type State = ();
+    fn state(&self, _key: &StreamKey) {}
+    fn check<'a>(
+        &'a self,
+        _key: &'a StreamKey,
+        _addr: IpAddr,
+        _state: &'a mut (),
+    ) -> impl std::future::Future<Output = Outcome> + Send + 'a {
+        self.starts.lock().unwrap().push(Instant::now());
+        let delay = self.delays.lock().unwrap().pop_front().unwrap_or_default();
+        async move {
+            tokio::time::sleep(delay).await;
+            Outcome::Good { rtt: delay }
+        }
+    }
+}
+
+fn key(n: u8) -> StreamKey {
+    StreamKey {
+        protocol: Protocol::Icmp,
+        target: Target::Ip(IpAddr::from([127, 0, 0, n])),
+        family: Family::Any,
+        source: None,
+        interface: None,
+        interval: Duration::from_secs(1),
+        timeout: Duration::from_secs(1),
+    }
+}
+
+const RESOLVING: Resolving = Resolving {
+    every: Duration::from_secs(300),
+    stale: Duration::from_secs(3600),
+    timeout: Duration::from_secs(5),
+};
+
+#[tokio::test(start_paused = true)]
+async fn streams_start_spread_and_keep_their_pace() {
+    let checker = Scripted::new();
+    let (tx, mut rx) = mpsc::channel::<Observation>(64);
+    let t0 = Instant::now();
+    let count = 4;
+    for i in 0..count {
+        let start = t0 + offset(i, count, Duration::from_secs(1));
+        spawn(i, key(i as u8 + 1), start, checker.clone(), RESOLVING, tx.clone());
+    }
+    let mut seen = Vec::new();
+    for _ in 0..12 {
+        let o = rx.recv().await.unwrap();
+        assert!(matches!(o.report, Report::Check { .. }));
+        seen.push((o.stream, (o.at - t0).as_millis()));
+    }
+    assert_eq!(
+        seen,
+        [
+            (0, 0),
+            (1, 250),
+            (2, 500),
+            (3, 750),
+            (0, 1000),
+            (1, 1250),
+            (2, 1500),
+            (3, 1750),
+            (0, 2000),
+            (1, 2250),
+            (2, 2500),
+            (3, 2750)
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_late_tick_is_a_gap_and_never_a_burst() {
+    let checker = Scripted::new();
+    let (tx, mut rx) = mpsc::channel::<Observation>(64);
+    let t0 = Instant::now();
+    spawn(0, key(1), t0, checker.clone(), RESOLVING, tx);
+    assert!(matches!(rx.recv().await.unwrap().report, Report::Check { .. }));
+    // The process stands still for 10 s (as under SIGSTOP).
+    tokio::time::advance(Duration::from_secs(10)).await;
+    let gap = rx.recv().await.unwrap();
+    assert_eq!(
+        gap.report,
+        Report::Gap {
+            late_by: Duration::from_secs(9)
+        }
+    );
+    let mut after = Vec::new();
+    for _ in 0..4 {
+        let o = rx.recv().await.unwrap();
+        assert!(matches!(o.report, Report::Check { .. }), "{o:?}");
+        after.push((o.at - t0).as_millis());
+    }
+    // One check at once, then one a second: the 9 missed ticks are skipped.
+    assert_eq!(after, [10_000, 11_000, 12_000, 13_000]);
+    assert_eq!(checker.starts.lock().unwrap().len(), 5);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_check_that_straddles_a_pause_is_discarded() {
+    let checker = Scripted::new();
+    let (tx, mut rx) = mpsc::channel::<Observation>(64);
+    let t0 = Instant::now();
+    checker.delays.lock().unwrap().push_back(Duration::from_secs(30));
+    spawn(0, key(1), t0, checker.clone(), RESOLVING, tx);
+    let o = rx.recv().await.unwrap();
+    assert_eq!(
+        o.report,
+        Report::Gap {
+            late_by: Duration::from_secs(30)
+        }
+    );
+    let o = rx.recv().await.unwrap();
+    assert!(matches!(o.report, Report::Check { .. }), "{o:?}");
+    assert_eq!((o.at - t0).as_secs(), 30);
+}
+
+#[tokio::test]
+async fn a_name_that_does_not_exist_is_a_failed_check_and_the_stream_goes_on() {
+    let checker = Scripted::new();
+    let (tx, mut rx) = mpsc::channel::<Observation>(64);
+    let mut k = key(1);
+    k.target = Target::Name("failoverd-test.invalid".into());
+    spawn(0, k, Instant::now(), checker.clone(), RESOLVING, tx);
+    let o = rx.recv().await.unwrap();
+    match o.report {
+        Report::Check {
+            outcome: Outcome::Failed { reason },
+            addr: None,
+        } => {
+            assert_eq!(reason, "name failoverd-test.invalid does not exist")
+        }
+        // Without any resolver configured the lookup fails locally instead.
+        Report::Check {
+            outcome: Outcome::Error { reason },
+            addr: None,
+        } => {
+            assert!(reason.contains("failoverd-test.invalid"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        checker.starts.lock().unwrap().is_empty(),
+        "nothing to probe without an address"
+    );
+}
