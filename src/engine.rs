@@ -84,6 +84,8 @@ struct GroupRt {
 pub struct AnchorStatus {
     pub key: StreamKey,
     pub last: Option<(Outcome, Instant)>,
+    /// The last check that failed or could not be made.
+    pub last_bad: Option<Instant>,
 }
 
 /// Health of every group, fed by observations.
@@ -159,7 +161,11 @@ impl Engine {
         }
         let anchors = anchors
             .into_iter()
-            .map(|key| AnchorStatus { key, last: None })
+            .map(|key| AnchorStatus {
+                key,
+                last: None,
+                last_bad: None,
+            })
             .collect();
         Engine {
             streams: b.streams,
@@ -229,7 +235,13 @@ impl Engine {
         let mut touched: Vec<usize> = Vec::new();
         for r in readers {
             match *r {
-                Reader::Anchor(i) => self.anchors[i].last = Some((outcome.clone(), at)),
+                Reader::Anchor(i) => {
+                    let a = &mut self.anchors[i];
+                    if !matches!(outcome, Outcome::Good { .. }) {
+                        a.last_bad = Some(at);
+                    }
+                    a.last = Some((outcome.clone(), at));
+                }
                 Reader::Target {
                     group,
                     member,

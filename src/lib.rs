@@ -13,5 +13,7 @@
 pub mod cmd;
 pub mod config;
 pub mod engine;
+pub mod firewall;
 pub mod health;
 pub mod probe;
+pub mod state;
