@@ -45,6 +45,12 @@ pub enum Output {
         stream: StreamId,
         late_by: Duration,
     },
+    /// Group `group` (index in the plan) is now in `state`; also when the
+    /// change is silent (leaving unknown), so the push side always knows.
+    GroupState {
+        group: usize,
+        state: State,
+    },
 }
 
 /// Who reads a stream.
@@ -257,7 +263,15 @@ impl Engine {
         }
         let mut out = Vec::new();
         for gi in touched {
+            let before = self.groups[gi].health.state();
             out.extend(self.groups[gi].update(at).into_iter().map(Output::Event));
+            let after = self.groups[gi].health.state();
+            if after != before {
+                out.push(Output::GroupState {
+                    group: gi,
+                    state: after,
+                });
+            }
         }
         out
     }

@@ -12,6 +12,7 @@
 
 pub mod cmd;
 pub mod config;
+pub mod daemon;
 pub mod engine;
 pub mod firewall;
 pub mod health;

@@ -34,6 +34,12 @@ enum Command {
     /// Check every target once (no fall/rise) and print a table: group,
     /// member, condition, target, result, RTT or reason. Exit 0 all good,
     /// 1 any failed, 4 any could not be made here, 2 configuration.
+    /// The daemon, in the foreground.
+    Run {
+        /// Log pushes instead of sending them.
+        #[arg(long)]
+        dry_run: bool,
+    },
     Probe {
         /// Only this group.
         #[arg(long, value_name = "GROUP")]
@@ -59,6 +65,14 @@ fn main() -> ExitCode {
     init_logging(cli.log_level.as_deref());
     let code = match cli.command {
         Command::Check => cmd::check::run(&cli.config, &mut std::io::stdout(), &mut std::io::stderr()),
+        Command::Run { dry_run } => {
+            let opts = failoverd::daemon::Options {
+                config: cli.config.clone(),
+                dry_run,
+                lock_wait: std::time::Duration::from_secs(15),
+            };
+            failoverd::daemon::run(&opts)
+        }
         Command::Probe { group } => cmd::probe::run(
             &cli.config,
             group.as_deref(),

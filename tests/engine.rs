@@ -33,6 +33,8 @@ struct Feed {
     engine: Engine,
     t: Instant,
     log: Vec<String>,
+    /// Group state changes, silent ones included.
+    states: Vec<String>,
 }
 
 impl Feed {
@@ -41,6 +43,7 @@ impl Feed {
             engine,
             t: Instant::now(),
             log: Vec::new(),
+            states: Vec::new(),
         }
     }
 
@@ -57,10 +60,11 @@ impl Feed {
                 },
             };
             for o in self.engine.observe(&obs) {
-                self.log.push(match o {
-                    Output::Event(e) => format!("{:?} {}", e.kind, e.text),
-                    Output::Gap { .. } => "gap".into(),
-                });
+                match o {
+                    Output::Event(e) => self.log.push(format!("{:?} {}", e.kind, e.text)),
+                    Output::Gap { .. } => self.log.push("gap".into()),
+                    Output::GroupState { group, state } => self.states.push(format!("{group} {state:?}")),
+                }
             }
         }
     }
@@ -75,10 +79,11 @@ impl Feed {
             },
         };
         for o in self.engine.observe(&obs) {
-            self.log.push(match o {
-                Output::Event(e) => format!("{:?}", e.kind),
-                Output::Gap { late_by, .. } => format!("gap {}s", late_by.as_secs()),
-            });
+            match o {
+                Output::Event(e) => self.log.push(format!("{:?}", e.kind)),
+                Output::Gap { late_by, .. } => self.log.push(format!("gap {}s", late_by.as_secs())),
+                Output::GroupState { group, state } => self.states.push(format!("{group} {state:?}")),
+            }
         }
     }
 
@@ -105,6 +110,7 @@ fn a_whole_failover_cycle_yields_events_in_order() {
     f.send("192.0.2.1", good(), 3);
     f.send("192.0.2.2", good(), 3);
     assert_eq!(f.take(), Vec::<String>::new(), "leaving unknown is not an event");
+    assert_eq!(f.states, ["0 Up"], "but the push side is told");
     assert_eq!(f.engine.group_state("G"), Some((State::Up, Some("A".into()))));
 
     f.send("192.0.2.1", lost(), 3);
@@ -132,6 +138,7 @@ fn a_whole_failover_cycle_yields_events_in_order() {
         .map(|l| l.split(' ').next().unwrap().to_string())
         .collect();
     assert_eq!(kinds, ["MemberUp", "Failback", "GroupUp"]);
+    assert_eq!(f.states, ["0 Up", "0 Down", "0 Up"]);
     assert_eq!(f.engine.group_state("G"), Some((State::Up, Some("A".into()))));
 }
 

@@ -77,6 +77,14 @@ impl Guard {
         self.downs.push_back(at);
     }
 
+    /// Whether an anchor failed (or could not be checked) within `settle`.
+    pub fn anchors_unsettled(&self, anchors: &[AnchorStatus], now: Instant) -> bool {
+        anchors.iter().any(|a| {
+            a.last_bad
+                .is_some_and(|b| now.saturating_duration_since(b) < self.settle)
+        })
+    }
+
     /// Whether the guard holds for a group down since `down_since`.
     pub fn holds(&mut self, anchors: &[AnchorStatus], down_since: Instant, now: Instant) -> Option<Reason> {
         for a in anchors {

@@ -1,6 +1,10 @@
-//! The firewall side: what to push for each group (the safety rules), and,
-//! later, the Sophos XML API client and the push loop.
+//! The firewall side: what to push for each group (the safety rules, the
+//! guard, push slots), and the Sophos XML API: request documents, reply
+//! parsing and classification, and the HTTPS client with its TLS modes.
 
+pub mod client;
 pub mod decide;
 pub mod guard;
+pub mod request;
+pub mod response;
 pub mod slot;

@@ -1,0 +1,267 @@
+//! The emulated firewall's answers: one request document in, one reply
+//! document out, and the group store changed as sfos-api.md describes
+//! (source check, login, request-level errors, Set add/update, Active and
+//! DeActive, Get, Remove). No I/O here; the server feeds it and applies the
+//! transport faults.
+
+use crate::config::{EmulatorConfig, Fault, Texts};
+use crate::group::{self, Definition};
+use crate::xml::{self, Element, escape};
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+/// One group on the emulated firewall.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    pub definition: Definition,
+    pub active: bool,
+}
+
+/// Everything the emulated firewall keeps, by group name.
+#[derive(Debug, Clone, Default)]
+pub struct State {
+    pub groups: BTreeMap<String, Group>,
+}
+
+/// What a request asked for, per group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActionKind {
+    Add,
+    Update,
+    /// `<Set>` without `operation`: add, then update.
+    AddOrUpdate,
+    Active,
+    DeActive,
+    Get,
+    Remove,
+}
+
+/// One parsed action and its outcome (`code` is `None` for a Get).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupAction {
+    /// The group's name; empty for a Get of every group.
+    pub group: String,
+    pub action: ActionKind,
+    pub code: Option<u32>,
+    /// Why the action was refused; empty when it was not.
+    pub note: String,
+}
+
+/// What the request handler needs besides the document.
+pub struct Context<'a> {
+    pub config: &'a EmulatorConfig,
+    pub faults: &'a [Fault],
+    pub texts: Texts,
+    pub peer: IpAddr,
+}
+
+/// The reply body and the actions it answered.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub body: String,
+    pub actions: Vec<GroupAction>,
+}
+
+const FILE_INVALID: &str = "Input request file is Invalid";
+const MODULE_INVALID: &str = "Input request module is Invalid";
+
+/// Answers one request document.
+pub fn handle(document: &str, ctx: &Context<'_>, state: &mut State) -> Answer {
+    if let Some(refusal) = gate(ctx) {
+        return refusal;
+    }
+    let request = match xml::parse(document) {
+        Ok(root) if root.name == "Request" => root,
+        _ => return request_error(529, FILE_INVALID),
+    };
+    if ctx.config.require_api_version && request.attribute("APIVersion").is_none() {
+        return request_error(529, "There is no API Version");
+    }
+    let operations: Vec<&Element> = request.children.iter().filter(|c| c.name != "Login").collect();
+    let known = |op: &&Element| {
+        matches!(op.name.as_str(), "Set" | "Get" | "Remove") && op.children.iter().all(|e| e.name == "VPNFailoverGroup")
+    };
+    if !operations.iter().all(known) {
+        return request_error(529, MODULE_INVALID);
+    }
+    if !login_ok(&request, ctx) {
+        let body = wrap("<Login><status>Authentication Failure</status></Login>");
+        return Answer {
+            body,
+            actions: Vec::new(),
+        };
+    }
+    let mut inner = String::from("<Login><status>Authentication Successful</status></Login>");
+    let mut actions = Vec::new();
+    for op in operations {
+        for entity in &op.children {
+            inner.push_str(&operation(op, entity, ctx, state, &mut actions));
+        }
+    }
+    Answer {
+        body: wrap(&inner),
+        actions,
+    }
+}
+
+/// The request-level refusals that come before parsing: 534 and 532.
+fn gate(ctx: &Context<'_>) -> Option<Answer> {
+    let allowed = ctx.config.allowed.as_ref().is_none_or(|list| list.contains(&ctx.peer));
+    if ctx.faults.contains(&Fault::DenyAll) || !allowed {
+        return Some(request_error(
+            534,
+            "API operations are not allowed from the requester IP address",
+        ));
+    }
+    if ctx.faults.contains(&Fault::ApiDisabled) {
+        return Some(request_error(532, "API access is disabled"));
+    }
+    None
+}
+
+fn login_ok(request: &Element, ctx: &Context<'_>) -> bool {
+    let Some(login) = request.child("Login") else {
+        return false;
+    };
+    let username = login.child("Username").map(|u| u.text.as_str());
+    let password = login.child("Password").map(|p| p.text.as_str());
+    !ctx.faults.contains(&Fault::LoginFailure)
+        && username.map(str::trim) == Some(ctx.config.username.as_str())
+        && password == Some(ctx.config.password.as_str())
+}
+
+fn operation(
+    op: &Element,
+    entity: &Element,
+    ctx: &Context<'_>,
+    state: &mut State,
+    actions: &mut Vec<GroupAction>,
+) -> String {
+    match op.name.as_str() {
+        "Get" => {
+            actions.push(GroupAction {
+                group: String::new(),
+                action: ActionKind::Get,
+                code: None,
+                note: String::new(),
+            });
+            get(ctx, state)
+        }
+        "Remove" => {
+            let name = entity.child_text("Name").unwrap_or_default().to_string();
+            let code = forced_code(ctx).unwrap_or_else(|| if state.groups.remove(&name).is_some() { 200 } else { 500 });
+            actions.push(GroupAction {
+                group: name.clone(),
+                action: ActionKind::Remove,
+                code: Some(code),
+                note: String::new(),
+            });
+            entity_status(ctx, code, &status_text(ctx.texts, code, ActionKind::Remove, &name))
+        }
+        _ => set::set(op.attribute("operation"), entity, ctx, state, actions),
+    }
+}
+
+/// Every group, or the codeless "No. of records Zero." when there is none.
+fn get(ctx: &Context<'_>, state: &State) -> String {
+    if state.groups.is_empty() {
+        return "<VPNFailoverGroup transactionid=\"\"><Status>No. of records Zero.</Status></VPNFailoverGroup>"
+            .to_string();
+    }
+    let spellings = ctx.config.spellings;
+    let records = state.groups.values().map(|g| {
+        format!(
+            "<VPNFailoverGroup transactionid=\"\">{}</VPNFailoverGroup>",
+            group::render(&g.definition, spellings)
+        )
+    });
+    records.collect()
+}
+
+/// The status code that the EntityCode and NoPrivilege faults force on
+/// every write; nothing is applied then.
+fn forced_code(ctx: &Context<'_>) -> Option<u32> {
+    ctx.faults.iter().find_map(|f| match f {
+        Fault::EntityCode(code) => Some(*code),
+        Fault::NoPrivilege => Some(599),
+        _ => None,
+    })
+}
+
+/// The status texts: the seed document's, or the generic success text.
+fn status_text(texts: Texts, code: u32, kind: ActionKind, name: &str) -> String {
+    match (code, kind) {
+        (200..=299, _) if texts == Texts::Generic => "Configuration applied successfully.".to_string(),
+        (200..=299, ActionKind::Add) => {
+            format!("Failover group \"{name}\" has been created successfully")
+        }
+        (200..=299, ActionKind::Remove) => {
+            format!("Failover group \"{name}\" has been deleted successfully")
+        }
+        (200..=299, _) => format!("Failover group \"{name}\" has been updated successfully"),
+        (500, ActionKind::Add) => format!("Connection group \"{name}\" could not be created"),
+        (500, ActionKind::Remove) => format!("Connection group \"{name}\" could not be deleted"),
+        (500, _) => format!("Connection group \"{name}\" could not be updated"),
+        (502, _) => format!(
+            "Connection group could not be created. Connection group with the same name as \"{name}\" \
+             already exists. Choose a different name"
+        ),
+        (599, _) => "Operation not permitted: missing privilege.".to_string(),
+        _ => "Operation failed.".to_string(),
+    }
+}
+
+fn entity_status(ctx: &Context<'_>, code: u32, text: &str) -> String {
+    let wrapper = if ctx.faults.contains(&Fault::AltWrapper) {
+        "GroupDetail"
+    } else {
+        "VPNFailoverGroup"
+    };
+    format!(
+        "<{wrapper} transactionid=\"\"><Status code=\"{code}\">{}</Status></{wrapper}>",
+        escape(text)
+    )
+}
+
+fn request_error(code: u32, text: &str) -> Answer {
+    let body = wrap(&format!("<Status code=\"{code}\">{}</Status>", escape(text)));
+    Answer {
+        body,
+        actions: Vec::new(),
+    }
+}
+
+fn wrap(inner: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response APIVersion=\"1905.1\" \
+         IPS_CAT_VER=\"1\">{inner}</Response>\n"
+    )
+}
+
+/// The group names a request mentions (for the in-flight count); a
+/// document that does not parse mentions none.
+pub fn group_names(document: &str) -> Vec<String> {
+    let Ok(request) = xml::parse(document) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = Vec::new();
+    for entity in request.children.iter().flat_map(|op| op.children.iter()) {
+        let candidates = [
+            entity.child("GroupDetail").and_then(|d| d.child_text("Name")),
+            entity.child("Active").and_then(|a| a.child_text("Name")),
+            entity.child("DeActive").and_then(|d| d.child_text("Name")),
+            entity.child_text("Name"),
+        ];
+        for name in candidates.into_iter().flatten() {
+            if !name.is_empty() && !names.iter().any(|n| n == name) {
+                names.push(name.to_string());
+            }
+        }
+    }
+    names
+}
+
+mod set;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,229 @@
+//! sfos-emulator: a stand-in for a Sophos Firewall's XML API, as far as
+//! failoverd uses it (VPNFailoverGroup Set/Get, Active/DeActive), behaving
+//! as sfos-api.md describes, with the uncertain points and misbehaviours
+//! switchable. Tests start it in-process on port 0 and inspect what it
+//! received; a person starts the `sfos-emulator` binary to try failoverd
+//! without a firewall.
+//!
+//! This file owns the handle: start, addresses, certificate, inspection,
+//! faults and shutdown.
+
+pub mod api;
+pub mod config;
+pub mod group;
+pub mod record;
+mod server;
+mod tls;
+pub mod xml;
+
+pub use api::{ActionKind, GroupAction};
+pub use config::{EmulatorConfig, FAULT_NAMES, Fault, Spellings, Texts};
+pub use group::{Definition, Protocol};
+pub use record::{Outcome, Recorded, Transport};
+pub use server::API_PATH;
+
+use record::lock;
+use server::Shared;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// A running emulator. Dropping it stops the server (without waiting);
+/// `shutdown` stops it and waits.
+pub struct Emulator {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    identity: tls::Identity,
+    ca_file: Mutex<Option<PathBuf>>,
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Emulator {
+    /// Makes a certificate, binds `config.listen` and starts serving.
+    pub async fn start(config: EmulatorConfig) -> Result<Emulator, String> {
+        let identity = tls::generate(&config.cert_names)?;
+        let acceptor = tls::acceptor(&identity)?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+        let addr = listener.local_addr().map_err(|e| format!("no local address: {e}"))?;
+        let shared = Arc::new(Shared::new(config));
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(server::serve(listener, acceptor, shared.clone(), stopped));
+        let ca_file = Mutex::new(None);
+        Ok(Emulator {
+            shared,
+            addr,
+            identity,
+            ca_file,
+            stop,
+            task: Some(task),
+        })
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The API's URL by IP address (an unspecified listen address becomes loopback).
+    pub fn url(&self) -> String {
+        let ip = match self.addr.ip() {
+            ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_string(),
+            ip if ip.is_unspecified() => "[::1]".to_string(),
+            ip if ip.is_ipv6() => format!("[{ip}]"),
+            ip => ip.to_string(),
+        };
+        format!("https://{ip}:{}{API_PATH}", self.addr.port())
+    }
+
+    /// The API's URL with another host name (e.g. `localhost`), same port.
+    pub fn url_for(&self, host: &str) -> String {
+        format!("https://{host}:{}{API_PATH}", self.addr.port())
+    }
+
+    /// The certificate's DER bytes.
+    pub fn cert_der(&self) -> &[u8] {
+        &self.identity.der
+    }
+
+    /// The certificate in PEM.
+    pub fn cert_pem(&self) -> &str {
+        &self.identity.pem
+    }
+
+    /// SHA-256 of the certificate's DER bytes (what `pin_sha256` holds).
+    pub fn cert_sha256(&self) -> [u8; 32] {
+        tls::sha256(&self.identity.der)
+    }
+
+    /// The same, as `AB:CD:...`.
+    pub fn cert_fingerprint(&self) -> String {
+        let hex: Vec<String> = self.cert_sha256().iter().map(|b| format!("{b:02X}")).collect();
+        hex.join(":")
+    }
+
+    /// Writes the certificate to a PEM file (once) and returns its path,
+    /// for `ca_file`. The file is removed when the emulator is dropped.
+    pub fn ca_pem(&self) -> Result<PathBuf, String> {
+        let mut slot = lock(&self.ca_file);
+        if let Some(path) = slot.as_ref() {
+            return Ok(path.clone());
+        }
+        let name = format!("sfos-emulator-{}-{}.pem", std::process::id(), self.addr.port());
+        let path = std::env::temp_dir().join(name);
+        std::fs::write(&path, &self.identity.pem).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        *slot = Some(path.clone());
+        Ok(path)
+    }
+
+    /// Every request received so far, oldest first.
+    pub fn requests(&self) -> Vec<Recorded> {
+        lock(&self.shared.log).clone()
+    }
+
+    /// Forgets the requests received so far.
+    pub fn clear_requests(&self) {
+        lock(&self.shared.log).clear();
+    }
+
+    /// Switches a fault on; it replaces an active fault of the same kind.
+    pub fn set_fault(&self, fault: Fault) {
+        let mut faults = lock(&self.shared.faults);
+        faults.retain(|f| !f.same_kind(&fault));
+        faults.push(fault);
+    }
+
+    /// Switches every fault off.
+    pub fn clear_faults(&self) {
+        lock(&self.shared.faults).clear();
+    }
+
+    /// The faults now active.
+    pub fn faults(&self) -> Vec<Fault> {
+        lock(&self.shared.faults).clone()
+    }
+
+    /// Chooses the success texts from now on.
+    pub fn set_texts(&self, texts: Texts) {
+        *lock(&self.shared.texts) = texts;
+    }
+
+    /// Every group and whether it is active.
+    pub fn groups(&self) -> BTreeMap<String, bool> {
+        let state = lock(&self.shared.state);
+        state.groups.iter().map(|(name, g)| (name.clone(), g.active)).collect()
+    }
+
+    /// Every group's definition as the emulator keeps it.
+    pub fn definitions(&self) -> BTreeMap<String, Definition> {
+        let state = lock(&self.shared.state);
+        state
+            .groups
+            .iter()
+            .map(|(name, g)| (name.clone(), g.definition.clone()))
+            .collect()
+    }
+
+    /// Puts a group on the emulated firewall directly (test setup).
+    pub fn add_group(&self, definition: Definition, active: bool) {
+        let group = api::Group { definition, active };
+        lock(&self.shared.state)
+            .groups
+            .insert(group.definition.name.clone(), group);
+    }
+
+    /// Requests for `group` being handled right now.
+    pub fn in_flight(&self, group: &str) -> usize {
+        self.shared.in_flight.current(group)
+    }
+
+    /// The most requests for `group` that were ever handled at once.
+    pub fn max_in_flight(&self, group: &str) -> usize {
+        self.shared.in_flight.max(group)
+    }
+
+    /// Waits until no request for `group` is being handled (a client that
+    /// gave up on a hung request has closed its connection), at most
+    /// `limit`; says whether it got there.
+    pub async fn wait_idle(&self, group: &str, limit: std::time::Duration) -> bool {
+        self.shared.in_flight.wait_idle(group, limit).await
+    }
+
+    /// TLS connections completed so far (a client that reuses its
+    /// connection makes one for many requests).
+    pub fn connections(&self) -> usize {
+        self.shared.connections.load(Ordering::Relaxed)
+    }
+
+    /// Prints one line per request to stderr (never the XML).
+    pub fn set_verbose(&self, on: bool) {
+        self.shared.verbose.store(on, Ordering::Relaxed);
+    }
+
+    /// Stops serving: hung requests end, connections close; waits for it.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+        if let Some(path) = lock(&self.ca_file).take() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! The `sfos-emulator` binary: starts the emulator for a person trying
+//! failoverd without a firewall, prints the `[firewall]` settings to use,
+//! logs one line per request (never the XML, which holds the password) and
+//! takes fault switches on standard input while it runs.
+
+use sfos_emulator::{Emulator, EmulatorConfig, FAULT_NAMES, Fault, Spellings, Texts};
+use std::process::ExitCode;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+const USAGE: &str = "usage: sfos-emulator --password-file FILE [--listen ADDR] [--username NAME]
+    [--allow IP]... [--spelling sfos19|sfos17|either] [--texts seed|generic]
+    [--require-api-version] [--cert-name NAME]... [--cert-out FILE]
+    [--added-inactive] [--fault SPEC]... [--quiet]
+defaults: --listen 127.0.0.1:4444 --username api --spelling either --texts seed
+faults: ";
+
+const COMMANDS: &str = "commands on standard input: fault SPEC | clear | texts seed|generic | groups | help";
+
+/// What the command line asked for beyond the emulator's settings.
+struct Args {
+    config: EmulatorConfig,
+    cert_out: Option<String>,
+    quiet: bool,
+}
+
+fn main() -> ExitCode {
+    let args = match parse(std::env::args().skip(1).collect()) {
+        Ok(args) => args,
+        Err(why) => {
+            eprintln!("sfos-emulator: {why}\n{USAGE}{FAULT_NAMES}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("sfos-emulator: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(why) => {
+            eprintln!("sfos-emulator: {why}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<(), String> {
+    let emulator = Emulator::start(args.config).await?;
+    emulator.set_verbose(!args.quiet);
+    if let Some(path) = &args.cert_out {
+        std::fs::write(path, emulator.cert_pem()).map_err(|e| format!("cannot write {path}: {e}"))?;
+    }
+    println!("# sfos-emulator is listening; settings for failoverd's [firewall]:");
+    println!("url = \"{}\"", emulator.url());
+    println!("pin_sha256 = \"{}\"", emulator.cert_fingerprint());
+    if let Some(path) = &args.cert_out {
+        println!("# or: ca_file = \"{path}\" with tls_name = \"localhost\"");
+    }
+    println!("# {COMMANDS}");
+    tokio::select! {
+        _ = commands(&emulator) => {}
+        _ = stop_signal() => {}
+    }
+    emulator.shutdown().await;
+    Ok(())
+}
+
+/// Reads commands until standard input ends, then keeps serving.
+async fn commands(emulator: &Emulator) {
+    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        println!("{}", command(emulator, line.trim()));
+    }
+    std::future::pending::<()>().await;
+}
+
+fn command(emulator: &Emulator, line: &str) -> String {
+    let (verb, rest) = line.split_once(' ').unwrap_or((line, ""));
+    match verb {
+        "fault" => match Fault::parse(rest.trim()) {
+            Ok(fault) => {
+                emulator.set_fault(fault);
+                format!("faults: {:?}", emulator.faults())
+            }
+            Err(why) => why,
+        },
+        "clear" => {
+            emulator.clear_faults();
+            "faults: none".to_string()
+        }
+        "texts" => match texts(rest.trim()) {
+            Ok(t) => {
+                emulator.set_texts(t);
+                format!("texts: {t:?}")
+            }
+            Err(why) => why,
+        },
+        "groups" => format!("groups (name: active): {:?}", emulator.groups()),
+        "" => String::new(),
+        _ => format!("{COMMANDS}\nfaults: {FAULT_NAMES}"),
+    }
+}
+
+async fn stop_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+    }
+}
+
+fn parse(argv: Vec<String>) -> Result<Args, String> {
+    let mut config = EmulatorConfig {
+        listen: ([127, 0, 0, 1], 4444).into(),
+        ..EmulatorConfig::default()
+    };
+    let (mut password, mut cert_out, mut quiet, mut names) = (None, None, false, Vec::new());
+    let mut argv = argv.into_iter();
+    while let Some(flag) = argv.next() {
+        let mut value = || argv.next().ok_or_else(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--listen" => config.listen = value()?.parse().map_err(|e| format!("--listen: {e}"))?,
+            "--username" => config.username = value()?,
+            "--password-file" => password = Some(read_password(&value()?)?),
+            "--allow" => {
+                let ip = value()?.parse().map_err(|e| format!("--allow: {e}"))?;
+                config.allowed.get_or_insert_with(Vec::new).push(ip);
+            }
+            "--spelling" => config.spellings = spelling(&value()?)?,
+            "--texts" => config.texts = texts(&value()?)?,
+            "--require-api-version" => config.require_api_version = true,
+            "--cert-name" => names.push(value()?),
+            "--cert-out" => cert_out = Some(value()?),
+            "--added-inactive" => config.added_active = false,
+            "--fault" => config.faults.push(Fault::parse(&value()?)?),
+            "--quiet" => quiet = true,
+            "-h" | "--help" => return Err("help".to_string()),
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    config.password = password.ok_or("--password-file is required")?;
+    if !names.is_empty() {
+        config.cert_names = names;
+    }
+    Ok(Args {
+        config,
+        cert_out,
+        quiet,
+    })
+}
+
+/// Reads a password file as failoverd does: one trailing newline removed.
+fn read_password(path: &str) -> Result<String, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    let text = text.strip_suffix('\n').unwrap_or(&text);
+    Ok(text.strip_suffix('\r').unwrap_or(text).to_string())
+}
+
+fn spelling(value: &str) -> Result<Spellings, String> {
+    match value {
+        "sfos19" => Ok(Spellings::Sfos19),
+        "sfos17" => Ok(Spellings::Sfos17),
+        "either" => Ok(Spellings::Either),
+        _ => Err(format!("--spelling {value:?}: sfos19, sfos17 or either")),
+    }
+}
+
+fn texts(value: &str) -> Result<Texts, String> {
+    match value {
+        "seed" => Ok(Texts::Seed),
+        "generic" => Ok(Texts::Generic),
+        _ => Err(format!("texts {value:?}: seed or generic")),
+    }
+}

@@ -1,0 +1,350 @@
+//! The daemon's one loop: observations into the engine, events out to the
+//! log and mail, group health into the push loop, answers back, signals,
+//! the systemd watchdog, and state saved as it changes.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+use tokio::time::{Instant, MissedTickBehavior};
+
+use super::notify::Notifier;
+use super::persist::{self, Clocks};
+use super::pushes::{Note, Pushes};
+use super::send::{DryRun, Push, Sender};
+use crate::cmd::exit;
+use crate::config::Plan;
+use crate::engine::{Engine, GroupEvent, Output};
+use crate::firewall::decide::Want;
+use crate::firewall::slot::Class;
+use crate::health::target::State;
+use crate::probe::Prober;
+use crate::probe::schedule::{Observation, Resolving, offset, spawn};
+use crate::state::{Belief, StateDir, StateFile};
+
+/// How long the push in flight gets at SIGTERM.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+const TICK: Duration = Duration::from_millis(100);
+
+struct Daemon {
+    plan: Plan,
+    dir: StateDir,
+    state: StateFile,
+    url: String,
+    engine: Engine,
+    pushes: Pushes,
+    sender: Arc<dyn Sender>,
+    notifier: Notifier,
+    done_tx: mpsc::UnboundedSender<(usize, Class)>,
+    dirty: bool,
+    persist_ok: bool,
+}
+
+pub async fn run(plan: Plan, dir: StateDir, _config: PathBuf) -> i32 {
+    let sender: Arc<dyn Sender> = if plan.settings.firewall.dry_run {
+        Arc::new(DryRun)
+    } else {
+        tracing::error!("pushing to a live firewall is not built yet; run with --dry-run or dry_run = true");
+        return exit::CONFIG;
+    };
+    let (mut state, warning) = dir.load();
+    if let Some(w) = warning {
+        tracing::warn!("{w}");
+    }
+    let clocks = Clocks::now();
+    let url = plan.settings.firewall.url.clone();
+    let persisted = state
+        .groups
+        .iter()
+        .map(|(k, g)| (k.clone(), persist::persisted(g)))
+        .collect();
+    let engine = Engine::new(&plan, &persisted);
+    let fw = state.firewalls.entry(url.clone()).or_default().clone();
+    let mut pushes = Pushes::new(&plan, |g| fw.beliefs.get(g).copied().unwrap_or(Belief::Unknown));
+    for (i, g) in plan.groups.iter().enumerate() {
+        if let Some(gs) = state.groups.get(g.name()) {
+            persist::restore(gs, &mut pushes.groups[i].policy, &clocks);
+            pushes.groups[i].policy.held = gs.hold.as_ref().is_some_and(|h| h.until > clocks.wall);
+        }
+    }
+    let (obs_tx, obs_rx) = mpsc::channel(4096);
+    start_streams(&plan, &engine, obs_tx);
+    let (done_tx, done_rx) = mpsc::unbounded_channel();
+    let mut d = Daemon {
+        plan,
+        dir,
+        state,
+        url,
+        engine,
+        pushes,
+        sender,
+        notifier: Notifier::from_env(),
+        done_tx,
+        dirty: true,
+        persist_ok: true,
+    };
+    d.notifier.send(&format!("READY=1\nSTATUS={}", d.status_line()));
+    tracing::info!(
+        groups = d.plan.groups.len(),
+        streams = d.engine.streams().len(),
+        "probing started"
+    );
+    d.serve(obs_rx, done_rx).await
+}
+
+fn start_streams(plan: &Plan, engine: &Engine, tx: mpsc::Sender<Observation>) {
+    let prober = Arc::new(Prober::new());
+    let p = &plan.settings.probe;
+    let resolving = Resolving {
+        every: p.resolve_every,
+        stale: p.dns_stale,
+        timeout: Duration::from_secs(5),
+    };
+    let keys: Vec<_> = engine.streams().into_iter().cloned().collect();
+    let now = Instant::now();
+    for (i, k) in keys.iter().enumerate() {
+        let start = now + offset(i, keys.len(), k.interval);
+        spawn(i, k.clone(), start, prober.clone(), resolving, tx.clone());
+    }
+}
+
+impl Daemon {
+    async fn serve(
+        &mut self,
+        mut obs_rx: mpsc::Receiver<Observation>,
+        mut done_rx: mpsc::UnboundedReceiver<(usize, Class)>,
+    ) -> i32 {
+        let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::hangup()),
+        ) else {
+            tracing::error!("cannot install signal handlers");
+            return exit::FAILED;
+        };
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        let watchdog = Notifier::watchdog_every();
+        let mut last_watchdog = Instant::now();
+        loop {
+            tokio::select! {
+                Some(obs) = obs_rx.recv() => self.observe(&obs),
+                Some((i, class)) = done_rx.recv() => self.answered(i, class),
+                _ = tick.tick() => {
+                    self.tick();
+                    if watchdog.is_some_and(|w| last_watchdog.elapsed() >= w) {
+                        self.notifier.send("WATCHDOG=1");
+                        last_watchdog = Instant::now();
+                    }
+                }
+                _ = hup.recv() => tracing::warn!("SIGHUP: reload is not built yet; restart failoverd to apply new settings"),
+                _ = term.recv() => break,
+                _ = int.recv() => break,
+            }
+        }
+        self.stop(&mut done_rx).await;
+        exit::OK
+    }
+
+    fn observe(&mut self, obs: &Observation) {
+        let outputs = self.engine.observe(obs);
+        if outputs.is_empty() {
+            return;
+        }
+        let mut gap = false;
+        for o in outputs {
+            match o {
+                Output::Event(e) => self.event(&e),
+                Output::Gap { .. } => gap = true,
+                Output::GroupState { group, state } => self.pushes.health(group, state, obs.at),
+            }
+        }
+        if gap {
+            tracing::warn!(
+                EVENT = "late_tick",
+                "checks were late by more than three intervals (paused?); every group is disarmed"
+            );
+            self.pushes.disarm_all();
+        }
+        self.dirty = true;
+    }
+
+    fn event(&mut self, e: &GroupEvent) {
+        let member = e.member.as_deref().or(e.to.as_deref()).unwrap_or("");
+        tracing::info!(GROUP = %e.group, MEMBER = member, EVENT = ?e.kind, ACTIVE = e.expected_active.as_deref().unwrap_or(""), "{}: {}", e.group, e.text);
+        let g = self.plan.groups.iter().find(|g| g.name() == e.group);
+        if g.is_some_and(|g| g.def.mail && g.intent().is_none()) && self.plan.settings.mail.is_none() {
+            tracing::info!(GROUP = %e.group, EVENT = "mail", "no [mail]: would mail: {}: {}", e.group, e.text);
+        }
+    }
+
+    fn note(&mut self, n: &Note) {
+        tracing::warn!(EVENT = "daemon", "{n:?}");
+    }
+
+    fn tick(&mut self) {
+        let clocks = Clocks::now();
+        self.end_holds(&clocks);
+        let (sends, notes) = self.pushes.due(self.engine.anchors(), clocks.mono);
+        for n in &notes {
+            self.note(n);
+        }
+        for (i, want) in sends {
+            self.send(i, want);
+        }
+        if self.dirty {
+            self.save(&clocks);
+        }
+    }
+
+    fn end_holds(&mut self, clocks: &Clocks) {
+        for (i, g) in self.plan.groups.iter().enumerate() {
+            let Some(gs) = self.state.groups.get_mut(g.name()) else {
+                continue;
+            };
+            if gs.hold.as_ref().is_some_and(|h| h.until <= clocks.wall) {
+                gs.hold = None;
+                let p = &mut self.pushes.groups[i].policy;
+                p.held = false;
+                p.disarm();
+                tracing::info!(GROUP = %g.name(), EVENT = "hold_ended", "hold ended; the group is disarmed until seen up");
+                self.dirty = true;
+            }
+        }
+    }
+
+    fn send(&mut self, i: usize, want: Want) {
+        let group = self.plan.groups[i].name().to_string();
+        if !self.sender.dry() {
+            // Before sending, the belief is written as unknown (fsynced).
+            let fw = self.state.firewalls.entry(self.url.clone()).or_default();
+            fw.beliefs.insert(group.clone(), Belief::Unknown);
+            self.save(&Clocks::now());
+        }
+        let push = Push { group, want };
+        tracing::info!(GROUP = %push.group, EVENT = "push", "pushing {push}");
+        let sender = self.sender.clone();
+        let tx = self.done_tx.clone();
+        tokio::spawn(async move {
+            let class = sender.send(push).await;
+            let _ = tx.send((i, class));
+        });
+    }
+
+    fn answered(&mut self, i: usize, class: Class) {
+        let now = Instant::now();
+        let group = self.plan.groups[i].name().to_string();
+        tracing::info!(GROUP = %group, EVENT = "push_answer", "answer: {class:?}");
+        let jitter = f64::from(
+            SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap_or_default()
+                .subsec_micros()
+                % 1000,
+        ) / 1000.0;
+        for n in self.pushes.finish(i, class, now, jitter) {
+            self.note(&n);
+        }
+        if !self.sender.dry() {
+            let belief = self.pushes.groups[i].slot.belief;
+            let fw = self.state.firewalls.entry(self.url.clone()).or_default();
+            fw.beliefs.insert(group.clone(), belief);
+            fw.set_at.insert(group, SystemTime::now());
+        }
+        self.dirty = true;
+    }
+
+    /// Saves state.json; in dry run beliefs and histories stay as they were.
+    fn save(&mut self, clocks: &Clocks) {
+        let health = self.engine.persisted();
+        for (i, g) in self.plan.groups.iter().enumerate() {
+            let gs = self.state.groups.entry(g.name().to_string()).or_default();
+            if let Some(h) = health.get(g.name()) {
+                if self.sender.dry() {
+                    gs.group = persist_word(h.group);
+                } else {
+                    persist::save(gs, h, &self.pushes.groups[i].policy, clocks);
+                }
+            }
+        }
+        match self.dir.save(&self.state) {
+            Ok(()) => {
+                if !self.persist_ok {
+                    tracing::info!(EVENT = "daemon", "state is persisted again");
+                }
+                self.persist_ok = true;
+                self.dirty = false;
+            }
+            Err(e) => {
+                if self.persist_ok {
+                    tracing::error!(EVENT = "daemon", error = %e, "state not persisted: cannot write {}; running on in memory", self.dir.file().display());
+                }
+                self.persist_ok = false;
+            }
+        }
+    }
+
+    fn status_line(&self) -> String {
+        let states: Vec<State> = self
+            .plan
+            .groups
+            .iter()
+            .map(|g| self.engine.group_state(g.name()).map_or(State::Unknown, |s| s.0))
+            .collect();
+        let count = |s: State| states.iter().filter(|x| **x == s).count();
+        format!(
+            "{} groups: {} up, {} down, {} unknown",
+            states.len(),
+            count(State::Up),
+            count(State::Down),
+            count(State::Unknown)
+        )
+    }
+
+    /// SIGTERM/SIGINT: no new push starts; the one in flight (and the Active
+    /// completing a restart) get up to 5 s; what is left is recorded.
+    async fn stop(&mut self, done_rx: &mut mpsc::UnboundedReceiver<(usize, Class)>) {
+        self.notifier.send("STOPPING=1");
+        self.pushes.open = false;
+        let deadline = Instant::now() + STOP_GRACE;
+        loop {
+            self.tick();
+            if self.pushes.in_flight() == 0 {
+                break;
+            }
+            match tokio::time::timeout_at(deadline, done_rx.recv()).await {
+                Ok(Some((i, class))) => self.answered(i, class),
+                _ => break,
+            }
+        }
+        self.record_unconfirmed();
+        self.save(&Clocks::now());
+        tracing::info!("stopped");
+    }
+
+    fn record_unconfirmed(&mut self) {
+        if self.sender.dry() {
+            return;
+        }
+        let now = Instant::now();
+        let mut unconfirmed = BTreeMap::new();
+        for g in &mut self.pushes.groups {
+            let d = g.policy.decide(now, true);
+            if let Some(w) = d.want.filter(|w| !g.slot.belief.is(*w)) {
+                unconfirmed.insert(g.name.clone(), w);
+            }
+        }
+        self.state.firewalls.entry(self.url.clone()).or_default().unconfirmed = unconfirmed;
+    }
+}
+
+fn persist_word(s: State) -> Option<String> {
+    match s {
+        State::Up => Some("up".into()),
+        State::Down => Some("down".into()),
+        State::Unknown => None,
+    }
+}

@@ -1,0 +1,122 @@
+//! `failoverd run`: the daemon. Wires the plan's check streams into the
+//! engine, the engine's events into the log (and mail), and group health
+//! into the push loop; persists state; speaks systemd's notify protocol;
+//! stops in order on SIGTERM/SIGINT.
+//!
+//! Exit codes: 0 after SIGTERM/SIGINT; 2 cannot start as configured
+//! (invalid settings, PING without ICMP permission, state directory locked
+//! by another `run`); 1 any other fatal error.
+
+mod event_loop;
+pub mod notify;
+pub mod persist;
+pub mod pushes;
+pub mod send;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::cmd::exit;
+use crate::config::{self, Plan};
+use crate::probe::Protocol;
+use crate::probe::icmp::{Family as IcmpFamily, check_permission};
+use crate::state::StateDir;
+
+/// How the daemon was asked to run.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub config: PathBuf,
+    pub dry_run: bool,
+    /// How long to wait for the state directory's lock (15 s by contract).
+    pub lock_wait: Duration,
+}
+
+/// Runs the daemon until SIGTERM/SIGINT; returns the exit code.
+pub fn run(opts: &Options) -> i32 {
+    let Some(mut plan) = load(&opts.config) else {
+        return exit::CONFIG;
+    };
+    if opts.dry_run {
+        plan.settings.firewall.dry_run = true;
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the runtime");
+            return exit::FAILED;
+        }
+    };
+    rt.block_on(start(plan, opts))
+}
+
+async fn start(plan: Plan, opts: &Options) -> i32 {
+    let dir = StateDir::new(&plan.settings.state_dir);
+    let Some(lock) = lock(&dir, opts.lock_wait).await else {
+        return exit::CONFIG;
+    };
+    if let Err(msg) = icmp_allowed(&plan) {
+        tracing::error!("{msg}");
+        return exit::CONFIG;
+    }
+    let code = event_loop::run(plan, dir, opts.config.clone()).await;
+    drop(lock);
+    code
+}
+
+/// Loads the plan, logging every finding; `None` if invalid.
+pub fn load(path: &Path) -> Option<Plan> {
+    let loaded = match config::load(path) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!("{e}");
+            return None;
+        }
+    };
+    for d in loaded.diagnostics.sorted() {
+        match d.severity {
+            config::diag::Severity::Error => tracing::error!("{d}"),
+            config::diag::Severity::Warning => tracing::warn!("{d}"),
+        }
+    }
+    if loaded.plan.is_none() {
+        tracing::error!("{}: invalid settings; failoverd check says more", path.display());
+    }
+    loaded.plan
+}
+
+/// Takes the state directory's lock, waiting up to `wait` for another
+/// `run` (or a `push`) to let go.
+async fn lock(dir: &StateDir, wait: Duration) -> Option<std::fs::File> {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        match dir.try_lock() {
+            Ok(Some(f)) => return Some(f),
+            Ok(None) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            Ok(None) => {
+                tracing::error!(dir = %dir.path.display(), "the state directory is locked by another failoverd run");
+                return None;
+            }
+            Err(e) => {
+                tracing::error!(dir = %dir.path.display(), error = %e, "cannot use the state directory");
+                return None;
+            }
+        }
+    }
+}
+
+/// PING conditions need ICMP permission; without it failoverd cannot do
+/// what it is configured to do, and says what to grant.
+fn icmp_allowed(plan: &Plan) -> Result<(), String> {
+    let engine = crate::engine::Engine::new(plan, &Default::default());
+    let icmp = engine.streams().iter().any(|k| k.protocol == Protocol::Icmp);
+    if !icmp {
+        return Ok(());
+    }
+    check_permission(IcmpFamily::V4).map(|_| ()).map_err(|e| e.to_string())
+}

@@ -1,0 +1,140 @@
+//! Between the live state (monotonic instants) and `state.json` (wall-clock
+//! times): last health states, holds, damping histories, restart backoffs
+//! and reactivate deadlines survive a restart; beliefs are kept per
+//! firewall URL.
+
+use std::time::{Duration, SystemTime};
+
+use tokio::time::Instant;
+
+use crate::firewall::decide::{Policy, Restart};
+use crate::health::group::Persisted;
+use crate::health::target::State;
+use crate::state::GroupState;
+
+/// A pair of "now"s to convert between the clocks.
+#[derive(Clone, Copy, Debug)]
+pub struct Clocks {
+    pub mono: Instant,
+    pub wall: SystemTime,
+}
+
+impl Clocks {
+    pub fn now() -> Clocks {
+        Clocks {
+            mono: Instant::now(),
+            wall: SystemTime::now(),
+        }
+    }
+
+    pub fn to_wall(&self, t: Instant) -> SystemTime {
+        if t <= self.mono {
+            self.wall - (self.mono - t)
+        } else {
+            self.wall + (t - self.mono)
+        }
+    }
+
+    pub fn to_mono(&self, w: SystemTime) -> Instant {
+        match self.wall.duration_since(w) {
+            Ok(ago) => self.mono.checked_sub(ago).unwrap_or(self.mono),
+            Err(e) => self.mono + e.duration(),
+        }
+    }
+}
+
+fn word(s: State) -> Option<String> {
+    match s {
+        State::Up => Some("up".into()),
+        State::Down => Some("down".into()),
+        State::Unknown => None,
+    }
+}
+
+fn state(w: &Option<String>) -> State {
+    match w.as_deref() {
+        Some("up") => State::Up,
+        Some("down") => State::Down,
+        _ => State::Unknown,
+    }
+}
+
+/// The health part of a group's saved state.
+pub fn persisted(g: &GroupState) -> Persisted {
+    Persisted {
+        group: state(&g.group),
+        members: g.members.iter().map(state).collect(),
+        expected_active: g.expected_active,
+    }
+}
+
+/// Saves health and rule memory into `g`.
+pub fn save(g: &mut GroupState, health: &Persisted, policy: &Policy, clocks: &Clocks) {
+    g.group = word(health.group);
+    g.members = health.members.iter().map(|s| word(*s)).collect();
+    g.expected_active = health.expected_active;
+    g.deactives = policy.deactives.iter().map(|t| clocks.to_wall(*t)).collect();
+    g.restart_backoff_secs = Some(policy.restart_backoff.as_secs());
+    g.next_restart = policy.next_restart.map(|t| clocks.to_wall(t));
+    g.restart_active_pending = policy.restart != Restart::Idle;
+    g.deactivated_at = policy.deactivated_at.map(|t| clocks.to_wall(t));
+    g.last_up = policy.last_up.map(|t| clocks.to_wall(t));
+}
+
+/// Restores rule memory from `g` into a fresh policy.
+pub fn restore(g: &GroupState, policy: &mut Policy, clocks: &Clocks) {
+    policy.deactives = g.deactives.iter().map(|w| clocks.to_mono(*w)).collect();
+    if let Some(s) = g.restart_backoff_secs {
+        policy.restart_backoff = Duration::from_secs(s).max(policy.timing.restart_backoff);
+    }
+    policy.next_restart = g.next_restart.map(|w| clocks.to_mono(w));
+    if g.restart_active_pending {
+        // After a crash in the middle of a restart, its Active is sent at start.
+        policy.restart = Restart::Reactivating;
+    }
+    policy.deactivated_at = g.deactivated_at.map(|w| clocks.to_mono(w));
+    policy.last_up = g.last_up.map(|w| clocks.to_mono(w));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::firewall::decide::{Kind, Timing};
+
+    #[test]
+    fn rule_memory_survives_a_restart() {
+        let t = Timing {
+            restart_after: Duration::from_secs(120),
+            restart_backoff: Duration::from_secs(300),
+            flap_limit: 3,
+            flap_window: Duration::from_secs(1800),
+            flap_hold: Duration::from_secs(600),
+            reactivate_after: Duration::from_secs(1800),
+        };
+        let c = Clocks::now();
+        let mut p = Policy::new(Kind::Tunnel, t);
+        p.restart = Restart::DeActivating;
+        p.restart_backoff = Duration::from_secs(600);
+        p.next_restart = Some(c.mono + Duration::from_secs(100));
+        p.deactivated_at = Some(c.mono.checked_sub(Duration::from_secs(50)).unwrap_or(c.mono));
+        let health = Persisted {
+            group: State::Down,
+            members: vec![State::Down, State::Unknown],
+            expected_active: Some(1),
+        };
+        let mut g = GroupState::default();
+        save(&mut g, &health, &p, &c);
+        assert_eq!(persisted(&g), health);
+        let mut q = Policy::new(Kind::Tunnel, t);
+        restore(&g, &mut q, &c);
+        assert_eq!(
+            q.restart,
+            Restart::Reactivating,
+            "a pending restart ends in Active after a crash"
+        );
+        assert_eq!(q.restart_backoff, Duration::from_secs(600));
+        let drift = |a: Option<Instant>, b: Option<Instant>| a.unwrap().max(b.unwrap()) - a.unwrap().min(b.unwrap());
+        assert!(drift(q.next_restart, p.next_restart) < Duration::from_millis(1));
+        assert!(drift(q.deactivated_at, p.deactivated_at) < Duration::from_millis(1));
+    }
+}

@@ -1,0 +1,263 @@
+//! The push loop's bookkeeping: each group's rules and slot, the guard and
+//! the client-wide pause, turned into "send this now" and, after each
+//! answer, into daemon events. The sending itself is async and lives in
+//! the daemon; everything here is synchronous with time passed in.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::config::{GroupKind, Plan};
+use crate::engine::AnchorStatus;
+use crate::firewall::decide::{Kind, Policy, Timing, Want};
+use crate::firewall::guard::{Guard, Reason};
+use crate::firewall::slot::{Class, Effect, Pause, Slot};
+use crate::health::target::State;
+use crate::state::Belief;
+
+/// Something the daemon must log and mail.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Note {
+    /// failoverd decided a DeActive itself (every one is a daemon event).
+    DeactiveDecided {
+        group: String,
+        restart: bool,
+    },
+    GuardTrip {
+        group: String,
+        reason: String,
+    },
+    GuardTripEnded,
+    Refused {
+        group: String,
+        want: Want,
+        answer: String,
+    },
+    Recovered {
+        group: String,
+    },
+    ApiUnusable {
+        reason: String,
+    },
+    ApiUsable,
+}
+
+/// One group's push state.
+pub struct GroupPush {
+    pub name: String,
+    pub policy: Policy,
+    pub slot: Slot,
+    pub down_since: Option<Instant>,
+}
+
+/// Every group's pushes to one firewall.
+pub struct Pushes {
+    pub groups: Vec<GroupPush>,
+    pub guard: Guard,
+    pub pause: Pause,
+    pub max_in_flight: usize,
+    pub config_retry: Duration,
+    in_flight: usize,
+    /// When `false` (SIGTERM), no new push starts, except nothing.
+    pub open: bool,
+}
+
+pub fn timing(plan: &Plan) -> Timing {
+    let f = &plan.settings.firewall;
+    Timing {
+        restart_after: f.restart_after,
+        restart_backoff: f.restart_backoff,
+        flap_limit: f.flap_limit,
+        flap_window: f.flap_window,
+        flap_hold: f.flap_hold,
+        reactivate_after: f.reactivate_after,
+    }
+}
+
+pub fn kind(g: &crate::config::Group) -> Kind {
+    match (&g.kind, g.intent()) {
+        (_, Some(crate::config::groups::Intent::Active)) => Kind::Intent(Want::Active),
+        (_, Some(crate::config::groups::Intent::DeActive)) => Kind::Intent(Want::DeActive),
+        (GroupKind::Underlay, None) => Kind::Underlay {
+            identical: g.identical.is_some(),
+        },
+        _ => Kind::Tunnel,
+    }
+}
+
+/// The guard's effective settle time: never less than the longest
+/// `fall × interval + timeout` of any connection.
+pub fn settle(plan: &Plan) -> Duration {
+    let longest = plan
+        .settings
+        .connections
+        .values()
+        .map(|c| c.timing.interval * c.timing.fall + c.timing.timeout)
+        .max()
+        .unwrap_or_default();
+    plan.settings.guard.settle.max(longest)
+}
+
+impl Pushes {
+    /// `beliefs` by group name (from state.json for this firewall URL).
+    pub fn new(plan: &Plan, belief: impl Fn(&str) -> Belief) -> Pushes {
+        let t = timing(plan);
+        let groups = plan
+            .groups
+            .iter()
+            .map(|g| GroupPush {
+                name: g.name().to_string(),
+                policy: Policy::new(kind(g), t),
+                slot: Slot::new(belief(g.name())),
+                down_since: None,
+            })
+            .collect();
+        let gs = &plan.settings.guard;
+        Pushes {
+            groups,
+            guard: Guard::new(settle(plan), gs.max_groups_down, gs.window, plan.groups.len()),
+            pause: Pause::default(),
+            max_in_flight: plan.settings.firewall.max_in_flight as usize,
+            config_retry: plan.settings.firewall.config_retry,
+            in_flight: 0,
+            open: true,
+        }
+    }
+
+    /// Group `i`'s health as the engine sees it now.
+    pub fn health(&mut self, i: usize, state: State, now: Instant) {
+        let g = &mut self.groups[i];
+        if state == State::Down && g.policy.health != State::Down {
+            g.down_since = Some(now);
+            self.guard.group_down(now);
+        }
+        if state != State::Down {
+            g.down_since = None;
+        }
+        g.policy.on_health(state, now);
+    }
+
+    /// Every group loses its arming (a late tick, a guard trip's end).
+    pub fn disarm_all(&mut self) {
+        for g in &mut self.groups {
+            g.policy.disarm();
+        }
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.in_flight
+    }
+
+    /// What to send now, each marked as started; and what to report.
+    pub fn due(&mut self, anchors: &[AnchorStatus], now: Instant) -> (Vec<(usize, Want)>, Vec<Note>) {
+        let mut sends = Vec::new();
+        let mut notes = Vec::new();
+        let mut withheld = None;
+        for i in 0..self.groups.len() {
+            let guard = self.guard_for(i, anchors, now);
+            let g = &mut self.groups[i];
+            g.policy.tick(now);
+            let d = g.policy.decide(now, guard.is_some());
+            if d.withheld.is_some() && withheld.is_none() {
+                withheld = Some((g.name.clone(), guard.map(|r| r.to_string()).unwrap_or_default()));
+            }
+            let Some(want) = d.want else { continue };
+            if g.slot.belief.is(want) {
+                // Already in place: a restart's step is complete.
+                g.policy.on_answer(want, true);
+                continue;
+            }
+            let undoes = want == Want::Active && g.policy.deactivated_at.is_some();
+            if !self.open && !d.must_send {
+                continue;
+            }
+            if self.in_flight >= self.max_in_flight || !g.slot.should_send(want, now, undoes, self.config_retry) {
+                continue;
+            }
+            if !self.pause.allows(now, self.config_retry) {
+                continue;
+            }
+            g.policy.on_sending(want, now);
+            g.slot.start(want);
+            self.in_flight += 1;
+            if want == Want::DeActive && !matches!(g.policy.kind, Kind::Intent(_)) {
+                let restart = matches!(g.policy.kind, Kind::Tunnel);
+                notes.push(Note::DeactiveDecided {
+                    group: g.name.clone(),
+                    restart,
+                });
+            }
+            sends.push((i, want));
+        }
+        self.trip(withheld, anchors, now, &mut notes);
+        (sends, notes)
+    }
+
+    fn guard_for(&mut self, i: usize, anchors: &[AnchorStatus], now: Instant) -> Option<Reason> {
+        let since = self.groups[i].down_since?;
+        self.guard.holds(anchors, since, now)
+    }
+
+    /// Trip bookkeeping: begins when the guard withholds a wanted DeActive,
+    /// ends when the guard no longer holds (then every group is disarmed).
+    fn trip(
+        &mut self,
+        withheld: Option<(String, String)>,
+        anchors: &[AnchorStatus],
+        now: Instant,
+        notes: &mut Vec<Note>,
+    ) {
+        match (self.guard.tripped, withheld) {
+            (false, Some((group, reason))) => {
+                self.guard.tripped = true;
+                notes.push(Note::GuardTrip { group, reason });
+            }
+            (true, None) => {
+                let down: Vec<usize> = (0..self.groups.len())
+                    .filter(|i| self.groups[*i].down_since.is_some())
+                    .collect();
+                let still = self.guard.anchors_unsettled(anchors, now)
+                    || down.into_iter().any(|i| self.guard_for(i, anchors, now).is_some());
+                if !still {
+                    self.guard.tripped = false;
+                    self.disarm_all();
+                    notes.push(Note::GuardTripEnded);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The answer to group `i`'s request.
+    pub fn finish(&mut self, i: usize, class: Class, now: Instant, jitter: f64) -> Vec<Note> {
+        let mut notes = Vec::new();
+        self.in_flight = self.in_flight.saturating_sub(1);
+        let g = &mut self.groups[i];
+        let want = g.slot.in_flight;
+        match &class {
+            Class::Configuration(reason) => {
+                if self.pause.configuration(reason, now, self.config_retry) {
+                    notes.push(Note::ApiUnusable { reason: reason.clone() });
+                }
+            }
+            _ => {
+                if self.pause.answered() {
+                    notes.push(Note::ApiUsable);
+                }
+            }
+        }
+        if let Some(w) = want {
+            g.policy.on_answer(w, class == Class::Accepted);
+        }
+        match g.slot.finish(class, now, jitter) {
+            Effect::BecameRefused(answer) => notes.push(Note::Refused {
+                group: g.name.clone(),
+                want: want.unwrap_or(Want::Active),
+                answer,
+            }),
+            Effect::Recovered => notes.push(Note::Recovered { group: g.name.clone() }),
+            Effect::None => {}
+        }
+        notes
+    }
+}
