@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use failoverd::cmd;
+use failoverd::firewall::decide::Want;
 
 /// Keeps Sophos Firewall VPN failover groups honest: probes every member
 /// connection, mails the admins and pushes group activation or
@@ -30,7 +31,37 @@ struct Cli {
 enum Command {
     /// Validate the settings and group files; print every error and warning,
     /// and what failoverd will do when each group fails.
-    Check,
+    Check {
+        /// Also make the read-only Get and print the certificate the
+        /// firewall presented.
+        #[arg(long)]
+        online: bool,
+    },
+    /// One push attempt to the firewall, recorded as the belief and
+    /// followed by a hold.
+    Push {
+        /// The group.
+        group: String,
+        /// Push Active.
+        #[arg(long, conflicts_with = "deactivate", required_unless_present = "deactivate")]
+        activate: bool,
+        /// Push DeActive.
+        #[arg(long)]
+        deactivate: bool,
+        /// Hold the group afterwards for this long (never shortens a hold).
+        #[arg(long, value_name = "DUR", default_value = "1h", value_parser = humantime::parse_duration)]
+        hold: std::time::Duration,
+    },
+    /// Send group definitions to the firewall: Add, and Update where the
+    /// answer is 502; never Active/DeActive.
+    Sync {
+        /// Only this group.
+        #[arg(long, value_name = "GROUP")]
+        group: Option<String>,
+        /// Only definitions that differ from what the firewall last accepted.
+        #[arg(long)]
+        changed_only: bool,
+    },
     /// Check every target once (no fall/rise) and print a table: group,
     /// member, condition, target, result, RTT or reason. Exit 0 all good,
     /// 1 any failed, 4 any could not be made here, 2 configuration.
@@ -64,7 +95,29 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_level.as_deref());
     let code = match cli.command {
-        Command::Check => cmd::check::run(&cli.config, &mut std::io::stdout(), &mut std::io::stderr()),
+        Command::Check { online } => {
+            cmd::check::run(&cli.config, online, &mut std::io::stdout(), &mut std::io::stderr())
+        }
+        Command::Push {
+            group, activate, hold, ..
+        } => {
+            let want = if activate { Want::Active } else { Want::DeActive };
+            cmd::firewall::push(
+                &cli.config,
+                &group,
+                want,
+                hold,
+                &mut std::io::stdout(),
+                &mut std::io::stderr(),
+            )
+        }
+        Command::Sync { group, changed_only } => cmd::firewall::sync(
+            &cli.config,
+            group.as_deref(),
+            changed_only,
+            &mut std::io::stdout(),
+            &mut std::io::stderr(),
+        ),
         Command::Run { dry_run } => {
             let opts = failoverd::daemon::Options {
                 config: cli.config.clone(),

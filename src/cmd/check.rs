@@ -11,9 +11,9 @@ use crate::config::{self, Group, GroupKind, Plan};
 
 use super::exit;
 
-/// Runs the check; returns the exit code (0 valid, 1 invalid, 2 settings
-/// unreadable).
-pub fn run(path: &Path, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+/// Runs the check; returns the exit code (0 valid, 1 invalid or, with
+/// `online`, a Get not accepted; 2 settings unreadable).
+pub fn run(path: &Path, online: bool, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     let loaded = match config::load(path) {
         Ok(l) => l,
         Err(e) => {
@@ -44,6 +44,9 @@ pub fn run(path: &Path, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
         plan.groups.len(),
         plan.settings.connections.len()
     );
+    if online && !super::firewall::online(&plan, out, err) {
+        return exit::FAILED;
+    }
     exit::OK
 }
 

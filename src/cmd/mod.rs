@@ -2,6 +2,7 @@
 //! return the process exit code, so tests call exactly what users run.
 
 pub mod check;
+pub mod firewall;
 pub mod probe;
 
 /// Exit codes shared by the commands (contract section 4).

@@ -14,12 +14,12 @@ use tokio::time::{Instant, MissedTickBehavior};
 use super::notify::Notifier;
 use super::persist::{self, Clocks};
 use super::pushes::{Note, Pushes};
-use super::send::{DryRun, Push, Sender};
+use super::send::{DryRun, Live, Push, Sender};
 use crate::cmd::exit;
 use crate::config::Plan;
 use crate::engine::{Engine, GroupEvent, Output};
+use crate::firewall::api::{Answer, Api};
 use crate::firewall::decide::Want;
-use crate::firewall::slot::Class;
 use crate::health::target::State;
 use crate::probe::Prober;
 use crate::probe::schedule::{Observation, Resolving, offset, spawn};
@@ -38,7 +38,7 @@ struct Daemon {
     pushes: Pushes,
     sender: Arc<dyn Sender>,
     notifier: Notifier,
-    done_tx: mpsc::UnboundedSender<(usize, Class)>,
+    done_tx: mpsc::UnboundedSender<(usize, Answer)>,
     dirty: bool,
     persist_ok: bool,
 }
@@ -47,9 +47,17 @@ pub async fn run(plan: Plan, dir: StateDir, _config: PathBuf) -> i32 {
     let sender: Arc<dyn Sender> = if plan.settings.firewall.dry_run {
         Arc::new(DryRun)
     } else {
-        tracing::error!("pushing to a live firewall is not built yet; run with --dry-run or dry_run = true");
-        return exit::CONFIG;
+        match Api::new(&plan) {
+            Ok(api) => Arc::new(Live(api)),
+            Err(e) => {
+                tracing::error!("cannot reach the firewall as configured: {e}");
+                return exit::CONFIG;
+            }
+        }
     };
+    if plan.settings.firewall.tls == crate::config::settings::TlsMode::Insecure {
+        tracing::warn!("[firewall] insecure = true: the firewall's certificate is not checked; set pin_sha256 instead");
+    }
     let (mut state, warning) = dir.load();
     if let Some(w) = warning {
         tracing::warn!("{w}");
@@ -115,7 +123,7 @@ impl Daemon {
     async fn serve(
         &mut self,
         mut obs_rx: mpsc::Receiver<Observation>,
-        mut done_rx: mpsc::UnboundedReceiver<(usize, Class)>,
+        mut done_rx: mpsc::UnboundedReceiver<(usize, Answer)>,
     ) -> i32 {
         let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
             signal(SignalKind::terminate()),
@@ -132,7 +140,7 @@ impl Daemon {
         loop {
             tokio::select! {
                 Some(obs) = obs_rx.recv() => self.observe(&obs),
-                Some((i, class)) = done_rx.recv() => self.answered(i, class),
+                Some((i, answer)) = done_rx.recv() => self.answered(i, answer),
                 _ = tick.tick() => {
                     self.tick();
                     if watchdog.is_some_and(|w| last_watchdog.elapsed() >= w) {
@@ -155,12 +163,19 @@ impl Daemon {
             return;
         }
         let mut gap = false;
+        let mut changed = false;
         for o in outputs {
             match o {
                 Output::Event(e) => self.event(&e),
                 Output::Gap { .. } => gap = true,
-                Output::GroupState { group, state } => self.pushes.health(group, state, obs.at),
+                Output::GroupState { group, state } => {
+                    self.pushes.health(group, state, obs.at);
+                    changed = true;
+                }
             }
+        }
+        if changed {
+            self.notifier.send(&format!("STATUS={}", self.status_line()));
         }
         if gap {
             tracing::warn!(
@@ -229,15 +244,16 @@ impl Daemon {
         let sender = self.sender.clone();
         let tx = self.done_tx.clone();
         tokio::spawn(async move {
-            let class = sender.send(push).await;
-            let _ = tx.send((i, class));
+            let answer = sender.send(push).await;
+            let _ = tx.send((i, answer));
         });
     }
 
-    fn answered(&mut self, i: usize, class: Class) {
+    fn answered(&mut self, i: usize, answer: Answer) {
         let now = Instant::now();
         let group = self.plan.groups[i].name().to_string();
-        tracing::info!(GROUP = %group, EVENT = "push_answer", "answer: {class:?}");
+        tracing::info!(GROUP = %group, EVENT = "push_answer", "the firewall answered: {}", answer.text);
+        let class = answer.class;
         let jitter = f64::from(
             SystemTime::now()
                 .duration_since(SystemTime::UNIX_EPOCH)
@@ -306,7 +322,7 @@ impl Daemon {
 
     /// SIGTERM/SIGINT: no new push starts; the one in flight (and the Active
     /// completing a restart) get up to 5 s; what is left is recorded.
-    async fn stop(&mut self, done_rx: &mut mpsc::UnboundedReceiver<(usize, Class)>) {
+    async fn stop(&mut self, done_rx: &mut mpsc::UnboundedReceiver<(usize, Answer)>) {
         self.notifier.send("STOPPING=1");
         self.pushes.open = false;
         let deadline = Instant::now() + STOP_GRACE;
@@ -316,7 +332,7 @@ impl Daemon {
                 break;
             }
             match tokio::time::timeout_at(deadline, done_rx.recv()).await {
-                Ok(Some((i, class))) => self.answered(i, class),
+                Ok(Some((i, answer))) => self.answered(i, answer),
                 _ => break,
             }
         }

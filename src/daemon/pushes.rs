@@ -150,16 +150,32 @@ impl Pushes {
 
     /// What to send now, each marked as started; and what to report.
     pub fn due(&mut self, anchors: &[AnchorStatus], now: Instant) -> (Vec<(usize, Want)>, Vec<Note>) {
-        let mut sends = Vec::new();
         let mut notes = Vec::new();
-        let mut withheld = None;
-        for i in 0..self.groups.len() {
-            let guard = self.guard_for(i, anchors, now);
+        let reasons: Vec<Option<Reason>> = (0..self.groups.len())
+            .map(|i| self.guard_for(i, anchors, now))
+            .collect();
+        let tripping = self.guard.anchors_unsettled(anchors, now) || reasons.iter().flatten().any(Reason::trips);
+        if self.guard.tripped && !tripping {
+            // The trip is over: every group is disarmed before anything is
+            // decided, so no DeActive slips out at its end.
+            self.guard.tripped = false;
+            self.disarm_all();
+            notes.push(Note::GuardTripEnded);
+        }
+        let mut sends = Vec::new();
+        for (i, reason) in reasons.iter().enumerate() {
             let g = &mut self.groups[i];
             g.policy.tick(now);
-            let d = g.policy.decide(now, guard.is_some());
-            if d.withheld.is_some() && withheld.is_none() {
-                withheld = Some((g.name.clone(), guard.map(|r| r.to_string()).unwrap_or_default()));
+            let d = g.policy.decide(now, reason.is_some());
+            if d.withheld.is_some()
+                && !self.guard.tripped
+                && let Some(r) = reason.as_ref().filter(|r| r.trips())
+            {
+                self.guard.tripped = true;
+                notes.push(Note::GuardTrip {
+                    group: g.name.clone(),
+                    reason: r.to_string(),
+                });
             }
             let Some(want) = d.want else { continue };
             if g.slot.belief.is(want) {
@@ -168,13 +184,11 @@ impl Pushes {
                 continue;
             }
             let undoes = want == Want::Active && g.policy.deactivated_at.is_some();
-            if !self.open && !d.must_send {
-                continue;
-            }
-            if self.in_flight >= self.max_in_flight || !g.slot.should_send(want, now, undoes, self.config_retry) {
-                continue;
-            }
-            if !self.pause.allows(now, self.config_retry) {
+            if (!self.open && !d.must_send)
+                || self.in_flight >= self.max_in_flight
+                || !g.slot.should_send(want, now, undoes, self.config_retry)
+                || !self.pause.allows(now, self.config_retry)
+            {
                 continue;
             }
             g.policy.on_sending(want, now);
@@ -189,43 +203,12 @@ impl Pushes {
             }
             sends.push((i, want));
         }
-        self.trip(withheld, anchors, now, &mut notes);
         (sends, notes)
     }
 
     fn guard_for(&mut self, i: usize, anchors: &[AnchorStatus], now: Instant) -> Option<Reason> {
         let since = self.groups[i].down_since?;
         self.guard.holds(anchors, since, now)
-    }
-
-    /// Trip bookkeeping: begins when the guard withholds a wanted DeActive,
-    /// ends when the guard no longer holds (then every group is disarmed).
-    fn trip(
-        &mut self,
-        withheld: Option<(String, String)>,
-        anchors: &[AnchorStatus],
-        now: Instant,
-        notes: &mut Vec<Note>,
-    ) {
-        match (self.guard.tripped, withheld) {
-            (false, Some((group, reason))) => {
-                self.guard.tripped = true;
-                notes.push(Note::GuardTrip { group, reason });
-            }
-            (true, None) => {
-                let down: Vec<usize> = (0..self.groups.len())
-                    .filter(|i| self.groups[*i].down_since.is_some())
-                    .collect();
-                let still = self.guard.anchors_unsettled(anchors, now)
-                    || down.into_iter().any(|i| self.guard_for(i, anchors, now).is_some());
-                if !still {
-                    self.guard.tripped = false;
-                    self.disarm_all();
-                    notes.push(Note::GuardTripEnded);
-                }
-            }
-            _ => {}
-        }
     }
 
     /// The answer to group `i`'s request.

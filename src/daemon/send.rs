@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
+use crate::firewall::api::{Answer, Api};
 use crate::firewall::decide::Want;
 use crate::firewall::slot::Class;
 
@@ -26,7 +27,7 @@ impl std::fmt::Display for Push {
 
 /// Sends pushes; the answer is classified.
 pub trait Sender: Send + Sync + 'static {
-    fn send(&self, push: Push) -> Pin<Box<dyn Future<Output = Class> + Send + '_>>;
+    fn send(&self, push: Push) -> Pin<Box<dyn Future<Output = Answer> + Send + '_>>;
     /// Whether pushes are only logged.
     fn dry(&self) -> bool;
 }
@@ -36,14 +37,30 @@ pub trait Sender: Send + Sync + 'static {
 pub struct DryRun;
 
 impl Sender for DryRun {
-    fn send(&self, push: Push) -> Pin<Box<dyn Future<Output = Class> + Send + '_>> {
+    fn send(&self, push: Push) -> Pin<Box<dyn Future<Output = Answer> + Send + '_>> {
         Box::pin(async move {
             tracing::info!(GROUP = %push.group, EVENT = "push", dry_run = true, "dry run: would push {push}");
-            Class::Accepted
+            Answer {
+                class: Class::Accepted,
+                text: "dry run: not sent".into(),
+            }
         })
     }
 
     fn dry(&self) -> bool {
         true
+    }
+}
+
+/// The firewall's API.
+pub struct Live(pub Api);
+
+impl Sender for Live {
+    fn send(&self, push: Push) -> Pin<Box<dyn Future<Output = Answer> + Send + '_>> {
+        Box::pin(async move { self.0.push(&push.group, push.want).await })
+    }
+
+    fn dry(&self) -> bool {
+        false
     }
 }

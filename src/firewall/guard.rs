@@ -22,6 +22,17 @@ pub enum Reason {
     ManyGroupsDown { down: usize, of: usize, within: Duration },
 }
 
+impl Reason {
+    /// Whether withholding a DeActive for this reason is a guard trip. An
+    /// anchor that has simply not finished its next check yet is a wait of
+    /// at most one interval, not a sign of our own fault: were it a trip,
+    /// its end would disarm the very group that went down, and no underlay
+    /// group could ever be deactivated.
+    pub fn trips(&self) -> bool {
+        !matches!(self, Reason::AnchorNotChecked { .. })
+    }
+}
+
 impl std::fmt::Display for Reason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

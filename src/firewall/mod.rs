@@ -2,6 +2,7 @@
 //! guard, push slots), and the Sophos XML API: request documents, reply
 //! parsing and classification, and the HTTPS client with its TLS modes.
 
+pub mod api;
 pub mod client;
 pub mod decide;
 pub mod guard;

@@ -106,6 +106,10 @@ impl Slot {
     /// The request for `want` is about to go out (the belief has been
     /// written as unknown).
     pub fn start(&mut self, want: Want) {
+        if self.last.as_ref().is_some_and(|(w, _)| *w != want) {
+            // Refusals count per wanted state.
+            self.refused_tries = 0;
+        }
         self.in_flight = Some(want);
         self.belief = Belief::Unknown;
     }

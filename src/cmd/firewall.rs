@@ -1,0 +1,231 @@
+//! The commands that talk to the firewall: `push` (one attempt, recorded as
+//! the belief and followed by a hold), `sync` (definitions: Add, then
+//! Update where the answer is 502) and the online part of `check`.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use super::exit;
+use super::probe::load;
+use crate::config::Plan;
+use crate::firewall::api::Api;
+use crate::firewall::decide::Want;
+use crate::firewall::request::Operation;
+use crate::firewall::slot::Class;
+use crate::state::{Belief, Hold, StateDir};
+
+/// Exit code: a daemon runs but does not answer.
+pub const NO_ANSWER: i32 = 3;
+
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().ok()
+}
+
+fn known_group(plan: &Plan, group: &str, err: &mut dyn Write) -> bool {
+    if plan.groups.iter().any(|g| g.name() == group) {
+        return true;
+    }
+    let names: Vec<&str> = plan.groups.iter().map(|g| g.name()).collect();
+    let _ = writeln!(err, "failoverd: unknown group {group:?}; groups: {}", names.join(", "));
+    false
+}
+
+/// `failoverd push GROUP --activate|--deactivate [--hold DUR]`.
+pub fn push(path: &Path, group: &str, want: Want, hold: Duration, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    let Some(plan) = load(path, err) else {
+        return exit::CONFIG;
+    };
+    if !known_group(&plan, group, err) {
+        return exit::CONFIG;
+    }
+    if plan.settings.firewall.dry_run {
+        let _ = writeln!(err, "failoverd: dry_run = true in the settings: nothing sent");
+        return exit::FAILED;
+    }
+    let dir = StateDir::new(&plan.settings.state_dir);
+    let lock = match dir.try_lock() {
+        Ok(Some(l)) => l,
+        Ok(None) => {
+            let _ = writeln!(
+                err,
+                "failoverd: a daemon runs ({} is locked), and pushing through it is not built yet: stop it, or wait for that release",
+                dir.path.display()
+            );
+            return NO_ANSWER;
+        }
+        Err(e) => {
+            let _ = writeln!(
+                err,
+                "failoverd: cannot use the state directory {}: {e}",
+                dir.path.display()
+            );
+            return exit::FAILED;
+        }
+    };
+    let api = match Api::new(&plan) {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = writeln!(err, "failoverd: {e}");
+            return exit::CONFIG;
+        }
+    };
+    let Some(rt) = runtime() else { return exit::FAILED };
+    let url = plan.settings.firewall.url.clone();
+    let (mut state, _) = dir.load();
+    state
+        .firewalls
+        .entry(url.clone())
+        .or_default()
+        .beliefs
+        .insert(group.into(), Belief::Unknown);
+    if let Err(e) = dir.save(&state) {
+        let _ = writeln!(
+            err,
+            "failoverd: cannot record the push in {}: {e}",
+            dir.file().display()
+        );
+        return exit::FAILED;
+    }
+    let answer = rt.block_on(api.push(group, want));
+    let fw = state.firewalls.entry(url).or_default();
+    let accepted = answer.class == Class::Accepted;
+    if accepted {
+        fw.beliefs.insert(group.into(), Belief::of(want));
+        fw.set_at.insert(group.into(), SystemTime::now());
+    }
+    let until = SystemTime::now() + hold;
+    let gs = state.groups.entry(group.into()).or_default();
+    if gs.hold.as_ref().is_none_or(|h| h.until < until) {
+        gs.hold = Some(Hold {
+            until,
+            reason: format!("manual push of {want:?}"),
+        });
+    }
+    let saved = dir.save(&state);
+    drop(lock);
+    let _ = writeln!(out, "{group}: {want:?}: {}", answer.text);
+    if let Class::Configuration(fix) = &answer.class {
+        let _ = writeln!(err, "fix: {fix}");
+    }
+    if let Err(e) = saved {
+        let _ = writeln!(
+            err,
+            "failoverd: the answer could not be recorded in {}: {e}",
+            dir.file().display()
+        );
+    }
+    let _ = writeln!(
+        err,
+        "{group} is held for {} (failoverd release {group} ends it)",
+        humantime::format_duration(hold)
+    );
+    if accepted { exit::OK } else { exit::FAILED }
+}
+
+/// `failoverd sync [--group G] [--changed-only]`.
+pub fn sync(path: &Path, only: Option<&str>, changed_only: bool, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    let Some(plan) = load(path, err) else {
+        return exit::CONFIG;
+    };
+    if let Some(g) = only
+        && !known_group(&plan, g, err)
+    {
+        return exit::CONFIG;
+    }
+    let api = match Api::new(&plan) {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = writeln!(err, "failoverd: {e}");
+            return exit::CONFIG;
+        }
+    };
+    let Some(rt) = runtime() else { return exit::FAILED };
+    let dir = StateDir::new(&plan.settings.state_dir);
+    // With a daemon running, hashes are left to it.
+    let lock = dir.try_lock().ok().flatten();
+    let (mut state, _) = dir.load();
+    let url = plan.settings.firewall.url.clone();
+    let mut all_ok = true;
+    for g in plan.groups.iter().filter(|g| only.is_none_or(|o| o == g.name())) {
+        let name = g.name();
+        let hash = api.definition_hash(name).unwrap_or_default();
+        let fw = state.firewalls.entry(url.clone()).or_default();
+        if changed_only && fw.sync_hashes.get(name) == Some(&hash) {
+            let _ = writeln!(out, "{name}: unchanged");
+            continue;
+        }
+        if plan.settings.firewall.dry_run {
+            let _ = writeln!(
+                out,
+                "{name}: dry run: would send its definition (Add, then Update if it exists)"
+            );
+            continue;
+        }
+        let (verb, answer) = rt.block_on(async {
+            let a = api.set(name, Operation::Add).await;
+            match &a.class {
+                Class::Refused(t) if t.starts_with("502") => ("updated", api.set(name, Operation::Update).await),
+                _ => ("added", a),
+            }
+        });
+        if answer.class == Class::Accepted {
+            let _ = writeln!(out, "{name}: {verb}: {}", answer.text);
+            fw.sync_hashes.insert(name.to_string(), hash);
+        } else {
+            all_ok = false;
+            let _ = writeln!(out, "{name}: not accepted: {}", answer.text);
+        }
+    }
+    if lock.is_some() && !plan.settings.firewall.dry_run {
+        let _ = dir.save(&state);
+    }
+    if all_ok { exit::OK } else { exit::FAILED }
+}
+
+/// The online part of `check`: the read-only Get and the certificate the
+/// firewall presented. Returns true when the Get was accepted.
+pub fn online(plan: &Plan, out: &mut dyn Write, err: &mut dyn Write) -> bool {
+    let api = match Api::new(plan) {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = writeln!(err, "online: {e}");
+            return false;
+        }
+    };
+    let Some(rt) = runtime() else { return false };
+    let result = rt.block_on(api.get());
+    if let Some(fp) = api.fingerprint() {
+        let _ = writeln!(
+            out,
+            "online: certificate presented: SHA-256 {fp} (pin_sha256 = \"{fp}\")"
+        );
+    }
+    match result {
+        Ok(reply) => {
+            let _ = writeln!(
+                out,
+                "online: the firewall accepted the Get ({} failover group(s) defined there)",
+                reply.records.len()
+            );
+            if !reply.records.is_empty() {
+                for g in plan
+                    .groups
+                    .iter()
+                    .filter(|g| !reply.records.iter().any(|r| r == g.name()))
+                {
+                    let _ = writeln!(
+                        err,
+                        "online: warning: group {} is not defined on the firewall: run failoverd sync",
+                        g.name()
+                    );
+                }
+            }
+            true
+        }
+        Err(answer) => {
+            let _ = writeln!(err, "online: the Get was not accepted: {}", answer.text);
+            false
+        }
+    }
+}

@@ -1,0 +1,278 @@
+//! The real daemon end to end: the `failoverd` binary, the firewall
+//! emulator over HTTPS with a pinned certificate, TCP listeners on loopback
+//! standing in for the members' peers, and a fake NOTIFY_SOCKET.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use sfos_emulator::{ActionKind, Definition, Emulator, EmulatorConfig, Protocol};
+
+const GROUP: &str = "<VPNFailoverGroup><GroupDetail><Name>G</Name><MemberConnections><Connection>A</Connection><Connection>B</Connection></MemberConnections><FailoverCondition><FailoverIF><Protocol>TCP</Protocol><Port>PORT</Port></FailoverIF></FailoverCondition></GroupDetail></VPNFailoverGroup>";
+
+struct Daemon {
+    child: Child,
+    log: Arc<Mutex<Vec<String>>>,
+    notify: UnixDatagram,
+    dir: tempfile::TempDir,
+}
+
+fn settings(emu: &Emulator, port: u16, via: &str, extra: &str) -> String {
+    format!(
+        r#"groups = ["g.xml"]
+state_dir = "state"
+[probe]
+interval = "200ms"
+timeout = "200ms"
+fall = 3
+rise = 2
+[connections.A]
+targets = ["127.0.0.1"]
+via = "{via}"
+[connections.B]
+targets = ["127.0.0.2"]
+via = "{via}"
+[firewall]
+url = "{}"
+username = "api"
+password_file = "pw"
+pin_sha256 = "{}"
+{extra}
+"#,
+        emu.url(),
+        emu.cert_fingerprint(),
+    )
+    .replace("PORT", &port.to_string())
+}
+
+impl Daemon {
+    fn start(settings: &str, port: u16) -> Daemon {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("failoverd.toml"), settings).unwrap();
+        std::fs::write(dir.path().join("g.xml"), GROUP.replace("PORT", &port.to_string())).unwrap();
+        std::fs::write(dir.path().join("pw"), "s3cret-<&>\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.path().join("pw"), std::fs::Permissions::from_mode(0o600)).unwrap();
+        let sock = dir.path().join("notify.sock");
+        let notify = UnixDatagram::bind(&sock).unwrap();
+        notify.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_failoverd"))
+            .args(["run", "-c"])
+            .arg(dir.path().join("failoverd.toml"))
+            .env("NOTIFY_SOCKET", &sock)
+            .env("WATCHDOG_USEC", "400000")
+            .env("NO_COLOR", "1")
+            .env("RUST_LOG", "info")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let sink = log.clone();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Daemon {
+            child,
+            log,
+            notify,
+            dir,
+        }
+    }
+
+    /// Waits (bounded) until the log has a line containing `want`.
+    fn until_logged(&self, want: &str, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while !self.log.lock().unwrap().iter().any(|l| l.contains(want)) {
+            assert!(
+                Instant::now() < deadline,
+                "no {want:?} in the log within {limit:?}:\n{}",
+                self.log.lock().unwrap().join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Notifications received until `want` shows up (bounded).
+    fn until_notified(&self, want: &str, limit: Duration) -> Vec<String> {
+        let deadline = Instant::now() + limit;
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        while Instant::now() < deadline {
+            if let Ok(n) = self.notify.recv(&mut buf) {
+                got.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+                if got.last().unwrap().contains(want) {
+                    return got;
+                }
+            }
+        }
+        panic!(
+            "no {want:?} within {limit:?}; got {got:?}; log:\n{}",
+            self.log.lock().unwrap().join("\n")
+        );
+    }
+
+    fn stop(mut self) -> (i32, Vec<String>, PathBuf, tempfile::TempDir) {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let notes = self.until_notified("STOPPING=1", Duration::from_secs(10));
+        let code = self.child.wait().unwrap().code().unwrap_or(-1);
+        let state = self.dir.path().join("state/state.json");
+        let _ = notes;
+        let log = self.log.lock().unwrap().clone();
+        (code, log, state, self.dir)
+    }
+}
+
+/// Waits (bounded) until the emulator has recorded `n` actions for G.
+fn actions(emu: &Emulator, n: usize, limit: Duration, log: &Arc<Mutex<Vec<String>>>) -> Vec<ActionKind> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let got: Vec<ActionKind> = emu
+            .requests()
+            .iter()
+            .flat_map(|r| r.actions.iter().filter(|a| a.group == "G").map(|a| a.action))
+            .collect();
+        if got.len() >= n || Instant::now() > deadline {
+            assert!(
+                got.len() >= n,
+                "{got:?} after {limit:?}; log:\n{}",
+                log.lock().unwrap().join("\n")
+            );
+            return got;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn listen(addr: &str, port: u16) -> TcpListener {
+    TcpListener::bind((addr, port)).unwrap()
+}
+
+fn emulator() -> (tokio::runtime::Runtime, Emulator) {
+    emulator_with(true)
+}
+
+fn emulator_with(defined: bool) -> (tokio::runtime::Runtime, Emulator) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let emu = rt
+        .block_on(Emulator::start(EmulatorConfig {
+            username: "api".into(),
+            password: "s3cret-<&>".into(),
+            ..EmulatorConfig::default()
+        }))
+        .unwrap();
+    // The group exists on the firewall, active, as after `failoverd sync`.
+    let definition = Definition {
+        name: "G".into(),
+        members: vec!["A".into(), "B".into()],
+        mail: false,
+        failback: Some(true),
+        conditions: vec![(Protocol::Ping, None)],
+    };
+    if defined {
+        emu.add_group(definition, true);
+    }
+    (rt, emu)
+}
+
+fn belief(state: &Path) -> String {
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(state).unwrap()).unwrap();
+    let fw = v["firewalls"].as_object().unwrap().values().next().unwrap().clone();
+    fw["beliefs"]["G"].as_str().unwrap_or("none").to_string()
+}
+
+#[test]
+fn an_underlay_group_fails_over_goes_down_and_comes_back() {
+    let (_rt, emu) = emulator();
+    let a = listen("127.0.0.1", 0);
+    let port = a.local_addr().unwrap().port();
+    let b = listen("127.0.0.2", port);
+    let d = Daemon::start(&settings(&emu, port, "underlay", ""), port);
+    let ready = d.until_notified("READY=1", Duration::from_secs(10));
+    assert!(
+        ready[0].starts_with("READY=1\nSTATUS=1 groups: 0 up, 0 down, 1 unknown"),
+        "{ready:?}"
+    );
+    // Up: the belief is unknown, so Active is pushed.
+    assert_eq!(actions(&emu, 1, Duration::from_secs(10), &d.log), [ActionKind::Active]);
+    d.until_notified("WATCHDOG=1", Duration::from_secs(5));
+    drop(a); // the primary's peer dies: a failover, nothing to push
+    d.until_logged("G: failover 'A' -> 'B'", Duration::from_secs(10));
+    drop(b); // the backup's too: the group is down and armed: DeActive
+    assert_eq!(
+        actions(&emu, 2, Duration::from_secs(10), &d.log),
+        [ActionKind::Active, ActionKind::DeActive]
+    );
+    let _a = listen("127.0.0.1", port); // the primary returns: Active
+    assert_eq!(
+        actions(&emu, 3, Duration::from_secs(10), &d.log),
+        [ActionKind::Active, ActionKind::DeActive, ActionKind::Active]
+    );
+    assert!(emu.max_in_flight("G") <= 1, "never two requests in flight for a group");
+    let (code, log, state, _dir) = d.stop();
+    assert_eq!(code, 0);
+    assert_eq!(belief(&state), "Active");
+    let text = log.join("\n");
+    assert!(text.contains("G: failover 'A' -> 'B'"), "{text}");
+    assert!(text.contains("G: group down: all 2 members down"), "{text}");
+    assert!(!text.contains("s3cret"), "the password leaked into the log");
+}
+
+#[test]
+fn a_first_start_with_every_target_broken_pushes_nothing() {
+    let (_rt, emu) = emulator();
+    let probe = listen("127.0.0.1", 0);
+    let port = probe.local_addr().unwrap().port();
+    drop(probe); // nothing listens: every check is refused
+    let d = Daemon::start(&settings(&emu, port, "underlay", ""), port);
+    d.until_notified("STATUS=1 groups: 0 up, 1 down", Duration::from_secs(10));
+    // An observation window of a few push ticks after the group went down.
+    std::thread::sleep(Duration::from_millis(600));
+    let (code, _log, state, _dir) = d.stop();
+    assert_eq!(code, 0);
+    assert!(
+        emu.requests().iter().all(|r| r.actions.is_empty()),
+        "{:?}",
+        emu.requests()
+    );
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(state).unwrap()).unwrap();
+    let fw = v["firewalls"].as_object().unwrap().values().next().unwrap().clone();
+    assert_eq!(fw["unconfirmed"], serde_json::json!({}), "nothing was even wanted");
+}
+
+#[test]
+fn a_tunnel_group_down_past_restart_after_is_restarted_and_left_active() {
+    let (_rt, emu) = emulator();
+    let a = listen("127.0.0.1", 0);
+    let port = a.local_addr().unwrap().port();
+    let b = listen("127.0.0.2", port);
+    let extra = "restart_after = \"1s\"\nrestart_backoff = \"1h\"";
+    let d = Daemon::start(&settings(&emu, port, "tunnel", extra), port);
+    assert_eq!(
+        actions(&emu, 1, Duration::from_secs(10), &d.log),
+        [ActionKind::Active],
+        "Active from start"
+    );
+    d.until_notified("STATUS=1 groups: 1 up", Duration::from_secs(10));
+    drop((a, b));
+    d.until_logged("G: group down", Duration::from_secs(10));
+    assert_eq!(
+        actions(&emu, 3, Duration::from_secs(15), &d.log),
+        [ActionKind::Active, ActionKind::DeActive, ActionKind::Active],
+        "a restart: DeActive, then Active at once"
+    );
+    let (code, _log, state, _dir) = d.stop();
+    assert_eq!(code, 0);
+    assert_eq!(belief(&state), "Active", "never left off");
+}
