@@ -16,5 +16,6 @@ pub mod daemon;
 pub mod engine;
 pub mod firewall;
 pub mod health;
+pub mod mail;
 pub mod probe;
 pub mod state;

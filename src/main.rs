@@ -52,6 +52,8 @@ enum Command {
         #[arg(long, value_name = "DUR", default_value = "1h", value_parser = humantime::parse_duration)]
         hold: std::time::Duration,
     },
+    /// Send one test mail through the configured server and print its answer.
+    MailTest,
     /// Send group definitions to the firewall: Add, and Update where the
     /// answer is 502; never Active/DeActive.
     Sync {
@@ -62,15 +64,15 @@ enum Command {
         #[arg(long)]
         changed_only: bool,
     },
-    /// Check every target once (no fall/rise) and print a table: group,
-    /// member, condition, target, result, RTT or reason. Exit 0 all good,
-    /// 1 any failed, 4 any could not be made here, 2 configuration.
     /// The daemon, in the foreground.
     Run {
         /// Log pushes instead of sending them.
         #[arg(long)]
         dry_run: bool,
     },
+    /// Check every target once (no fall/rise) and print a table: group,
+    /// member, condition, target, result, RTT or reason. Exit 0 all good,
+    /// 1 any failed, 4 any could not be made here, 2 configuration.
     Probe {
         /// Only this group.
         #[arg(long, value_name = "GROUP")]
@@ -111,6 +113,7 @@ fn main() -> ExitCode {
                 &mut std::io::stderr(),
             )
         }
+        Command::MailTest => cmd::mail_test::run(&cli.config, &mut std::io::stdout(), &mut std::io::stderr()),
         Command::Sync { group, changed_only } => cmd::firewall::sync(
             &cli.config,
             group.as_deref(),

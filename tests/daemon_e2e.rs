@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use sfos_emulator::{ActionKind, Definition, Emulator, EmulatorConfig, Protocol};
 
+mod mailutil;
+
 const GROUP: &str = "<VPNFailoverGroup><GroupDetail><Name>G</Name><MemberConnections><Connection>A</Connection><Connection>B</Connection></MemberConnections><FailoverCondition><FailoverIF><Protocol>TCP</Protocol><Port>PORT</Port></FailoverIF></FailoverCondition></GroupDetail></VPNFailoverGroup>";
 
 struct Daemon {
@@ -51,9 +53,13 @@ pin_sha256 = "{}"
 
 impl Daemon {
     fn start(settings: &str, port: u16) -> Daemon {
+        Daemon::start_with(settings, &GROUP.replace("PORT", &port.to_string()))
+    }
+
+    fn start_with(settings: &str, group: &str) -> Daemon {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("failoverd.toml"), settings).unwrap();
-        std::fs::write(dir.path().join("g.xml"), GROUP.replace("PORT", &port.to_string())).unwrap();
+        std::fs::write(dir.path().join("g.xml"), group).unwrap();
         std::fs::write(dir.path().join("pw"), "s3cret-<&>\n").unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(dir.path().join("pw"), std::fs::Permissions::from_mode(0o600)).unwrap();
@@ -275,4 +281,46 @@ fn a_tunnel_group_down_past_restart_after_is_restarted_and_left_active() {
     let (code, _log, state, _dir) = d.stop();
     assert_eq!(code, 0);
     assert_eq!(belief(&state), "Active", "never left off");
+}
+
+#[test]
+fn a_failover_and_the_deactive_are_mailed_to_a_real_smtp_server() {
+    let (rt, emu) = emulator();
+    let mut smtp = mailutil::mailin(mailutil::port0(), mailutil::MailinOptions::default());
+    let a = listen("127.0.0.1", 0);
+    let port = a.local_addr().unwrap().port();
+    let b = listen("127.0.0.2", port);
+    let mail = format!(
+        "[mail]\nserver = \"smtp://127.0.0.1:{}?tls=none\"\nfrom = \"failoverd <failoverd@example.com>\"\nto = [\"netops@example.com\"]\ncoalesce = \"0s\"\n",
+        smtp.port
+    );
+    let group = GROUP.replace("PORT", &port.to_string()).replace(
+        "</MemberConnections>",
+        "</MemberConnections><MailNotification>Enable</MailNotification>",
+    );
+    let d = Daemon::start_with(&(settings(&emu, port, "underlay", "") + &mail), &group);
+    actions(&emu, 1, Duration::from_secs(10), &d.log);
+    drop(a);
+    let first = rt.block_on(mailutil::next(&mut smtp.rx));
+    let subject = first.header("Subject").unwrap_or_default();
+    assert!(
+        subject.contains("G") && subject.to_lowercase().contains("fail"),
+        "{subject}\n{}",
+        first.raw
+    );
+    assert_eq!(first.to, ["netops@example.com"]);
+    assert!(
+        first.raw.contains("127.0.0.1"),
+        "the mail names the target: {}",
+        first.raw
+    );
+    drop(b);
+    actions(&emu, 2, Duration::from_secs(10), &d.log);
+    let mut seen = Vec::new();
+    while !seen.iter().any(|r: &mailutil::Received| r.raw.contains("deactivat")) {
+        seen.push(rt.block_on(mailutil::next(&mut smtp.rx)));
+    }
+    let (code, log, _state, _dir) = d.stop();
+    assert_eq!(code, 0);
+    assert!(!log.join("\n").contains("s3cret"));
 }

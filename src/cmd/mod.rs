@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod firewall;
+pub mod mail_test;
 pub mod probe;
 
 /// Exit codes shared by the commands (contract section 4).

@@ -21,6 +21,9 @@ use crate::engine::{Engine, GroupEvent, Output};
 use crate::firewall::api::{Answer, Api};
 use crate::firewall::decide::Want;
 use crate::health::target::State;
+use crate::mail::outbox::{self, Mailer, Outbox};
+use crate::mail::render::{Context, LocalZone};
+use crate::mail::types::MailSettings;
 use crate::probe::Prober;
 use crate::probe::schedule::{Observation, Resolving, offset, spawn};
 use crate::state::{Belief, StateDir, StateFile};
@@ -39,6 +42,8 @@ struct Daemon {
     sender: Arc<dyn Sender>,
     notifier: Notifier,
     done_tx: mpsc::UnboundedSender<(usize, Answer)>,
+    mailer: Mailer,
+    outbox: Option<Outbox>,
     dirty: bool,
     persist_ok: bool,
 }
@@ -78,6 +83,18 @@ pub async fn run(plan: Plan, dir: StateDir, _config: PathBuf) -> i32 {
             pushes.groups[i].policy.held = gs.hold.as_ref().is_some_and(|h| h.until > clocks.wall);
         }
     }
+    let mail_settings = plan.settings.mail.as_ref().map(MailSettings::from_config);
+    let ctx = Context {
+        host: hostname(),
+        zone: LocalZone::System,
+    };
+    let outbox = match outbox::start(mail_settings.as_ref(), ctx, &dir.path) {
+        Ok(o) => o,
+        Err(e) => {
+            tracing::error!("mail: {e}");
+            return exit::CONFIG;
+        }
+    };
     let (obs_tx, obs_rx) = mpsc::channel(4096);
     start_streams(&plan, &engine, obs_tx);
     let (done_tx, done_rx) = mpsc::unbounded_channel();
@@ -91,6 +108,8 @@ pub async fn run(plan: Plan, dir: StateDir, _config: PathBuf) -> i32 {
         sender,
         notifier: Notifier::from_env(),
         done_tx,
+        mailer: outbox.mailer(),
+        outbox: Some(outbox),
         dirty: true,
         persist_ok: true,
     };
@@ -191,13 +210,20 @@ impl Daemon {
         let member = e.member.as_deref().or(e.to.as_deref()).unwrap_or("");
         tracing::info!(GROUP = %e.group, MEMBER = member, EVENT = ?e.kind, ACTIVE = e.expected_active.as_deref().unwrap_or(""), "{}: {}", e.group, e.text);
         let g = self.plan.groups.iter().find(|g| g.name() == e.group);
-        if g.is_some_and(|g| g.def.mail && g.intent().is_none()) && self.plan.settings.mail.is_none() {
-            tracing::info!(GROUP = %e.group, EVENT = "mail", "no [mail]: would mail: {}: {}", e.group, e.text);
+        if g.is_some_and(|g| g.def.mail && g.intent().is_none()) {
+            self.mailer.send(super::mailing::group_event(e));
         }
     }
 
     fn note(&mut self, n: &Note) {
-        tracing::warn!(EVENT = "daemon", "{n:?}");
+        let event = super::mailing::note(n);
+        tracing::warn!(
+            EVENT = "daemon",
+            GROUP = event.group.as_deref().unwrap_or(""),
+            "{}",
+            event.reason
+        );
+        self.mailer.send(event);
     }
 
     fn tick(&mut self) {
@@ -338,6 +364,9 @@ impl Daemon {
         }
         self.record_unconfirmed();
         self.save(&Clocks::now());
+        if let Some(o) = self.outbox.take() {
+            o.shutdown().await;
+        }
         tracing::info!("stopped");
     }
 
@@ -355,6 +384,15 @@ impl Daemon {
         }
         self.state.firewalls.entry(self.url.clone()).or_default().unconfirmed = unconfirmed;
     }
+}
+
+/// This host's name, for mails and Message-IDs.
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
 }
 
 fn persist_word(s: State) -> Option<String> {

@@ -8,6 +8,7 @@
 //! by another `run`); 1 any other fatal error.
 
 mod event_loop;
+mod mailing;
 pub mod notify;
 pub mod persist;
 pub mod pushes;

@@ -1,0 +1,83 @@
+//! From the daemon's events to mail events: group events of groups with
+//! MailNotification on, and daemon events whenever `[mail]` is set.
+
+use std::time::SystemTime;
+
+use super::pushes::Note;
+use crate::engine::GroupEvent;
+use crate::health::group::EventKind;
+use crate::mail::event::{DaemonKind, Event, Kind};
+
+pub fn group_event(e: &GroupEvent) -> Event {
+    let kind = match e.kind {
+        EventKind::MemberDown => Kind::MemberDown,
+        EventKind::MemberUp => Kind::MemberUp,
+        EventKind::Failover => Kind::Failover,
+        EventKind::Failback => Kind::Failback,
+        EventKind::GroupDown => Kind::GroupDown,
+        EventKind::GroupUp => Kind::GroupUp,
+    };
+    let mut m = Event::new(kind, e.reason.clone(), SystemTime::now()).with_group(&e.group);
+    if let Some(member) = &e.member {
+        m = m.with_member(member);
+    }
+    if let (Some(from), Some(to)) = (&e.from, &e.to) {
+        m = m.with_change(from, to);
+    }
+    if let Some(active) = &e.expected_active {
+        m = m.with_expected(active);
+    }
+    if e.while_stopped { m.stopped() } else { m }
+}
+
+pub fn note(n: &Note) -> Event {
+    let now = SystemTime::now();
+    match n {
+        Note::DeactiveDecided { group, restart: true } => Event::new(
+            Kind::GroupRestart,
+            "down for restart_after: restarting the group (DeActive, then Active at once)",
+            now,
+        )
+        .with_group(group),
+        Note::DeactiveDecided { group, restart: false } => Event::new(
+            Kind::Daemon(DaemonKind::DeactivateDecided),
+            "every member is down: failoverd deactivates the group",
+            now,
+        )
+        .with_group(group),
+        Note::GuardTrip { group, reason } => Event::new(
+            Kind::Daemon(DaemonKind::GuardTrip),
+            format!("DeActive withheld: {reason}; this looks like the monitoring host's own fault"),
+            now,
+        )
+        .with_group(group),
+        Note::GuardTripEnded => Event::new(
+            Kind::Daemon(DaemonKind::GuardTripEnded),
+            "the guard no longer holds; every group is disarmed until seen up",
+            now,
+        ),
+        Note::Refused { group, want, answer } => Event::new(
+            Kind::Daemon(DaemonKind::PushRefused),
+            format!("the firewall refused {want:?} three times: {answer}"),
+            now,
+        )
+        .with_group(group)
+        .with_push(&format!("{want:?} {group}"), answer),
+        Note::Recovered { group } => Event::new(
+            Kind::Daemon(DaemonKind::PushRecovered),
+            "pushes are accepted again",
+            now,
+        )
+        .with_group(group),
+        Note::ApiUnusable { reason } => Event::new(
+            Kind::Daemon(DaemonKind::ApiUnusable),
+            format!("the firewall API refuses us: {reason}"),
+            now,
+        ),
+        Note::ApiUsable => Event::new(
+            Kind::Daemon(DaemonKind::ApiUsable),
+            "the firewall API answers again",
+            now,
+        ),
+    }
+}

@@ -1,0 +1,286 @@
+//! The outbox's background task: one loop that takes events, paces them,
+//! renders and spools the mails, and sends the oldest spooled mail, one at a
+//! time, retrying with backoff until a server accepts it. Sending runs in
+//! its own task, so events are taken while a server is slow; spool writes
+//! run on the blocking pool, so no fsync stalls the daemon's runtime.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::{JoinError, JoinHandle};
+use tokio::time::{Instant, sleep_until};
+
+use super::digest;
+use super::event::Event;
+use super::outbox::{Deliver, Limits, Retry, Status, log_mail};
+use super::pace::{Outgoing, Pacer};
+use super::render::{self, Context, Mail, Stamp};
+use super::smtp::SendError;
+use super::spool::Spool;
+
+type Answer = Result<String, SendError>;
+
+/// A send in progress: which spooled mail, and the task sending it.
+struct Flight {
+    seq: u64,
+    handle: JoinHandle<Answer>,
+}
+
+/// What woke the loop.
+enum Wake {
+    Stop,
+    Event(Option<Box<(Event, Instant)>>),
+    Done(u64, Result<Answer, JoinError>),
+    Pace,
+    Try,
+}
+
+pub(super) struct Task<D> {
+    deliver: Arc<D>,
+    /// `None` only while a blocking spool operation has it.
+    spool: Option<Spool>,
+    pacer: Pacer,
+    limits: Limits,
+    retry: Retry,
+    ctx: Context,
+    failures: u32,
+    next_try: Option<Instant>,
+    flight: Option<Flight>,
+    status: watch::Sender<Status>,
+}
+
+impl<D: Deliver> Task<D> {
+    pub(super) fn new(
+        deliver: Arc<D>,
+        spool: Spool,
+        limits: Limits,
+        retry: Retry,
+        ctx: Context,
+        status: watch::Sender<Status>,
+    ) -> Self {
+        Task {
+            deliver,
+            spool: Some(spool),
+            pacer: Pacer::new(limits.coalesce, limits.max_per_hour),
+            limits,
+            retry,
+            ctx,
+            failures: 0,
+            next_try: None,
+            flight: None,
+            status,
+        }
+    }
+
+    pub(super) async fn run(
+        mut self,
+        mut rx: mpsc::UnboundedReceiver<(Event, Instant)>,
+        mut stop: oneshot::Receiver<()>,
+    ) {
+        loop {
+            match self.wait(&mut rx, &mut stop).await {
+                Wake::Stop | Wake::Event(None) => break,
+                Wake::Event(Some(b)) => self.accept(b.0, b.1),
+                Wake::Done(seq, answer) => self.finished(seq, answer).await,
+                Wake::Pace => self.pace().await,
+                Wake::Try => self.attempt(),
+            }
+        }
+        self.stop(rx).await;
+    }
+
+    async fn wait(
+        &mut self,
+        rx: &mut mpsc::UnboundedReceiver<(Event, Instant)>,
+        stop: &mut oneshot::Receiver<()>,
+    ) -> Wake {
+        let pace_due = self.pacer.next_due().map(Instant::from_std);
+        let try_due = self.try_due();
+        tokio::select! {
+            biased;
+            _ = stop => Wake::Stop,
+            e = rx.recv() => Wake::Event(e.map(Box::new)),
+            (seq, answer) = join(&mut self.flight) => Wake::Done(seq, answer),
+            _ = sleep_opt(pace_due) => Wake::Pace,
+            _ = sleep_opt(try_due) => Wake::Try,
+        }
+    }
+
+    fn accept(&mut self, e: Event, at: Instant) {
+        let (kind, group) = (e.kind, e.group.clone());
+        if !self.pacer.push(e, at.into_std()) {
+            tracing::debug!(event = ?kind, group = ?group, "not mailed: repeat within a failure streak");
+        }
+    }
+
+    /// Renders whatever pacing releases now and spools it.
+    async fn pace(&mut self) {
+        for out in self.pacer.poll(Instant::now().into_std()) {
+            let mail = self.render(out);
+            self.enqueue(mail).await;
+        }
+    }
+
+    fn render(&self, out: Outgoing) -> Mail {
+        let stamp = Stamp::new(&self.ctx.host, SystemTime::now());
+        match out {
+            Outgoing::Batch(events) => render::batch(&events, &self.ctx, stamp),
+            Outgoing::Digest { key, events } => {
+                digest::hourly(&key.label(), &events, self.limits.max_per_hour, &self.ctx, stamp)
+            }
+        }
+    }
+
+    /// Spools a mail (before any attempt), then folds old group mails if the
+    /// spool is over its limit.
+    async fn enqueue(&mut self, mail: Mail) {
+        let (ctx, max) = (self.ctx.clone(), self.limits.spool_max);
+        let busy = self.flight.as_ref().map(|f| f.seq);
+        let (written, folded) = self
+            .with_spool(move |spool| {
+                let (_, written) = spool.push(mail);
+                let fold = |ms: &[Mail]| digest::spool(ms, max, &ctx, Stamp::new(&ctx.host, SystemTime::now()));
+                (written, spool.fold_over(max as usize, busy, fold))
+            })
+            .await;
+        let spool_error = written
+            .err()
+            .map(|e| format!("cannot write the mail spool: {e}; mail kept in memory"));
+        if let Some(e) = &spool_error {
+            tracing::warn!("{e}");
+        }
+        let folded = match folded {
+            Ok(n) => n as u64,
+            Err(e) => {
+                tracing::warn!("cannot fold the mail spool: {e}");
+                0
+            }
+        };
+        if folded > 0 {
+            tracing::warn!(
+                folded,
+                spool_max = max,
+                "mail spool over its limit: oldest group mails folded into a digest"
+            );
+        }
+        self.update(|s| {
+            s.spool_error = spool_error;
+            s.rendered += 1;
+            s.folded += folded;
+        });
+    }
+
+    /// When the oldest mail is to be tried: at once, or after the backoff.
+    fn try_due(&self) -> Option<Instant> {
+        let idle = self.flight.is_none() && self.spool.as_ref().is_some_and(|s| !s.is_empty());
+        idle.then(|| self.next_try.unwrap_or_else(Instant::now))
+    }
+
+    fn attempt(&mut self) {
+        let Some(entry) = self.spool.as_ref().and_then(|s| s.front()) else {
+            return;
+        };
+        let (seq, mail) = (entry.seq, entry.mail.clone());
+        let deliver = Arc::clone(&self.deliver);
+        let handle = tokio::spawn(async move { deliver.deliver(&mail).await });
+        self.flight = Some(Flight { seq, handle });
+    }
+
+    async fn finished(&mut self, seq: u64, answer: Result<Answer, JoinError>) {
+        self.flight = None;
+        let answer = answer.unwrap_or_else(|e| {
+            Err(SendError::new(
+                super::smtp::Reason::Other,
+                format!("send task failed: {e}"),
+            ))
+        });
+        match answer {
+            Ok(text) => self.accepted(seq, text).await,
+            Err(e) => self.failed(seq, e),
+        }
+    }
+
+    async fn accepted(&mut self, seq: u64, answer: String) {
+        if let Some(e) = self.spool.as_ref().and_then(|s| s.get(seq)) {
+            tracing::info!(message_id = %e.mail.message_id, subject = %e.mail.subject, %answer, "mail accepted");
+        }
+        if let Err(e) = self.with_spool(move |s| s.remove(seq)).await {
+            tracing::warn!("mail accepted but its spool file stays (sent again after a restart): {e}");
+        }
+        self.failures = 0;
+        self.next_try = None;
+        self.update(|s| {
+            s.failing = None;
+            s.accepted += 1;
+        });
+    }
+
+    fn failed(&mut self, seq: u64, e: SendError) {
+        self.failures += 1;
+        let delay = self.retry.delay(self.failures, fastrand::f64());
+        self.next_try = Some(Instant::now() + delay);
+        let subject = self
+            .spool
+            .as_ref()
+            .and_then(|s| s.get(seq))
+            .map(|e| e.mail.subject.clone());
+        tracing::warn!(reason = %e, subject = ?subject, failures = self.failures, retry_in = ?delay, "mail not sent");
+        self.update(|s| s.failing = Some(e.to_string()));
+    }
+
+    /// At shutdown: abandon the send in flight (its mail stays spooled),
+    /// take the events still queued, and spool everything pacing holds.
+    async fn stop(mut self, mut rx: mpsc::UnboundedReceiver<(Event, Instant)>) {
+        if let Some(f) = self.flight.take() {
+            f.handle.abort();
+        }
+        while let Ok((e, at)) = rx.try_recv() {
+            self.accept(e, at);
+        }
+        for out in self.pacer.flush() {
+            let mail = self.render(out);
+            self.enqueue(mail).await;
+        }
+        if let Some(spool) = self.spool.as_ref().filter(|s| !s.is_persistent()) {
+            for e in spool.entries() {
+                log_mail(&e.mail, "mail not sent before shutdown; logged instead");
+            }
+        }
+    }
+
+    /// Runs `f` on the spool on the blocking pool (file writes and fsyncs).
+    async fn with_spool<T: Send + 'static>(&mut self, f: impl FnOnce(&mut Spool) -> T + Send + 'static) -> T {
+        let mut spool = self.spool.take().expect("spool is home between operations");
+        let (spool, out) = tokio::task::spawn_blocking(move || {
+            let out = f(&mut spool);
+            (spool, out)
+        })
+        .await
+        .expect("spool operations do not panic");
+        self.spool = Some(spool);
+        out
+    }
+
+    fn update(&self, f: impl FnOnce(&mut Status)) {
+        let queued = self.spool.as_ref().map_or(0, Spool::len);
+        self.status.send_modify(|s| {
+            f(s);
+            s.queued = queued;
+        });
+    }
+}
+
+async fn join(flight: &mut Option<Flight>) -> (u64, Result<Answer, JoinError>) {
+    match flight {
+        Some(f) => (f.seq, (&mut f.handle).await),
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_opt(at: Option<Instant>) {
+    match at {
+        Some(t) => sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}

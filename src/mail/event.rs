@@ -1,0 +1,225 @@
+//! The events the daemon hands to mail: what happened, to what, why (with
+//! figures), and what failoverd did about it. Serializable, because spooled
+//! mails keep their events so that an overflowing spool can fold them into
+//! a digest.
+
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+/// What kind of thing happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Kind {
+    MemberDown,
+    MemberUp,
+    Failover,
+    Failback,
+    GroupDown,
+    GroupUp,
+    GroupRestart,
+    Daemon(DaemonKind),
+}
+
+/// Events about failoverd itself rather than one group's health. They are
+/// mailed whenever `[mail]` is set, whatever the groups' MailNotification.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum DaemonKind {
+    ApiUnusable,
+    ApiUsable,
+    PushRefused,
+    PushRecovered,
+    DeactivateDecided,
+    GuardTrip,
+    GuardTripEnded,
+    IcmpFailure,
+    StateDirFailure,
+    SpoolOverLimit,
+    ReloadRejected,
+    Test,
+}
+
+/// One event. Fields that do not apply stay `None`; the mail shows only
+/// what is set.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    pub kind: Kind,
+    pub group: Option<String>,
+    pub member: Option<String>,
+    /// The previously expected active member (failover, failback).
+    pub from: Option<String>,
+    /// The newly expected active member (failover, failback).
+    pub to: Option<String>,
+    /// `"PING"`, `"TCP/443"`.
+    pub condition: Option<String>,
+    pub target: Option<String>,
+    /// With figures: `"3 failed checks in a row: no reply within 1s"`.
+    pub reason: String,
+    pub expected_active: Option<String>,
+    /// What failoverd sent to the firewall: `"DeActive HQ_VPN"`.
+    pub push: Option<String>,
+    /// The firewall's answer to that push.
+    pub answer: Option<String>,
+    pub at: SystemTime,
+    /// The state changed while failoverd was not running (found at start
+    /// by comparing with the persisted state).
+    pub while_stopped: bool,
+}
+
+impl Kind {
+    /// Rank for "most severe first": lower is more severe. Group loss
+    /// first, then failoverd's own failures (someone must act), then
+    /// failovers and member losses, actions failoverd took, recoveries,
+    /// and member recoveries last.
+    pub fn severity(self) -> u8 {
+        use DaemonKind as D;
+        match self {
+            Kind::GroupDown => 0,
+            Kind::Daemon(
+                D::ApiUnusable
+                | D::PushRefused
+                | D::GuardTrip
+                | D::IcmpFailure
+                | D::StateDirFailure
+                | D::SpoolOverLimit
+                | D::ReloadRejected,
+            ) => 1,
+            Kind::Failover => 2,
+            Kind::MemberDown => 3,
+            Kind::GroupRestart => 4,
+            Kind::Daemon(D::DeactivateDecided) => 5,
+            Kind::Daemon(D::ApiUsable | D::PushRecovered | D::GuardTripEnded) => 6,
+            Kind::GroupUp => 7,
+            Kind::Failback => 8,
+            Kind::MemberUp => 9,
+            Kind::Daemon(D::Test) => 10,
+        }
+    }
+
+    pub fn is_daemon(self) -> bool {
+        matches!(self, Kind::Daemon(_))
+    }
+
+    /// Short name for digests and logs.
+    pub fn label(self) -> &'static str {
+        use DaemonKind as D;
+        match self {
+            Kind::MemberDown => "member down",
+            Kind::MemberUp => "member up",
+            Kind::Failover => "failover",
+            Kind::Failback => "failback",
+            Kind::GroupDown => "group down",
+            Kind::GroupUp => "group up",
+            Kind::GroupRestart => "group restart",
+            Kind::Daemon(d) => match d {
+                D::ApiUnusable => "firewall API unusable",
+                D::ApiUsable => "firewall API usable again",
+                D::PushRefused => "push refused",
+                D::PushRecovered => "push accepted again",
+                D::DeactivateDecided => "DeActive decided by failoverd",
+                D::GuardTrip => "guard trip",
+                D::GuardTripEnded => "guard trip ended",
+                D::IcmpFailure => "ICMP failure",
+                D::StateDirFailure => "state directory failure",
+                D::SpoolOverLimit => "mail spool over its limit",
+                D::ReloadRejected => "reload rejected",
+                D::Test => "test mail",
+            },
+        }
+    }
+}
+
+impl Event {
+    /// An event with only its kind, reason and time; the `with_*` methods
+    /// fill in the rest.
+    pub fn new(kind: Kind, reason: impl Into<String>, at: SystemTime) -> Self {
+        Event {
+            kind,
+            group: None,
+            member: None,
+            from: None,
+            to: None,
+            condition: None,
+            target: None,
+            reason: reason.into(),
+            expected_active: None,
+            push: None,
+            answer: None,
+            at,
+            while_stopped: false,
+        }
+    }
+
+    pub fn with_group(mut self, g: &str) -> Self {
+        self.group = Some(g.to_owned());
+        self
+    }
+
+    pub fn with_member(mut self, m: &str) -> Self {
+        self.member = Some(m.to_owned());
+        self
+    }
+
+    /// The change of expected active member, `from -> to`.
+    pub fn with_change(mut self, from: &str, to: &str) -> Self {
+        self.from = Some(from.to_owned());
+        self.to = Some(to.to_owned());
+        self
+    }
+
+    pub fn with_check(mut self, condition: &str, target: &str) -> Self {
+        self.condition = Some(condition.to_owned());
+        self.target = Some(target.to_owned());
+        self
+    }
+
+    pub fn with_expected(mut self, m: &str) -> Self {
+        self.expected_active = Some(m.to_owned());
+        self
+    }
+
+    pub fn with_push(mut self, push: &str, answer: &str) -> Self {
+        self.push = Some(push.to_owned());
+        self.answer = Some(answer.to_owned());
+        self
+    }
+
+    pub fn stopped(mut self) -> Self {
+        self.while_stopped = true;
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn severity_order_matches_the_contract() {
+        use DaemonKind as D;
+        let order = [
+            Kind::GroupDown,
+            Kind::Daemon(D::ApiUnusable),
+            Kind::Failover,
+            Kind::MemberDown,
+            Kind::GroupUp,
+            Kind::Failback,
+            Kind::MemberUp,
+        ];
+        for w in order.windows(2) {
+            assert!(w[0].severity() < w[1].severity(), "{:?} before {:?}", w[0], w[1]);
+        }
+    }
+
+    #[test]
+    fn events_round_trip_through_json() {
+        let e = Event::new(
+            Kind::Daemon(DaemonKind::PushRefused),
+            "code 541",
+            SystemTime::UNIX_EPOCH,
+        )
+        .with_group("HQ_VPN")
+        .with_push("DeActive HQ_VPN", "541 Operation failed");
+        let text = serde_json::to_string(&e).unwrap();
+        assert_eq!(serde_json::from_str::<Event>(&text).unwrap(), e);
+    }
+}

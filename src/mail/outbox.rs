@@ -1,0 +1,246 @@
+//! The outbox: the daemon's one handle on mail. Events go in through a
+//! [`Mailer`] that never blocks; a background task (see `delivery`) paces,
+//! renders, spools and sends them with retries. Also `mail_test` for the
+//! `failoverd mail-test` command.
+//!
+//! The channel is unbounded, on purpose: events are state changes (behind
+//! fall/rise hysteresis), so they come at a human rate; every one of them
+//! matters (a bounded channel with `try_send` would drop an alert exactly
+//! when things go wrong); and the task drains it without waiting on the
+//! network, since SMTP runs in its own task. So a probe or push that hands
+//! over an event never waits and never loses it.
+
+use std::future::Future;
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use super::delivery::Task;
+use super::digest;
+use super::event::Event;
+use super::render::{Context, LocalZone, Mail, Stamp};
+use super::smtp::{Client, SendError};
+use super::spool::Spool;
+use super::types::MailSettings;
+
+/// Sends one mail somewhere. The SMTP [`Client`] in the daemon, [`LogOnly`]
+/// without `[mail]`, fakes in tests.
+pub trait Deliver: Send + Sync + 'static {
+    /// `Ok` is the server's answer.
+    fn deliver(&self, mail: &Mail) -> impl Future<Output = Result<String, SendError>> + Send;
+}
+
+impl Deliver for Client {
+    fn deliver(&self, mail: &Mail) -> impl Future<Output = Result<String, SendError>> + Send {
+        self.send(mail)
+    }
+}
+
+/// Without `[mail]`: every mail that would be sent is logged in full.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LogOnly;
+
+impl Deliver for LogOnly {
+    fn deliver(&self, mail: &Mail) -> impl Future<Output = Result<String, SendError>> + Send {
+        log_mail(mail, "mail not sent: no [mail] section; logged instead");
+        std::future::ready(Ok("logged".to_owned()))
+    }
+}
+
+/// Logs a whole mail at info level.
+pub fn log_mail(mail: &Mail, why: &str) {
+    tracing::info!(
+        message_id = %mail.message_id,
+        subject = %mail.subject,
+        body = %mail.body,
+        "{why}"
+    );
+}
+
+/// Retry pacing after a failed attempt: `first` doubling up to `max`, each
+/// delay spread by ±`jitter` (a fraction) so that several hosts do not
+/// retry in step.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Retry {
+    pub first: Duration,
+    pub max: Duration,
+    pub jitter: f64,
+}
+
+impl Default for Retry {
+    /// 10 s doubling to 10 min, ±20 %.
+    fn default() -> Self {
+        Retry {
+            first: Duration::from_secs(10),
+            max: Duration::from_secs(600),
+            jitter: 0.2,
+        }
+    }
+}
+
+impl Retry {
+    /// The wait after the `failures`-th failure in a row; `unit` is a
+    /// random number in [0, 1].
+    pub fn delay(&self, failures: u32, unit: f64) -> Duration {
+        let doublings = failures.saturating_sub(1).min(30);
+        let base = self.first.saturating_mul(1u32 << doublings).min(self.max);
+        let factor = 1.0 - self.jitter + 2.0 * self.jitter * unit.clamp(0.0, 1.0);
+        base.mul_f64(factor.max(0.0)).min(self.max)
+    }
+}
+
+/// Pacing and spool limits; from `[mail]`, or the defaults without it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    pub coalesce: Duration,
+    pub max_per_hour: u32,
+    pub spool_max: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            coalesce: Duration::from_secs(10),
+            max_per_hour: 6,
+            spool_max: 1000,
+        }
+    }
+}
+
+impl From<&MailSettings> for Limits {
+    fn from(s: &MailSettings) -> Self {
+        Limits {
+            coalesce: s.coalesce,
+            max_per_hour: s.max_per_hour,
+            spool_max: s.spool_max,
+        }
+    }
+}
+
+/// What the outbox is up to, for `status` and metrics.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Status {
+    /// Mails rendered and waiting (spooled) to be accepted.
+    pub queued: usize,
+    /// The last attempt's failure, until an attempt succeeds.
+    pub failing: Option<String>,
+    /// The last spool write failure, until a write succeeds.
+    pub spool_error: Option<String>,
+    /// Mails rendered (and spooled) so far.
+    pub rendered: u64,
+    pub accepted: u64,
+    /// Group mails folded into spool digests so far.
+    pub folded: u64,
+}
+
+/// Hands events to the outbox; cheap to clone, never blocks.
+#[derive(Clone, Debug)]
+pub struct Mailer {
+    tx: mpsc::UnboundedSender<(Event, Instant)>,
+}
+
+impl Mailer {
+    /// Queues `e` for mail. Never waits; after shutdown the event is only
+    /// logged. The coalesce window counts from this call, not from when
+    /// the outbox task gets to the event.
+    pub fn send(&self, e: Event) {
+        if let Err(mpsc::error::SendError((e, _))) = self.tx.send((e, Instant::now())) {
+            tracing::warn!(event = ?e.kind, group = ?e.group, reason = %e.reason, "mail outbox stopped; event not mailed");
+        }
+    }
+}
+
+/// The running outbox.
+#[derive(Debug)]
+pub struct Outbox {
+    mailer: Mailer,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+    status: watch::Receiver<Status>,
+}
+
+/// Starts the outbox for `settings` (`None`: no `[mail]`, mails are logged),
+/// spooling in `state_dir/spool`. `Err` names a settings problem (an
+/// unreadable `ca_file`) or a spool folder that cannot be opened.
+pub fn start(settings: Option<&MailSettings>, ctx: Context, state_dir: &Path) -> Result<Outbox, String> {
+    let Some(s) = settings else {
+        return Ok(Outbox::with(
+            LogOnly,
+            Spool::memory(),
+            Limits::default(),
+            Retry::default(),
+            ctx,
+        ));
+    };
+    let client = Client::new(s, &ctx.host).map_err(|e| e.to_string())?;
+    let dir = state_dir.join("spool");
+    let (spool, warnings) = Spool::open(&dir).map_err(|e| spool_error(&dir, &e))?;
+    for w in warnings {
+        tracing::warn!("{w}");
+    }
+    Ok(Outbox::with(client, spool, Limits::from(s), Retry::default(), ctx))
+}
+
+fn spool_error(dir: &Path, e: &io::Error) -> String {
+    format!("cannot open the mail spool {}: {e}", dir.display())
+}
+
+impl Outbox {
+    /// Starts the delivery task on the current tokio runtime with any
+    /// [`Deliver`]; mails already in `spool` are sent first, in order.
+    pub fn with<D: Deliver>(deliver: D, spool: Spool, limits: Limits, retry: Retry, ctx: Context) -> Outbox {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (stop, stopped) = oneshot::channel();
+        let (status_tx, status) = watch::channel(Status {
+            queued: spool.len(),
+            ..Status::default()
+        });
+        let task = Task::new(Arc::new(deliver), spool, limits, retry, ctx, status_tx);
+        let task = tokio::spawn(task.run(rx, stopped));
+        Outbox {
+            mailer: Mailer { tx },
+            stop,
+            task,
+            status,
+        }
+    }
+
+    pub fn mailer(&self) -> Mailer {
+        self.mailer.clone()
+    }
+
+    pub fn status(&self) -> watch::Receiver<Status> {
+        self.status.clone()
+    }
+
+    /// Stops: events already handed over and mails not yet accepted are
+    /// written to the spool for the next start; a send in flight is
+    /// abandoned (its mail stays spooled, so it is sent again: at least
+    /// once). Does not wait for the network.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(());
+        if let Err(e) = self.task.await {
+            tracing::error!("mail outbox task failed: {e}");
+        }
+    }
+}
+
+/// `failoverd mail-test`: one test mail, sent at once, no spool. `Ok` is
+/// the server's answer, `Err` the reason it was not accepted.
+pub async fn mail_test(settings: &MailSettings, host: &str) -> Result<String, String> {
+    let ctx = Context {
+        host: host.to_owned(),
+        zone: LocalZone::System,
+    };
+    let client = Client::new(settings, host).map_err(|e| e.to_string())?;
+    let mail = digest::test_mail(settings, &ctx, Stamp::new(host, SystemTime::now()));
+    client.send(&mail).await.map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests;
