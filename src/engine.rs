@@ -68,6 +68,26 @@ enum Reader {
 struct StreamRt {
     key: StreamKey,
     readers: Vec<Reader>,
+    /// The last check, for status.
+    last: Option<(Outcome, Instant)>,
+}
+
+/// One target of one member's condition, for status.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TargetView {
+    pub condition: String,
+    pub target: String,
+    pub state: State,
+    pub reason: String,
+    pub last: Option<(Outcome, Instant)>,
+}
+
+/// One member, for status.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MemberView {
+    pub name: String,
+    pub state: State,
+    pub targets: Vec<TargetView>,
 }
 
 struct MemberRt {
@@ -201,6 +221,49 @@ impl Engine {
         Some((g.health.state(), active))
     }
 
+    /// Group `name`'s members and targets as they stand, for status.
+    pub fn members(&self, name: &str) -> Vec<MemberView> {
+        let Some((gi, g)) = self.groups.iter().enumerate().find(|(_, g)| g.name == name) else {
+            return Vec::new();
+        };
+        let states = g.health.member_states();
+        g.members
+            .iter()
+            .enumerate()
+            .map(|(mi, m)| {
+                let mut targets = Vec::new();
+                for (ci, row) in m.health.iter().enumerate() {
+                    for (ti, th) in row.iter().enumerate() {
+                        let last = self.reader_last(gi, mi, ci, ti);
+                        targets.push(TargetView {
+                            condition: g.conditions[ci].to_string(),
+                            target: m.targets[ti].clone(),
+                            state: th.state(),
+                            reason: th.last_reason().to_string(),
+                            last,
+                        });
+                    }
+                }
+                MemberView {
+                    name: m.name.clone(),
+                    state: states.get(mi).copied().unwrap_or_default(),
+                    targets,
+                }
+            })
+            .collect()
+    }
+
+    fn reader_last(&self, g: usize, m: usize, c: usize, t: usize) -> Option<(Outcome, Instant)> {
+        self.streams
+            .iter()
+            .find(|s| {
+                s.readers.iter().any(|r| {
+                    matches!(*r, Reader::Target { group, member, condition, target } if (group, member, condition, target) == (g, m, c, t))
+                })
+            })
+            .and_then(|s| s.last.clone())
+    }
+
     /// What to persist for each group.
     pub fn persisted(&self) -> BTreeMap<String, Persisted> {
         self.groups
@@ -233,7 +296,12 @@ impl Engine {
                     late_by: *late_by,
                 }]
             }
-            Report::Check { outcome, .. } => self.check(&readers, outcome, obs.at),
+            Report::Check { outcome, .. } => {
+                if let Some(s) = self.streams.get_mut(obs.stream) {
+                    s.last = Some((outcome.clone(), obs.at));
+                }
+                self.check(&readers, outcome, obs.at)
+            }
         }
     }
 
@@ -338,6 +406,7 @@ impl Builder {
             self.streams.push(StreamRt {
                 key,
                 readers: Vec::new(),
+                last: None,
             });
             self.streams.len() - 1
         });

@@ -12,10 +12,12 @@
 
 pub mod cmd;
 pub mod config;
+pub mod control;
 pub mod daemon;
 pub mod engine;
 pub mod firewall;
 pub mod health;
+pub mod logging;
 pub mod mail;
 pub mod probe;
 pub mod state;

@@ -54,6 +54,33 @@ enum Command {
     },
     /// Send one test mail through the configured server and print its answer.
     MailTest,
+    /// What the running daemon sees: groups, members, targets, pushes, holds.
+    Status,
+    /// No pushes for these groups until released or the time ends; probing
+    /// and mail go on.
+    Hold {
+        /// Groups to hold (or --all).
+        #[arg(required_unless_present = "all")]
+        groups: Vec<String>,
+        /// Every group.
+        #[arg(long, conflicts_with = "groups")]
+        all: bool,
+        /// How long.
+        #[arg(long = "for", value_name = "DUR", default_value = "4h", value_parser = humantime::parse_duration)]
+        duration: std::time::Duration,
+        /// Why (shown in status).
+        #[arg(long, default_value = "maintenance")]
+        reason: String,
+    },
+    /// End holds; the next push is decided from current health.
+    Release {
+        /// Groups to release (or --all).
+        #[arg(required_unless_present = "all")]
+        groups: Vec<String>,
+        /// Every group.
+        #[arg(long, conflicts_with = "groups")]
+        all: bool,
+    },
     /// Send group definitions to the firewall: Add, and Update where the
     /// answer is 502; never Active/DeActive.
     Sync {
@@ -80,22 +107,9 @@ enum Command {
     },
 }
 
-fn init_logging(level: Option<&str>) {
-    use tracing_subscriber::EnvFilter;
-    let filter = match level {
-        Some(l) => EnvFilter::try_new(l),
-        None => EnvFilter::try_from_default_env().or_else(|_| EnvFilter::try_new("info")),
-    }
-    .unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_level.as_deref());
+    failoverd::logging::init(cli.log_level.as_deref());
     let code = match cli.command {
         Command::Check { online } => {
             cmd::check::run(&cli.config, online, &mut std::io::stdout(), &mut std::io::stderr())
@@ -114,6 +128,23 @@ fn main() -> ExitCode {
             )
         }
         Command::MailTest => cmd::mail_test::run(&cli.config, &mut std::io::stdout(), &mut std::io::stderr()),
+        Command::Status => cmd::control::status(&cli.config, &mut std::io::stdout(), &mut std::io::stderr()),
+        Command::Hold {
+            groups,
+            duration,
+            reason,
+            ..
+        } => cmd::control::hold(
+            &cli.config,
+            &groups,
+            duration,
+            &reason,
+            &mut std::io::stdout(),
+            &mut std::io::stderr(),
+        ),
+        Command::Release { groups, .. } => {
+            cmd::control::release(&cli.config, &groups, &mut std::io::stdout(), &mut std::io::stderr())
+        }
         Command::Sync { group, changed_only } => cmd::firewall::sync(
             &cli.config,
             group.as_deref(),

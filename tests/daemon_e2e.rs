@@ -324,3 +324,64 @@ fn a_failover_and_the_deactive_are_mailed_to_a_real_smtp_server() {
     assert_eq!(code, 0);
     assert!(!log.join("\n").contains("s3cret"));
 }
+
+fn cli(args: &[&str], config: &Path) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_failoverd"))
+        .args(args)
+        .arg("-c")
+        .arg(config)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn status_hold_release_and_push_through_the_daemon() {
+    let (_rt, emu) = emulator();
+    let a = listen("127.0.0.1", 0);
+    let port = a.local_addr().unwrap().port();
+    let b = listen("127.0.0.2", port);
+    let d = Daemon::start(&settings(&emu, port, "underlay", ""), port);
+    let config = d.dir.path().join("failoverd.toml");
+    actions(&emu, 1, Duration::from_secs(10), &d.log);
+    d.until_logged("the firewall answered", Duration::from_secs(10));
+    let (code, out, err) = cli(&["status"], &config);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("G (Underlay { identical: false }): up since"), "{out}");
+    assert!(out.contains("expected active A, armed"), "{out}");
+    assert!(out.contains("member A: up") && out.contains("TCP/"), "{out}");
+    assert!(out.contains("firewall: Active, last set by failoverd at"), "{out}");
+
+    let (code, out, err) = cli(&["hold", "G", "--for", "1h", "--reason", "change window"], &config);
+    assert_eq!((code, out.as_str()), (0, "held for 1h\n"), "{err}");
+    drop((a, b));
+    d.until_logged("G: group down", Duration::from_secs(10));
+    let (code, out, _) = cli(&["status"], &config);
+    assert_eq!(code, 0);
+    assert!(out.contains("HELD until") && out.contains("change window"), "{out}");
+    let (code, _, err) = cli(&["release", "G"], &config);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, _) = cli(&["status"], &config);
+    assert!(out.contains("not armed"), "the end of a hold disarms: {out}");
+    assert_eq!(code, 0);
+
+    // A manual push goes through the daemon, then holds the group.
+    let (code, out, err) = cli(&["push", "G", "--deactivate", "--hold", "10m"], &config);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.starts_with("G: DeActive: 200"), "{out}");
+    assert_eq!(
+        actions(&emu, 2, Duration::from_secs(5), &d.log),
+        [ActionKind::Active, ActionKind::DeActive],
+        "held, then released and disarmed: failoverd pushed no DeActive of its own"
+    );
+    let (code, _, err) = cli(&["hold", "Nope"], &config);
+    assert_eq!(code, 2, "{err}");
+    let (code, _log, _state, dir) = d.stop();
+    assert_eq!(code, 0);
+    let (code, _, err) = cli(&["status"], &dir.path().join("failoverd.toml"));
+    assert_eq!(code, 3, "no daemon: {err}");
+}

@@ -15,9 +15,6 @@ use crate::firewall::request::Operation;
 use crate::firewall::slot::Class;
 use crate::state::{Belief, Hold, StateDir};
 
-/// Exit code: a daemon runs but does not answer.
-pub const NO_ANSWER: i32 = 3;
-
 fn runtime() -> Option<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread().enable_all().build().ok()
 }
@@ -39,21 +36,10 @@ pub fn push(path: &Path, group: &str, want: Want, hold: Duration, out: &mut dyn 
     if !known_group(&plan, group, err) {
         return exit::CONFIG;
     }
-    if plan.settings.firewall.dry_run {
-        let _ = writeln!(err, "failoverd: dry_run = true in the settings: nothing sent");
-        return exit::FAILED;
-    }
     let dir = StateDir::new(&plan.settings.state_dir);
     let lock = match dir.try_lock() {
         Ok(Some(l)) => l,
-        Ok(None) => {
-            let _ = writeln!(
-                err,
-                "failoverd: a daemon runs ({} is locked), and pushing through it is not built yet: stop it, or wait for that release",
-                dir.path.display()
-            );
-            return NO_ANSWER;
-        }
+        Ok(None) => return super::control::push_via_daemon(&plan, group, want, hold, out, err),
         Err(e) => {
             let _ = writeln!(
                 err,
@@ -63,6 +49,10 @@ pub fn push(path: &Path, group: &str, want: Want, hold: Duration, out: &mut dyn 
             return exit::FAILED;
         }
     };
+    if plan.settings.firewall.dry_run {
+        let _ = writeln!(err, "failoverd: dry_run = true in the settings: nothing sent");
+        return exit::FAILED;
+    }
     let api = match Api::new(&plan) {
         Ok(a) => a,
         Err(e) => {

@@ -2,6 +2,7 @@
 //! return the process exit code, so tests call exactly what users run.
 
 pub mod check;
+pub mod control;
 pub mod firewall;
 pub mod mail_test;
 pub mod probe;

@@ -15,8 +15,10 @@ use super::notify::Notifier;
 use super::persist::{self, Clocks};
 use super::pushes::{Note, Pushes};
 use super::send::{DryRun, Live, Push, Sender};
+use super::status;
 use crate::cmd::exit;
 use crate::config::Plan;
+use crate::control::{self, Reply, Request};
 use crate::engine::{Engine, GroupEvent, Output};
 use crate::firewall::api::{Answer, Api};
 use crate::firewall::decide::Want;
@@ -26,11 +28,20 @@ use crate::mail::render::{Context, LocalZone};
 use crate::mail::types::MailSettings;
 use crate::probe::Prober;
 use crate::probe::schedule::{Observation, Resolving, offset, spawn};
-use crate::state::{Belief, StateDir, StateFile};
+use crate::state::{Belief, Hold, StateDir, StateFile};
+use std::collections::HashMap;
+use tokio::sync::oneshot;
 
 /// How long the push in flight gets at SIGTERM.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 const TICK: Duration = Duration::from_millis(100);
+
+/// A `failoverd push` routed through the daemon.
+struct Manual {
+    want: Want,
+    hold: Duration,
+    reply: oneshot::Sender<Reply>,
+}
 
 struct Daemon {
     plan: Plan,
@@ -44,6 +55,9 @@ struct Daemon {
     done_tx: mpsc::UnboundedSender<(usize, Answer)>,
     mailer: Mailer,
     outbox: Option<Outbox>,
+    /// Manual pushes waiting for their group's slot, and those in flight.
+    manual: HashMap<usize, Manual>,
+    manual_in_flight: HashMap<usize, Manual>,
     dirty: bool,
     persist_ok: bool,
 }
@@ -110,8 +124,18 @@ pub async fn run(plan: Plan, dir: StateDir, _config: PathBuf) -> i32 {
         done_tx,
         mailer: outbox.mailer(),
         outbox: Some(outbox),
+        manual: HashMap::new(),
+        manual_in_flight: HashMap::new(),
         dirty: true,
         persist_ok: true,
+    };
+    let (ctl_tx, ctl_rx) = mpsc::channel(16);
+    let control = match control::serve(&control::socket_path(&d.dir.path), ctl_tx) {
+        Ok(task) => task,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot open the control socket in {}", d.dir.path.display());
+            return exit::FAILED;
+        }
     };
     d.notifier.send(&format!("READY=1\nSTATUS={}", d.status_line()));
     tracing::info!(
@@ -119,7 +143,10 @@ pub async fn run(plan: Plan, dir: StateDir, _config: PathBuf) -> i32 {
         streams = d.engine.streams().len(),
         "probing started"
     );
-    d.serve(obs_rx, done_rx).await
+    let code = d.serve(obs_rx, done_rx, ctl_rx).await;
+    control.abort();
+    let _ = std::fs::remove_file(control::socket_path(&d.dir.path));
+    code
 }
 
 fn start_streams(plan: &Plan, engine: &Engine, tx: mpsc::Sender<Observation>) {
@@ -143,6 +170,7 @@ impl Daemon {
         &mut self,
         mut obs_rx: mpsc::Receiver<Observation>,
         mut done_rx: mpsc::UnboundedReceiver<(usize, Answer)>,
+        mut ctl_rx: mpsc::Receiver<control::Call>,
     ) -> i32 {
         let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
             signal(SignalKind::terminate()),
@@ -160,6 +188,7 @@ impl Daemon {
             tokio::select! {
                 Some(obs) = obs_rx.recv() => self.observe(&obs),
                 Some((i, answer)) = done_rx.recv() => self.answered(i, answer),
+                Some((req, reply)) = ctl_rx.recv() => self.control(req, reply),
                 _ = tick.tick() => {
                     self.tick();
                     if watchdog.is_some_and(|w| last_watchdog.elapsed() >= w) {
@@ -189,6 +218,8 @@ impl Daemon {
                 Output::Gap { .. } => gap = true,
                 Output::GroupState { group, state } => {
                     self.pushes.health(group, state, obs.at);
+                    let name = self.plan.groups[group].name().to_string();
+                    self.state.groups.entry(name).or_default().since = Some(SystemTime::now());
                     changed = true;
                 }
             }
@@ -235,6 +266,15 @@ impl Daemon {
         }
         for (i, want) in sends {
             self.send(i, want);
+        }
+        let waiting: Vec<usize> = self.manual.keys().copied().collect();
+        for i in waiting {
+            let want = self.manual[&i].want;
+            if self.pushes.start_manual(i, want) {
+                let m = self.manual.remove(&i).expect("present");
+                self.manual_in_flight.insert(i, m);
+                self.send(i, want);
+            }
         }
         if self.dirty {
             self.save(&clocks);
@@ -287,8 +327,15 @@ impl Daemon {
                 .subsec_micros()
                 % 1000,
         ) / 1000.0;
+        let accepted = class == crate::firewall::slot::Class::Accepted;
         for n in self.pushes.finish(i, class, now, jitter) {
             self.note(&n);
+        }
+        if let Some(m) = self.manual_in_flight.remove(&i) {
+            self.hold_group(&group, m.hold, &format!("manual push of {:?}", m.want));
+            let _ = m.reply.send(Reply::ok(
+                serde_json::json!({"accepted": accepted, "answer": answer.text}),
+            ));
         }
         if !self.sender.dry() {
             let belief = self.pushes.groups[i].slot.belief;
@@ -297,6 +344,119 @@ impl Daemon {
             fw.set_at.insert(group, SystemTime::now());
         }
         self.dirty = true;
+    }
+
+    fn control(&mut self, req: Request, reply: oneshot::Sender<Reply>) {
+        let names = |gs: &[String]| -> Result<Vec<usize>, String> {
+            if gs.is_empty() {
+                return Ok((0..self.plan.groups.len()).collect());
+            }
+            gs.iter()
+                .map(|g| {
+                    self.plan
+                        .groups
+                        .iter()
+                        .position(|x| x.name() == g)
+                        .ok_or(format!("unknown group {g:?}"))
+                })
+                .collect()
+        };
+        let answer = match req {
+            Request::Status => {
+                let problems = self.problems();
+                Reply::ok(status::build(
+                    &self.plan,
+                    &self.engine,
+                    &self.pushes,
+                    &self.state,
+                    &self.url,
+                    &problems,
+                ))
+            }
+            Request::Hold {
+                groups,
+                for_secs,
+                reason,
+            } => match names(&groups) {
+                Err(e) => Reply::err(e),
+                Ok(idx) => {
+                    let mut deactivated = Vec::new();
+                    for i in idx {
+                        let name = self.plan.groups[i].name().to_string();
+                        self.hold_group(&name, Duration::from_secs(for_secs), &reason);
+                        if self.pushes.groups[i].slot.belief == Belief::DeActive {
+                            deactivated.push(name);
+                        }
+                    }
+                    Reply::ok(serde_json::json!({"deactivated": deactivated}))
+                }
+            },
+            Request::Release { groups } => match names(&groups) {
+                Err(e) => Reply::err(e),
+                Ok(idx) => {
+                    for i in idx {
+                        let name = self.plan.groups[i].name().to_string();
+                        self.state.groups.entry(name.clone()).or_default().hold = None;
+                        let p = &mut self.pushes.groups[i].policy;
+                        p.held = false;
+                        p.disarm();
+                        tracing::info!(GROUP = %name, EVENT = "release", "hold released; the group is disarmed until seen up");
+                    }
+                    self.dirty = true;
+                    Reply::ok(serde_json::Value::Null)
+                }
+            },
+            Request::Push { group, want, hold_secs } => match names(std::slice::from_ref(&group)) {
+                Err(e) => Reply::err(e),
+                Ok(_) if self.sender.dry() => Reply::err("daemon in dry run"),
+                Ok(idx) => {
+                    self.manual.insert(
+                        idx[0],
+                        Manual {
+                            want,
+                            hold: Duration::from_secs(hold_secs),
+                            reply,
+                        },
+                    );
+                    return;
+                }
+            },
+        };
+        let _ = reply.send(answer);
+    }
+
+    /// Holds `name` for `dur` from now; never shortens a hold in place.
+    fn hold_group(&mut self, name: &str, dur: Duration, reason: &str) {
+        let until = SystemTime::now() + dur;
+        let gs = self.state.groups.entry(name.to_string()).or_default();
+        if gs.hold.as_ref().is_none_or(|h| h.until < until) {
+            gs.hold = Some(Hold {
+                until,
+                reason: reason.to_string(),
+            });
+        }
+        if let Some(g) = self.pushes.groups.iter_mut().find(|g| g.name == name) {
+            g.policy.held = true;
+        }
+        tracing::info!(GROUP = %name, EVENT = "hold", "held for {}: {reason}", humantime::format_duration(dur));
+        self.dirty = true;
+    }
+
+    fn problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        if !self.persist_ok {
+            p.push(format!(
+                "state not persisted: cannot write {}",
+                self.dir.file().display()
+            ));
+        }
+        if let Some(r) = &self.pushes.pause.reason {
+            p.push(format!("the firewall API refuses us: {r}"));
+        }
+        if self.pushes.guard.tripped {
+            p.push("the guard holds: DeActives are withheld".into());
+        }
+        p
     }
 
     /// Saves state.json; in dry run beliefs and histories stay as they were.

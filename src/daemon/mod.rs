@@ -13,6 +13,7 @@ pub mod notify;
 pub mod persist;
 pub mod pushes;
 pub mod send;
+mod status;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

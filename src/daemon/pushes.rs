@@ -211,6 +211,20 @@ impl Pushes {
         self.guard.holds(anchors, since, now)
     }
 
+    /// A manual push (`failoverd push` through the daemon): sent next for
+    /// its group, even while the client is paused; false while a request
+    /// for the group is in flight.
+    pub fn start_manual(&mut self, i: usize, want: Want) -> bool {
+        let g = &mut self.groups[i];
+        if g.slot.in_flight.is_some() {
+            return false;
+        }
+        g.slot.clear_refused();
+        g.slot.start(want);
+        self.in_flight += 1;
+        true
+    }
+
     /// The answer to group `i`'s request.
     pub fn finish(&mut self, i: usize, class: Class, now: Instant, jitter: f64) -> Vec<Note> {
         let mut notes = Vec::new();

@@ -1,0 +1,243 @@
+//! The commands that talk to the running daemon through its control socket:
+//! `status`, `hold`, `release`, and `push` while a daemon runs.
+//!
+//! Exit: 0; 2 settings, arguments or unknown group; 3 no daemon (or, for
+//! `push`, a daemon that does not answer); `push`: 1 not accepted.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::exit;
+use super::probe::load;
+use crate::config::Plan;
+use crate::control::{CallError, Reply, Request, call};
+use crate::firewall::decide::Want;
+
+/// Exit code: no daemon, or one that does not answer.
+pub const NO_DAEMON: i32 = 3;
+const TIMEOUT: Duration = Duration::from_secs(10);
+/// A push waits for the firewall's answer (and its retries' first try).
+const PUSH_TIMEOUT: Duration = Duration::from_secs(120);
+
+fn groups_known(plan: &Plan, groups: &[String], err: &mut dyn Write) -> bool {
+    let names: Vec<&str> = plan.groups.iter().map(|g| g.name()).collect();
+    for g in groups {
+        if !names.contains(&g.as_str()) {
+            let _ = writeln!(err, "failoverd: unknown group {g:?}; groups: {}", names.join(", "));
+            return false;
+        }
+    }
+    true
+}
+
+fn ask(plan: &Plan, req: &Request, timeout: Duration, err: &mut dyn Write) -> Result<Reply, i32> {
+    match call(&plan.settings.state_dir, req, timeout) {
+        Ok(r) => Ok(r),
+        Err(CallError::NoDaemon) => {
+            let _ = writeln!(
+                err,
+                "failoverd: no daemon runs (no control socket in {})",
+                plan.settings.state_dir.display()
+            );
+            Err(NO_DAEMON)
+        }
+        Err(CallError::NoAnswer(e)) => {
+            let _ = writeln!(err, "failoverd: the daemon does not answer: {e}");
+            Err(NO_DAEMON)
+        }
+    }
+}
+
+/// `failoverd status`.
+pub fn status(path: &Path, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    let Some(plan) = load(path, err) else {
+        return exit::CONFIG;
+    };
+    let reply = match ask(&plan, &Request::Status, TIMEOUT, err) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let _ = write!(out, "{}", render(&reply.body));
+    exit::OK
+}
+
+fn when(v: &Value) -> String {
+    v.as_u64().map_or("-".into(), |s| {
+        humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + Duration::from_secs(s)).to_string()
+    })
+}
+
+/// The status as text for a person.
+pub fn render(s: &Value) -> String {
+    let mut t = String::new();
+    let empty = Vec::new();
+    for g in s["groups"].as_array().unwrap_or(&empty) {
+        let active = g["expected_active"].as_str().unwrap_or("-");
+        t += &format!(
+            "{} ({}): {} since {}, expected active {active}, {}\n",
+            g["name"].as_str().unwrap_or("?"),
+            g["kind"].as_str().unwrap_or("?"),
+            g["state"].as_str().unwrap_or("?"),
+            when(&g["since"]),
+            if g["armed"].as_bool() == Some(true) {
+                "armed"
+            } else {
+                "not armed"
+            },
+        );
+        t += &format!(
+            "  firewall: {}, last set by failoverd at {}\n",
+            g["belief"].as_str().unwrap_or("?"),
+            when(&g["last_set_by_failoverd"])
+        );
+        if let Some(p) = g["last_push"].as_object() {
+            t += &format!(
+                "  last push: {} -> {}\n",
+                p["push"].as_str().unwrap_or("?"),
+                p["answer"].as_str().unwrap_or("?")
+            );
+        }
+        if let Some(h) = g["hold"].as_object() {
+            t += &format!(
+                "  HELD until {}: {}\n",
+                when(&h["until"]),
+                h["reason"].as_str().unwrap_or("")
+            );
+        }
+        for m in g["members"].as_array().unwrap_or(&empty) {
+            t += &format!(
+                "  member {}: {}\n",
+                m["name"].as_str().unwrap_or("?"),
+                m["state"].as_str().unwrap_or("?")
+            );
+            for x in m["targets"].as_array().unwrap_or(&empty) {
+                let last = &x["last"];
+                let detail = last["rtt"].as_str().or(last["reason"].as_str()).unwrap_or("");
+                t += &format!(
+                    "    {} {}: {} (last check {} {detail}) {}\n",
+                    x["condition"].as_str().unwrap_or("?"),
+                    x["target"].as_str().unwrap_or("?"),
+                    x["state"].as_str().unwrap_or("?"),
+                    last["result"].as_str().unwrap_or("none yet"),
+                    x["reason"].as_str().unwrap_or(""),
+                );
+            }
+        }
+    }
+    if s["guard_tripped"].as_bool() == Some(true) {
+        t += "guard: holding DeActives\n";
+    }
+    for p in s["problems"].as_array().unwrap_or(&empty) {
+        t += &format!("problem: {}\n", p.as_str().unwrap_or(""));
+    }
+    t
+}
+
+/// `failoverd hold GROUP...|--all [--for DUR] [--reason TEXT]`.
+pub fn hold(
+    path: &Path,
+    groups: &[String],
+    dur: Duration,
+    reason: &str,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
+    let Some(plan) = load(path, err) else {
+        return exit::CONFIG;
+    };
+    if !groups_known(&plan, groups, err) {
+        return exit::CONFIG;
+    }
+    let req = Request::Hold {
+        groups: groups.to_vec(),
+        for_secs: dur.as_secs(),
+        reason: reason.to_string(),
+    };
+    let reply = match ask(&plan, &req, TIMEOUT, err) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    if !reply.ok {
+        let _ = writeln!(err, "failoverd: {}", reply.error.unwrap_or_default());
+        return exit::CONFIG;
+    }
+    let _ = writeln!(out, "held for {}", humantime::format_duration(dur));
+    for g in reply.body["deactivated"].as_array().unwrap_or(&Vec::new()) {
+        let _ = writeln!(
+            out,
+            "note: failoverd currently leaves {} deactivated",
+            g.as_str().unwrap_or("?")
+        );
+    }
+    exit::OK
+}
+
+/// `failoverd release GROUP...|--all`.
+pub fn release(path: &Path, groups: &[String], out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    let Some(plan) = load(path, err) else {
+        return exit::CONFIG;
+    };
+    if !groups_known(&plan, groups, err) {
+        return exit::CONFIG;
+    }
+    match ask(
+        &plan,
+        &Request::Release {
+            groups: groups.to_vec(),
+        },
+        TIMEOUT,
+        err,
+    ) {
+        Ok(r) if r.ok => {
+            let _ = writeln!(out, "released; the next push is decided from current health");
+            exit::OK
+        }
+        Ok(r) => {
+            let _ = writeln!(err, "failoverd: {}", r.error.unwrap_or_default());
+            exit::CONFIG
+        }
+        Err(code) => code,
+    }
+}
+
+/// `push` through a running daemon: sent next for its group.
+pub fn push_via_daemon(
+    plan: &Plan,
+    group: &str,
+    want: Want,
+    hold: Duration,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
+    let req = Request::Push {
+        group: group.to_string(),
+        want,
+        hold_secs: hold.as_secs(),
+    };
+    let reply = match ask(plan, &req, PUSH_TIMEOUT, err) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    if !reply.ok {
+        let _ = writeln!(err, "failoverd: {}", reply.error.unwrap_or_default());
+        return exit::FAILED;
+    }
+    let _ = writeln!(
+        out,
+        "{group}: {want:?}: {}",
+        reply.body["answer"].as_str().unwrap_or("?")
+    );
+    let _ = writeln!(
+        err,
+        "{group} is held for {} (failoverd release {group} ends it)",
+        humantime::format_duration(hold)
+    );
+    if reply.body["accepted"].as_bool() == Some(true) {
+        exit::OK
+    } else {
+        exit::FAILED
+    }
+}
