@@ -264,6 +264,68 @@ impl Engine {
             .and_then(|s| s.last.clone())
     }
 
+    /// After a reload: takes over the health of every reader whose group,
+    /// member, condition and target are the same by name and whose stream
+    /// is unchanged (new rules apply from the next check), and the group
+    /// state machine of groups whose member list and failback are
+    /// unchanged. Everything else starts afresh.
+    pub fn adopt(&mut self, old: &Engine) {
+        let mut keys: BTreeMap<(usize, usize, usize, usize), StreamKey> = BTreeMap::new();
+        for s in &self.streams {
+            for r in &s.readers {
+                if let Reader::Target {
+                    group,
+                    member,
+                    condition,
+                    target,
+                } = *r
+                {
+                    keys.insert((group, member, condition, target), s.key.clone());
+                }
+            }
+        }
+        let old_key = |g: usize, m: usize, c: usize, t: usize| -> Option<&StreamKey> {
+            old.streams.iter().find_map(|s| {
+                s.readers
+                    .iter()
+                    .any(|r| matches!(*r, Reader::Target { group, member, condition, target } if (group, member, condition, target) == (g, m, c, t)))
+                    .then_some(&s.key)
+            })
+        };
+        for (gi, g) in self.groups.iter_mut().enumerate() {
+            let Some((ogi, og)) = old.groups.iter().enumerate().find(|(_, o)| o.name == g.name) else {
+                continue;
+            };
+            let same_members = og.members.iter().map(|m| &m.name).eq(g.members.iter().map(|m| &m.name));
+            if same_members && og.health.failback() == g.health.failback() {
+                g.health = og.health.clone();
+            }
+            for (mi, m) in g.members.iter_mut().enumerate() {
+                let Some((omi, om)) = og.members.iter().enumerate().find(|(_, o)| o.name == m.name) else {
+                    continue;
+                };
+                for (ci, row) in m.health.iter_mut().enumerate() {
+                    let Some(oci) = og.conditions.iter().position(|p| *p == g.conditions[ci]) else {
+                        continue;
+                    };
+                    for (ti, th) in row.iter_mut().enumerate() {
+                        let Some(oti) = om.targets.iter().position(|t| *t == m.targets[ti]) else {
+                            continue;
+                        };
+                        let (Some(new), Some(prev)) = (keys.get(&(gi, mi, ci, ti)), old_key(ogi, omi, oci, oti)) else {
+                            continue;
+                        };
+                        if new == prev {
+                            let rules = th.rules().clone();
+                            *th = om.health[oci][oti].clone();
+                            th.set_rules(rules);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// What to persist for each group.
     pub fn persisted(&self) -> BTreeMap<String, Persisted> {
         self.groups

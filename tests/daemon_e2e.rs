@@ -127,12 +127,19 @@ impl Daemon {
     fn stop(mut self) -> (i32, Vec<String>, PathBuf, tempfile::TempDir) {
         let pid = self.child.id().to_string();
         Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        let notes = self.until_notified("STOPPING=1", Duration::from_secs(10));
+        self.until_notified("STOPPING=1", Duration::from_secs(10));
         let code = self.child.wait().unwrap().code().unwrap_or(-1);
-        let state = self.dir.path().join("state/state.json");
-        let _ = notes;
         let log = self.log.lock().unwrap().clone();
-        (code, log, state, self.dir)
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
+        (code, log, dir.path().join("state/state.json"), dir)
+    }
+}
+
+impl Drop for Daemon {
+    /// A failed test never leaves a daemon behind.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -384,4 +391,67 @@ fn status_hold_release_and_push_through_the_daemon() {
     assert_eq!(code, 0);
     let (code, _, err) = cli(&["status"], &dir.path().join("failoverd.toml"));
     assert_eq!(code, 3, "no daemon: {err}");
+}
+
+#[test]
+fn sighup_rejects_a_broken_file_and_applies_a_valid_change_keeping_state() {
+    let (_rt, emu) = emulator();
+    let a = listen("127.0.0.1", 0);
+    let port = a.local_addr().unwrap().port();
+    let _b = listen("127.0.0.2", port);
+    let good = settings(&emu, port, "underlay", "");
+    let d = Daemon::start(&good, port);
+    let config = d.dir.path().join("failoverd.toml");
+    assert_eq!(actions(&emu, 1, Duration::from_secs(10), &d.log), [ActionKind::Active]);
+    d.until_notified("STATUS=1 groups: 1 up", Duration::from_secs(10));
+    let hup = || {
+        Command::new("kill")
+            .args(["-HUP", &d.child.id().to_string()])
+            .status()
+            .unwrap()
+    };
+
+    std::fs::write(&config, good.replace("fall = 3", "fall = \"three\"")).unwrap();
+    hup();
+    let notes = d.until_notified("STATUS=reload rejected", Duration::from_secs(10));
+    assert!(notes.iter().any(|n| n == "RELOADING=1"), "{notes:?}");
+    d.until_logged(
+        "probe.fall: expected a whole number, found a string",
+        Duration::from_secs(5),
+    );
+    let (code, out, _) = cli(&["status"], &config);
+    assert_eq!(code, 0, "still running on the old settings");
+    assert!(out.contains("G (Underlay { identical: false }): up"), "{out}");
+
+    // A valid change: B's rise; both streams are unchanged and keep state.
+    std::fs::write(
+        &config,
+        good.replace(
+            "via = \"underlay\"\n[firewall]",
+            "via = \"underlay\"\nrise = 4\n[firewall]",
+        ),
+    )
+    .unwrap();
+    hup();
+    let notes = d.until_notified(
+        "READY=1\nSTATUS=1 groups: 1 up, 0 down, 0 unknown",
+        Duration::from_secs(10),
+    );
+    assert!(!notes.iter().any(|n| n.contains("rejected")), "{notes:?}");
+    let (code, out, _) = cli(&["status"], &config);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("member A: up") && out.contains("member B: up"),
+        "health kept across the reload: {out}"
+    );
+    drop(a);
+    d.until_logged("G: failover 'A' -> 'B'", Duration::from_secs(10));
+    let (code, log, _state, _dir) = d.stop();
+    assert_eq!(code, 0);
+    let pushes = emu
+        .requests()
+        .iter()
+        .flat_map(|r| r.actions.iter().filter(|a| a.group == "G"))
+        .count();
+    assert_eq!(pushes, 1, "no push caused by the reloads: {}", log.join("\n"));
 }

@@ -5,13 +5,12 @@
 //! `push`, a daemon that does not answer); `push`: 1 not accepted.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::Value;
 
 use super::exit;
-use super::probe::load;
 use crate::config::Plan;
 use crate::control::{CallError, Reply, Request, call};
 use crate::firewall::decide::Want;
@@ -22,7 +21,22 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 /// A push waits for the firewall's answer (and its retries' first try).
 const PUSH_TIMEOUT: Duration = Duration::from_secs(120);
 
-fn groups_known(plan: &Plan, groups: &[String], err: &mut dyn Write) -> bool {
+/// The daemon's state directory, and the plan when the settings are valid
+/// (an invalid file still lets the commands reach the daemon).
+fn target(path: &Path, err: &mut dyn Write) -> Option<(PathBuf, Option<Plan>)> {
+    let dir = match crate::config::state_dir_of(path) {
+        Ok(d) => d,
+        Err(e) => {
+            let _ = writeln!(err, "failoverd: {e}");
+            return None;
+        }
+    };
+    let plan = crate::config::load(path).ok().and_then(|l| l.plan);
+    Some((plan.as_ref().map_or(dir, |p| p.settings.state_dir.clone()), plan))
+}
+
+fn groups_known(plan: &Option<Plan>, groups: &[String], err: &mut dyn Write) -> bool {
+    let Some(plan) = plan else { return true };
     let names: Vec<&str> = plan.groups.iter().map(|g| g.name()).collect();
     for g in groups {
         if !names.contains(&g.as_str()) {
@@ -33,14 +47,14 @@ fn groups_known(plan: &Plan, groups: &[String], err: &mut dyn Write) -> bool {
     true
 }
 
-fn ask(plan: &Plan, req: &Request, timeout: Duration, err: &mut dyn Write) -> Result<Reply, i32> {
-    match call(&plan.settings.state_dir, req, timeout) {
+fn ask(state_dir: &Path, req: &Request, timeout: Duration, err: &mut dyn Write) -> Result<Reply, i32> {
+    match call(state_dir, req, timeout) {
         Ok(r) => Ok(r),
         Err(CallError::NoDaemon) => {
             let _ = writeln!(
                 err,
                 "failoverd: no daemon runs (no control socket in {})",
-                plan.settings.state_dir.display()
+                state_dir.display()
             );
             Err(NO_DAEMON)
         }
@@ -53,10 +67,10 @@ fn ask(plan: &Plan, req: &Request, timeout: Duration, err: &mut dyn Write) -> Re
 
 /// `failoverd status`.
 pub fn status(path: &Path, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
-    let Some(plan) = load(path, err) else {
+    let Some((dir, _)) = target(path, err) else {
         return exit::CONFIG;
     };
-    let reply = match ask(&plan, &Request::Status, TIMEOUT, err) {
+    let reply = match ask(&dir, &Request::Status, TIMEOUT, err) {
         Ok(r) => r,
         Err(code) => return code,
     };
@@ -145,7 +159,7 @@ pub fn hold(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> i32 {
-    let Some(plan) = load(path, err) else {
+    let Some((dir, plan)) = target(path, err) else {
         return exit::CONFIG;
     };
     if !groups_known(&plan, groups, err) {
@@ -156,7 +170,7 @@ pub fn hold(
         for_secs: dur.as_secs(),
         reason: reason.to_string(),
     };
-    let reply = match ask(&plan, &req, TIMEOUT, err) {
+    let reply = match ask(&dir, &req, TIMEOUT, err) {
         Ok(r) => r,
         Err(code) => return code,
     };
@@ -177,14 +191,14 @@ pub fn hold(
 
 /// `failoverd release GROUP...|--all`.
 pub fn release(path: &Path, groups: &[String], out: &mut dyn Write, err: &mut dyn Write) -> i32 {
-    let Some(plan) = load(path, err) else {
+    let Some((dir, plan)) = target(path, err) else {
         return exit::CONFIG;
     };
     if !groups_known(&plan, groups, err) {
         return exit::CONFIG;
     }
     match ask(
-        &plan,
+        &dir,
         &Request::Release {
             groups: groups.to_vec(),
         },
@@ -217,7 +231,7 @@ pub fn push_via_daemon(
         want,
         hold_secs: hold.as_secs(),
     };
-    let reply = match ask(plan, &req, PUSH_TIMEOUT, err) {
+    let reply = match ask(&plan.settings.state_dir, &req, PUSH_TIMEOUT, err) {
         Ok(r) => r,
         Err(code) => return code,
     };

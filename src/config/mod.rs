@@ -98,6 +98,25 @@ pub fn load(path: &Path) -> Result<Loaded, Unreadable> {
     Ok(Loaded { plan, diagnostics: d })
 }
 
+/// The state directory named by the settings at `path`, read leniently so
+/// that `status`, `hold` and `release` reach a running daemon even while
+/// the file holds a broken edit: `state_dir` if it can be read, else the
+/// default.
+pub fn state_dir_of(path: &Path) -> Result<PathBuf, Unreadable> {
+    let bytes = read_limited(path, MAX_SETTINGS_BYTES).map_err(|source| Unreadable {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let text = String::from_utf8_lossy(&bytes);
+    let (doc, _) = toml::de::DeTable::parse_recoverable(&text);
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let dir = doc
+        .get_ref()
+        .get("state_dir")
+        .and_then(|v| v.get_ref().as_str().map(|s| base.join(s)));
+    Ok(dir.unwrap_or_else(settings_read::default_state_dir))
+}
+
 /// Reads at most `limit` bytes; a larger file is an `InvalidData` error,
 /// found without reading it all.
 fn read_limited(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {

@@ -31,47 +31,74 @@ use crate::probe::schedule::{Observation, Resolving, offset, spawn};
 use crate::state::{Belief, Hold, StateDir, StateFile};
 use std::collections::HashMap;
 use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
 /// How long the push in flight gets at SIGTERM.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 const TICK: Duration = Duration::from_millis(100);
 
 /// A `failoverd push` routed through the daemon.
-struct Manual {
+pub(super) struct Manual {
     want: Want,
     hold: Duration,
     reply: oneshot::Sender<Reply>,
 }
 
-struct Daemon {
-    plan: Plan,
-    dir: StateDir,
-    state: StateFile,
-    url: String,
-    engine: Engine,
-    pushes: Pushes,
-    sender: Arc<dyn Sender>,
-    notifier: Notifier,
-    done_tx: mpsc::UnboundedSender<(usize, Answer)>,
-    mailer: Mailer,
-    outbox: Option<Outbox>,
+pub(super) struct Daemon {
+    pub(super) plan: Plan,
+    pub(super) dir: StateDir,
+    pub(super) state: StateFile,
+    pub(super) url: String,
+    pub(super) engine: Engine,
+    pub(super) pushes: Pushes,
+    pub(super) sender: Arc<dyn Sender>,
+    pub(super) notifier: Notifier,
+    pub(super) done_tx: mpsc::UnboundedSender<(String, Answer)>,
+    pub(super) mailer: Mailer,
+    pub(super) outbox: Option<Outbox>,
     /// Manual pushes waiting for their group's slot, and those in flight.
-    manual: HashMap<usize, Manual>,
-    manual_in_flight: HashMap<usize, Manual>,
-    dirty: bool,
-    persist_ok: bool,
+    pub(super) manual: HashMap<String, Manual>,
+    pub(super) manual_in_flight: HashMap<String, Manual>,
+    pub(super) dirty: bool,
+    pub(super) persist_ok: bool,
+    /// Where the settings came from, for reloads, and `--dry-run`.
+    pub(super) config: PathBuf,
+    pub(super) dry_flag: bool,
+    pub(super) streams: Vec<JoinHandle<()>>,
 }
 
-pub async fn run(plan: Plan, dir: StateDir, _config: PathBuf) -> i32 {
-    let sender: Arc<dyn Sender> = if plan.settings.firewall.dry_run {
-        Arc::new(DryRun)
-    } else {
-        match Api::new(&plan) {
-            Ok(api) => Arc::new(Live(api)),
-            Err(e) => {
-                tracing::error!("cannot reach the firewall as configured: {e}");
-                return exit::CONFIG;
-            }
+/// The sender the plan asks for.
+pub(super) fn make_sender(plan: &Plan) -> Result<Arc<dyn Sender>, String> {
+    if plan.settings.firewall.dry_run {
+        return Ok(Arc::new(DryRun));
+    }
+    Api::new(plan).map(|api| Arc::new(Live(api)) as Arc<dyn Sender>)
+}
+
+/// The push loop's state for `plan`: beliefs of its firewall URL, rule
+/// memory and holds from `state`.
+pub(super) fn build_pushes(plan: &Plan, state: &StateFile, clocks: &Clocks) -> Pushes {
+    let fw = state
+        .firewalls
+        .get(&plan.settings.firewall.url)
+        .cloned()
+        .unwrap_or_default();
+    let mut pushes = Pushes::new(plan, |g| fw.beliefs.get(g).copied().unwrap_or(Belief::Unknown));
+    for (i, g) in plan.groups.iter().enumerate() {
+        if let Some(gs) = state.groups.get(g.name()) {
+            persist::restore(gs, &mut pushes.groups[i].policy, clocks);
+            pushes.groups[i].policy.held = gs.hold.as_ref().is_some_and(|h| h.until > clocks.wall);
+        }
+    }
+    pushes
+}
+
+pub async fn run(plan: Plan, dir: StateDir, config: PathBuf, dry_flag: bool) -> i32 {
+    let sender = match make_sender(&plan) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("cannot reach the firewall as configured: {e}");
+            return exit::CONFIG;
         }
     };
     if plan.settings.firewall.tls == crate::config::settings::TlsMode::Insecure {
@@ -89,14 +116,8 @@ pub async fn run(plan: Plan, dir: StateDir, _config: PathBuf) -> i32 {
         .map(|(k, g)| (k.clone(), persist::persisted(g)))
         .collect();
     let engine = Engine::new(&plan, &persisted);
-    let fw = state.firewalls.entry(url.clone()).or_default().clone();
-    let mut pushes = Pushes::new(&plan, |g| fw.beliefs.get(g).copied().unwrap_or(Belief::Unknown));
-    for (i, g) in plan.groups.iter().enumerate() {
-        if let Some(gs) = state.groups.get(g.name()) {
-            persist::restore(gs, &mut pushes.groups[i].policy, &clocks);
-            pushes.groups[i].policy.held = gs.hold.as_ref().is_some_and(|h| h.until > clocks.wall);
-        }
-    }
+    state.firewalls.entry(url.clone()).or_default();
+    let pushes = build_pushes(&plan, &state, &clocks);
     let mail_settings = plan.settings.mail.as_ref().map(MailSettings::from_config);
     let ctx = Context {
         host: hostname(),
@@ -110,7 +131,7 @@ pub async fn run(plan: Plan, dir: StateDir, _config: PathBuf) -> i32 {
         }
     };
     let (obs_tx, obs_rx) = mpsc::channel(4096);
-    start_streams(&plan, &engine, obs_tx);
+    let streams = start_streams(&plan, &engine, obs_tx);
     let (done_tx, done_rx) = mpsc::unbounded_channel();
     let mut d = Daemon {
         plan,
@@ -128,6 +149,9 @@ pub async fn run(plan: Plan, dir: StateDir, _config: PathBuf) -> i32 {
         manual_in_flight: HashMap::new(),
         dirty: true,
         persist_ok: true,
+        config,
+        dry_flag,
+        streams,
     };
     let (ctl_tx, ctl_rx) = mpsc::channel(16);
     let control = match control::serve(&control::socket_path(&d.dir.path), ctl_tx) {
@@ -149,7 +173,7 @@ pub async fn run(plan: Plan, dir: StateDir, _config: PathBuf) -> i32 {
     code
 }
 
-fn start_streams(plan: &Plan, engine: &Engine, tx: mpsc::Sender<Observation>) {
+pub(super) fn start_streams(plan: &Plan, engine: &Engine, tx: mpsc::Sender<Observation>) -> Vec<JoinHandle<()>> {
     let prober = Arc::new(Prober::new());
     let p = &plan.settings.probe;
     let resolving = Resolving {
@@ -159,17 +183,20 @@ fn start_streams(plan: &Plan, engine: &Engine, tx: mpsc::Sender<Observation>) {
     };
     let keys: Vec<_> = engine.streams().into_iter().cloned().collect();
     let now = Instant::now();
-    for (i, k) in keys.iter().enumerate() {
-        let start = now + offset(i, keys.len(), k.interval);
-        spawn(i, k.clone(), start, prober.clone(), resolving, tx.clone());
-    }
+    keys.iter()
+        .enumerate()
+        .map(|(i, k)| {
+            let start = now + offset(i, keys.len(), k.interval);
+            spawn(i, k.clone(), start, prober.clone(), resolving, tx.clone())
+        })
+        .collect()
 }
 
 impl Daemon {
     async fn serve(
         &mut self,
         mut obs_rx: mpsc::Receiver<Observation>,
-        mut done_rx: mpsc::UnboundedReceiver<(usize, Answer)>,
+        mut done_rx: mpsc::UnboundedReceiver<(String, Answer)>,
         mut ctl_rx: mpsc::Receiver<control::Call>,
     ) -> i32 {
         let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
@@ -187,7 +214,7 @@ impl Daemon {
         loop {
             tokio::select! {
                 Some(obs) = obs_rx.recv() => self.observe(&obs),
-                Some((i, answer)) = done_rx.recv() => self.answered(i, answer),
+                Some((group, answer)) = done_rx.recv() => self.answered(&group, answer),
                 Some((req, reply)) = ctl_rx.recv() => self.control(req, reply),
                 _ = tick.tick() => {
                     self.tick();
@@ -196,7 +223,11 @@ impl Daemon {
                         last_watchdog = Instant::now();
                     }
                 }
-                _ = hup.recv() => tracing::warn!("SIGHUP: reload is not built yet; restart failoverd to apply new settings"),
+                _ = hup.recv() => {
+                    if let Some(rx) = self.reload().await {
+                        obs_rx = rx;
+                    }
+                }
                 _ = term.recv() => break,
                 _ = int.recv() => break,
             }
@@ -267,12 +298,18 @@ impl Daemon {
         for (i, want) in sends {
             self.send(i, want);
         }
-        let waiting: Vec<usize> = self.manual.keys().copied().collect();
-        for i in waiting {
-            let want = self.manual[&i].want;
+        let waiting: Vec<String> = self.manual.keys().cloned().collect();
+        for name in waiting {
+            let want = self.manual[&name].want;
+            let Some(i) = self.index(&name) else {
+                if let Some(m) = self.manual.remove(&name) {
+                    let _ = m.reply.send(Reply::err(format!("group {name} is gone after a reload")));
+                }
+                continue;
+            };
             if self.pushes.start_manual(i, want) {
-                let m = self.manual.remove(&i).expect("present");
-                self.manual_in_flight.insert(i, m);
+                let m = self.manual.remove(&name).expect("present");
+                self.manual_in_flight.insert(name, m);
                 self.send(i, want);
             }
         }
@@ -310,14 +347,24 @@ impl Daemon {
         let sender = self.sender.clone();
         let tx = self.done_tx.clone();
         tokio::spawn(async move {
+            let group = push.group.clone();
             let answer = sender.send(push).await;
-            let _ = tx.send((i, answer));
+            let _ = tx.send((group, answer));
         });
     }
 
-    fn answered(&mut self, i: usize, answer: Answer) {
+    /// Index of group `name` in the current plan.
+    pub(super) fn index(&self, name: &str) -> Option<usize> {
+        self.plan.groups.iter().position(|g| g.name() == name)
+    }
+
+    fn answered(&mut self, group: &str, answer: Answer) {
         let now = Instant::now();
-        let group = self.plan.groups[i].name().to_string();
+        let Some(i) = self.index(group) else {
+            tracing::warn!(GROUP = %group, "answer for a group no longer configured: {}", answer.text);
+            return;
+        };
+        let group = group.to_string();
         tracing::info!(GROUP = %group, EVENT = "push_answer", "the firewall answered: {}", answer.text);
         let class = answer.class;
         let jitter = f64::from(
@@ -331,7 +378,7 @@ impl Daemon {
         for n in self.pushes.finish(i, class, now, jitter) {
             self.note(&n);
         }
-        if let Some(m) = self.manual_in_flight.remove(&i) {
+        if let Some(m) = self.manual_in_flight.remove(&group) {
             self.hold_group(&group, m.hold, &format!("manual push of {:?}", m.want));
             let _ = m.reply.send(Reply::ok(
                 serde_json::json!({"accepted": accepted, "answer": answer.text}),
@@ -409,9 +456,9 @@ impl Daemon {
             Request::Push { group, want, hold_secs } => match names(std::slice::from_ref(&group)) {
                 Err(e) => Reply::err(e),
                 Ok(_) if self.sender.dry() => Reply::err("daemon in dry run"),
-                Ok(idx) => {
+                Ok(_) => {
                     self.manual.insert(
-                        idx[0],
+                        group,
                         Manual {
                             want,
                             hold: Duration::from_secs(hold_secs),
@@ -460,7 +507,7 @@ impl Daemon {
     }
 
     /// Saves state.json; in dry run beliefs and histories stay as they were.
-    fn save(&mut self, clocks: &Clocks) {
+    pub(super) fn save(&mut self, clocks: &Clocks) {
         let health = self.engine.persisted();
         for (i, g) in self.plan.groups.iter().enumerate() {
             let gs = self.state.groups.entry(g.name().to_string()).or_default();
@@ -489,7 +536,7 @@ impl Daemon {
         }
     }
 
-    fn status_line(&self) -> String {
+    pub(super) fn status_line(&self) -> String {
         let states: Vec<State> = self
             .plan
             .groups
@@ -508,7 +555,7 @@ impl Daemon {
 
     /// SIGTERM/SIGINT: no new push starts; the one in flight (and the Active
     /// completing a restart) get up to 5 s; what is left is recorded.
-    async fn stop(&mut self, done_rx: &mut mpsc::UnboundedReceiver<(usize, Answer)>) {
+    async fn stop(&mut self, done_rx: &mut mpsc::UnboundedReceiver<(String, Answer)>) {
         self.notifier.send("STOPPING=1");
         self.pushes.open = false;
         let deadline = Instant::now() + STOP_GRACE;
@@ -518,7 +565,7 @@ impl Daemon {
                 break;
             }
             match tokio::time::timeout_at(deadline, done_rx.recv()).await {
-                Ok(Some((i, answer))) => self.answered(i, answer),
+                Ok(Some((group, answer))) => self.answered(&group, answer),
                 _ => break,
             }
         }

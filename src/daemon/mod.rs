@@ -12,6 +12,7 @@ mod mailing;
 pub mod notify;
 pub mod persist;
 pub mod pushes;
+mod reload;
 pub mod send;
 mod status;
 
@@ -64,7 +65,7 @@ async fn start(plan: Plan, opts: &Options) -> i32 {
         tracing::error!("{msg}");
         return exit::CONFIG;
     }
-    let code = event_loop::run(plan, dir, opts.config.clone()).await;
+    let code = event_loop::run(plan, dir, opts.config.clone(), opts.dry_run).await;
     drop(lock);
     code
 }

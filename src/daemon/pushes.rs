@@ -148,6 +148,11 @@ impl Pushes {
         self.in_flight
     }
 
+    /// After a reload: requests still in flight from before.
+    pub fn set_in_flight(&mut self, n: usize) {
+        self.in_flight = n;
+    }
+
     /// What to send now, each marked as started; and what to report.
     pub fn due(&mut self, anchors: &[AnchorStatus], now: Instant) -> (Vec<(usize, Want)>, Vec<Note>) {
         let mut notes = Vec::new();

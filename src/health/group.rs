@@ -152,6 +152,11 @@ impl GroupHealth {
         events
     }
 
+    /// Whether automatic failback is on.
+    pub fn failback(&self) -> bool {
+        self.automatic_failback
+    }
+
     /// Current group state.
     pub fn state(&self) -> State {
         self.group.state

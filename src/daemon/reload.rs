@@ -1,0 +1,138 @@
+//! SIGHUP: everything is loaded and validated first; an invalid result is
+//! logged in full (and mailed), STATUS says "reload rejected", and the old
+//! settings keep running. A valid one is applied as a difference: readers
+//! of unchanged streams keep their health, groups keep beliefs, rule memory,
+//! holds and requests in flight, and only groups whose definition or
+//! connections changed lose their arming. `state_dir` changes only at a
+//! restart.
+
+use std::time::SystemTime;
+
+use tokio::sync::mpsc;
+
+use super::event_loop::{Daemon, build_pushes, make_sender, start_streams};
+use super::persist::Clocks;
+use crate::config::Plan;
+use crate::engine::Engine;
+use crate::mail::event::{DaemonKind, Event, Kind};
+use crate::probe::schedule::Observation;
+
+impl Daemon {
+    /// Reloads; returns the new observation channel when applied.
+    pub(super) async fn reload(&mut self) -> Option<mpsc::Receiver<Observation>> {
+        self.notifier.send("RELOADING=1");
+        tracing::info!(EVENT = "reload", "SIGHUP: reloading {}", self.config.display());
+        let plan = match self.candidate() {
+            Ok(p) => p,
+            Err(why) => {
+                tracing::error!(
+                    EVENT = "reload_rejected",
+                    "reload rejected: {why}; the old settings keep running"
+                );
+                self.mailer.send(Event::new(
+                    Kind::Daemon(DaemonKind::ReloadRejected),
+                    format!("reload rejected: {why}; the old settings keep running"),
+                    SystemTime::now(),
+                ));
+                self.notifier.send(&format!("READY=1\nSTATUS=reload rejected: {why}"));
+                return None;
+            }
+        };
+        let sender = match make_sender(&plan) {
+            Ok(s) => s,
+            Err(why) => {
+                tracing::error!(
+                    EVENT = "reload_rejected",
+                    "reload rejected: {why}; the old settings keep running"
+                );
+                self.notifier.send(&format!("READY=1\nSTATUS=reload rejected: {why}"));
+                return None;
+            }
+        };
+        let rx = self.apply(plan, sender);
+        tracing::info!(
+            EVENT = "reload",
+            groups = self.plan.groups.len(),
+            streams = self.engine.streams().len(),
+            "reloaded"
+        );
+        self.notifier.send(&format!("READY=1\nSTATUS={}", self.status_line()));
+        Some(rx)
+    }
+
+    /// The new plan, validated; what stays until a restart is kept.
+    fn candidate(&self) -> Result<Plan, String> {
+        let Some(mut plan) = super::load(&self.config) else {
+            return Err("the settings are invalid (every error is logged above)".into());
+        };
+        if self.dry_flag {
+            plan.settings.firewall.dry_run = true;
+        }
+        if plan.settings.state_dir != self.plan.settings.state_dir {
+            tracing::warn!(
+                "state_dir changes only at a restart; keeping {}",
+                self.plan.settings.state_dir.display()
+            );
+            plan.settings.state_dir = self.plan.settings.state_dir.clone();
+        }
+        if plan.settings.mail != self.plan.settings.mail {
+            tracing::warn!("[mail] changes apply at the next restart");
+        }
+        Ok(plan)
+    }
+
+    fn apply(&mut self, plan: Plan, sender: std::sync::Arc<dyn super::send::Sender>) -> mpsc::Receiver<Observation> {
+        let clocks = Clocks::now();
+        self.save(&clocks);
+        let mut engine = Engine::new(&plan, &self.engine.persisted());
+        engine.adopt(&self.engine);
+        let mut pushes = build_pushes(&plan, &self.state, &clocks);
+        let url_same = plan.settings.firewall.url == self.url;
+        let mut in_flight = 0;
+        for (i, g) in plan.groups.iter().enumerate() {
+            let Some(oi) = self.index(g.name()) else { continue };
+            let old = &self.pushes.groups[oi];
+            let new = &mut pushes.groups[i];
+            let kind = new.policy.kind;
+            let timing = new.policy.timing;
+            new.policy = old.policy.clone();
+            new.policy.kind = kind;
+            new.policy.timing = timing;
+            new.down_since = old.down_since;
+            if url_same {
+                new.slot = old.slot.clone();
+            }
+            new.slot.clear_refused();
+            in_flight += usize::from(old.slot.in_flight.is_some());
+            let old_group = &self.plan.groups[oi];
+            let changed = old_group.def != g.def || connections(&self.plan, old_group) != connections(&plan, g);
+            if changed {
+                new.policy.disarm();
+            }
+        }
+        pushes.guard.tripped = self.pushes.guard.tripped;
+        pushes.set_in_flight(in_flight);
+        for h in self.streams.drain(..) {
+            h.abort();
+        }
+        let (tx, rx) = mpsc::channel(4096);
+        self.streams = start_streams(&plan, &engine, tx);
+        self.url = plan.settings.firewall.url.clone();
+        self.state.firewalls.entry(self.url.clone()).or_default();
+        self.plan = plan;
+        self.engine = engine;
+        self.pushes = pushes;
+        self.sender = sender;
+        self.dirty = true;
+        rx
+    }
+}
+
+/// A group's member connections' settings, in order, for change detection.
+fn connections<'a>(plan: &'a Plan, g: &crate::config::Group) -> Vec<Option<&'a crate::config::settings::Connection>> {
+    g.def
+        .members
+        .iter()
+        .map(|m| plan.settings.connections.get(&m.name))
+        .collect()
+}
