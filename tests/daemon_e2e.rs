@@ -254,10 +254,15 @@ fn a_first_start_with_every_target_broken_pushes_nothing() {
     std::thread::sleep(Duration::from_millis(600));
     let (code, _log, state, _dir) = d.stop();
     assert_eq!(code, 0);
+    let pushes: Vec<_> = emu
+        .requests()
+        .iter()
+        .flat_map(|r| r.actions.clone())
+        .filter(|a| a.group == "G")
+        .collect();
     assert!(
-        emu.requests().iter().all(|r| r.actions.is_empty()),
-        "{:?}",
-        emu.requests()
+        pushes.is_empty(),
+        "only the read-only Get may reach the firewall: {pushes:?}"
     );
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(state).unwrap()).unwrap();
     let fw = v["firewalls"].as_object().unwrap().values().next().unwrap().clone();
@@ -356,6 +361,13 @@ fn status_hold_release_and_push_through_the_daemon() {
     let config = d.dir.path().join("failoverd.toml");
     actions(&emu, 1, Duration::from_secs(10), &d.log);
     d.until_logged("the firewall answered", Duration::from_secs(10));
+    d.until_logged("the firewall API answers", Duration::from_secs(10));
+    let gets = emu
+        .requests()
+        .iter()
+        .filter(|r| r.actions.iter().any(|a| a.action == ActionKind::Get))
+        .count();
+    assert_eq!(gets, 1, "one read-only Get at start");
     let (code, out, err) = cli(&["status"], &config);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("G (Underlay { identical: false }): up since"), "{out}");
@@ -404,6 +416,11 @@ fn sighup_rejects_a_broken_file_and_applies_a_valid_change_keeping_state() {
     let config = d.dir.path().join("failoverd.toml");
     assert_eq!(actions(&emu, 1, Duration::from_secs(10), &d.log), [ActionKind::Active]);
     d.until_notified("STATUS=1 groups: 1 up", Duration::from_secs(10));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !cli(&["status"], &config).1.contains("member B: up") {
+        assert!(Instant::now() < deadline, "B never came up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let hup = || {
         Command::new("kill")
             .args(["-HUP", &d.child.id().to_string()])

@@ -226,3 +226,33 @@ fn a_restart_reports_what_changed_while_stopped() {
         }
     );
 }
+
+#[test]
+fn a_reload_keeps_the_health_of_unchanged_streams() {
+    let mut f = Feed::new(Engine::new(&plan(BASE_SETTINGS, BASE_GROUP), &BTreeMap::new()));
+    f.send("192.0.2.1", good(), 3);
+    f.send("192.0.2.2", good(), 3);
+    assert_eq!(f.engine.group_state("G"), Some((State::Up, Some("A".into()))));
+    // B's rise changes; its stream does not.
+    let changed = BASE_SETTINGS.replacen(
+        "via = \"underlay\"\n\n[firewall]",
+        "via = \"underlay\"\nrise = 5\n\n[firewall]",
+        1,
+    );
+    assert_ne!(changed, BASE_SETTINGS);
+    let mut next = Engine::new(&plan(&changed, BASE_GROUP), &f.engine.persisted());
+    next.adopt(&f.engine);
+    assert_eq!(
+        next.group_state("G"),
+        Some((State::Up, Some("A".into()))),
+        "group state kept"
+    );
+    let states: Vec<State> = next.members("G").iter().map(|m| m.state).collect();
+    assert_eq!(states, [State::Up, State::Up], "members kept");
+    // A changed target starts afresh.
+    let moved = BASE_SETTINGS.replace("[\"192.0.2.2\"]", "[\"192.0.2.3\"]");
+    let mut other = Engine::new(&plan(&moved, BASE_GROUP), &f.engine.persisted());
+    other.adopt(&f.engine);
+    let b = &other.members("G")[1];
+    assert_eq!(b.targets[0].state, State::Unknown);
+}

@@ -65,6 +65,9 @@ pub(super) struct Daemon {
     pub(super) config: PathBuf,
     pub(super) dry_flag: bool,
     pub(super) streams: Vec<JoinHandle<()>>,
+    /// The read-only Get: the API (when a password is at hand) and when next.
+    pub(super) get_api: Option<Api>,
+    pub(super) next_get: Instant,
 }
 
 /// The sender the plan asks for.
@@ -152,7 +155,10 @@ pub async fn run(plan: Plan, dir: StateDir, config: PathBuf, dry_flag: bool) -> 
         config,
         dry_flag,
         streams,
+        get_api: None,
+        next_get: Instant::now(),
     };
+    d.get_api = d.api_for_get();
     let (ctl_tx, ctl_rx) = mpsc::channel(16);
     let control = match control::serve(&control::socket_path(&d.dir.path), ctl_tx) {
         Ok(task) => task,
@@ -288,8 +294,26 @@ impl Daemon {
         self.mailer.send(event);
     }
 
+    /// The API for the read-only Get, if the settings allow one.
+    pub(super) fn api_for_get(&self) -> Option<Api> {
+        match Api::new(&self.plan) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                tracing::info!(EVENT = "api_check", "no read-only Get of the firewall: {e}");
+                None
+            }
+        }
+    }
+
     fn tick(&mut self) {
         let clocks = Clocks::now();
+        if clocks.mono >= self.next_get {
+            self.next_get = clocks.mono + self.plan.settings.firewall.check_every;
+            if let Some(api) = self.get_api.clone() {
+                let groups = self.plan.groups.iter().map(|g| g.name().to_string()).collect();
+                super::api_check::spawn(api, groups, self.mailer.clone());
+            }
+        }
         self.end_holds(&clocks);
         let (sends, notes) = self.pushes.due(self.engine.anchors(), clocks.mono);
         for n in &notes {
@@ -529,7 +553,16 @@ impl Daemon {
             }
             Err(e) => {
                 if self.persist_ok {
-                    tracing::error!(EVENT = "daemon", error = %e, "state not persisted: cannot write {}; running on in memory", self.dir.file().display());
+                    let why = format!(
+                        "state not persisted: cannot write {}: {e}; running on in memory",
+                        self.dir.file().display()
+                    );
+                    tracing::error!(EVENT = "daemon", "{why}");
+                    self.mailer.send(crate::mail::event::Event::new(
+                        crate::mail::event::Kind::Daemon(crate::mail::event::DaemonKind::StateDirFailure),
+                        why,
+                        SystemTime::now(),
+                    ));
                 }
                 self.persist_ok = false;
             }

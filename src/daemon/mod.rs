@@ -7,6 +7,7 @@
 //! (invalid settings, PING without ICMP permission, state directory locked
 //! by another `run`); 1 any other fatal error.
 
+mod api_check;
 mod event_loop;
 mod mailing;
 pub mod notify;

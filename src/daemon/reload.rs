@@ -123,6 +123,8 @@ impl Daemon {
         self.engine = engine;
         self.pushes = pushes;
         self.sender = sender;
+        self.get_api = self.api_for_get();
+        self.next_get = tokio::time::Instant::now();
         self.dirty = true;
         rx
     }
