@@ -19,7 +19,11 @@ const GROUP: &str = "<VPNFailoverGroup><GroupDetail><Name>G</Name><MemberConnect
 struct Daemon {
     child: Child,
     log: Arc<Mutex<Vec<String>>>,
-    notify: UnixDatagram,
+    /// Every notification, read as it comes (a reader that lags would make
+    /// the daemon drop them: its socket never blocks), and how far the
+    /// test has looked.
+    notes: Arc<Mutex<Vec<String>>>,
+    seen: Mutex<usize>,
     dir: tempfile::TempDir,
 }
 
@@ -63,9 +67,24 @@ impl Daemon {
         std::fs::write(dir.path().join("pw"), "s3cret-<&>\n").unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(dir.path().join("pw"), std::fs::Permissions::from_mode(0o600)).unwrap();
+        Daemon::start_in(dir)
+    }
+
+    /// Starts (again) in a folder that holds the settings and the state.
+    fn start_in(dir: tempfile::TempDir) -> Daemon {
+        let _ = std::fs::remove_file(dir.path().join("notify.sock"));
         let sock = dir.path().join("notify.sock");
         let notify = UnixDatagram::bind(&sock).unwrap();
-        notify.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+        let notes = Arc::new(Mutex::new(Vec::new()));
+        let into = notes.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = notify.recv(&mut buf) {
+                into.lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&buf[..n]).into_owned());
+            }
+        });
         let mut child = Command::new(env!("CARGO_BIN_EXE_failoverd"))
             .args(["run", "-c"])
             .arg(dir.path().join("failoverd.toml"))
@@ -87,7 +106,8 @@ impl Daemon {
         Daemon {
             child,
             log,
-            notify,
+            notes,
+            seen: Mutex::new(0),
             dir,
         }
     }
@@ -105,23 +125,26 @@ impl Daemon {
         }
     }
 
-    /// Notifications received until `want` shows up (bounded).
+    /// Notifications received since the last call, until `want` shows up
+    /// (bounded).
     fn until_notified(&self, want: &str, limit: Duration) -> Vec<String> {
         let deadline = Instant::now() + limit;
-        let mut got = Vec::new();
-        let mut buf = [0u8; 4096];
-        while Instant::now() < deadline {
-            if let Ok(n) = self.notify.recv(&mut buf) {
-                got.push(String::from_utf8_lossy(&buf[..n]).into_owned());
-                if got.last().unwrap().contains(want) {
-                    return got;
-                }
+        loop {
+            let notes = self.notes.lock().unwrap().clone();
+            let mut seen = self.seen.lock().unwrap();
+            if let Some(i) = notes[*seen..].iter().position(|n| n.contains(want)) {
+                let got = notes[*seen..=*seen + i].to_vec();
+                *seen += i + 1;
+                return got;
             }
+            drop(seen);
+            assert!(
+                Instant::now() < deadline,
+                "no {want:?} within {limit:?}; got {notes:?}; log:\n{}",
+                self.log.lock().unwrap().join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(10));
         }
-        panic!(
-            "no {want:?} within {limit:?}; got {got:?}; log:\n{}",
-            self.log.lock().unwrap().join("\n")
-        );
     }
 
     fn stop(mut self) -> (i32, Vec<String>, PathBuf, tempfile::TempDir) {
@@ -471,4 +494,109 @@ fn sighup_rejects_a_broken_file_and_applies_a_valid_change_keeping_state() {
         .flat_map(|r| r.actions.iter().filter(|a| a.group == "G"))
         .count();
     assert_eq!(pushes, 1, "no push caused by the reloads: {}", log.join("\n"));
+}
+
+/// Pushes G's belief wanted by the daemon converge once each fault clears;
+/// never two requests in flight for the group; after a restart with the
+/// belief persisted, nothing is pushed again.
+#[test]
+fn pushes_converge_after_each_fault_and_a_restart_does_not_push_again() {
+    use sfos_emulator::Fault;
+    let only = std::env::var("E2E_FAULT").ok();
+    let faults = [
+        Fault::HttpStatus(503),
+        Fault::Drop,
+        Fault::EntityCode(500),
+        Fault::LoginFailure,
+        Fault::DenyAll,
+        Fault::Delay(Duration::from_secs(30)),
+    ];
+    for fault in faults {
+        if only
+            .as_ref()
+            .is_some_and(|o| !format!("{fault:?}").starts_with(o.as_str()))
+        {
+            continue;
+        }
+        let (_rt, emu) = emulator();
+        emu.set_fault(fault);
+        let a = listen("127.0.0.1", 0);
+        let port = a.local_addr().unwrap().port();
+        let _b = listen("127.0.0.2", port);
+        // A short request timeout, and a configuration pause short enough
+        // to see the recovery in a test.
+        let extra = "timeout = \"1s\"\nconfig_retry = \"2s\"";
+        let d = Daemon::start(&settings(&emu, port, "underlay", extra), port);
+        d.until_logged("pushing Active G", Duration::from_secs(10));
+        d.until_logged("the firewall answered", Duration::from_secs(10));
+        emu.clear_faults();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !cli(&["status"], &d.dir.path().join("failoverd.toml"))
+            .1
+            .contains("firewall: Active")
+        {
+            assert!(
+                Instant::now() < deadline,
+                "{fault:?}: never converged:\n{}",
+                d.log.lock().unwrap().join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(emu.max_in_flight("G") <= 1, "{fault:?}: two requests in flight");
+        let (code, _log, state, dir) = d.stop();
+        assert_eq!(code, 0);
+        assert_eq!(belief(&state), "Active", "{fault:?}");
+        // A restart with the belief persisted pushes nothing.
+        let before = emu
+            .requests()
+            .iter()
+            .flat_map(|r| r.actions.clone())
+            .filter(|a| a.group == "G")
+            .count();
+        let restarted = Daemon::start_in(dir);
+        restarted.until_notified("STATUS=1 groups: 1 up", Duration::from_secs(10));
+        restarted.until_logged("the firewall API answers", Duration::from_secs(10));
+        let (code, _, _, _) = restarted.stop();
+        assert_eq!(code, 0);
+        let after = emu
+            .requests()
+            .iter()
+            .flat_map(|r| r.actions.clone())
+            .filter(|a| a.group == "G")
+            .count();
+        assert_eq!(
+            after, before,
+            "{fault:?}: a restart with a persisted belief pushed again"
+        );
+        drop(a);
+    }
+}
+
+#[test]
+fn sync_true_sends_changed_definitions_once() {
+    let (_rt, emu) = emulator_with(false);
+    let a = listen("127.0.0.1", 0);
+    let port = a.local_addr().unwrap().port();
+    let _b = listen("127.0.0.2", port);
+    let d = Daemon::start(&settings(&emu, port, "underlay", "sync = true"), port);
+    d.until_logged("definition sent: 200", Duration::from_secs(10));
+    let adds = || {
+        emu.requests()
+            .iter()
+            .flat_map(|r| r.actions.clone())
+            .filter(|a| a.action == ActionKind::Add)
+            .count()
+    };
+    assert_eq!(adds(), 1);
+    assert!(emu.groups().contains_key("G"), "the firewall now knows G");
+    let (code, _, state, dir) = d.stop();
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(state).unwrap()).unwrap();
+    let fw = v["firewalls"].as_object().unwrap().values().next().unwrap().clone();
+    assert!(fw["sync_hashes"]["G"].is_string(), "{fw}");
+    let again = Daemon::start_in(dir);
+    again.until_logged("the firewall API answers", Duration::from_secs(10));
+    let (code, _, _, _) = again.stop();
+    assert_eq!(code, 0);
+    assert_eq!(adds(), 1, "an unchanged definition is not sent again");
 }

@@ -45,3 +45,47 @@ pub fn spawn(api: Api, groups: Vec<String>, mailer: Mailer) {
         }
     });
 }
+
+/// `sync = true`: after READY (and after a reload), the definitions that
+/// differ from what the firewall last accepted from failoverd are sent
+/// (Add, Update on 502), retried like a push while the answer is transient.
+/// Returns, through `done`, each group accepted with its definition hash.
+pub fn spawn_sync(
+    api: Api,
+    changed: Vec<(String, String)>,
+    dry: bool,
+    done: tokio::sync::mpsc::UnboundedSender<(String, String)>,
+) {
+    use crate::firewall::request::Operation;
+    tokio::spawn(async move {
+        for (group, hash) in changed {
+            if dry {
+                tracing::info!(GROUP = %group, EVENT = "sync", dry_run = true, "dry run: would send the definition of {group}");
+                continue;
+            }
+            let mut wait = std::time::Duration::from_secs(1);
+            loop {
+                let mut answer = api.set(&group, Operation::Add).await;
+                if matches!(&answer.class, Class::Refused(t) if t.starts_with("502")) {
+                    answer = api.set(&group, Operation::Update).await;
+                }
+                match answer.class {
+                    Class::Accepted => {
+                        tracing::info!(GROUP = %group, EVENT = "sync", "definition sent: {}", answer.text);
+                        let _ = done.send((group, hash));
+                        break;
+                    }
+                    Class::Transient(_) | Class::Unknown(_) => {
+                        tracing::warn!(GROUP = %group, EVENT = "sync", "definition not sent yet: {}", answer.text);
+                        tokio::time::sleep(wait).await;
+                        wait = (wait * 2).min(std::time::Duration::from_secs(60));
+                    }
+                    _ => {
+                        tracing::warn!(GROUP = %group, EVENT = "sync", "the firewall refused the definition: {}", answer.text);
+                        break;
+                    }
+                }
+            }
+        }
+    });
+}

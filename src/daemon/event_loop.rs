@@ -65,6 +65,11 @@ pub(super) struct Daemon {
     pub(super) config: PathBuf,
     pub(super) dry_flag: bool,
     pub(super) streams: Vec<JoinHandle<()>>,
+    /// DeActives failoverd decided, mailed once the firewall answered (so
+    /// the mail names the push and its answer); `true` for a restart.
+    pub(super) decided: HashMap<String, bool>,
+    /// Definitions the daemon's own sync got accepted, with their hashes.
+    pub(super) synced_tx: mpsc::UnboundedSender<(String, String)>,
     /// The read-only Get: the API (when a password is at hand) and when next.
     pub(super) get_api: Option<Api>,
     pub(super) next_get: Instant,
@@ -136,6 +141,7 @@ pub async fn run(plan: Plan, dir: StateDir, config: PathBuf, dry_flag: bool) -> 
     let (obs_tx, obs_rx) = mpsc::channel(4096);
     let streams = start_streams(&plan, &engine, obs_tx);
     let (done_tx, done_rx) = mpsc::unbounded_channel();
+    let (synced_tx, synced_rx) = mpsc::unbounded_channel();
     let mut d = Daemon {
         plan,
         dir,
@@ -157,6 +163,8 @@ pub async fn run(plan: Plan, dir: StateDir, config: PathBuf, dry_flag: bool) -> 
         streams,
         get_api: None,
         next_get: Instant::now(),
+        decided: HashMap::new(),
+        synced_tx,
     };
     d.get_api = d.api_for_get();
     let (ctl_tx, ctl_rx) = mpsc::channel(16);
@@ -168,12 +176,13 @@ pub async fn run(plan: Plan, dir: StateDir, config: PathBuf, dry_flag: bool) -> 
         }
     };
     d.notifier.send(&format!("READY=1\nSTATUS={}", d.status_line()));
+    d.start_sync();
     tracing::info!(
         groups = d.plan.groups.len(),
         streams = d.engine.streams().len(),
         "probing started"
     );
-    let code = d.serve(obs_rx, done_rx, ctl_rx).await;
+    let code = d.serve(obs_rx, done_rx, ctl_rx, synced_rx).await;
     control.abort();
     let _ = std::fs::remove_file(control::socket_path(&d.dir.path));
     code
@@ -204,6 +213,7 @@ impl Daemon {
         mut obs_rx: mpsc::Receiver<Observation>,
         mut done_rx: mpsc::UnboundedReceiver<(String, Answer)>,
         mut ctl_rx: mpsc::Receiver<control::Call>,
+        mut synced_rx: mpsc::UnboundedReceiver<(String, String)>,
     ) -> i32 {
         let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
             signal(SignalKind::terminate()),
@@ -222,6 +232,10 @@ impl Daemon {
                 Some(obs) = obs_rx.recv() => self.observe(&obs),
                 Some((group, answer)) = done_rx.recv() => self.answered(&group, answer),
                 Some((req, reply)) = ctl_rx.recv() => self.control(req, reply),
+                Some((group, hash)) = synced_rx.recv() => {
+                    self.state.firewalls.entry(self.url.clone()).or_default().sync_hashes.insert(group, hash);
+                    self.dirty = true;
+                }
                 _ = tick.tick() => {
                     self.tick();
                     if watchdog.is_some_and(|w| last_watchdog.elapsed() >= w) {
@@ -284,6 +298,11 @@ impl Daemon {
     }
 
     fn note(&mut self, n: &Note) {
+        if let Note::DeactiveDecided { group, restart } = n {
+            tracing::warn!(EVENT = "daemon", GROUP = %group, restart = *restart, "failoverd decided a DeActive of {group}");
+            self.decided.insert(group.clone(), *restart);
+            return;
+        }
         let event = super::mailing::note(n);
         tracing::warn!(
             EVENT = "daemon",
@@ -292,6 +311,26 @@ impl Daemon {
             event.reason
         );
         self.mailer.send(event);
+    }
+
+    /// `sync = true`: sends the definitions that changed since the firewall
+    /// last accepted them from failoverd.
+    pub(super) fn start_sync(&mut self) {
+        if !self.plan.settings.firewall.sync {
+            return;
+        }
+        let Some(api) = self.get_api.clone() else { return };
+        let fw = self.state.firewalls.entry(self.url.clone()).or_default();
+        let changed: Vec<(String, String)> = self
+            .plan
+            .groups
+            .iter()
+            .filter_map(|g| api.definition_hash(g.name()).map(|h| (g.name().to_string(), h)))
+            .filter(|(g, h)| fw.sync_hashes.get(g) != Some(h))
+            .collect();
+        if !changed.is_empty() {
+            super::api_check::spawn_sync(api, changed, self.sender.dry(), self.synced_tx.clone());
+        }
     }
 
     /// The API for the read-only Get, if the settings allow one.
@@ -401,6 +440,15 @@ impl Daemon {
         let accepted = class == crate::firewall::slot::Class::Accepted;
         for n in self.pushes.finish(i, class, now, jitter) {
             self.note(&n);
+        }
+        if let Some(restart) = self.decided.remove(&group) {
+            let note = Note::DeactiveDecided {
+                group: group.clone(),
+                restart,
+            };
+            let push = format!("DeActive {group}");
+            self.mailer
+                .send(super::mailing::note(&note).with_push(&push, &answer.text));
         }
         if let Some(m) = self.manual_in_flight.remove(&group) {
             self.hold_group(&group, m.hold, &format!("manual push of {:?}", m.want));

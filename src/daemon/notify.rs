@@ -26,11 +26,15 @@ impl Notifier {
         Notifier { socket }
     }
 
-    /// Sends `state` (e.g. `READY=1\nSTATUS=...`); errors are logged once
-    /// per call and otherwise ignored: notification never stops the daemon.
+    /// Sends `state` (e.g. `READY=1\nSTATUS=...`); errors are logged at
+    /// debug level and otherwise ignored. The socket is non-blocking: a
+    /// receiver that does not read (its queue full) loses notifications
+    /// instead of freezing the daemon's loop.
     pub fn send(&self, state: &str) {
         let Some(path) = &self.socket else { return };
-        let result = UnixDatagram::unbound().and_then(|s| s.send_to(state.as_bytes(), path));
+        let result = UnixDatagram::unbound()
+            .and_then(|s| s.set_nonblocking(true).map(|()| s))
+            .and_then(|s| s.send_to(state.as_bytes(), path));
         if let Err(e) = result {
             tracing::debug!(error = %e, "cannot notify systemd");
         }

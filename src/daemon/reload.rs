@@ -50,6 +50,7 @@ impl Daemon {
             }
         };
         let rx = self.apply(plan, sender);
+        self.start_sync();
         tracing::info!(
             EVENT = "reload",
             groups = self.plan.groups.len(),
