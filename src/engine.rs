@@ -127,7 +127,7 @@ impl Engine {
     pub fn new(plan: &Plan, persisted: &BTreeMap<String, Persisted>) -> Engine {
         let mut b = Builder::default();
         for (gi, g) in plan.groups.iter().enumerate() {
-            let conditions: Vec<Protocol> = g.def.conditions.iter().map(|c| protocol(*c)).collect();
+            let conditions: Vec<Protocol> = g.def.conditions.iter().map(|c| Protocol::of(*c)).collect();
             let mut members = Vec::new();
             for (mi, m) in g.def.members.iter().enumerate() {
                 let Some(c) = plan.settings.connections.get(&m.name) else {
@@ -142,15 +142,7 @@ impl Engine {
                 for (ci, proto) in conditions.iter().enumerate() {
                     let mut row = Vec::new();
                     for (ti, t) in c.targets.iter().enumerate() {
-                        let key = StreamKey {
-                            protocol: *proto,
-                            target: t.clone(),
-                            family: c.family,
-                            source: c.source,
-                            interface: c.interface.clone(),
-                            interval: c.timing.interval,
-                            timeout: c.timing.timeout,
-                        };
+                        let key = StreamKey::new(*proto, t, c);
                         b.read(
                             key,
                             Reader::Target {
@@ -254,14 +246,17 @@ impl Engine {
     }
 
     fn reader_last(&self, g: usize, m: usize, c: usize, t: usize) -> Option<(Outcome, Instant)> {
-        self.streams
-            .iter()
-            .find(|s| {
-                s.readers.iter().any(|r| {
-                    matches!(*r, Reader::Target { group, member, condition, target } if (group, member, condition, target) == (g, m, c, t))
-                })
+        self.stream_of(g, m, c, t).and_then(|s| s.last.clone())
+    }
+
+    /// The stream read by target `t` of condition `c` of member `m` of
+    /// group `g`.
+    fn stream_of(&self, g: usize, m: usize, c: usize, t: usize) -> Option<&StreamRt> {
+        self.streams.iter().find(|s| {
+            s.readers.iter().any(|r| {
+                matches!(*r, Reader::Target { group, member, condition, target } if (group, member, condition, target) == (g, m, c, t))
             })
-            .and_then(|s| s.last.clone())
+        })
     }
 
     /// After a reload: takes over the health of every reader whose group,
@@ -270,28 +265,21 @@ impl Engine {
     /// state machine of groups whose member list and failback are
     /// unchanged. Everything else starts afresh.
     pub fn adopt(&mut self, old: &Engine) {
-        let mut keys: BTreeMap<(usize, usize, usize, usize), StreamKey> = BTreeMap::new();
-        for s in &self.streams {
-            for r in &s.readers {
-                if let Reader::Target {
-                    group,
-                    member,
-                    condition,
-                    target,
-                } = *r
-                {
-                    keys.insert((group, member, condition, target), s.key.clone());
-                }
-            }
-        }
-        let old_key = |g: usize, m: usize, c: usize, t: usize| -> Option<&StreamKey> {
-            old.streams.iter().find_map(|s| {
-                s.readers
-                    .iter()
-                    .any(|r| matches!(*r, Reader::Target { group, member, condition, target } if (group, member, condition, target) == (g, m, c, t)))
-                    .then_some(&s.key)
+        let keys: BTreeMap<(usize, usize, usize, usize), StreamKey> = self
+            .groups
+            .iter()
+            .enumerate()
+            .flat_map(|(gi, g)| {
+                g.members.iter().enumerate().flat_map(move |(mi, m)| {
+                    m.health
+                        .iter()
+                        .enumerate()
+                        .flat_map(move |(ci, row)| (0..row.len()).map(move |ti| (gi, mi, ci, ti)))
+                })
             })
-        };
+            .filter_map(|k| self.stream_of(k.0, k.1, k.2, k.3).map(|s| (k, s.key.clone())))
+            .collect();
+        let old_key = |g, m, c, t| old.stream_of(g, m, c, t).map(|s| &s.key);
         for (gi, g) in self.groups.iter_mut().enumerate() {
             let Some((ogi, og)) = old.groups.iter().enumerate().find(|(_, o)| o.name == g.name) else {
                 continue;
@@ -473,13 +461,6 @@ impl Builder {
             self.streams.len() - 1
         });
         self.streams[id].readers.push(reader);
-    }
-}
-
-fn protocol(c: crate::config::groups::Condition) -> Protocol {
-    match c {
-        crate::config::groups::Condition::Ping => Protocol::Icmp,
-        crate::config::groups::Condition::Tcp(p) => Protocol::Tcp(p),
     }
 }
 

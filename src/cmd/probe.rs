@@ -105,18 +105,7 @@ pub async fn probe_all(plan: &Plan, only: Option<&str>) -> Vec<Row> {
             };
             for cond in &g.def.conditions {
                 for t in &c.targets {
-                    let key = StreamKey {
-                        protocol: match cond {
-                            config::groups::Condition::Ping => Protocol::Icmp,
-                            config::groups::Condition::Tcp(p) => Protocol::Tcp(*p),
-                        },
-                        target: t.clone(),
-                        family: c.family,
-                        source: c.source,
-                        interface: c.interface.clone(),
-                        interval: c.timing.interval,
-                        timeout: c.timing.timeout,
-                    };
+                    let key = StreamKey::new(Protocol::of(*cond), t, c);
                     let index = rows.len();
                     rows.push(Row {
                         group: g.name().to_string(),

@@ -36,6 +36,16 @@ impl fmt::Display for Protocol {
     }
 }
 
+impl Protocol {
+    /// The protocol of a group's failover condition.
+    pub fn of(c: crate::config::groups::Condition) -> Protocol {
+        match c {
+            crate::config::groups::Condition::Ping => Protocol::Icmp,
+            crate::config::groups::Condition::Tcp(p) => Protocol::Tcp(p),
+        }
+    }
+}
+
 /// What makes two readers' checks the same stream.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct StreamKey {
@@ -46,6 +56,21 @@ pub struct StreamKey {
     pub interface: Option<String>,
     pub interval: Duration,
     pub timeout: Duration,
+}
+
+impl StreamKey {
+    /// How a member connection checks `target` with `protocol`.
+    pub fn new(protocol: Protocol, target: &Target, c: &crate::config::settings::Connection) -> StreamKey {
+        StreamKey {
+            protocol,
+            target: target.clone(),
+            family: c.family,
+            source: c.source,
+            interface: c.interface.clone(),
+            interval: c.timing.interval,
+            timeout: c.timing.timeout,
+        }
+    }
 }
 
 /// Something that makes one check; the real one is [`Prober`], tests of the
