@@ -70,6 +70,40 @@ struct StreamRt {
     readers: Vec<Reader>,
     /// The last check, for status.
     last: Option<(Outcome, Instant)>,
+    counts: Counts,
+}
+
+/// Upper bounds of the RTT histogram buckets, in seconds.
+pub const RTT_BUCKETS: [f64; 10] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
+
+/// Check counts and an RTT histogram of one stream, for /metrics.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Counts {
+    pub good: u64,
+    pub failed: u64,
+    pub error: u64,
+    /// Cumulative counts per [`RTT_BUCKETS`] bound.
+    pub rtt_buckets: [u64; 10],
+    pub rtt_sum: f64,
+}
+
+impl Counts {
+    fn add(&mut self, o: &Outcome) {
+        match o {
+            Outcome::Good { rtt } => {
+                self.good += 1;
+                let secs = rtt.as_secs_f64();
+                self.rtt_sum += secs;
+                for (b, bound) in self.rtt_buckets.iter_mut().zip(RTT_BUCKETS) {
+                    if secs <= bound {
+                        *b += 1;
+                    }
+                }
+            }
+            Outcome::Failed { .. } => self.failed += 1,
+            Outcome::Error { .. } => self.error += 1,
+        }
+    }
 }
 
 /// One target of one member's condition, for status.
@@ -190,6 +224,11 @@ impl Engine {
             groups: b.groups,
             anchors,
         }
+    }
+
+    /// Every stream with its counts, for /metrics.
+    pub fn stream_counts(&self) -> Vec<(&StreamKey, &Counts)> {
+        self.streams.iter().map(|s| (&s.key, &s.counts)).collect()
     }
 
     /// The streams to run, by id.
@@ -349,6 +388,7 @@ impl Engine {
             Report::Check { outcome, .. } => {
                 if let Some(s) = self.streams.get_mut(obs.stream) {
                     s.last = Some((outcome.clone(), obs.at));
+                    s.counts.add(outcome);
                 }
                 self.check(&readers, outcome, obs.at)
             }
@@ -457,6 +497,7 @@ impl Builder {
                 key,
                 readers: Vec::new(),
                 last: None,
+                counts: Counts::default(),
             });
             self.streams.len() - 1
         });

@@ -600,3 +600,54 @@ fn sync_true_sends_changed_definitions_once() {
     assert_eq!(code, 0);
     assert_eq!(adds(), 1, "an unchanged definition is not sent again");
 }
+
+fn http_get(port: u16, method: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(s, "{method} {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn http_serves_metrics_and_status() {
+    let (_rt, emu) = emulator();
+    let a = listen("127.0.0.1", 0);
+    let port = a.local_addr().unwrap().port();
+    let _b = listen("127.0.0.2", port);
+    let http_port = listen("127.0.0.1", 0).local_addr().unwrap().port();
+    let extra = format!("[http]\nlisten = \"127.0.0.1:{http_port}\"");
+    let d = Daemon::start(&(settings(&emu, port, "underlay", "") + &extra), port);
+    d.until_logged("the firewall answered", Duration::from_secs(10));
+    let metrics = http_get(http_port, "GET", "/metrics");
+    assert!(
+        metrics.starts_with("HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("failoverd_group_up{group=\"G\"} 1"), "{metrics}");
+    assert!(
+        metrics.contains(&format!(
+            "failoverd_checks_total{{protocol=\"TCP/{port}\",target=\"127.0.0.1\",result=\"good\"}}"
+        )),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("failoverd_pushes_total{group=\"G\",class=\"accepted\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("failoverd_rtt_seconds_bucket{"), "{metrics}");
+    let status = http_get(http_port, "GET", "/status");
+    assert!(
+        status.starts_with("HTTP/1.1 200 OK\r\nContent-Type: application/json"),
+        "{status}"
+    );
+    let body = status.split("\r\n\r\n").nth(1).unwrap();
+    let v: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(v["groups"][0]["name"], "G");
+    assert!(http_get(http_port, "GET", "/nope").starts_with("HTTP/1.1 404"));
+    assert!(http_get(http_port, "POST", "/metrics").starts_with("HTTP/1.1 405"));
+    let (code, _, _, _) = d.stop();
+    assert_eq!(code, 0);
+}

@@ -68,6 +68,8 @@ pub(super) struct Daemon {
     /// DeActives failoverd decided, mailed once the firewall answered (so
     /// the mail names the push and its answer); `true` for a restart.
     pub(super) decided: HashMap<String, bool>,
+    /// Pushes answered, by group and class, for /metrics.
+    pub(super) push_counts: BTreeMap<(String, String), u64>,
     /// Definitions the daemon's own sync got accepted, with their hashes.
     pub(super) synced_tx: mpsc::UnboundedSender<(String, String)>,
     /// The read-only Get: the API (when a password is at hand) and when next.
@@ -165,9 +167,20 @@ pub async fn run(plan: Plan, dir: StateDir, config: PathBuf, dry_flag: bool) -> 
         next_get: Instant::now(),
         decided: HashMap::new(),
         synced_tx,
+        push_counts: BTreeMap::new(),
     };
     d.get_api = d.api_for_get();
     let (ctl_tx, ctl_rx) = mpsc::channel(16);
+    let http = match d.plan.settings.http_listen {
+        Some(addr) => match super::http::serve(addr, ctl_tx.clone()).await {
+            Ok(task) => Some(task),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen on [http] listen = {addr}");
+                return exit::CONFIG;
+            }
+        },
+        None => None,
+    };
     let control = match control::serve(&control::socket_path(&d.dir.path), ctl_tx) {
         Ok(task) => task,
         Err(e) => {
@@ -184,6 +197,9 @@ pub async fn run(plan: Plan, dir: StateDir, config: PathBuf, dry_flag: bool) -> 
     );
     let code = d.serve(obs_rx, done_rx, ctl_rx, synced_rx).await;
     control.abort();
+    if let Some(h) = http {
+        h.abort();
+    }
     let _ = std::fs::remove_file(control::socket_path(&d.dir.path));
     code
 }
@@ -438,6 +454,8 @@ impl Daemon {
                 % 1000,
         ) / 1000.0;
         let accepted = class == crate::firewall::slot::Class::Accepted;
+        let class_name = format!("{class:?}").split('(').next().unwrap_or("").to_lowercase();
+        *self.push_counts.entry((group.clone(), class_name)).or_default() += 1;
         for n in self.pushes.finish(i, class, now, jitter) {
             self.note(&n);
         }
@@ -481,6 +499,17 @@ impl Daemon {
                 .collect()
         };
         let answer = match req {
+            Request::Metrics => {
+                let groups: Vec<String> = self.plan.groups.iter().map(|g| g.name().to_string()).collect();
+                let spool_depth = self.outbox.as_ref().map_or(0, |o| o.status().borrow().queued);
+                let extra = super::metrics::Extra {
+                    groups: &groups,
+                    pushes: &self.push_counts,
+                    guard_tripped: self.pushes.guard.tripped,
+                    spool_depth,
+                };
+                Reply::ok(serde_json::Value::String(super::metrics::render(&self.engine, &extra)))
+            }
             Request::Status => {
                 let problems = self.problems();
                 Reply::ok(status::build(

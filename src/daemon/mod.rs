@@ -9,7 +9,9 @@
 
 mod api_check;
 mod event_loop;
+mod http;
 mod mailing;
+mod metrics;
 pub mod notify;
 pub mod persist;
 pub mod pushes;

@@ -1,0 +1,71 @@
+//! `[http] listen`: `/metrics` (Prometheus text) and `/status` (JSON), read
+//! from the daemon's loop through the same channel as the control socket.
+//! GET only, one request per connection, small and bounded.
+
+use std::net::SocketAddr;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::control::{Call, Request};
+
+/// Binds `addr` (so a bad address stops the start) and serves until
+/// aborted.
+pub async fn serve(addr: SocketAddr, tx: mpsc::Sender<Call>) -> std::io::Result<tokio::task::JoinHandle<()>> {
+    let listener = TcpListener::bind(addr).await?;
+    Ok(tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 8192];
+                let mut n = 0;
+                while n < buf.len() {
+                    match stream.read(&mut buf[n..]).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(k) => n += k,
+                    }
+                    if buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
+                        break;
+                    }
+                }
+                let head = String::from_utf8_lossy(&buf[..n]);
+                let line = head.lines().next().unwrap_or("");
+                let response = answer(line, &tx).await;
+                let _ = stream.write_all(response.as_bytes()).await;
+                let _ = stream.shutdown().await;
+            });
+        }
+    }))
+}
+
+async fn answer(request_line: &str, tx: &mpsc::Sender<Call>) -> String {
+    let mut parts = request_line.split_whitespace();
+    let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    if method != "GET" {
+        return reply("405 Method Not Allowed", "text/plain", "GET only\n");
+    }
+    let (req, kind) = match path {
+        "/metrics" => (Request::Metrics, "text/plain; version=0.0.4"),
+        "/status" => (Request::Status, "application/json"),
+        _ => return reply("404 Not Found", "text/plain", "try /metrics or /status\n"),
+    };
+    let (rtx, rrx) = oneshot::channel();
+    if tx.send((req, rtx)).await.is_err() {
+        return reply("503 Service Unavailable", "text/plain", "stopping\n");
+    }
+    match rrx.await {
+        Ok(r) if r.ok => match r.body {
+            serde_json::Value::String(text) => reply("200 OK", kind, &text),
+            body => reply("200 OK", kind, &(body.to_string() + "\n")),
+        },
+        _ => reply("503 Service Unavailable", "text/plain", "no answer\n"),
+    }
+}
+
+fn reply(status: &str, kind: &str, body: &str) -> String {
+    format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}

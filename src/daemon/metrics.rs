@@ -1,0 +1,123 @@
+//! `/metrics` in the Prometheus text format: checks and RTT histograms per
+//! stream, target, member and group state, pushes by answer class, the
+//! guard and the mail spool.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use crate::engine::{Engine, RTT_BUCKETS};
+use crate::health::target::State;
+
+/// Label value escaping of the text format.
+fn esc(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+fn up(s: State) -> i32 {
+    match s {
+        State::Up => 1,
+        State::Down => 0,
+        State::Unknown => -1,
+    }
+}
+
+/// What the daemon adds to the engine's view.
+pub struct Extra<'a> {
+    pub groups: &'a [String],
+    pub pushes: &'a BTreeMap<(String, String), u64>,
+    pub guard_tripped: bool,
+    pub spool_depth: usize,
+}
+
+/// The whole page.
+pub fn render(engine: &Engine, x: &Extra<'_>) -> String {
+    let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "# HELP failoverd_checks_total Checks made, by stream and result.\n# TYPE failoverd_checks_total counter"
+    );
+    let streams = engine.stream_counts();
+    for (k, c) in &streams {
+        let l = format!("protocol=\"{}\",target=\"{}\"", k.protocol, esc(&k.target.to_string()));
+        let _ = writeln!(t, "failoverd_checks_total{{{l},result=\"good\"}} {}", c.good);
+        let _ = writeln!(t, "failoverd_checks_total{{{l},result=\"failed\"}} {}", c.failed);
+        let _ = writeln!(t, "failoverd_checks_total{{{l},result=\"error\"}} {}", c.error);
+    }
+    let _ = writeln!(
+        t,
+        "# HELP failoverd_rtt_seconds RTT of good checks, by stream.\n# TYPE failoverd_rtt_seconds histogram"
+    );
+    for (k, c) in &streams {
+        let l = format!("protocol=\"{}\",target=\"{}\"", k.protocol, esc(&k.target.to_string()));
+        for (bound, n) in RTT_BUCKETS.iter().zip(c.rtt_buckets) {
+            let _ = writeln!(t, "failoverd_rtt_seconds_bucket{{{l},le=\"{bound}\"}} {n}");
+        }
+        let _ = writeln!(t, "failoverd_rtt_seconds_bucket{{{l},le=\"+Inf\"}} {}", c.good);
+        let _ = writeln!(t, "failoverd_rtt_seconds_sum{{{l}}} {}", c.rtt_sum);
+        let _ = writeln!(t, "failoverd_rtt_seconds_count{{{l}}} {}", c.good);
+    }
+    states(&mut t, engine, x.groups);
+    let _ = writeln!(
+        t,
+        "# HELP failoverd_pushes_total Pushes by group and answer class.\n# TYPE failoverd_pushes_total counter"
+    );
+    for ((g, class), n) in x.pushes {
+        let _ = writeln!(
+            t,
+            "failoverd_pushes_total{{group=\"{}\",class=\"{class}\"}} {n}",
+            esc(g)
+        );
+    }
+    let _ = writeln!(
+        t,
+        "# HELP failoverd_guard_tripped 1 while the guard withholds DeActives.\n# TYPE failoverd_guard_tripped gauge"
+    );
+    let _ = writeln!(t, "failoverd_guard_tripped {}", u8::from(x.guard_tripped));
+    let _ = writeln!(
+        t,
+        "# HELP failoverd_mail_spool_depth Mails waiting in the spool.\n# TYPE failoverd_mail_spool_depth gauge"
+    );
+    let _ = writeln!(t, "failoverd_mail_spool_depth {}", x.spool_depth);
+    t
+}
+
+fn states(t: &mut String, engine: &Engine, groups: &[String]) {
+    let _ = writeln!(
+        t,
+        "# HELP failoverd_group_up 1 up, 0 down, -1 unknown.\n# TYPE failoverd_group_up gauge"
+    );
+    for g in groups {
+        let s = engine.group_state(g).map_or(State::Unknown, |s| s.0);
+        let _ = writeln!(t, "failoverd_group_up{{group=\"{}\"}} {}", esc(g), up(s));
+    }
+    let _ = writeln!(
+        t,
+        "# HELP failoverd_member_up 1 up, 0 down, -1 unknown.\n# TYPE failoverd_member_up gauge"
+    );
+    let _ = writeln!(
+        t,
+        "# HELP failoverd_target_up 1 up, 0 down, -1 unknown.\n# TYPE failoverd_target_up gauge"
+    );
+    for g in groups {
+        for m in engine.members(g) {
+            let _ = writeln!(
+                t,
+                "failoverd_member_up{{group=\"{}\",member=\"{}\"}} {}",
+                esc(g),
+                esc(&m.name),
+                up(m.state)
+            );
+            for x in &m.targets {
+                let _ = writeln!(
+                    t,
+                    "failoverd_target_up{{group=\"{}\",member=\"{}\",condition=\"{}\",target=\"{}\"}} {}",
+                    esc(g),
+                    esc(&m.name),
+                    x.condition,
+                    esc(&x.target),
+                    up(x.state)
+                );
+            }
+        }
+    }
+}
