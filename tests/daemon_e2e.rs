@@ -651,3 +651,40 @@ fn http_serves_metrics_and_status() {
     let (code, _, _, _) = d.stop();
     assert_eq!(code, 0);
 }
+
+mod netutil;
+
+/// The monitoring host loses its own uplink: the anchor (a peer in a
+/// network namespace) and every member's peer go silent together. The
+/// guard must withhold the DeActive.
+#[test]
+fn losing_our_own_uplink_pushes_no_deactive() {
+    if !netutil::require_root("losing_our_own_uplink_pushes_no_deactive") {
+        return;
+    }
+    let net = netutil::PeerNet::new();
+    let (rt, emu) = emulator();
+    rt.block_on(net.wait_ready(&failoverd::probe::icmp::IcmpClients::new()));
+    let a = listen("127.0.0.1", 0);
+    let port = a.local_addr().unwrap().port();
+    let b = listen("127.0.0.2", port);
+    let guard = format!("[guard]\nanchors = [\"{}\"]\nsettle = \"5s\"", net.peer_v4);
+    let d = Daemon::start(&(settings(&emu, port, "underlay", "") + &guard), port);
+    assert_eq!(actions(&emu, 1, Duration::from_secs(10), &d.log), [ActionKind::Active]);
+    // Our uplink goes: the anchor stops answering, and so do the peers.
+    net.peer_link_down();
+    drop((a, b));
+    d.until_logged("G: group down", Duration::from_secs(10));
+    d.until_logged("DeActive withheld", Duration::from_secs(10));
+    // Well past settle's start, still nothing: the guard holds.
+    std::thread::sleep(Duration::from_secs(2));
+    let (code, log, _, _) = d.stop();
+    assert_eq!(code, 0);
+    let deactives = emu
+        .requests()
+        .iter()
+        .flat_map(|r| r.actions.clone())
+        .filter(|a| a.action == ActionKind::DeActive)
+        .count();
+    assert_eq!(deactives, 0, "{}", log.join("\n"));
+}
