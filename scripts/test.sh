@@ -21,4 +21,6 @@ fi
 
 cargo fmt --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# The unit in a real systemd (root only; prints SKIPPED otherwise).
+bash scripts/systemd-boot-test.sh
 cargo test --workspace --all-targets --locked

@@ -688,3 +688,33 @@ fn losing_our_own_uplink_pushes_no_deactive() {
         .count();
     assert_eq!(deactives, 0, "{}", log.join("\n"));
 }
+
+/// A SIGTERM between a restart's DeActive and its Active: the Active still
+/// goes out before the daemon exits (or, past the 5 s grace, at the next
+/// start); the group is never left off.
+#[test]
+fn sigterm_in_the_middle_of_a_restart_still_sends_its_active() {
+    let (_rt, emu) = emulator();
+    let a = listen("127.0.0.1", 0);
+    let port = a.local_addr().unwrap().port();
+    let b = listen("127.0.0.2", port);
+    let extra = "restart_after = \"1s\"\nrestart_backoff = \"1h\"";
+    let d = Daemon::start(&settings(&emu, port, "tunnel", extra), port);
+    assert_eq!(actions(&emu, 1, Duration::from_secs(10), &d.log), [ActionKind::Active]);
+    d.until_notified("STATUS=1 groups: 1 up", Duration::from_secs(10));
+    // Slow answers from now on, so the SIGTERM lands while the DeActive is
+    // in flight.
+    emu.set_fault(sfos_emulator::Fault::Delay(Duration::from_millis(1500)));
+    drop((a, b));
+    d.until_logged("pushing DeActive G", Duration::from_secs(15));
+    let (code, log, state, dir) = d.stop();
+    assert_eq!(code, 0);
+    let got = actions(&emu, 3, Duration::from_secs(1), &Arc::new(Mutex::new(log)));
+    assert_eq!(
+        got,
+        [ActionKind::Active, ActionKind::DeActive, ActionKind::Active],
+        "the Active went out before exit"
+    );
+    assert_eq!(belief(&state), "Active");
+    drop(dir);
+}
