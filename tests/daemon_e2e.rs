@@ -243,18 +243,28 @@ fn an_underlay_group_fails_over_goes_down_and_comes_back() {
     // Up: the belief is unknown, so Active is pushed.
     assert_eq!(actions(&emu, 1, Duration::from_secs(10), &d.log), [ActionKind::Active]);
     d.until_notified("WATCHDOG=1", Duration::from_secs(5));
+    // Detection bound: fall x interval + timeout (3 x 200 ms + 200 ms),
+    // plus a margin for a shared machine and the 100 ms push tick.
+    let bound = Duration::from_millis(800) + Duration::from_millis(1500);
+    let t = Instant::now();
     drop(a); // the primary's peer dies: a failover, nothing to push
     d.until_logged("G: failover 'A' -> 'B'", Duration::from_secs(10));
+    assert!(t.elapsed() <= bound, "failover seen after {:?}", t.elapsed());
+    let t = Instant::now();
     drop(b); // the backup's too: the group is down and armed: DeActive
     assert_eq!(
         actions(&emu, 2, Duration::from_secs(10), &d.log),
         [ActionKind::Active, ActionKind::DeActive]
     );
+    assert!(t.elapsed() <= bound, "DeActive received after {:?}", t.elapsed());
+    let t = Instant::now();
     let _a = listen("127.0.0.1", port); // the primary returns: Active
     assert_eq!(
         actions(&emu, 3, Duration::from_secs(10), &d.log),
         [ActionKind::Active, ActionKind::DeActive, ActionKind::Active]
     );
+    // Up needs rise (2) good checks: 2 x 200 ms, plus the margin.
+    assert!(t.elapsed() <= bound, "Active received after {:?}", t.elapsed());
     assert!(emu.max_in_flight("G") <= 1, "never two requests in flight for a group");
     let (code, log, state, _dir) = d.stop();
     assert_eq!(code, 0);
