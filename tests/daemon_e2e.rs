@@ -728,3 +728,53 @@ fn sigterm_in_the_middle_of_a_restart_still_sends_its_active() {
     assert_eq!(belief(&state), "Active");
     drop(dir);
 }
+
+/// A reload that drops a group in the middle of its restart: the Active
+/// still goes out (after the DeActive in flight), never two at once.
+#[test]
+fn a_reload_dropping_a_group_mid_restart_still_sends_its_active() {
+    let (_rt, emu) = emulator();
+    let a = listen("127.0.0.1", 0);
+    let port = a.local_addr().unwrap().port();
+    let b = listen("127.0.0.2", port);
+    let _c = listen("127.0.0.3", port);
+    let extra = "restart_after = \"1s\"\nrestart_backoff = \"1h\"\n[connections.C]\ntargets = [\"127.0.0.3\"]";
+    let text = settings(&emu, port, "tunnel", extra);
+    let h = GROUP
+        .replace("PORT", &port.to_string())
+        .replace("<Name>G</Name>", "<Name>H</Name>")
+        .replace(
+            "<Connection>A</Connection><Connection>B</Connection>",
+            "<Connection>C</Connection>",
+        );
+    let both = format!(
+        "<VPNFailoverGroups>{}{}</VPNFailoverGroups>",
+        GROUP.replace("PORT", &port.to_string()),
+        h
+    );
+    let d = Daemon::start_with(&text, &both);
+    assert_eq!(actions(&emu, 1, Duration::from_secs(10), &d.log), [ActionKind::Active]);
+    d.until_notified("STATUS=2 groups: 2 up", Duration::from_secs(10));
+    emu.set_fault(sfos_emulator::Fault::Delay(Duration::from_millis(1500)));
+    drop((a, b));
+    d.until_logged("pushing DeActive G", Duration::from_secs(15));
+    // G leaves the settings while its DeActive is in flight.
+    std::fs::write(
+        d.dir.path().join("g.xml"),
+        format!("<VPNFailoverGroups>{h}</VPNFailoverGroups>"),
+    )
+    .unwrap();
+    Command::new("kill")
+        .args(["-HUP", &d.child.id().to_string()])
+        .status()
+        .unwrap();
+    d.until_logged("the group left the settings during a restart", Duration::from_secs(10));
+    assert_eq!(
+        actions(&emu, 3, Duration::from_secs(15), &d.log),
+        [ActionKind::Active, ActionKind::DeActive, ActionKind::Active],
+        "the restart's Active went out"
+    );
+    assert!(emu.max_in_flight("G") <= 1, "never two requests in flight for G");
+    let (code, _, _, _) = d.stop();
+    assert_eq!(code, 0);
+}

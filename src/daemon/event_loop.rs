@@ -37,6 +37,13 @@ use tokio::task::JoinHandle;
 const STOP_GRACE: Duration = Duration::from_secs(5);
 const TICK: Duration = Duration::from_millis(100);
 
+/// A group a reload dropped in the middle of a tunnel restart: its Active
+/// still goes out, through the sender of the settings it came from.
+pub(super) struct Orphan {
+    pub(super) sender: Arc<dyn Sender>,
+    pub(super) active_sent: bool,
+}
+
 /// A `failoverd push` routed through the daemon.
 pub(super) struct Manual {
     want: Want,
@@ -68,6 +75,9 @@ pub(super) struct Daemon {
     /// DeActives failoverd decided, mailed once the firewall answered (so
     /// the mail names the push and its answer); `true` for a restart.
     pub(super) decided: HashMap<String, bool>,
+    /// Groups dropped by a reload during a restart, until their Active is
+    /// accepted.
+    pub(super) orphans: HashMap<String, Orphan>,
     /// Pushes answered, by group and class, for /metrics.
     pub(super) push_counts: BTreeMap<(String, String), u64>,
     /// Definitions the daemon's own sync got accepted, with their hashes.
@@ -168,6 +178,7 @@ pub async fn run(plan: Plan, dir: StateDir, config: PathBuf, dry_flag: bool) -> 
         decided: HashMap::new(),
         synced_tx,
         push_counts: BTreeMap::new(),
+        orphans: HashMap::new(),
     };
     d.get_api = d.api_for_get();
     let (ctl_tx, ctl_rx) = mpsc::channel(16);
@@ -441,6 +452,14 @@ impl Daemon {
         let now = Instant::now();
         let Some(i) = self.index(group) else {
             tracing::warn!(GROUP = %group, "answer for a group no longer configured: {}", answer.text);
+            match self.orphans.get(group).map(|o| o.active_sent) {
+                Some(false) => self.send_orphan_active(group, Duration::ZERO),
+                Some(true) if answer.class == crate::firewall::slot::Class::Accepted => {
+                    self.orphans.remove(group);
+                }
+                Some(true) => self.send_orphan_active(group, Duration::from_secs(5)),
+                None => {}
+            }
             return;
         };
         let group = group.to_string();

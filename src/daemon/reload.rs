@@ -111,6 +111,7 @@ impl Daemon {
                 new.policy.disarm();
             }
         }
+        self.finish_dropped_restarts(&plan);
         pushes.guard.tripped = self.pushes.guard.tripped;
         pushes.set_in_flight(in_flight);
         for h in self.streams.drain(..) {
@@ -128,6 +129,51 @@ impl Daemon {
         self.next_get = tokio::time::Instant::now();
         self.dirty = true;
         rx
+    }
+}
+
+impl Daemon {
+    /// A tunnel restart's Active is sent whatever happens, a reload that
+    /// drops the group included: the group becomes an orphan that the old
+    /// settings' sender finishes (after any request still in flight).
+    fn finish_dropped_restarts(&mut self, plan: &Plan) {
+        let pending: Vec<(String, bool)> = self
+            .pushes
+            .groups
+            .iter()
+            .filter(|g| !plan.groups.iter().any(|n| n.name() == g.name))
+            .filter(|g| g.policy.restart != crate::firewall::decide::Restart::Idle)
+            .map(|g| (g.name.clone(), g.slot.in_flight.is_some()))
+            .collect();
+        for (name, in_flight) in pending {
+            tracing::warn!(GROUP = %name, EVENT = "push", "the group left the settings during a restart: its Active is still sent");
+            let orphan = super::event_loop::Orphan {
+                sender: self.sender.clone(),
+                active_sent: false,
+            };
+            self.orphans.insert(name.clone(), orphan);
+            if !in_flight {
+                self.send_orphan_active(&name, std::time::Duration::ZERO);
+            }
+        }
+    }
+
+    /// Sends an orphan's Active after `delay`.
+    pub(super) fn send_orphan_active(&mut self, group: &str, delay: std::time::Duration) {
+        let Some(o) = self.orphans.get_mut(group) else { return };
+        o.active_sent = true;
+        let push = super::send::Push {
+            group: group.to_string(),
+            want: crate::firewall::decide::Want::Active,
+        };
+        let sender = o.sender.clone();
+        let tx = self.done_tx.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let group = push.group.clone();
+            let answer = sender.send(push).await;
+            let _ = tx.send((group, answer));
+        });
     }
 }
 
