@@ -10,19 +10,21 @@ cd "$(dirname "$0")/.."
 cargo build --release --quiet
 bin=target/release/failoverd
 state=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$state"' EXIT
+pids=()
+trap 'kill "${pids[@]}" $(jobs -p) 2>/dev/null || true; rm -rf "$state"' EXIT
 
-listen() { # address: a TCP listener on address:9733 until killed
-    python3 -c "import socket,sys,time
+listen() { # address: a TCP listener on address:9733 until killed; sets $pid
+    python3 -c "import socket,sys
 s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind((sys.argv[1], 9733)); s.listen(64)
-while True: s.accept()[0].close()" "$1" >/dev/null 2>&1 &
-    echo $!
+while True: s.accept()[0].close()" "$1" &
+    pid=$!
+    pids+=("$pid")
 }
 say() { printf '\n=== %s\n' "$*" >&2; }
 
-primary=$(listen 127.0.0.2)
-backup=$(listen 127.0.0.1)
+listen 127.0.0.2; primary=$pid
+listen 127.0.0.1; backup=$pid
 sed "s|^state_dir = .*|state_dir = \"$state\"|" config/demo/failoverd.toml > "$state/failoverd.toml"
 cp -r config/demo/groups.d "$state/"
 say "both peers answer; starting failoverd (dry run)"
@@ -36,7 +38,7 @@ say "the backup's peer (127.0.0.1:9733) dies too"
 kill "$backup"
 sleep 5
 say "the primary's peer comes back"
-primary=$(listen 127.0.0.2)
+listen 127.0.0.2; primary=$pid
 sleep 5
 say "stopping failoverd"
 kill -TERM "$daemon"
