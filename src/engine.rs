@@ -363,13 +363,20 @@ impl Engine {
 
     /// Feeds one observation; returns what it caused, causes first.
     pub fn observe(&mut self, obs: &Observation) -> Vec<Output> {
-        let Some(stream) = self.streams.get(obs.stream) else {
+        let Some(stream) = self.streams.get_mut(obs.stream) else {
             return Vec::new();
         };
-        let readers = stream.readers.clone();
+        // Borrowed out and put back: no allocation per observation.
+        let readers = std::mem::take(&mut stream.readers);
+        let out = self.apply(obs, &readers);
+        self.streams[obs.stream].readers = readers;
+        out
+    }
+
+    fn apply(&mut self, obs: &Observation, readers: &[Reader]) -> Vec<Output> {
         match &obs.report {
             Report::Gap { late_by } => {
-                for r in &readers {
+                for r in readers {
                     if let Reader::Target {
                         group,
                         member,
@@ -390,7 +397,7 @@ impl Engine {
                     s.last = Some((outcome.clone(), obs.at));
                     s.counts.add(outcome);
                 }
-                self.check(&readers, outcome, obs.at)
+                self.check(readers, outcome, obs.at)
             }
         }
     }

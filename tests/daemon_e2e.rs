@@ -222,10 +222,17 @@ fn emulator_with(defined: bool) -> (tokio::runtime::Runtime, Emulator) {
     (rt, emu)
 }
 
-fn belief(state: &Path) -> String {
+/// The state file's entry for the (only) firewall.
+fn firewall_state(state: &Path) -> serde_json::Value {
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(state).unwrap()).unwrap();
-    let fw = v["firewalls"].as_object().unwrap().values().next().unwrap().clone();
-    fw["beliefs"]["G"].as_str().unwrap_or("none").to_string()
+    v["firewalls"].as_object().unwrap().values().next().unwrap().clone()
+}
+
+fn belief(state: &Path) -> String {
+    firewall_state(state)["beliefs"]["G"]
+        .as_str()
+        .unwrap_or("none")
+        .to_string()
 }
 
 #[test]
@@ -297,8 +304,7 @@ fn a_first_start_with_every_target_broken_pushes_nothing() {
         pushes.is_empty(),
         "only the read-only Get may reach the firewall: {pushes:?}"
     );
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(state).unwrap()).unwrap();
-    let fw = v["firewalls"].as_object().unwrap().values().next().unwrap().clone();
+    let fw = firewall_state(&state);
     assert_eq!(fw["unconfirmed"], serde_json::json!({}), "nothing was even wanted");
 }
 
@@ -601,8 +607,7 @@ fn sync_true_sends_changed_definitions_once() {
     assert!(emu.groups().contains_key("G"), "the firewall now knows G");
     let (code, _, state, dir) = d.stop();
     assert_eq!(code, 0);
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(state).unwrap()).unwrap();
-    let fw = v["firewalls"].as_object().unwrap().values().next().unwrap().clone();
+    let fw = firewall_state(&state);
     assert!(fw["sync_hashes"]["G"].is_string(), "{fw}");
     let again = Daemon::start_in(dir);
     again.until_logged("the firewall API answers", Duration::from_secs(10));

@@ -119,9 +119,14 @@ async fn lock(dir: &StateDir, wait: Duration) -> Option<std::fs::File> {
 /// PING conditions need ICMP permission; without it failoverd cannot do
 /// what it is configured to do, and says what to grant.
 fn icmp_allowed(plan: &Plan) -> Result<(), String> {
-    let engine = crate::engine::Engine::new(plan, &Default::default());
-    let icmp = engine.streams().iter().any(|k| k.protocol == Protocol::Icmp);
-    if !icmp {
+    let ping = plan
+        .groups
+        .iter()
+        .any(|g| g.def.conditions.contains(&crate::config::groups::Condition::Ping));
+    let anchors = crate::engine::anchor_keys(plan)
+        .iter()
+        .any(|k| k.protocol == Protocol::Icmp);
+    if !ping && !anchors {
         return Ok(());
     }
     check_permission(IcmpFamily::V4).map(|_| ()).map_err(|e| e.to_string())
