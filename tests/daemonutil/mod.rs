@@ -1,0 +1,298 @@
+//! The real daemon for end-to-end tests: the `failoverd` binary started in
+//! a temporary folder with settings, a group file and a password file, a
+//! fake NOTIFY_SOCKET and its log captured; the firewall emulator over
+//! HTTPS with a pinned certificate; loopback TCP listeners as peers.
+//! Shared by daemon_e2e and the fault matrix.
+#![allow(dead_code)] // each test crate uses a different part
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use sfos_emulator::{ActionKind, Definition, Emulator, EmulatorConfig, Protocol};
+
+pub const GROUP: &str = "<VPNFailoverGroup><GroupDetail><Name>G</Name><MemberConnections><Connection>A</Connection><Connection>B</Connection></MemberConnections><FailoverCondition><FailoverIF><Protocol>TCP</Protocol><Port>PORT</Port></FailoverIF></FailoverCondition></GroupDetail></VPNFailoverGroup>";
+
+pub struct Daemon {
+    pub child: Child,
+    pub log: Arc<Mutex<Vec<String>>>,
+    /// Every notification, read as it comes (a reader that lags would make
+    /// the daemon drop them: its socket never blocks), and how far the
+    /// test has looked.
+    pub notes: Arc<Mutex<Vec<String>>>,
+    pub seen: Mutex<usize>,
+    pub dir: tempfile::TempDir,
+}
+
+pub fn settings(emu: &Emulator, port: u16, via: &str, extra: &str) -> String {
+    format!(
+        r#"groups = ["g.xml"]
+state_dir = "state"
+[probe]
+interval = "200ms"
+timeout = "200ms"
+fall = 3
+rise = 2
+[connections.A]
+targets = ["127.0.0.1"]
+via = "{via}"
+[connections.B]
+targets = ["127.0.0.2"]
+via = "{via}"
+[firewall]
+url = "{}"
+username = "api"
+password_file = "pw"
+pin_sha256 = "{}"
+{extra}
+"#,
+        emu.url(),
+        emu.cert_fingerprint(),
+    )
+    .replace("PORT", &port.to_string())
+}
+
+impl Daemon {
+    pub fn start(settings: &str, port: u16) -> Daemon {
+        Daemon::start_with(settings, &GROUP.replace("PORT", &port.to_string()))
+    }
+
+    pub fn start_with(settings: &str, group: &str) -> Daemon {
+        Daemon::start_in(Daemon::prepare(settings, group))
+    }
+
+    /// A folder with the settings, the group file and the password file.
+    pub fn prepare(settings: &str, group: &str) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("failoverd.toml"), settings).unwrap();
+        std::fs::write(dir.path().join("g.xml"), group).unwrap();
+        std::fs::write(dir.path().join("pw"), "s3cret-<&>\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.path().join("pw"), std::fs::Permissions::from_mode(0o600)).unwrap();
+        dir
+    }
+
+    /// Starts (again) in a folder that holds the settings and the state.
+    pub fn start_in(dir: tempfile::TempDir) -> Daemon {
+        Daemon::start_wrapped(dir, &[])
+    }
+
+    /// Starts (again) in `dir`, the daemon's command line run by `wrapper`
+    /// (e.g. `unshare -m ...`), which must exec it in the end.
+    pub fn start_wrapped(dir: tempfile::TempDir, wrapper: &[&str]) -> Daemon {
+        let _ = std::fs::remove_file(dir.path().join("notify.sock"));
+        let sock = dir.path().join("notify.sock");
+        let notify = UnixDatagram::bind(&sock).unwrap();
+        let notes = Arc::new(Mutex::new(Vec::new()));
+        let into = notes.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = notify.recv(&mut buf) {
+                into.lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&buf[..n]).into_owned());
+            }
+        });
+        let mut command = match wrapper.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(env!("CARGO_BIN_EXE_failoverd"));
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_failoverd")),
+        };
+        let mut child = command
+            .args(["run", "-c"])
+            .arg(dir.path().join("failoverd.toml"))
+            .env("NOTIFY_SOCKET", &sock)
+            .env("WATCHDOG_USEC", "400000")
+            .env("NO_COLOR", "1")
+            .env("RUST_LOG", "info")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let sink = log.clone();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Daemon {
+            child,
+            log,
+            notes,
+            seen: Mutex::new(0),
+            dir,
+        }
+    }
+
+    /// Waits (bounded) until the log has a line containing `want`.
+    pub fn until_logged(&self, want: &str, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while !self.log.lock().unwrap().iter().any(|l| l.contains(want)) {
+            assert!(
+                Instant::now() < deadline,
+                "no {want:?} in the log within {limit:?}:\n{}",
+                self.log.lock().unwrap().join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Notifications received since the last call, until `want` shows up
+    /// (bounded).
+    pub fn until_notified(&self, want: &str, limit: Duration) -> Vec<String> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let notes = self.notes.lock().unwrap().clone();
+            let mut seen = self.seen.lock().unwrap();
+            if let Some(i) = notes[*seen..].iter().position(|n| n.contains(want)) {
+                let got = notes[*seen..=*seen + i].to_vec();
+                *seen += i + 1;
+                return got;
+            }
+            drop(seen);
+            assert!(
+                Instant::now() < deadline,
+                "no {want:?} within {limit:?}; got {notes:?}; log:\n{}",
+                self.log.lock().unwrap().join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// The daemon's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends signal `sig` (a `kill` name such as `HUP`, `STOP`).
+    pub fn signal(&self, sig: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{sig}"), &self.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{sig} failed");
+    }
+
+    /// The log so far, one string.
+    pub fn log_text(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    /// SIGKILL: no chance to clean up. Returns the log and the folder.
+    pub fn crash(mut self) -> (Vec<String>, tempfile::TempDir) {
+        self.signal("KILL");
+        let _ = self.child.wait();
+        let log = self.log.lock().unwrap().clone();
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
+        (log, dir)
+    }
+
+    pub fn stop(mut self) -> (i32, Vec<String>, PathBuf, tempfile::TempDir) {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        self.until_notified("STOPPING=1", Duration::from_secs(10));
+        let code = self.child.wait().unwrap().code().unwrap_or(-1);
+        let log = self.log.lock().unwrap().clone();
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
+        (code, log, dir.path().join("state/state.json"), dir)
+    }
+}
+
+impl Drop for Daemon {
+    /// A failed test never leaves a daemon behind.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits (bounded) until the emulator has recorded `n` actions for G.
+pub fn actions(emu: &Emulator, n: usize, limit: Duration, log: &Arc<Mutex<Vec<String>>>) -> Vec<ActionKind> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let got: Vec<ActionKind> = emu
+            .requests()
+            .iter()
+            .flat_map(|r| r.actions.iter().filter(|a| a.group == "G").map(|a| a.action))
+            .collect();
+        if got.len() >= n || Instant::now() > deadline {
+            assert!(
+                got.len() >= n,
+                "{got:?} after {limit:?}; log:\n{}",
+                log.lock().unwrap().join("\n")
+            );
+            return got;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+pub fn listen(addr: &str, port: u16) -> TcpListener {
+    TcpListener::bind((addr, port)).unwrap()
+}
+
+pub fn emulator() -> (tokio::runtime::Runtime, Emulator) {
+    emulator_with(true)
+}
+
+pub fn emulator_with(defined: bool) -> (tokio::runtime::Runtime, Emulator) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let emu = rt
+        .block_on(Emulator::start(EmulatorConfig {
+            username: "api".into(),
+            password: "s3cret-<&>".into(),
+            ..EmulatorConfig::default()
+        }))
+        .unwrap();
+    // The group exists on the firewall, active, as after `failoverd sync`.
+    let definition = Definition {
+        name: "G".into(),
+        members: vec!["A".into(), "B".into()],
+        mail: false,
+        failback: Some(true),
+        conditions: vec![(Protocol::Ping, None)],
+    };
+    if defined {
+        emu.add_group(definition, true);
+    }
+    (rt, emu)
+}
+
+/// The state file's entry for the (only) firewall.
+pub fn firewall_state(state: &Path) -> serde_json::Value {
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(state).unwrap()).unwrap();
+    v["firewalls"].as_object().unwrap().values().next().unwrap().clone()
+}
+
+pub fn belief(state: &Path) -> String {
+    firewall_state(state)["beliefs"]["G"]
+        .as_str()
+        .unwrap_or("none")
+        .to_string()
+}
+
+pub fn cli(args: &[&str], config: &Path) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_failoverd"))
+        .args(args)
+        .arg("-c")
+        .arg(config)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
