@@ -1,0 +1,228 @@
+//! Fault matrix, the firewall API and the SMTP server: each misbehaves
+//! while failoverd has a push or a mail to make, then is healthy again.
+//! Peers are loopback listeners (no root needed).
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use sfos_emulator::ActionKind::{Active, DeActive};
+use sfos_emulator::{ActionKind, Emulator, Fault};
+
+mod daemonutil;
+mod faultutil;
+mod mailutil;
+
+use daemonutil::{Daemon, cli, emulator, listen};
+use faultutil::*;
+
+const SECS: fn(u64) -> Duration = Duration::from_secs;
+
+/// Peers of A (127.0.0.1) and B (127.0.0.2) on one port.
+fn peers(port: u16) -> (TcpListener, TcpListener) {
+    (listen("127.0.0.1", port), listen("127.0.0.2", port))
+}
+
+fn settings(emu: &Emulator, port: u16, firewall: &str, tail: &str) -> (String, String) {
+    let conns = [("A", "127.0.0.1", "underlay"), ("B", "127.0.0.2", "underlay")];
+    let cfg = config(&emu.url(), &emu.cert_fingerprint(), FAST, &conns, firewall, tail);
+    (cfg, group("G", &["A", "B"], &format!("TCP/{port}")))
+}
+
+/// Polls `failoverd status` until the firewall line says `want`.
+fn until_belief(d: &Daemon, want: &str) {
+    let config = d.dir.path().join("failoverd.toml");
+    until(
+        &format!("status says firewall: {want}"),
+        SECS(30),
+        || cli(&["status"], &config).1.contains(&format!("firewall: {want}")),
+        &|| d.log_text(),
+    );
+}
+
+/// Consecutive repeats folded (retries after an unknown outcome).
+fn folded(v: Vec<ActionKind>) -> Vec<ActionKind> {
+    let mut out = v;
+    out.dedup();
+    out
+}
+
+/// The firewall misbehaves with `fault` while failoverd wants DeActive;
+/// healthy again, the DeActive lands; the peers return: Active. With a
+/// configuration-class fault the pause is mailed, and its end.
+fn firewall_fault(fault: Fault, config_class: bool) {
+    let (_rt, emu) = emulator();
+    let mut mail = MailBox::new(mailutil::mailin(mailutil::port0(), Default::default()));
+    let (a, b) = peers(0);
+    let port = a.local_addr().unwrap().port();
+    drop(b);
+    let b = listen("127.0.0.2", port);
+    let fw = "timeout = \"1s\"\nconfig_retry = \"2s\"";
+    let (cfg, xml) = settings(&emu, port, fw, &mail_section(mail.server.port));
+    let d = Daemon::start_with(&cfg, &xml);
+    until_belief(&d, "Active");
+    emu.set_fault(fault);
+    drop((a, b));
+    d.until_logged("pushing DeActive G", SECS(20));
+    // At least one answer (or failure) under the fault.
+    until(
+        "an answer under the fault",
+        SECS(20),
+        || {
+            let log = d.log.lock().unwrap();
+            let at = log.iter().position(|l| l.contains("pushing DeActive G"));
+            at.is_some_and(|i| log[i..].iter().any(|l| l.contains("the firewall answered")))
+        },
+        &|| d.log_text(),
+    );
+    if config_class {
+        mail.until_kind("ApiUnusable", SECS(20));
+    }
+    emu.clear_faults();
+    until_belief(&d, "DeActive");
+    assert!(!emu.groups()["G"], "the DeActive landed");
+    let (_a, _b) = peers(port);
+    until_belief(&d, "Active");
+    if config_class {
+        mail.until_kind("ApiUsable", SECS(20));
+    }
+    mail.catch_up(&d);
+    let (code, log, _, dir) = d.stop();
+    assert_eq!(code, 0);
+    assert!(emu.groups()["G"], "active at the end");
+    assert_eq!(folded(pushed(&emu, "G")), [Active, DeActive, Active]);
+    check_invariants(Run {
+        log,
+        emu: &emu,
+        groups: &["G"],
+        mail: Some(&mut mail),
+        dangerous: false,
+        crashed: false,
+        state: Some(&dir.path().join("state")),
+    });
+}
+
+#[test]
+fn firewall_slow() {
+    firewall_fault(Fault::Delay(Duration::from_millis(700)), false);
+}
+
+#[test]
+fn firewall_hanging() {
+    firewall_fault(Fault::Hang, false);
+}
+
+#[test]
+fn firewall_dropping_connections() {
+    firewall_fault(Fault::Drop, false);
+}
+
+#[test]
+fn firewall_answering_500() {
+    firewall_fault(Fault::HttpStatus(500), false);
+}
+
+#[test]
+fn firewall_login_failure() {
+    firewall_fault(Fault::LoginFailure, true);
+}
+
+#[test]
+fn firewall_534() {
+    firewall_fault(Fault::DenyAll, true);
+}
+
+/// Events while the SMTP server is down: spooled, and every one arrives,
+/// in order, once it is back; nothing pushed differently.
+#[test]
+fn smtp_down_for_a_while() {
+    let (_rt, emu) = emulator();
+    let server = mailutil::mailin(mailutil::port0(), Default::default());
+    let switch = Switch::new(([127, 0, 0, 1], server.port).into());
+    let mut mail = MailBox::new(server);
+    switch.down();
+    let (a, b) = peers(0);
+    let port = a.local_addr().unwrap().port();
+    drop(b);
+    let b = listen("127.0.0.2", port);
+    let (cfg, xml) = settings(&emu, port, "", &mail_section(switch.port));
+    let d = Daemon::start_with(&cfg, &xml);
+    until_belief(&d, "Active");
+    drop(a);
+    d.until_logged("EVENT=Failover", SECS(10));
+    drop(b);
+    until_belief(&d, "DeActive");
+    d.until_logged("mail not sent", SECS(20));
+    assert!(mail.drain().is_empty(), "nothing can arrive while the server is down");
+    let spooled = std::fs::read_dir(d.dir.path().join("state/spool")).unwrap().count();
+    assert!(spooled >= 1, "the mails wait in the spool");
+    switch.up();
+    mail.until_kind("DeactivateDecided", SECS(60));
+    mail.catch_up(&d);
+    let (code, log, _, dir) = d.stop();
+    assert_eq!(code, 0);
+    assert_eq!(pushed(&emu, "G"), [Active, DeActive]);
+    check_invariants(Run {
+        log,
+        emu: &emu,
+        groups: &["G"],
+        mail: Some(&mut mail),
+        dangerous: false,
+        crashed: false,
+        state: Some(&dir.path().join("state")),
+    });
+    let left = std::fs::read_dir(dir.path().join("state/spool")).unwrap().count();
+    assert_eq!(left, 0, "the spool is empty once the server accepted everything");
+}
+
+/// The server refuses failoverd's AUTH (wrong password on its side), then
+/// accepts it: every event arrives, in order, over STARTTLS.
+#[test]
+fn smtp_refusing_auth_then_healthy() {
+    let (_rt, emu) = emulator();
+    let certs = mailutil::certs(&["127.0.0.1"]);
+    let tls = |login| mailutil::MailinOptions {
+        tls: Some(&certs),
+        login: Some(login),
+    };
+    let refusing = mailutil::mailin(mailutil::port0(), tls(("failoverd", "another password")));
+    let healthy = mailutil::mailin(mailutil::port0(), tls(("failoverd", "mail-pw")));
+    let switch = Switch::new(([127, 0, 0, 1], refusing.port).into());
+    let mut mail = MailBox::new(healthy);
+    let (a, b) = peers(0);
+    let port = a.local_addr().unwrap().port();
+    drop(b);
+    let b = listen("127.0.0.2", port);
+    let section = format!(
+        "[mail]\nserver = \"smtp://127.0.0.1:{}\"\nfrom = \"failoverd <failoverd@example.com>\"\nto = [\"netops@example.com\"]\ncoalesce = \"0s\"\nmax_per_hour = 1000\ntimeout = \"2s\"\nusername = \"failoverd\"\npassword = \"mail-pw\"\nca_file = \"{}\"\n",
+        switch.port,
+        certs.ca.display()
+    );
+    let (cfg, xml) = settings(&emu, port, "", &section);
+    let d = Daemon::start_with(&cfg, &xml);
+    until_belief(&d, "Active");
+    drop((a, b));
+    until_belief(&d, "DeActive");
+    d.until_logged("mail not sent", SECS(20));
+    assert!(
+        refusing.auth_attempts.load(std::sync::atomic::Ordering::SeqCst) >= 1,
+        "AUTH was tried and refused"
+    );
+    switch.set_target(([127, 0, 0, 1], mail.server.port).into());
+    mail.until_kind("DeactivateDecided", SECS(60));
+    mail.catch_up(&d);
+    let (code, log, _, dir) = d.stop();
+    assert_eq!(code, 0);
+    assert!(
+        !log.join("\n").contains("mail-pw"),
+        "the mail password never in the log"
+    );
+    check_invariants(Run {
+        log,
+        emu: &emu,
+        groups: &["G"],
+        mail: Some(&mut mail),
+        dangerous: false,
+        crashed: false,
+        state: Some(&dir.path().join("state")),
+    });
+}
