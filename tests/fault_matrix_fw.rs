@@ -2,49 +2,19 @@
 //! while failoverd has a push or a mail to make, then is healthy again.
 //! Peers are loopback listeners (no root needed).
 
-use std::net::TcpListener;
 use std::time::Duration;
 
 use sfos_emulator::ActionKind::{Active, DeActive};
-use sfos_emulator::{ActionKind, Emulator, Fault};
+use sfos_emulator::Fault;
 
 mod daemonutil;
 mod faultutil;
 mod mailutil;
 
-use daemonutil::{Daemon, cli, emulator, listen};
+use daemonutil::{Daemon, emulator, listen};
 use faultutil::*;
 
 const SECS: fn(u64) -> Duration = Duration::from_secs;
-
-/// Peers of A (127.0.0.1) and B (127.0.0.2) on one port.
-fn peers(port: u16) -> (TcpListener, TcpListener) {
-    (listen("127.0.0.1", port), listen("127.0.0.2", port))
-}
-
-fn settings(emu: &Emulator, port: u16, firewall: &str, tail: &str) -> (String, String) {
-    let conns = [("A", "127.0.0.1", "underlay"), ("B", "127.0.0.2", "underlay")];
-    let cfg = config(&emu.url(), &emu.cert_fingerprint(), FAST, &conns, firewall, tail);
-    (cfg, group("G", &["A", "B"], &format!("TCP/{port}")))
-}
-
-/// Polls `failoverd status` until the firewall line says `want`.
-fn until_belief(d: &Daemon, want: &str) {
-    let config = d.dir.path().join("failoverd.toml");
-    until(
-        &format!("status says firewall: {want}"),
-        SECS(30),
-        || cli(&["status"], &config).1.contains(&format!("firewall: {want}")),
-        &|| d.log_text(),
-    );
-}
-
-/// Consecutive repeats folded (retries after an unknown outcome).
-fn folded(v: Vec<ActionKind>) -> Vec<ActionKind> {
-    let mut out = v;
-    out.dedup();
-    out
-}
 
 /// The firewall misbehaves with `fault` while failoverd wants DeActive;
 /// healthy again, the DeActive lands; the peers return: Active. With a
@@ -57,7 +27,7 @@ fn firewall_fault(fault: Fault, config_class: bool) {
     drop(b);
     let b = listen("127.0.0.2", port);
     let fw = "timeout = \"1s\"\nconfig_retry = \"2s\"";
-    let (cfg, xml) = settings(&emu, port, fw, &mail_section(mail.server.port));
+    let (cfg, xml) = loopback_settings(&emu, port, fw, &mail_section(mail.server.port));
     let d = Daemon::start_with(&cfg, &xml);
     until_belief(&d, "Active");
     emu.set_fault(fault);
@@ -144,7 +114,7 @@ fn smtp_down_for_a_while() {
     let port = a.local_addr().unwrap().port();
     drop(b);
     let b = listen("127.0.0.2", port);
-    let (cfg, xml) = settings(&emu, port, "", &mail_section(switch.port));
+    let (cfg, xml) = loopback_settings(&emu, port, "", &mail_section(switch.port));
     let d = Daemon::start_with(&cfg, &xml);
     until_belief(&d, "Active");
     drop(a);
@@ -197,7 +167,7 @@ fn smtp_refusing_auth_then_healthy() {
         switch.port,
         certs.ca.display()
     );
-    let (cfg, xml) = settings(&emu, port, "", &section);
+    let (cfg, xml) = loopback_settings(&emu, port, "", &section);
     let d = Daemon::start_with(&cfg, &xml);
     until_belief(&d, "Active");
     drop((a, b));

@@ -581,3 +581,39 @@ pub fn define(emu: &Emulator, name: &str, members: &[&str]) {
     };
     emu.add_group(definition, true);
 }
+
+/// Peers of A (127.0.0.1) and B (127.0.0.2) on one port.
+pub fn peers(port: u16) -> (TcpListener, TcpListener) {
+    (
+        crate::daemonutil::listen("127.0.0.1", port),
+        crate::daemonutil::listen("127.0.0.2", port),
+    )
+}
+
+pub fn loopback_settings(emu: &Emulator, port: u16, firewall: &str, tail: &str) -> (String, String) {
+    let conns = [("A", "127.0.0.1", "underlay"), ("B", "127.0.0.2", "underlay")];
+    let cfg = config(&emu.url(), &emu.cert_fingerprint(), FAST, &conns, firewall, tail);
+    (cfg, group("G", &["A", "B"], &format!("TCP/{port}")))
+}
+
+/// Polls `failoverd status` until the firewall line says `want`.
+pub fn until_belief(d: &crate::daemonutil::Daemon, want: &str) {
+    let config = d.dir.path().join("failoverd.toml");
+    until(
+        &format!("status says firewall: {want}"),
+        Duration::from_secs(30),
+        || {
+            crate::daemonutil::cli(&["status"], &config)
+                .1
+                .contains(&format!("firewall: {want}"))
+        },
+        &|| d.log_text(),
+    );
+}
+
+/// Consecutive repeats folded (retries after an unknown outcome).
+pub fn folded(v: Vec<ActionKind>) -> Vec<ActionKind> {
+    let mut out = v;
+    out.dedup();
+    out
+}

@@ -1,0 +1,255 @@
+//! Fault matrix, the daemon itself: SIGHUP during pushes, a broken reload,
+//! SIGKILL in the middle of a push and a restart, the state directory
+//! read-only or full (root: a bind mount remounted read-only, a small
+//! tmpfs), and a pause (SIGSTOP, SIGCONT a minute later).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use sfos_emulator::ActionKind::{Active, DeActive};
+use sfos_emulator::Fault;
+
+mod daemonutil;
+mod faultutil;
+mod mailutil;
+mod netutil;
+
+use daemonutil::{Daemon, cli, emulator};
+use faultutil::*;
+
+const SECS: fn(u64) -> Duration = Duration::from_secs;
+
+/// An underlay group G of A and B (loopback peers on one port), mail on;
+/// returns the peers, the port and the daemon's folder, ready to start.
+fn setup(emu: &sfos_emulator::Emulator, mail_port: u16, fw: &str) -> (u16, tempfile::TempDir) {
+    let port = mailutil::free_port();
+    let (cfg, xml) = loopback_settings(emu, port, fw, &mail_section(mail_port));
+    (port, Daemon::prepare(&cfg, &xml))
+}
+
+fn finish(d: Daemon, emu: &sfos_emulator::Emulator, mail: &mut MailBox, earlier: Vec<String>, crashed: bool) {
+    mail.catch_up(&d);
+    let (code, log, _, dir) = d.stop();
+    assert_eq!(code, 0);
+    let mut all = earlier;
+    all.extend(log);
+    check_invariants(Run {
+        log: all,
+        emu,
+        groups: &["G"],
+        mail: Some(mail),
+        dangerous: false,
+        crashed,
+        state: Some(&dir.path().join("state")),
+    });
+}
+
+/// SIGHUPs while pushes are in flight (each answer takes 600 ms): every
+/// reload applies, no push is doubled or lost, the end state is right.
+#[test]
+fn sighup_during_pushes() {
+    let (_rt, emu) = emulator();
+    let mut mail = MailBox::new(mailutil::mailin(mailutil::port0(), Default::default()));
+    let (port, dir) = setup(&emu, mail.server.port, "");
+    let peers_up = peers(port);
+    emu.set_fault(Fault::Delay(Duration::from_millis(600)));
+    let d = Daemon::start_in(dir);
+    let hups = |n: usize| {
+        for _ in 0..n {
+            d.signal("HUP");
+            d.until_notified("READY=1", SECS(10));
+        }
+    };
+    d.until_logged("pushing Active G", SECS(20));
+    hups(3);
+    until_belief(&d, "Active");
+    drop(peers_up);
+    d.until_logged("pushing DeActive G", SECS(20));
+    hups(3);
+    until_belief(&d, "DeActive");
+    let _peers = peers(port);
+    let at = d.log.lock().unwrap().len();
+    until(
+        "Active pushed",
+        SECS(20),
+        || {
+            d.log.lock().unwrap()[at..]
+                .iter()
+                .any(|l| l.contains("pushing Active G"))
+        },
+        &|| d.log_text(),
+    );
+    hups(3);
+    until_belief(&d, "Active");
+    emu.clear_faults();
+    assert_eq!(folded(pushed(&emu, "G")), [Active, DeActive, Active]);
+    assert!(emu.groups()["G"]);
+    finish(d, &emu, &mut mail, Vec::new(), false);
+}
+
+/// A broken settings file reloaded while a DeActive is in flight: the
+/// reload is rejected (and mailed), the push completes on the old
+/// settings; the file fixed and reloaded, everything goes on.
+#[test]
+fn a_broken_reload_during_a_push() {
+    let (_rt, emu) = emulator();
+    let mut mail = MailBox::new(mailutil::mailin(mailutil::port0(), Default::default()));
+    let (port, dir) = setup(&emu, mail.server.port, "");
+    let config = dir.path().join("failoverd.toml");
+    let good = std::fs::read_to_string(&config).unwrap();
+    let peers_up = peers(port);
+    let d = Daemon::start_in(dir);
+    until_belief(&d, "Active");
+    emu.set_fault(Fault::Delay(Duration::from_millis(1500)));
+    drop(peers_up);
+    d.until_logged("pushing DeActive G", SECS(20));
+    std::fs::write(&config, good.replace("fall = 3", "fall = \"three\"")).unwrap();
+    d.signal("HUP");
+    d.until_notified("STATUS=reload rejected", SECS(10));
+    until_belief(&d, "DeActive");
+    mail.until_kind("ReloadRejected", SECS(20));
+    emu.clear_faults();
+    std::fs::write(&config, &good).unwrap();
+    d.signal("HUP");
+    d.until_notified("READY=1\nSTATUS=1 groups", SECS(10));
+    let _peers = peers(port);
+    until_belief(&d, "Active");
+    assert_eq!(pushed(&emu, "G"), [Active, DeActive, Active]);
+    finish(d, &emu, &mut mail, Vec::new(), false);
+}
+
+/// A mount over the state directory, undone when dropped.
+struct Mount(PathBuf);
+
+impl Mount {
+    fn new(args: &[&str], at: &Path) -> Mount {
+        std::fs::create_dir_all(at).unwrap();
+        let at_str = at.to_str().unwrap();
+        let mut full = vec!["mount"];
+        full.extend(args.iter().map(|a| if *a == "SELF" { at_str } else { a }));
+        full.push(at_str);
+        netutil::run(&full);
+        Mount(at.to_path_buf())
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// The state directory breaks (`breaks`) after the start and is repaired
+/// (`repair`): pushes go on from memory, the failure is mailed once and
+/// status says so, then state is persisted again.
+fn state_dir_fault(mount: Option<&[&str]>, breaks: &dyn Fn(&Path), repair: &dyn Fn(&Path)) {
+    let (_rt, emu) = emulator();
+    let mut mail = MailBox::new(mailutil::mailin(mailutil::port0(), Default::default()));
+    let (port, dir) = setup(&emu, mail.server.port, "");
+    let state = dir.path().join("state");
+    // Undone even if the case fails half-way (umount of nothing is harmless).
+    let _mount = mount.map_or_else(|| Mount(state.clone()), |m| Mount::new(m, &state));
+    let config = dir.path().join("failoverd.toml");
+    let peers_up = peers(port);
+    let d = Daemon::start_in(dir);
+    until_belief(&d, "Active");
+    breaks(&state);
+    drop(peers_up);
+    until_belief(&d, "DeActive");
+    d.until_logged("state not persisted", SECS(20));
+    mail.until_kind("StateDirFailure", SECS(20));
+    let (_, out, _) = cli(&["status"], &config);
+    assert!(out.contains("state not persisted"), "{out}");
+    repair(&state);
+    let _peers = peers(port);
+    until_belief(&d, "Active");
+    d.until_logged("state is persisted again", SECS(70));
+    assert_eq!(pushed(&emu, "G"), [Active, DeActive, Active]);
+    until(
+        "state.json holds the belief Active",
+        SECS(10),
+        || daemonutil::belief(&state.join("state.json")) == "Active",
+        &|| d.log_text(),
+    );
+    finish(d, &emu, &mut mail, Vec::new(), false);
+}
+
+#[test]
+fn the_state_directory_read_only() {
+    if !netutil::require_root("the_state_directory_read_only") {
+        return;
+    }
+    // A second bind mount of the folder onto itself, read-only: the
+    // daemon's open files stay on the writable one below (a remount of
+    // that would be refused as busy), every new write by path fails.
+    let read_only = |state: &Path| {
+        let at = state.to_str().unwrap();
+        netutil::run(&["mount", "--bind", at, at]);
+        netutil::run(&["mount", "-o", "remount,bind,ro", at]);
+    };
+    let writable = |state: &Path| netutil::run(&["umount", state.to_str().unwrap()]);
+    state_dir_fault(None, &read_only, &writable);
+}
+
+#[test]
+fn the_state_directory_full() {
+    if !netutil::require_root("the_state_directory_full") {
+        return;
+    }
+    let fill = |state: &Path| {
+        use std::io::Write;
+        let mut f = std::fs::File::create(state.join("filler")).unwrap();
+        let chunk = [0u8; 4096];
+        while f.write_all(&chunk).is_ok() {}
+        let _ = f.sync_all();
+    };
+    let free = |state: &Path| std::fs::remove_file(state.join("filler")).unwrap();
+    state_dir_fault(
+        Some(&["-t", "tmpfs", "-o", "size=512k,mode=0700", "tmpfs"]),
+        &fill,
+        &free,
+    );
+}
+
+/// The process paused for a minute (SIGSTOP, as a suspended VM), the peers
+/// gone meanwhile: the late ticks disarm the group, so it is reported
+/// down but not deactivated; back up, nothing more is pushed.
+#[test]
+fn a_pause_of_a_minute() {
+    let (_rt, emu) = emulator();
+    let mut mail = MailBox::new(mailutil::mailin(mailutil::port0(), Default::default()));
+    let (port, dir) = setup(&emu, mail.server.port, "");
+    let peers_up = peers(port);
+    let d = Daemon::start_in(dir);
+    until_belief(&d, "Active");
+    d.until_notified("STATUS=1 groups: 1 up", SECS(20));
+    d.signal("STOP");
+    drop(peers_up);
+    let t = Instant::now();
+    while t.elapsed() < SECS(60) {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    d.signal("CONT");
+    d.until_logged("every group is disarmed", SECS(10));
+    d.until_logged("EVENT=GroupDown", SECS(10));
+    let end = Instant::now() + SECS(3);
+    while Instant::now() < end {
+        assert_eq!(pushed(&emu, "G"), [Active], "{}", d.log_text());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _peers = peers(port);
+    d.until_notified("STATUS=1 groups: 1 up", SECS(20));
+    assert_eq!(pushed(&emu, "G"), [Active]);
+    mail.catch_up(&d);
+    let (code, log, _, dir) = d.stop();
+    assert_eq!(code, 0);
+    check_invariants(Run {
+        log,
+        emu: &emu,
+        groups: &["G"],
+        mail: Some(&mut mail),
+        dangerous: true,
+        crashed: false,
+        state: Some(&dir.path().join("state")),
+    });
+}
