@@ -24,3 +24,5 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 # The unit in a real systemd (root only; prints SKIPPED otherwise).
 bash scripts/systemd-boot-test.sh
 cargo test --workspace --all-targets --locked
+# The soak, for its default short time (scripts/soak.sh 1h by hand).
+bash scripts/soak.sh

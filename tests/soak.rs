@@ -1,0 +1,239 @@
+//! The soak: the real daemon for SOAK_SECS (default 180) against flapping
+//! peers, a flaky firewall and a flaky SMTP server, with SIGHUPs now and
+//! then; then the fault matrix's invariants, and memory and open file
+//! descriptors flat. Run by `scripts/soak.sh [DURATION]` (it is ignored
+//! in a plain `cargo test`). SOAK_SEED replays a run.
+//!
+//! Flat means: measured twice in the same quiet state (every fault
+//! cleared, every peer up, the firewall converged), once after a warm-up
+//! of a fifth of the run and once at the end, VmRSS grows by at most 25 %
+//! plus 2 MiB and the open descriptors by at most 4.
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use sfos_emulator::{ActionKind, Fault};
+
+mod daemonutil;
+mod faultutil;
+mod mailutil;
+
+use daemonutil::{Daemon, emulator, listen};
+use faultutil::*;
+
+/// xorshift64*: reproducible from the printed seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+const HOSTS: [&str; 6] = [
+    "127.0.1.1",
+    "127.0.1.2",
+    "127.0.1.3",
+    "127.0.1.4",
+    "127.0.1.5",
+    "127.0.1.6",
+];
+const GROUPS: [&str; 3] = ["U1", "U2", "T1"];
+
+/// VmRSS and VmHWM in KiB, and the open descriptors, of `pid`.
+fn usage(pid: u32) -> (u64, u64, usize) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field = |name: &str| -> u64 {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count();
+    (field("VmRSS:"), field("VmHWM:"), fds)
+}
+
+#[test]
+#[ignore = "the soak: scripts/soak.sh [DURATION]"]
+fn soak() {
+    let secs: u64 = std::env::var("SOAK_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(180);
+    let seed: u64 = std::env::var("SOAK_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+                | 1
+        });
+    println!("soak: {secs} s, SOAK_SEED={seed}");
+    let mut rng = Rng(seed);
+    let (_rt, emu) = emulator();
+    define(&emu, "U1", &["A1", "B1"]);
+    define(&emu, "U2", &["A2", "B2"]);
+    define(&emu, "T1", &["A3", "B3"]);
+    let server = mailutil::mailin(mailutil::port0(), Default::default());
+    let smtp = Switch::new(([127, 0, 0, 1], server.port).into());
+    let mut mail = MailBox::new(server);
+    let port = mailutil::free_port();
+    let conns = [
+        ("A1", HOSTS[0], "underlay"),
+        ("B1", HOSTS[1], "underlay"),
+        ("A2", HOSTS[2], "underlay"),
+        ("B2", HOSTS[3], "underlay"),
+        ("A3", HOSTS[4], "tunnel"),
+        ("B3", HOSTS[5], "tunnel"),
+    ];
+    let fw = "timeout = \"1s\"\nconfig_retry = \"2s\"\nrestart_after = \"2s\"\nrestart_backoff = \"5s\"\nflap_hold = \"2s\"\nreactivate_after = \"30s\"";
+    let tail = format!(
+        "[guard]\nsettle = \"1s\"\n{}spool_max = 100000\n",
+        mail_section(smtp.port).replace("max_per_hour = 1000", "max_per_hour = 3600")
+    );
+    let cfg = config(&emu.url(), &emu.cert_fingerprint(), FAST, &conns, fw, &tail);
+    let cond = format!("TCP/{port}");
+    let xml = groups(&[
+        group("U1", &["A1", "B1"], &cond),
+        group("U2", &["A2", "B2"], &cond),
+        group("T1", &["A3", "B3"], &cond),
+    ]);
+    let mut peers: Vec<Option<TcpListener>> = HOSTS.iter().map(|h| Some(listen(h, port))).collect();
+    let d = Daemon::start_with(&cfg, &xml);
+    d.until_notified("STATUS=3 groups: 3 up", Duration::from_secs(20));
+
+    let faults = [
+        Fault::Delay(Duration::from_millis(400)),
+        Fault::Hang,
+        Fault::Drop,
+        Fault::HttpStatus(503),
+        Fault::EntityCode(500),
+        Fault::LoginFailure,
+        Fault::DenyAll,
+    ];
+    let mut survived: BTreeMap<String, usize> = BTreeMap::new();
+    let mut count = |what: String| *survived.entry(what).or_default() += 1;
+    let quiet = |peers: &mut Vec<Option<TcpListener>>| {
+        emu.clear_faults();
+        smtp.up();
+        for (i, p) in peers.iter_mut().enumerate() {
+            if p.is_none() {
+                *p = Some(listen(HOSTS[i], port));
+            }
+        }
+        until(
+            "every group up and Active on the firewall, nothing in flight",
+            Duration::from_secs(90),
+            || {
+                let fw = emu.groups();
+                GROUPS
+                    .iter()
+                    .all(|g| fw.get(*g) == Some(&true) && emu.in_flight(g) == 0)
+                    && d.notes
+                        .lock()
+                        .unwrap()
+                        .iter()
+                        .rev()
+                        .find(|n| n.contains("STATUS="))
+                        .is_some_and(|n| n.contains("3 groups: 3 up"))
+            },
+            &|| d.log_text(),
+        );
+    };
+
+    let start = Instant::now();
+    let warm_up = Duration::from_secs(secs / 5);
+    let end = Duration::from_secs(secs);
+    let mut measured_warm = None;
+    let mut next_hup = Duration::from_secs(20);
+    while start.elapsed() < end {
+        if measured_warm.is_none() && start.elapsed() >= warm_up {
+            quiet(&mut peers);
+            measured_warm = Some(usage(d.pid()));
+        }
+        // Peers flap: each may die or come back.
+        for (i, p) in peers.iter_mut().enumerate() {
+            if rng.chance(2) {
+                *p = match p.take() {
+                    Some(_) => {
+                        count("peer down".into());
+                        None
+                    }
+                    None => Some(listen(HOSTS[i], port)),
+                };
+            }
+        }
+        // The firewall misbehaves now and then, for a while.
+        if rng.chance(4) {
+            if emu.faults().is_empty() {
+                let f = faults[rng.below(faults.len() as u64) as usize];
+                count(format!("firewall {f:?}"));
+                emu.set_fault(f);
+            } else {
+                emu.clear_faults();
+            }
+        }
+        // The SMTP server goes away and comes back.
+        if rng.chance(3) {
+            if rng.chance(50) {
+                count("smtp down".into());
+                smtp.down();
+            } else {
+                smtp.up();
+            }
+        }
+        if start.elapsed() >= next_hup {
+            count("SIGHUP".into());
+            d.signal("HUP");
+            next_hup += Duration::from_secs(20);
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    quiet(&mut peers);
+    let (rss_warm, hwm_warm, fds_warm) = measured_warm.unwrap_or_else(|| usage(d.pid()));
+    let (rss_end, hwm_end, fds_end) = usage(d.pid());
+    mail.catch_up(&d);
+    let (code, log, _, dir) = d.stop();
+    assert_eq!(code, 0);
+    let events = logged_kinds(&log).len();
+    let pushes = emu
+        .requests()
+        .iter()
+        .flat_map(|r| r.actions.clone())
+        .filter(|a| matches!(a.action, ActionKind::Active | ActionKind::DeActive))
+        .count();
+    let mails = mail.drain().len();
+    println!("soak figures after {secs} s (seed {seed}):");
+    println!("  events {events}, pushes {pushes}, mails {mails}");
+    println!("  faults survived: {survived:?}");
+    println!("  RSS after warm-up {rss_warm} KiB, at the end {rss_end} KiB (peak {hwm_warm} KiB, then {hwm_end} KiB)");
+    println!("  open fds after warm-up {fds_warm}, at the end {fds_end}");
+    check_invariants(Run {
+        log,
+        emu: &emu,
+        groups: &GROUPS,
+        mail: Some(&mut mail),
+        dangerous: false,
+        crashed: false,
+        state: Some(&dir.path().join("state")),
+    });
+    assert!(
+        rss_end <= rss_warm + rss_warm / 4 + 2048,
+        "memory grew: {rss_warm} KiB -> {rss_end} KiB"
+    );
+    assert!(fds_end <= fds_warm + 4, "descriptors grew: {fds_warm} -> {fds_end}");
+}
