@@ -53,6 +53,11 @@ pub struct FirewallState {
     pub sync_hashes: BTreeMap<String, String>,
     /// When each belief was set (status: "last set by failoverd at T").
     pub set_at: BTreeMap<String, SystemTime>,
+    /// DeActives failoverd decided itself (group: whether for a restart)
+    /// whose answer had not come when it stopped or crashed: still mailed,
+    /// at the next start.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub decided: BTreeMap<String, bool>,
 }
 
 /// A maintenance hold.

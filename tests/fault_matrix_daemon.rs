@@ -118,6 +118,53 @@ fn a_broken_reload_during_a_push() {
     finish(d, &emu, &mut mail, Vec::new(), false);
 }
 
+/// SIGKILL while a DeActive hangs at the firewall, with the SMTP server
+/// down (mails wait in the spool); then a restart with both healthy: the
+/// spooled mails arrive (a resend keeps its Message-ID), and the group
+/// ends as health calls for.
+#[test]
+fn sigkill_in_the_middle_of_a_push_then_restart() {
+    let (_rt, emu) = emulator();
+    let server = mailutil::mailin(mailutil::port0(), Default::default());
+    let switch = Switch::new(([127, 0, 0, 1], server.port).into());
+    let mut mail = MailBox::new(server);
+    let (port, dir) = setup(&emu, switch.port, "timeout = \"30s\"");
+    switch.down();
+    let peers_up = peers(port);
+    let d = Daemon::start_in(dir);
+    until_belief(&d, "Active");
+    emu.set_fault(Fault::Hang);
+    drop(peers_up);
+    d.until_logged("pushing DeActive G", SECS(20));
+    until("the DeActive hangs", SECS(10), || emu.in_flight("G") == 1, &|| {
+        d.log_text()
+    });
+    let (first, dir) = d.crash();
+    let spooled_before = spooled(&dir.path().join("state"));
+    assert!(!spooled_before.is_empty(), "mails waited in the spool");
+    emu.clear_faults();
+    switch.up();
+    let d = Daemon::start_in(dir);
+    d.until_notified("READY=1", SECS(10));
+    for m in &spooled_before {
+        let id = message_id(m);
+        until(
+            &format!("spooled mail {id} delivered after the restart"),
+            SECS(30),
+            || mail.drain().iter().any(|r| message_id(r) == id),
+            &|| d.log_text(),
+        );
+    }
+    // The DeActive decided before the crash is mailed, its outcome unknown.
+    mail.until_kind("DeactivateDecided", SECS(30));
+    let unknown = "unknown: failoverd stopped before the firewall answered";
+    assert!(mail.got.iter().any(|m| body(m).contains(unknown)), "{}", d.log_text());
+    let _peers = peers(port);
+    until_belief(&d, "Active");
+    assert!(emu.groups()["G"]);
+    finish(d, &emu, &mut mail, first, true);
+}
+
 /// A mount over the state directory, undone when dropped.
 struct Mount(PathBuf);
 

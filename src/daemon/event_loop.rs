@@ -181,6 +181,7 @@ pub async fn run(plan: Plan, dir: StateDir, config: PathBuf, dry_flag: bool) -> 
         orphans: HashMap::new(),
     };
     d.get_api = d.api_for_get();
+    d.mail_decided_before_stop();
     let (ctl_tx, ctl_rx) = mpsc::channel(16);
     let http = match d.plan.settings.http_listen {
         Some(addr) => match super::http::serve(addr, ctl_tx.clone()).await {
@@ -430,6 +431,9 @@ impl Daemon {
             // Before sending, the belief is written as unknown (fsynced).
             let fw = self.state.firewalls.entry(self.url.clone()).or_default();
             fw.beliefs.insert(group.clone(), Belief::Unknown);
+            // A decided DeActive is mailed once answered; kept on disk so
+            // a crash before the answer does not lose its mail.
+            fw.decided = self.decided.iter().map(|(g, r)| (g.clone(), *r)).collect();
             self.save(&Clocks::now());
         }
         let push = Push { group, want };
@@ -498,8 +502,27 @@ impl Daemon {
             let fw = self.state.firewalls.entry(self.url.clone()).or_default();
             fw.beliefs.insert(group.clone(), belief);
             fw.set_at.insert(group, SystemTime::now());
+            fw.decided = self.decided.iter().map(|(g, r)| (g.clone(), *r)).collect();
         }
         self.dirty = true;
+    }
+
+    /// DeActives decided by an earlier run that stopped or crashed before
+    /// the firewall answered: their mails, with the outcome unknown.
+    fn mail_decided_before_stop(&mut self) {
+        let fw = self.state.firewalls.entry(self.url.clone()).or_default();
+        let decided = std::mem::take(&mut fw.decided);
+        for (group, restart) in decided {
+            tracing::warn!(EVENT = "daemon", GROUP = %group, restart, "a DeActive of {group} failoverd decided was unanswered when it stopped");
+            let note = Note::DeactiveDecided {
+                group: group.clone(),
+                restart,
+            };
+            let answer = "unknown: failoverd stopped before the firewall answered";
+            self.mailer
+                .send(super::mailing::note(&note).with_push(&format!("DeActive {group}"), answer));
+            self.dirty = true;
+        }
     }
 
     fn control(&mut self, req: Request, reply: oneshot::Sender<Reply>) {

@@ -207,17 +207,7 @@ pub fn message_id(m: &Received) -> String {
 /// The event headlines of a mail: the line after "reports 1 event:", or
 /// the numbered lines of a batch.
 pub fn headlines(m: &Received) -> Vec<String> {
-    let body = m.raw.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or(&m.raw);
-    let qp = m
-        .header("Content-Transfer-Encoding")
-        .is_some_and(|e| e.eq_ignore_ascii_case("quoted-printable"));
-    let decoded;
-    let body = if qp {
-        decoded = quoted_printable(body);
-        decoded.as_str()
-    } else {
-        body
-    };
+    let body = body(m);
     let mut out = Vec::new();
     let mut lines = body.lines().map(|l| l.trim_end_matches('\r'));
     let single = loop {
@@ -243,6 +233,15 @@ pub fn headlines(m: &Received) -> Vec<String> {
         }
     }
     out
+}
+
+/// A mail's body, decoded when quoted-printable.
+pub fn body(m: &Received) -> String {
+    let body = m.raw.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or(&m.raw);
+    let qp = m
+        .header("Content-Transfer-Encoding")
+        .is_some_and(|e| e.eq_ignore_ascii_case("quoted-printable"));
+    if qp { quoted_printable(body) } else { body.to_string() }
 }
 
 /// Decodes a quoted-printable body (soft line breaks, `=XX`).
