@@ -101,6 +101,50 @@ fn firewall_534() {
     firewall_fault(Fault::DenyAll, true);
 }
 
+/// The firewall answers 500 to the first three tries of one DeActive:
+/// retries of one DeActive are not a flapping group, so once the peers
+/// are back the Active goes out at once, not after flap_hold (10 min).
+#[test]
+fn firewall_retries_of_one_deactive_are_not_flapping() {
+    let (_rt, emu) = emulator();
+    let mut mail = MailBox::new(mailutil::mailin(mailutil::port0(), Default::default()));
+    let port = mailutil::free_port();
+    let (cfg, xml) = loopback_settings(&emu, port, "", &mail_section(mail.server.port));
+    let peers_up = peers(port);
+    let d = Daemon::start_with(&cfg, &xml);
+    until_belief(&d, "Active");
+    emu.set_fault(Fault::HttpStatus(500));
+    drop(peers_up);
+    let tries = || {
+        d.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains("pushing DeActive G"))
+            .count()
+    };
+    until("three tries of the DeActive", SECS(20), || tries() >= 3, &|| {
+        d.log_text()
+    });
+    emu.clear_faults();
+    until_belief(&d, "DeActive");
+    let _peers = peers(port);
+    until_belief(&d, "Active");
+    mail.catch_up(&d);
+    let (code, log, _, dir) = d.stop();
+    assert_eq!(code, 0);
+    assert_eq!(folded(pushed(&emu, "G")), [Active, DeActive, Active]);
+    check_invariants(Run {
+        log,
+        emu: &emu,
+        groups: &["G"],
+        mail: Some(&mut mail),
+        dangerous: false,
+        crashed: false,
+        state: Some(&dir.path().join("state")),
+    });
+}
+
 /// Events while the SMTP server is down: spooled, and every one arrives,
 /// in order, once it is back; nothing pushed differently.
 #[test]

@@ -297,7 +297,12 @@ impl Policy {
                 self.restart_backoff = (self.restart_backoff * 2).min(MAX_RESTART_BACKOFF);
             }
             (Kind::Underlay { .. }, Want::DeActive) => {
-                self.deactives.push_back(now);
+                // A retry of the same DeActive (no Active accepted since)
+                // is not another one for flap damping: a flaky firewall
+                // must not hold the group off for flap_hold.
+                if self.deactivated_at.is_none() {
+                    self.deactives.push_back(now);
+                }
                 self.deactivated_at = Some(now);
             }
             (Kind::Underlay { .. }, Want::Active) if self.deactivated_at.is_some() && self.health != State::Up => {

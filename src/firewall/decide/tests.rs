@@ -144,6 +144,24 @@ fn flapping_underlay_groups_are_damped_and_the_hold_doubles() {
 }
 
 #[test]
+fn retries_of_one_deactive_count_once_for_flap_damping() {
+    let mut r = Run::new(UNDERLAY);
+    r.at(0).health(State::Up);
+    r.push(true);
+    r.at(10).health(State::Down);
+    for t in [10, 11, 13, 17] {
+        assert_eq!(r.at(t).push(false), Some(Want::DeActive), "a retry at {t} s");
+    }
+    assert_eq!(r.at(25).push(true), Some(Want::DeActive));
+    r.at(30).health(State::Up);
+    assert_eq!(
+        r.want(false),
+        Some(Want::Active),
+        "one DeActive, five tries: not damped"
+    );
+}
+
+#[test]
 fn tunnel_groups_are_restarted_never_left_off_with_backoff() {
     let mut r = Run::new(Kind::Tunnel);
     r.at(0).health(State::Up);
