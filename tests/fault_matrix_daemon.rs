@@ -118,6 +118,33 @@ fn a_broken_reload_during_a_push() {
     finish(d, &emu, &mut mail, Vec::new(), false);
 }
 
+/// A reload whose settings validate but cannot be used (a `ca_file` that
+/// holds no certificate): rejected like any broken reload, and mailed.
+#[test]
+fn a_reload_with_an_unusable_ca_file() {
+    let (_rt, emu) = emulator();
+    let mut mail = MailBox::new(mailutil::mailin(mailutil::port0(), Default::default()));
+    let (port, dir) = setup(&emu, mail.server.port, "");
+    let config = dir.path().join("failoverd.toml");
+    let good = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(dir.path().join("bad.pem"), "not a certificate\n").unwrap();
+    let pin = format!("pin_sha256 = \"{}\"", emu.cert_fingerprint());
+    let bad = good.replace(&pin, "ca_file = \"bad.pem\"");
+    assert_ne!(bad, good);
+    let _peers = peers(port);
+    let d = Daemon::start_in(dir);
+    until_belief(&d, "Active");
+    std::fs::write(&config, bad).unwrap();
+    d.signal("HUP");
+    d.until_notified("STATUS=reload rejected", SECS(10));
+    mail.until_kind("ReloadRejected", SECS(20));
+    std::fs::write(&config, &good).unwrap();
+    d.signal("HUP");
+    d.until_notified("READY=1\nSTATUS=1 groups", SECS(10));
+    assert_eq!(pushed(&emu, "G"), [Active]);
+    finish(d, &emu, &mut mail, Vec::new(), false);
+}
+
 /// SIGKILL while a DeActive hangs at the firewall, with the SMTP server
 /// down (mails wait in the spool); then a restart with both healthy: the
 /// spooled mails arrive (a resend keeps its Message-ID), and the group

@@ -18,36 +18,35 @@ use crate::mail::event::{DaemonKind, Event, Kind};
 use crate::probe::schedule::Observation;
 
 impl Daemon {
+    /// A rejected reload: logged, mailed (a daemon event), in STATUS; the
+    /// old settings keep running.
+    fn reject<T>(&mut self, why: &str) -> Option<T> {
+        tracing::error!(
+            EVENT = "reload_rejected",
+            "reload rejected: {why}; the old settings keep running"
+        );
+        self.mailer.send(Event::new(
+            Kind::Daemon(DaemonKind::ReloadRejected),
+            format!("reload rejected: {why}; the old settings keep running"),
+            SystemTime::now(),
+        ));
+        self.notifier.send(&format!("READY=1\nSTATUS=reload rejected: {why}"));
+        None
+    }
+
     /// Reloads; returns the new observation channel when applied.
     pub(super) async fn reload(&mut self) -> Option<mpsc::Receiver<Observation>> {
         self.notifier.send("RELOADING=1");
         tracing::info!(EVENT = "reload", "SIGHUP: reloading {}", self.config.display());
         let plan = match self.candidate() {
             Ok(p) => p,
-            Err(why) => {
-                tracing::error!(
-                    EVENT = "reload_rejected",
-                    "reload rejected: {why}; the old settings keep running"
-                );
-                self.mailer.send(Event::new(
-                    Kind::Daemon(DaemonKind::ReloadRejected),
-                    format!("reload rejected: {why}; the old settings keep running"),
-                    SystemTime::now(),
-                ));
-                self.notifier.send(&format!("READY=1\nSTATUS=reload rejected: {why}"));
-                return None;
-            }
+            Err(why) => return self.reject(&why),
         };
         let sender = match make_sender(&plan) {
             Ok(s) => s,
-            Err(why) => {
-                tracing::error!(
-                    EVENT = "reload_rejected",
-                    "reload rejected: {why}; the old settings keep running"
-                );
-                self.notifier.send(&format!("READY=1\nSTATUS=reload rejected: {why}"));
-                return None;
-            }
+            // Valid settings that cannot be used (e.g. a ca_file holding no
+            // certificate): rejected, and mailed, like invalid ones.
+            Err(why) => return self.reject(&why),
         };
         let rx = self.apply(plan, sender);
         self.start_sync();
