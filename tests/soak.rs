@@ -160,6 +160,8 @@ fn soak() {
     let end = Duration::from_secs(secs);
     let mut measured_warm = None;
     let mut next_hup = Duration::from_secs(20);
+    let mut smtp_back: Option<Instant> = None;
+    let mut next_smtp_fault = Instant::now();
     while start.elapsed() < end {
         if measured_warm.is_none() && start.elapsed() >= warm_up {
             quiet(&mut peers);
@@ -187,14 +189,21 @@ fn soak() {
                 emu.clear_faults();
             }
         }
-        // The SMTP server goes away and comes back.
-        if rng.chance(3) {
-            if rng.chance(50) {
+        // The SMTP server goes away for 1 to 8 s, at most every 30 s: the
+        // mail retry (10 s doubling to 10 min) stays short, so the end's
+        // catch-up is bounded.
+        match smtp_back {
+            Some(at) if Instant::now() >= at => {
+                smtp.up();
+                smtp_back = None;
+                next_smtp_fault = Instant::now() + Duration::from_secs(30);
+            }
+            None if Instant::now() >= next_smtp_fault && rng.chance(5) => {
                 count("smtp down".into());
                 smtp.down();
-            } else {
-                smtp.up();
+                smtp_back = Some(Instant::now() + Duration::from_millis(1000 + rng.below(7000)));
             }
+            _ => {}
         }
         if start.elapsed() >= next_hup {
             count("SIGHUP".into());
@@ -206,7 +215,7 @@ fn soak() {
     quiet(&mut peers);
     let (rss_warm, hwm_warm, fds_warm) = measured_warm.unwrap_or_else(|| usage(d.pid()));
     let (rss_end, hwm_end, fds_end) = usage(d.pid());
-    mail.catch_up(&d);
+    mail.catch_up_within(&d, Duration::from_secs(90));
     let (code, log, _, dir) = d.stop();
     assert_eq!(code, 0);
     let events = logged_kinds(&log).len();

@@ -155,8 +155,12 @@ impl MailBox {
 
     /// Waits (bounded) until every logged event was mailed (by kind).
     pub fn until_mailed(&mut self, logged: &[String], log: &dyn Fn() -> String) {
+        self.until_mailed_within(logged, Duration::from_secs(30), log);
+    }
+
+    pub fn until_mailed_within(&mut self, logged: &[String], limit: Duration, log: &dyn Fn() -> String) {
         let want = count(logged);
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + limit;
         loop {
             let have = count(&mailed_kinds(self.drain()));
             if want.iter().all(|(k, n)| have.get(k).copied().unwrap_or(0) >= *n) {
@@ -174,8 +178,12 @@ impl MailBox {
 
     /// Before a stop: waits until the running daemon's events are mailed.
     pub fn catch_up(&mut self, d: &crate::daemonutil::Daemon) {
+        self.catch_up_within(d, Duration::from_secs(30));
+    }
+
+    pub fn catch_up_within(&mut self, d: &crate::daemonutil::Daemon, limit: Duration) {
         let log = d.log.lock().unwrap().clone();
-        self.until_mailed(&logged_kinds(&log), &|| d.log_text());
+        self.until_mailed_within(&logged_kinds(&log), limit, &|| d.log_text());
     }
 
     /// Waits (bounded) until a mailed event's kind is `kind`.
