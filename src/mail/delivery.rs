@@ -21,6 +21,9 @@ use super::spool::Spool;
 
 type Answer = Result<String, SendError>;
 
+/// How long a send in flight may still take at shutdown.
+const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// A send in progress: which spooled mail, and the task sending it.
 struct Flight {
     seq: u64,
@@ -229,11 +232,16 @@ impl<D: Deliver> Task<D> {
         self.update(|s| s.failing = Some(e.to_string()));
     }
 
-    /// At shutdown: abandon the send in flight (its mail stays spooled),
-    /// take the events still queued, and spool everything pacing holds.
+    /// At shutdown: give the send in flight `STOP_GRACE` to finish (a mail
+    /// the server accepts as we stop is then not sent again at the next
+    /// start), else abandon it (its mail stays spooled); take the events
+    /// still queued, and spool everything pacing holds.
     async fn stop(mut self, mut rx: mpsc::UnboundedReceiver<(Event, Instant)>) {
-        if let Some(f) = self.flight.take() {
-            f.handle.abort();
+        if let Some(mut f) = self.flight.take() {
+            match tokio::time::timeout(STOP_GRACE, &mut f.handle).await {
+                Ok(answer) => self.finished(f.seq, answer).await,
+                Err(_) => f.handle.abort(),
+            }
         }
         while let Ok((e, at)) = rx.try_recv() {
             self.accept(e, at);

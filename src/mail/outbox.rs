@@ -219,9 +219,9 @@ impl Outbox {
     }
 
     /// Stops: events already handed over and mails not yet accepted are
-    /// written to the spool for the next start; a send in flight is
-    /// abandoned (its mail stays spooled, so it is sent again: at least
-    /// once). Does not wait for the network.
+    /// written to the spool for the next start; a send in flight gets up
+    /// to 2 s to finish, else it is abandoned (its mail stays spooled, so
+    /// it is sent again: at least once).
     pub async fn shutdown(self) {
         let _ = self.stop.send(());
         if let Err(e) = self.task.await {

@@ -190,6 +190,48 @@ async fn shutdown_spools_everything_and_a_restart_sends_it_once() {
     assert_eq!(Spool::open(tmp.path()).unwrap().0.len(), 0);
 }
 
+/// Accepts every mail after `delay`.
+struct Slow {
+    delay: Duration,
+    seen: mpsc::UnboundedSender<Attempt>,
+}
+
+impl Deliver for Slow {
+    fn deliver(&self, mail: &Mail) -> impl Future<Output = Result<String, SendError>> + Send {
+        let _ = self.seen.send(Attempt {
+            at: Instant::now(),
+            subject: mail.subject.clone(),
+            message_id: mail.message_id.clone(),
+            events: mail.events.len(),
+        });
+        let delay = self.delay;
+        async move {
+            tokio::time::sleep(delay).await;
+            Ok("250 ok".to_owned())
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_send_in_flight_at_shutdown_may_finish_so_it_is_not_sent_twice() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (seen, mut rx) = mpsc::unbounded_channel();
+    let slow = Slow {
+        delay: Duration::from_secs(1),
+        seen,
+    };
+    let (spool, _) = Spool::open(tmp.path()).unwrap();
+    let ob = Outbox::with(slow, spool, limits(0, 6), EXACT, ctx());
+    ob.mailer().send(ev(Kind::GroupDown, "HQ"));
+    rx.recv().await.unwrap();
+    ob.shutdown().await;
+    assert_eq!(
+        Spool::open(tmp.path()).unwrap().0.len(),
+        0,
+        "accepted during the stop: removed, not sent again at the next start"
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_full_spool_folds_group_mails_and_keeps_daemon_mails() {
     let tmp = tempfile::tempdir().unwrap();
