@@ -180,14 +180,22 @@ fn mount_ns(dir: &Path, hosts: &str, resolv: &str, nss: &str) -> Vec<String> {
         .collect()
 }
 
-/// dnsmasq answering `names` on 127.53.0.1:53; killed when dropped.
+/// A loopback address of this process for the resolver (port 53 is
+/// fixed: resolv.conf has no port), so parallel runs do not collide.
+fn dns_addr() -> String {
+    let pid = std::process::id();
+    format!("127.53.{}.{}", (pid >> 8) & 0xff, (pid & 0xff).max(1))
+}
+
+/// dnsmasq answering `names` on `dns_addr()`:53; killed when dropped.
 struct Dnsmasq(Child);
 
 impl Dnsmasq {
     fn start(names: &[(&str, &str)]) -> Dnsmasq {
         let mut cmd = Command::new("dnsmasq");
         cmd.args(["-k", "-C", "/dev/null", "--no-resolv", "--no-hosts", "--pid-file="])
-            .args(["--listen-address=127.53.0.1", "--bind-interfaces", "--port=53"])
+            .arg(format!("--listen-address={}", dns_addr()))
+            .args(["--bind-interfaces", "--port=53"])
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         for (name, addr) in names {
@@ -200,7 +208,7 @@ impl Dnsmasq {
         probe.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
         let query = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x01x\x00\x00\x01\x00\x01";
         loop {
-            let _ = probe.send_to(query, "127.53.0.1:53");
+            let _ = probe.send_to(query, (dns_addr().as_str(), 53));
             if probe.recv(&mut [0u8; 512]).is_ok() {
                 break;
             }
@@ -258,8 +266,8 @@ fn the_resolver_dies() {
     let dns = Dnsmasq::start(&NAMES);
     let (cfg, xml) = name_case(&emu, port, &mail);
     let dir = Daemon::prepare(&cfg, &xml);
-    let resolv = "nameserver 127.53.0.1\noptions timeout:1 attempts:1\n";
-    let wrap = mount_ns(dir.path(), "127.0.0.1 localhost\n", resolv, "hosts: files dns\n");
+    let resolv = format!("nameserver {}\noptions timeout:1 attempts:1\n", dns_addr());
+    let wrap = mount_ns(dir.path(), "127.0.0.1 localhost\n", &resolv, "hosts: files dns\n");
     let wrap: Vec<&str> = wrap.iter().map(String::as_str).collect();
     let d = Daemon::start_wrapped(dir, &wrap);
     until("Active", SECS(20), || pushed(&emu, "G") == [Active], &|| d.log_text());
