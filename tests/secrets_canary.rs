@@ -757,3 +757,68 @@ fn insecure_is_warned_at_every_start() {
     seen.add("log", log);
     seen.assert_clean();
 }
+
+/// A settings file holding a password, or a password file, that others
+/// can read is warned about by every command, naming the file and the fix.
+#[test]
+fn files_readable_by_others_are_warned_naming_the_file_and_the_fix() {
+    let (_rt, emu) = runtime_and_emulator();
+    let certs = mailutil::certs(&["127.0.0.1"]);
+    let smtp = mailutil::mailin(
+        mailutil::port0(),
+        mailutil::MailinOptions {
+            tls: Some(&certs),
+            login: Some(("alert", SMTP_PASSWORD)),
+        },
+    );
+    let parts = Parts {
+        emu: &emu,
+        port: free_port(),
+        smtp_port: smtp.port,
+        ca: &certs.ca,
+        inline: false,
+        http_port: free_port(),
+    };
+    let s = setup(&parts, Trace::Flag);
+    let readable = std::fs::Permissions::from_mode(0o644);
+    let mut seen = Seen::default();
+
+    // Password files, for the firewall and for mail.
+    for name in ["fw.pw", "mail.pw"] {
+        std::fs::set_permissions(s.dir.path().join(name), readable.clone()).unwrap();
+    }
+    let fw = s.dir.path().join("fw.pw").display().to_string();
+    let mail = s.dir.path().join("mail.pw").display().to_string();
+    for args in [&["check"][..], &["mail-test"], &["sync"]] {
+        let (_, _, err) = s.cli(&mut seen, args);
+        for file in [&fw, &mail] {
+            let want = format!("{file} holds a password and is readable by others: run chmod o-rwx {file}");
+            assert!(err.contains(&want), "{args:?}: {err}");
+        }
+    }
+
+    // A settings file holding both passwords inline (the password files
+    // are no longer named, so no longer warned about).
+    let text = settings(&Parts { inline: true, ..parts });
+    let path = s.variant("inline.toml", &text);
+    std::fs::set_permissions(&path, readable.clone()).unwrap();
+    let (code, _, err) = s.cli_with(&mut seen, &["check"], &path);
+    assert_eq!(code, 0, "{err}");
+    let file = path.display().to_string();
+    let want = format!("{file} holds a password and is readable by others: run chmod o-rwx {file}");
+    assert_eq!(err.matches(&want).count(), 2, "firewall and mail: {err}");
+    assert!(!err.contains(&fw) && !err.contains(&mail), "{err}");
+    // 0600: no such warning.
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let (_, _, err) = s.cli_with(&mut seen, &["check"], &path);
+    assert!(!err.contains("readable by others"), "{err}");
+    // A settings file without a password may be readable (DynamicUser
+    // must read it): not warned.
+    std::fs::set_permissions(s.config(), readable).unwrap();
+    for name in ["fw.pw", "mail.pw"] {
+        std::fs::set_permissions(s.dir.path().join(name), std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let (_, _, err) = s.cli(&mut seen, &["check"]);
+    assert!(!err.contains("readable by others"), "{err}");
+    seen.assert_clean();
+}
