@@ -688,6 +688,22 @@ fn error_paths_never_print_the_password_and_tls_is_checked_by_default() {
             &format!("password = {}", &pw[..pw.len() - 1]),
         ),
         good.replace("[guard]", &format!("[guard]\npassword = {pw}")),
+        // A password written into a URL, in every way that fails.
+        good.replace(
+            &format!("url = \"{}\"", emu.url()),
+            &format!("url = \"http://api:{FW_CORE}@127.0.0.1:4444\""),
+        ),
+        good.replace(
+            &format!("url = \"{}\"", emu.url()),
+            &format!("url = \"api:{FW_CORE}@127.0.0.1:4444\""),
+        ),
+        good.replace(
+            &format!("url = \"{}\"", emu.url()),
+            &format!("url = \"https://api:{FW_CORE}@127.0.0.1:4444\""),
+        ),
+        good.replace("server = \"smtp://", &format!("server = \"smtp://alert:{SMTP_CORE}@")),
+        good.replace("server = \"smtp://", &format!("server = \"alert:{SMTP_CORE}@")),
+        good.replace("server = \"smtp://", &format!("server = \"smtpx://alert:{SMTP_CORE}@")),
     ];
     for (i, text) in broken.iter().enumerate() {
         let path = s.variant(&format!("broken{i}.toml"), text);
