@@ -174,6 +174,31 @@ async fn implicit_tls_delivers() {
 }
 
 #[tokio::test]
+async fn implicit_tls_without_the_ca_is_not_trusted() {
+    let certs = certs(&["127.0.0.1"]);
+    let (port, mut backend) = smtps_front(&certs).await;
+    let e = send(&settings(port, Security::Tls), &sample()).await.unwrap_err();
+    assert_eq!(e.reason, Reason::Untrusted, "{e}");
+    assert!(backend.rx.try_recv().is_err(), "nothing delivered");
+}
+
+#[tokio::test]
+async fn an_untrusted_server_never_sees_the_login() {
+    let certs = certs(&["127.0.0.1"]);
+    let server = mailin(
+        port0(),
+        MailinOptions {
+            tls: Some(&certs),
+            login: Some(("alert", "pw")),
+        },
+    );
+    let s = with_login(settings(server.port, Security::StartTls), "alert", "pw");
+    let e = send(&s, &sample()).await.unwrap_err();
+    assert_eq!(e.reason, Reason::Untrusted, "{e}");
+    assert_eq!(server.auth_attempts.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
 async fn implicit_tls_to_a_starttls_port_is_a_tls_mismatch() {
     let certs = certs(&["127.0.0.1"]);
     let server = mailin(

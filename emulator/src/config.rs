@@ -49,12 +49,27 @@ pub enum Fault {
     NoPrivilege,
     /// Entity statuses wrapped in `<GroupDetail>` instead of `<VPNFailoverGroup>`.
     AltWrapper,
+    /// Apply the request, then answer 200 with a body that never ends.
+    Endless,
+    /// Apply the request, then answer 200 with a body of this many MiB
+    /// (announced in Content-Length).
+    Huge(u64),
+    /// Apply the request, then send half the answer (Content-Length says
+    /// the whole) and close the connection.
+    Truncated,
+    /// Apply the request, then answer 200 with an HTML error page that is
+    /// not XML.
+    NotXml,
+    /// Apply the request, then answer 200 with a reply nested 100 000
+    /// levels deep.
+    Deep,
 }
 
 impl Fault {
     /// Parses a fault as the binary's `--fault` flag spells it:
     /// `delay=MS`, `hang`, `drop`, `http=CODE`, `login-failure`, `code=N`,
-    /// `deny`, `api-disabled`, `no-privilege`, `alt-wrapper`.
+    /// `deny`, `api-disabled`, `no-privilege`, `alt-wrapper`, `endless`,
+    /// `huge=MIB`, `truncated`, `not-xml`, `deep`.
     pub fn parse(spec: &str) -> Result<Fault, String> {
         let (kind, value) = match spec.split_once('=') {
             Some((k, v)) => (k, Some(v)),
@@ -75,6 +90,11 @@ impl Fault {
             "api-disabled" => Fault::ApiDisabled,
             "no-privilege" => Fault::NoPrivilege,
             "alt-wrapper" => Fault::AltWrapper,
+            "endless" => Fault::Endless,
+            "huge" => Fault::Huge(small(number("MIB")?, 1, 1 << 20)?),
+            "truncated" => Fault::Truncated,
+            "not-xml" => Fault::NotXml,
+            "deep" => Fault::Deep,
             _ => return Err(format!("unknown fault {spec:?}; known: {FAULT_NAMES}")),
         };
         Ok(fault)
@@ -88,7 +108,8 @@ impl Fault {
 
 /// The fault spellings, for help texts.
 pub const FAULT_NAMES: &str = "delay=MS, hang, drop, http=CODE, login-failure, code=N, deny, \
-                               api-disabled, no-privilege, alt-wrapper";
+                               api-disabled, no-privilege, alt-wrapper, endless, huge=MIB, truncated, \
+                               not-xml, deep";
 
 fn small(n: u64, min: u64, max: u64) -> Result<u64, String> {
     if (min..=max).contains(&n) {
@@ -171,11 +192,16 @@ mod tests {
             ("api-disabled", Fault::ApiDisabled),
             ("no-privilege", Fault::NoPrivilege),
             ("alt-wrapper", Fault::AltWrapper),
+            ("endless", Fault::Endless),
+            ("huge=100", Fault::Huge(100)),
+            ("truncated", Fault::Truncated),
+            ("not-xml", Fault::NotXml),
+            ("deep", Fault::Deep),
         ];
         for (spec, want) in cases {
             assert_eq!(Fault::parse(spec), Ok(want));
         }
-        for bad in ["delay", "delay=x", "http=42", "nope", "code=-1"] {
+        for bad in ["delay", "delay=x", "http=42", "nope", "code=-1", "huge", "huge=0"] {
             assert!(Fault::parse(bad).is_err(), "{bad}");
         }
     }

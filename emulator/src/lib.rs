@@ -11,6 +11,7 @@
 pub mod api;
 pub mod config;
 pub mod group;
+mod hostile;
 pub mod record;
 mod server;
 mod tls;
@@ -200,6 +201,12 @@ impl Emulator {
     /// connection makes one for many requests).
     pub fn connections(&self) -> usize {
         self.shared.connections.load(Ordering::Relaxed)
+    }
+
+    /// Bytes of hostile bodies (faults `endless`, `huge`, `truncated`,
+    /// `not-xml`, `deep`) handed to connections so far.
+    pub fn hostile_bytes_sent(&self) -> u64 {
+        self.shared.hostile_bytes.load(Ordering::Relaxed)
     }
 
     /// Prints one line per request to stderr (never the XML).

@@ -32,6 +32,8 @@ pub enum Outcome {
     Hung,
     /// Applied, then the connection was closed (drop fault).
     Dropped,
+    /// Applied, then answered with a hostile body (the fault named).
+    Hostile(String),
 }
 
 /// One request as the emulator saw it. `xml` holds the password: it is

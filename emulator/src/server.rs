@@ -5,16 +5,17 @@
 
 use crate::api::{self, Answer, State};
 use crate::config::{EmulatorConfig, Fault, Texts};
+use crate::hostile;
 use crate::record::{InFlight, Outcome, Recorded, Transport, lock};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Either, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::CONTENT_TYPE;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 use tokio::net::{TcpListener, TcpStream};
@@ -41,6 +42,8 @@ pub struct Shared {
     pub verbose: AtomicBool,
     /// TLS connections completed so far (to see connection reuse).
     pub connections: AtomicUsize,
+    /// Bytes of hostile bodies handed to connections so far.
+    pub hostile_bytes: Arc<AtomicU64>,
 }
 
 impl Shared {
@@ -53,6 +56,7 @@ impl Shared {
             in_flight: Arc::default(),
             verbose: AtomicBool::new(false),
             connections: AtomicUsize::new(0),
+            hostile_bytes: Arc::default(),
             config,
         }
     }
@@ -154,7 +158,7 @@ impl std::fmt::Display for Dropped {
 
 impl std::error::Error for Dropped {}
 
-type Reply = Response<Full<Bytes>>;
+type Reply = Response<Either<Full<Bytes>, hostile::Stream>>;
 
 async fn handle(
     request: Request<Incoming>,
@@ -222,6 +226,13 @@ async fn respond(
         return Ok(plain(status, "emulated HTTP error"));
     }
     let answer = shared.answer(&request.xml, request.peer, faults);
+    let body = faults
+        .iter()
+        .find_map(|f| hostile::Stream::for_fault(f, &answer.body, &shared.hostile_bytes).map(|b| (f, b)));
+    if let Some((fault, body)) = body {
+        shared.record(request.record(answer.actions, Outcome::Hostile(format!("{fault:?}"))));
+        return Ok(Response::new(Either::Right(body)));
+    }
     if faults.contains(&Fault::Hang) {
         shared.record(request.record(answer.actions, Outcome::Hung));
         let _ = stop.wait_for(|s| *s).await;
@@ -233,7 +244,7 @@ async fn respond(
     }
     let outcome = Outcome::Answered(answer.body.clone());
     shared.record(request.record(answer.actions, outcome));
-    let mut reply = Response::new(Full::new(Bytes::from(answer.body)));
+    let mut reply = Response::new(Either::Left(Full::new(Bytes::from(answer.body))));
     let xml_type = hyper::header::HeaderValue::from_static("text/xml; charset=UTF-8");
     reply.headers_mut().insert(CONTENT_TYPE, xml_type);
     Ok(reply)
@@ -304,7 +315,7 @@ fn multipart_field(body: &[u8], content_type: &str, field: &str) -> Option<Strin
 }
 
 fn plain(status: StatusCode, text: &'static str) -> Reply {
-    let mut reply = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
+    let mut reply = Response::new(Either::Left(Full::new(Bytes::from_static(text.as_bytes()))));
     *reply.status_mut() = status;
     reply
 }

@@ -49,17 +49,43 @@ pub struct Source {
     pub path: PathBuf,
     pub text: Arc<str>,
     line_starts: Vec<usize>,
+    /// UTF-8 continuation bytes before each multiple of [`BLOCK`]: a
+    /// column then costs at most two blocks of counting, however long the
+    /// line (a hostile file may be one line of 16 MiB).
+    continuations: Vec<usize>,
+}
+
+/// Granularity of [`Source::continuations`], in bytes.
+const BLOCK: usize = 1024;
+
+/// Whether `b` continues a UTF-8 character rather than starting one.
+fn is_continuation(b: u8) -> bool {
+    b & 0xC0 == 0x80
 }
 
 impl Source {
     pub fn new(path: &Path, text: &str) -> Self {
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        let mut continuations = vec![0];
+        let mut count = 0;
+        for block in text.as_bytes().chunks(BLOCK) {
+            count += block.iter().filter(|b| is_continuation(**b)).count();
+            continuations.push(count);
+        }
         Source {
             path: path.to_path_buf(),
             text: Arc::from(text),
             line_starts,
+            continuations,
         }
+    }
+
+    /// Continuation bytes in `text[..offset]`.
+    fn continuations_before(&self, offset: usize) -> usize {
+        let block = offset / BLOCK;
+        let rest = &self.text.as_bytes()[block * BLOCK..offset];
+        self.continuations[block] + rest.iter().filter(|b| is_continuation(**b)).count()
     }
 
     /// 1-based line and character column of a byte offset (clamped to the
@@ -75,10 +101,16 @@ impl Source {
         while !self.text.is_char_boundary(end) {
             end -= 1;
         }
-        let col = self.text[start..end].chars().count() + 1;
+        // Characters are the bytes that are not continuation bytes.
+        let col = (end - start) - (self.continuations_before(end) - self.continuations_before(start)) + 1;
         (line + 1, col)
     }
 }
+
+/// Most findings kept in one load. Beyond it they are only counted (a
+/// hostile 16 MiB file can hold millions, each costing memory and a line
+/// of output); [`Diagnostics::sorted`] ends with one that says how many.
+pub const MAX_FINDINGS: usize = 1000;
 
 /// Collected findings of one load.
 #[derive(Clone, Debug, Default)]
@@ -86,6 +118,9 @@ pub struct Diagnostics {
     items: Vec<Diagnostic>,
     /// Files in the order they were read, for printing.
     files: Vec<PathBuf>,
+    /// Findings beyond [`MAX_FINDINGS`]: errors, warnings, and the file
+    /// of the first.
+    dropped: (usize, usize, Option<PathBuf>),
 }
 
 impl Diagnostics {
@@ -98,7 +133,23 @@ impl Diagnostics {
     }
 
     pub fn push(&mut self, d: Diagnostic) {
+        if self.full(d.severity, &d.file) {
+            return;
+        }
         self.items.push(d);
+    }
+
+    /// Whether the list is full; if so, counts the finding instead.
+    fn full(&mut self, severity: Severity, file: &Path) -> bool {
+        if self.items.len() < MAX_FINDINGS {
+            return false;
+        }
+        match severity {
+            Severity::Error => self.dropped.0 += 1,
+            Severity::Warning => self.dropped.1 += 1,
+        }
+        self.dropped.2.get_or_insert_with(|| file.to_path_buf());
+        true
     }
 
     /// An error at a byte offset of `src`.
@@ -114,7 +165,7 @@ impl Diagnostics {
     /// A finding about a whole file that has no text to point into (it
     /// could not be read, or is too large to read).
     pub fn file_error(&mut self, file: &Path, path: &str, message: impl Into<String>) {
-        self.items.push(Diagnostic {
+        self.push(Diagnostic {
             severity: Severity::Error,
             file: file.to_path_buf(),
             line: 1,
@@ -125,6 +176,9 @@ impl Diagnostics {
     }
 
     fn at(&mut self, severity: Severity, src: &Source, offset: usize, path: &str, message: String) {
+        if self.full(severity, &src.path) {
+            return;
+        }
         let (line, col) = src.line_col(offset);
         self.items.push(Diagnostic {
             severity,
@@ -137,7 +191,7 @@ impl Diagnostics {
     }
 
     pub fn has_errors(&self) -> bool {
-        self.items.iter().any(|d| d.severity == Severity::Error)
+        self.dropped.0 > 0 || self.items.iter().any(|d| d.severity == Severity::Error)
     }
 
     pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
@@ -160,6 +214,20 @@ impl Diagnostics {
         let rank = |p: &PathBuf| order.iter().position(|o| *o == p).unwrap_or(usize::MAX);
         let mut all = self.items.clone();
         all.sort_by_key(|d| (rank(&d.file), d.line, d.col, d.severity));
+        let (errors, warnings, file) = &self.dropped;
+        if let Some(file) = file {
+            all.push(Diagnostic {
+                severity: if *errors > 0 { Severity::Error } else { Severity::Warning },
+                file: file.clone(),
+                line: 1,
+                col: 1,
+                path: "(document)".to_string(),
+                message: format!(
+                    "{} more findings not shown ({errors} errors, {warnings} warnings): fix the first {MAX_FINDINGS} and check again",
+                    errors + warnings
+                ),
+            });
+        }
         all
     }
 
@@ -231,6 +299,51 @@ mod tests {
         assert_eq!(s.line_col(7), (3, 1));
         assert_eq!(s.line_col(8), (4, 1));
         assert_eq!(s.line_col(999), (4, 2));
+    }
+
+    #[test]
+    fn columns_across_blocks_match_a_plain_count() {
+        // Long lines of 1- to 4-byte characters, crossing block edges.
+        let text: String = (0..5000)
+            .map(|i| {
+                if i % 1500 == 0 {
+                    '\n'
+                } else {
+                    ['a', 'ç', '€', '𝄞'][(i * 7 + i / 13) % 4]
+                }
+            })
+            .collect();
+        let s = Source::new(Path::new("f"), &text);
+        for offset in (0..=text.len() + 3).step_by(7) {
+            let clamped = offset.min(text.len());
+            let mut end = clamped;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            let start = text[..end].rfind('\n').map_or(0, |i| i + 1);
+            let line = text[..end].matches('\n').count() + 1;
+            let col = text[start..end].chars().count() + 1;
+            assert_eq!(s.line_col(offset), (line, col), "offset {offset}");
+        }
+    }
+
+    #[test]
+    fn findings_beyond_the_cap_are_counted_not_kept() {
+        let src = Source::new(Path::new("f"), "x");
+        let mut d = Diagnostics::default();
+        for _ in 0..MAX_FINDINGS {
+            d.warn(&src, 0, "p", "w");
+        }
+        assert!(!d.has_errors());
+        d.warn(&src, 0, "p", "w");
+        d.error(&src, 0, "p", "e");
+        assert!(d.has_errors(), "a dropped error still makes the load invalid");
+        let all = d.sorted();
+        assert_eq!(all.len(), MAX_FINDINGS + 1);
+        assert_eq!(
+            all[MAX_FINDINGS].to_string(),
+            "f:1:1: (document): 2 more findings not shown (1 errors, 1 warnings): fix the first 1000 and check again"
+        );
     }
 
     #[test]

@@ -236,6 +236,12 @@ pub fn parse_pin(s: &str) -> Option<[u8; 32]> {
 /// fragment; the API path added when there is none; host in lower case.
 /// Returns (url, host, port).
 pub fn complete_url(s: &str) -> Result<(String, String, u16), String> {
+    // First, and without quoting it: an '@' means a password may be in
+    // the text (`http://api:pw@fw`, `api:pw@fw`), and every other message
+    // here quotes the URL.
+    if s.contains('@') {
+        return Err("user info in the URL is not accepted: set username, and password_file".into());
+    }
     let mut url = url::Url::parse(s.trim())
         .map_err(|e| format!("{s:?} is not a URL ({e}): write it like \"https://192.0.2.1:4444\""))?;
     if url.scheme() != "https" {
@@ -283,7 +289,15 @@ mod tests {
             ("https://[2001:db8::1]:4444/webconsole/APIController", "[2001:db8::1]")
         );
         assert!(complete_url("http://192.0.2.1").unwrap_err().contains("https only"));
-        assert!(complete_url("https://u:p@192.0.2.1").unwrap_err().contains("user info"));
+        for with_password in [
+            "https://u:p@192.0.2.1",
+            "http://u:p@192.0.2.1",
+            "u:p@192.0.2.1",
+            "https://u:p@",
+        ] {
+            let e = complete_url(with_password).unwrap_err();
+            assert!(e.contains("user info") && !e.contains(":p"), "{e}");
+        }
     }
 
     #[test]

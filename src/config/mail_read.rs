@@ -128,6 +128,11 @@ fn auth(t: &Table<'_, '_>, base: &Path, m: &mut Mail, d: &mut Diagnostics) {
 /// `smtp://host[:port]?tls=none` (plain, 25).
 pub fn parse_server(s: &str) -> Result<(String, u16, MailSecurity), String> {
     let usage = "write it like \"smtp://mail.example.com\" (STARTTLS), \"smtps://mail.example.com\" (TLS) or \"smtp://127.0.0.1?tls=none\" (plain, local relay)";
+    // First, and without quoting it: an '@' means a password may be in
+    // the text (`alert:pw@mail`), and other messages here quote the URL.
+    if s.contains('@') {
+        return Err("user info in the server URL is not accepted: set username and password_file".into());
+    }
     let (scheme, rest) = s
         .split_once("://")
         .ok_or_else(|| format!("{s:?} is not a mail server URL: {usage}"))?;
@@ -136,9 +141,6 @@ pub fn parse_server(s: &str) -> Result<(String, u16, MailSecurity), String> {
         None => (rest, None),
     };
     let authority = authority.strip_suffix('/').unwrap_or(authority);
-    if authority.contains('@') {
-        return Err("user info in the server URL is not accepted: set username and password_file".into());
-    }
     if authority.contains('/') {
         return Err(format!("{s:?}: a mail server URL has no path; {usage}"));
     }
@@ -231,7 +233,10 @@ mod tests {
             parse_server("smtp://[::1]:25?tls=none"),
             Ok(("::1".into(), 25, MailSecurity::None))
         );
-        assert!(parse_server("smtp://u:p@mail").unwrap_err().contains("user info"));
+        for with_password in ["smtp://u:p@mail", "u:p@mail", "smtpx://u:p@mail", "smtp://mail/u:p@x"] {
+            let e = parse_server(with_password).unwrap_err();
+            assert!(e.contains("user info") && !e.contains(":p"), "{e}");
+        }
         assert!(parse_server("http://mail").is_err());
         assert!(parse_server("smtp://mail?tls=off").is_err());
         assert!(parse_server("smtp://mail:99999").is_err());

@@ -72,20 +72,12 @@ pub fn load(path: &Path) -> Result<Loaded, Unreadable> {
         });
     };
     let src = Source::new(path, &text);
-    let (doc, errors) = toml::de::DeTable::parse_recoverable(&text);
-    for e in &errors {
-        let pos = e.span().map_or(0, |s| s.start);
-        d.error(&src, pos, "(syntax)", format!("invalid TOML: {}", e.message().trim()));
-    }
-    if !errors.is_empty() {
+    let Some(settings) = read_settings(&src, &mut d) else {
         return Ok(Loaded {
             plan: None,
             diagnostics: d,
         });
-    }
-    let top = toml_read::Table::new(&src, doc.get_ref(), "", 0..0);
-    let settings = settings_read::read(&src, &top, &mut d);
-    settings_read::check_settings_mode(&src, &top, &mut d);
+    };
     let mut defs: Vec<(Source, Vec<GroupDef>)> = Vec::new();
     for file in &settings.group_files {
         if let Some(gsrc) = read_group_file(file, &mut d) {
@@ -96,6 +88,25 @@ pub fn load(path: &Path) -> Result<Loaded, Unreadable> {
     let groups = validate::cross_check(&src, &settings, &defs, &mut d);
     let plan = (!d.has_errors()).then_some(Plan { settings, groups });
     Ok(Loaded { plan, diagnostics: d })
+}
+
+/// Reads the settings file's text (without the group files it names);
+/// `None` when it is not TOML. Every finding goes into `d`; the settings
+/// are only meaningful when `d` holds no errors. Paths in it are relative
+/// to `src.path`'s folder, and password files are read.
+pub fn read_settings(src: &Source, d: &mut Diagnostics) -> Option<Settings> {
+    let (doc, errors) = toml::de::DeTable::parse_recoverable(&src.text);
+    for e in &errors {
+        let pos = e.span().map_or(0, |s| s.start);
+        d.error(src, pos, "(syntax)", format!("invalid TOML: {}", e.message().trim()));
+    }
+    if !errors.is_empty() {
+        return None;
+    }
+    let top = toml_read::Table::new(src, doc.get_ref(), "", 0..0);
+    let settings = settings_read::read(src, &top, d);
+    settings_read::check_settings_mode(src, &top, d);
+    Some(settings)
 }
 
 /// The state directory named by the settings at `path`, read leniently so

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Fuzzes the three readers of hostile input, each for SECONDS (default 60):
+#   group_xml     group definition files (config::groups::read)
+#   settings      the settings file (config::read_settings)
+#   api_response  the firewall's replies (firewall::response::judge)
+# Usage: scripts/fuzz.sh [SECONDS] [TARGET...]
+# Needs the nightly toolchain (rustup toolchain install nightly); installs
+# cargo-fuzz if missing. New interesting inputs collect in fuzz/corpus/TARGET;
+# a crash is written to fuzz/artifacts/TARGET/ and stops the run: fix it and
+# keep the input as a regression test (tests/fuzz_regressions.rs).
+set -euo pipefail
+cd "$(dirname "$0")/../fuzz"
+here="$PWD"
+
+seconds="${1:-60}"
+shift || true
+targets=("$@")
+[ "${#targets[@]}" -gt 0 ] || targets=(group_xml settings api_response)
+
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+
+for target in "${targets[@]}"; do
+    case "$target" in
+        settings) dict=toml.dict ;;
+        *) dict=xml.dict ;;
+    esac
+    mkdir -p "$here/corpus/$target"
+    echo "== $target: ${seconds}s"
+    # -rss_limit_mb: a reader that allocates without bound is a finding too.
+    cargo +nightly fuzz run "$target" "$here/corpus/$target" "$here/seeds/$target" -- \
+        -max_total_time="$seconds" -dict="$here/$dict" -rss_limit_mb=1024 -timeout=10 -print_final_stats=1
+done
