@@ -19,8 +19,9 @@ pub fn loopback_targets(base: Ipv4Addr, n: usize) -> Vec<String> {
         .collect()
 }
 
-/// CPU and peak RSS of a running process over `seconds`, after it has run
-/// `warmup` since `since`; `before`/`after` run just outside the CPU window.
+/// CPU and peak RSS of running processes (summed) over `seconds`, after
+/// they have run `warmup` since `since`; `before`/`after` run just outside
+/// the CPU window.
 struct Window {
     cpu: f64,
     seconds: f64,
@@ -28,7 +29,7 @@ struct Window {
 }
 
 fn measure<B: FnOnce(), A: FnOnce()>(
-    pid: u32,
+    pids: &[u32],
     since: Instant,
     warmup: Duration,
     seconds: Duration,
@@ -36,13 +37,14 @@ fn measure<B: FnOnce(), A: FnOnce()>(
     after: A,
 ) -> Result<Window, String> {
     std::thread::sleep((since + warmup).saturating_duration_since(Instant::now()));
+    let cpu = || pids.iter().map(|p| cpu_seconds(*p)).sum::<Result<f64, String>>();
     before();
-    let c0 = cpu_seconds(pid)?;
+    let c0 = cpu()?;
     let t0 = Instant::now();
     std::thread::sleep(seconds);
-    let c1 = cpu_seconds(pid)?;
+    let c1 = cpu()?;
     let elapsed = t0.elapsed().as_secs_f64();
-    let rss = peak_rss_mib(pid)?;
+    let rss = pids.iter().map(|p| peak_rss_mib(*p)).sum::<Result<f64, String>>()?;
     after();
     Ok(Window {
         cpu: c1 - c0,
@@ -96,7 +98,7 @@ fn run_failoverd(cli: &Cli, targets: &[String], cond: Cond, what: &str) -> Resul
         let mut m = (Ok(Checks::default()), Ok(Checks::default()));
         let (mut t0, mut t1) = (Instant::now(), Instant::now());
         let w = measure(
-            d.pid(),
+            &[d.pid()],
             d.started + ready,
             Duration::from_secs(cli.warmup),
             Duration::from_secs(cli.duration),
@@ -142,10 +144,14 @@ pub fn icmp(cli: &Cli, n: usize) -> Vec<Row> {
     let fp = run_fping(cli, &targets);
     let mut rows = Vec::new();
     let fping_row = match &fp {
-        Ok((w, xmt, lost, _)) => Row {
+        Ok((w, xmt, lost, procs)) => Row {
             scenario: scenario.into(),
             n: n.to_string(),
-            process: "fping".into(),
+            process: if *procs > 1 {
+                format!("fping x{procs}")
+            } else {
+                "fping".into()
+            },
             cpu_s: Some(w.cpu),
             seconds: Some(w.seconds),
             rss_mib: Some(w.rss),
@@ -190,10 +196,18 @@ pub fn icmp(cli: &Cli, n: usize) -> Vec<Row> {
     rows
 }
 
-/// The fping command for `n` targets in `file`: each target every 1000 ms
-/// (`-p`), one send every `-i` ms so that a round takes 90 % of the period.
+/// Targets per fping process: fping 5.1 keeps each sequence number for
+/// 10 s out of 65,536 ("not enough sequence numbers available" beyond
+/// about 6,500 pings a second), so 10,000 targets at 1 s need two.
+pub const FPING_MAX_TARGETS: usize = 5000;
+
+/// The fping command for the `n` targets in `file`: each target every
+/// 1000 ms (`-p`), timeout 1000 ms (`-t`), one send every `-i` ms so that a
+/// round takes half the period (fping's own overhead per send comes on
+/// top of `-i`), quiet with one summary at the end (`-Q 3600`: `-q` does
+/// not silence `-l` in fping 5.1).
 pub fn fping_args(n: usize, file: &Path) -> Vec<String> {
-    let gap_ms = (900.0 / n as f64).min(10.0);
+    let gap_ms = (500.0 / n as f64).min(10.0);
     vec![
         "-l".into(),
         "-Q".into(),
@@ -209,24 +223,33 @@ pub fn fping_args(n: usize, file: &Path) -> Vec<String> {
     ]
 }
 
-/// fping on `targets`: its window, sends per second over its whole run,
-/// replies lost (sent minus received over the whole run), and stderr.
-fn run_fping(cli: &Cli, targets: &[String]) -> Result<(Window, f64, u64, String), String> {
+/// fping on `targets` (several processes at once, at most
+/// [`FPING_MAX_TARGETS`] each; CPU and peak RSS summed): the window, sends
+/// per second over the whole run, replies lost (sent minus received over
+/// the whole run), and how many processes.
+fn run_fping(cli: &Cli, targets: &[String]) -> Result<(Window, f64, u64, usize), String> {
     let dir = Scratch::new("fping");
-    let file = dir.write("targets", &(targets.join("\n") + "\n"));
-    let args = fping_args(targets.len(), &file);
-    say!("fping {}", args.join(" "));
-    let errfile = dir.path.join("fping.err");
     let started = Instant::now();
-    let mut child = Command::new("fping")
-        .args(&args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&errfile).map_err(|e| e.to_string())?)
-        .spawn()
-        .map_err(|e| format!("cannot run fping: {e}"))?;
+    let mut children = Vec::new();
+    let mut errfiles = Vec::new();
+    for (k, chunk) in targets.chunks(FPING_MAX_TARGETS).enumerate() {
+        let file = dir.write(&format!("targets{k}"), &(chunk.join("\n") + "\n"));
+        let args = fping_args(chunk.len(), &file);
+        say!("fping {}", args.join(" "));
+        let errfile = dir.path.join(format!("fping{k}.err"));
+        let child = Command::new("fping")
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&errfile).map_err(|e| e.to_string())?)
+            .spawn()
+            .map_err(|e| format!("cannot run fping: {e}"))?;
+        children.push(child);
+        errfiles.push(errfile);
+    }
+    let pids: Vec<u32> = children.iter().map(Child::id).collect();
     let w = measure(
-        child.id(),
+        &pids,
         started,
         Duration::from_secs(cli.warmup),
         Duration::from_secs(cli.duration),
@@ -234,31 +257,34 @@ fn run_fping(cli: &Cli, targets: &[String]) -> Result<(Window, f64, u64, String)
         || {},
     );
     let ran = started.elapsed().as_secs_f64();
-    stop_child(&mut child, libc::SIGINT);
+    for c in &mut children {
+        stop_child(c, libc::SIGINT);
+    }
     let w = w?;
-    let err = std::fs::read_to_string(&errfile).unwrap_or_default();
     let (mut xmt, mut rcv, mut lines) = (0u64, 0u64, 0usize);
-    for line in err.lines() {
-        // "127.10.0.1 : xmt/rcv/%loss = 4/4/0%, min/avg/max = ..."
-        let Some(v) = line.split("xmt/rcv/%loss = ").nth(1) else {
-            continue;
-        };
-        let mut it = v.split(['/', ',']);
-        let (Some(x), Some(r)) = (it.next(), it.next()) else {
-            continue;
-        };
-        xmt += x.trim().parse::<u64>().unwrap_or(0);
-        rcv += r.trim().parse::<u64>().unwrap_or(0);
-        lines += 1;
+    for errfile in &errfiles {
+        let err = std::fs::read_to_string(errfile).unwrap_or_default();
+        if let Some(bad) = err.lines().find(|l| l.contains("error")) {
+            return Err(bad.to_string());
+        }
+        for line in err.lines() {
+            // "127.10.0.1 : xmt/rcv/%loss = 4/4/0%, min/avg/max = ..."
+            let Some(v) = line.split("xmt/rcv/%loss = ").nth(1) else {
+                continue;
+            };
+            let mut it = v.split(['/', ',']);
+            let (Some(x), Some(r)) = (it.next(), it.next()) else {
+                continue;
+            };
+            xmt += x.trim().parse::<u64>().unwrap_or(0);
+            rcv += r.trim().parse::<u64>().unwrap_or(0);
+            lines += 1;
+        }
     }
     if lines != targets.len() {
-        return Err(format!(
-            "fping printed {lines} summaries for {} targets: {}",
-            targets.len(),
-            err.lines().take(3).collect::<Vec<_>>().join(" / ")
-        ));
+        return Err(format!("fping printed {lines} summaries for {} targets", targets.len()));
     }
-    Ok((w, xmt as f64 / ran, xmt - rcv, err))
+    Ok((w, xmt as f64 / ran, xmt - rcv, children.len()))
 }
 
 /// A listener on 0.0.0.0:`port` (0: any) that accepts and closes, in this
@@ -353,7 +379,7 @@ fn run_floor(cli: &Cli, targets: &[String], port: u16) -> Result<(Window, f64, u
         .spawn()
         .map_err(|e| e.to_string())?;
     let w = measure(
-        child.id(),
+        &[child.id()],
         started,
         Duration::from_secs(cli.warmup),
         Duration::from_secs(cli.duration),
@@ -475,7 +501,7 @@ pub fn startup(cli: &Cli) -> Vec<Row> {
             if label == "idle" {
                 say!("idle: 10 groups, {}+{} s", cli.warmup, cli.duration);
                 match measure(
-                    d.pid(),
+                    &[d.pid()],
                     Instant::now(),
                     Duration::from_secs(cli.warmup),
                     Duration::from_secs(cli.duration),
