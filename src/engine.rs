@@ -166,7 +166,9 @@ impl Engine {
         let mut b = Builder::default();
         for (gi, g) in plan.groups.iter().enumerate() {
             let conditions: Vec<Protocol> = g.def.conditions.iter().map(|c| Protocol::of(*c)).collect();
-            let mut members = Vec::new();
+            // Every Vec sized exactly: a first push reserves room for four,
+            // and with one target per member most of that room is waste.
+            let mut members = Vec::with_capacity(g.def.members.len());
             for (mi, m) in g.def.members.iter().enumerate() {
                 let Some(c) = plan.settings.connections.get(&m.name) else {
                     continue;
@@ -176,11 +178,11 @@ impl Engine {
                     rise: c.timing.rise,
                     quality: c.timing.quality.clone(),
                 };
-                let mut health = Vec::new();
-                let mut streams = Vec::new();
+                let mut health = Vec::with_capacity(conditions.len());
+                let mut streams = Vec::with_capacity(conditions.len());
                 for (ci, proto) in conditions.iter().enumerate() {
-                    let mut row = Vec::new();
-                    let mut ids = Vec::new();
+                    let mut row = Vec::with_capacity(c.targets.len());
+                    let mut ids = Vec::with_capacity(c.targets.len());
                     for (ti, t) in c.targets.iter().enumerate() {
                         let key = StreamKey::new(*proto, t, c);
                         let id = b.read(
@@ -229,6 +231,8 @@ impl Engine {
             })
             .collect();
         let by_name = b.groups.iter().enumerate().map(|(i, g)| (g.name.clone(), i)).collect();
+        b.streams.shrink_to_fit();
+        b.groups.shrink_to_fit();
         Engine {
             streams: b.streams,
             groups: b.groups,
@@ -524,7 +528,8 @@ impl Builder {
         let id = *self.index.entry(key.clone()).or_insert_with(|| {
             self.streams.push(StreamRt {
                 key,
-                readers: Vec::new(),
+                // Most streams have one reader.
+                readers: Vec::with_capacity(1),
                 last: None,
                 counts: Counts::default(),
             });
