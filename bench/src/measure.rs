@@ -61,14 +61,6 @@ impl Checks {
     pub fn total(&self) -> u64 {
         self.good + self.failed + self.error
     }
-
-    pub fn since(&self, before: &Checks) -> Checks {
-        Checks {
-            good: self.good - before.good,
-            failed: self.failed - before.failed,
-            error: self.error - before.error,
-        }
-    }
 }
 
 /// Sums `failoverd_checks_total` over every stream.

@@ -85,8 +85,19 @@ listen = "{metrics}"
     )
 }
 
+/// failoverd's figures: CPU window and peak RSS before /metrics was ever
+/// read, the checks counted from READY to the one scrape at the end, and
+/// the peak RSS after that scrape (the page of thousands of streams is
+/// several MiB, built in memory).
+struct Run {
+    w: Window,
+    checks: Checks,
+    checks_s: f64,
+    rss_scraped: f64,
+}
+
 /// failoverd on `targets` (groups of 2 members, one target each).
-fn run_failoverd(cli: &Cli, targets: &[String], cond: Cond, what: &str) -> Result<(Window, Checks), String> {
+fn run_failoverd(cli: &Cli, targets: &[String], cond: Cond, what: &str) -> Result<Run, String> {
     let dir = Scratch::new(what);
     let metrics = SocketAddr::from(([127, 0, 0, 1], free_port()));
     let settings = dir.write("failoverd.toml", &throughput_settings(targets, metrics));
@@ -95,31 +106,23 @@ fn run_failoverd(cli: &Cli, targets: &[String], cond: Cond, what: &str) -> Resul
     let result = (|| {
         let ready = d.wait_ready(Duration::from_secs(120))?;
         say!("{what}: failoverd READY after {:.0} ms", ready.as_secs_f64() * 1000.0);
-        let mut m = (Ok(Checks::default()), Ok(Checks::default()));
-        let (mut t0, mut t1) = (Instant::now(), Instant::now());
         let w = measure(
             &[d.pid()],
             d.started + ready,
             Duration::from_secs(cli.warmup),
             Duration::from_secs(cli.duration),
-            || {
-                m.0 = scrape(metrics);
-                t0 = Instant::now();
-            },
-            || {
-                t1 = Instant::now();
-                m.1 = scrape(metrics);
-            },
+            || {},
+            || {},
         )?;
-        let checks = m.1?.since(&m.0?);
-        let secs = (t1 - t0).as_secs_f64();
-        Ok((
-            Window {
-                seconds: secs.max(w.seconds),
-                ..w
-            },
+        let since = (Instant::now() - (d.started + ready)).as_secs_f64();
+        let checks = scrape(metrics)?;
+        let rss_scraped = peak_rss_mib(d.pid())?;
+        Ok(Run {
+            checks_s: checks.total() as f64 / since,
+            w,
             checks,
-        ))
+            rss_scraped,
+        })
     })();
     d.stop();
     result
@@ -163,7 +166,12 @@ pub fn icmp(cli: &Cli, n: usize) -> Vec<Row> {
         Err(e) => failed_row(scenario, n, "fping", e.clone()),
     };
     match &fo {
-        Ok((w, c)) => {
+        Ok(Run {
+            w,
+            checks: c,
+            checks_s,
+            rss_scraped,
+        }) => {
             let (cpu_ratio, rss_ratio) = match &fp {
                 Ok((f, ..)) => (Some(w.cpu / f.cpu), Some(w.rss / f.rss)),
                 Err(_) => (None, None),
@@ -179,9 +187,13 @@ pub fn icmp(cli: &Cli, n: usize) -> Vec<Row> {
                 cpu_s: Some(w.cpu),
                 seconds: Some(w.seconds),
                 rss_mib: Some(w.rss),
-                checks_s: Some(c.total() as f64 / w.seconds),
+                checks_s: Some(*checks_s),
                 lost: Some(lost),
-                result: format!("CPU {}x fping, RSS {}x fping", fmt(cpu_ratio), fmt(rss_ratio)),
+                result: format!(
+                    "CPU {}x fping, RSS {}x fping; {rss_scraped:.1} MiB after one /metrics read",
+                    fmt(cpu_ratio),
+                    fmt(rss_ratio)
+                ),
                 target: if targeted {
                     "CPU <= 1.0x fping, RSS < 64 MiB, lost 0".into()
                 } else {
@@ -325,8 +337,14 @@ pub fn tcp(cli: &Cli, n: usize) -> Vec<Row> {
         Err(e) => failed_row(scenario, n, "bare loop", e.clone()),
     };
     match &fo {
-        Ok((w, c)) => {
-            let per = w.cpu / c.total().max(1) as f64;
+        Ok(Run {
+            w,
+            checks: c,
+            checks_s,
+            rss_scraped,
+        }) => {
+            // CPU per check: CPU in the window over the checks it made.
+            let per = w.cpu / (checks_s * w.seconds).max(1.0);
             let ratio = fl.as_ref().ok().map(|(f, rate, _)| per / (f.cpu / (rate * f.seconds)));
             let targeted = n >= 5000;
             rows.push(Row {
@@ -336,10 +354,10 @@ pub fn tcp(cli: &Cli, n: usize) -> Vec<Row> {
                 cpu_s: Some(w.cpu),
                 seconds: Some(w.seconds),
                 rss_mib: Some(w.rss),
-                checks_s: Some(c.total() as f64 / w.seconds),
+                checks_s: Some(*checks_s),
                 lost: Some(c.failed + c.error),
                 result: format!(
-                    "{:.1} us CPU/check, {} x floor",
+                    "{:.1} us CPU/check, {} x floor; {rss_scraped:.1} MiB after one /metrics read",
                     per * 1e6,
                     ratio.map_or("?".into(), |r| format!("{r:.2}"))
                 ),
