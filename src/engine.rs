@@ -3,7 +3,7 @@
 //! between them go out. No I/O and no clock of its own (observations carry
 //! their time), so tests feed it sequences directly.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -130,6 +130,8 @@ struct MemberRt {
     targets: Vec<String>,
     /// `[condition][target]`.
     health: Vec<Vec<TargetHealth>>,
+    /// The stream each target reads, `[condition][target]`.
+    streams: Vec<Vec<StreamId>>,
 }
 
 struct GroupRt {
@@ -152,6 +154,8 @@ pub struct AnchorStatus {
 pub struct Engine {
     streams: Vec<StreamRt>,
     groups: Vec<GroupRt>,
+    /// Index in `groups` by name (names are unique).
+    by_name: HashMap<String, usize>,
     anchors: Vec<AnchorStatus>,
 }
 
@@ -162,7 +166,9 @@ impl Engine {
         let mut b = Builder::default();
         for (gi, g) in plan.groups.iter().enumerate() {
             let conditions: Vec<Protocol> = g.def.conditions.iter().map(|c| Protocol::of(*c)).collect();
-            let mut members = Vec::new();
+            // Every Vec sized exactly: a first push reserves room for four,
+            // and with one target per member most of that room is waste.
+            let mut members = Vec::with_capacity(g.def.members.len());
             for (mi, m) in g.def.members.iter().enumerate() {
                 let Some(c) = plan.settings.connections.get(&m.name) else {
                     continue;
@@ -172,12 +178,14 @@ impl Engine {
                     rise: c.timing.rise,
                     quality: c.timing.quality.clone(),
                 };
-                let mut health = Vec::new();
+                let mut health = Vec::with_capacity(conditions.len());
+                let mut streams = Vec::with_capacity(conditions.len());
                 for (ci, proto) in conditions.iter().enumerate() {
-                    let mut row = Vec::new();
+                    let mut row = Vec::with_capacity(c.targets.len());
+                    let mut ids = Vec::with_capacity(c.targets.len());
                     for (ti, t) in c.targets.iter().enumerate() {
                         let key = StreamKey::new(*proto, t, c);
-                        b.read(
+                        let id = b.read(
                             key,
                             Reader::Target {
                                 group: gi,
@@ -187,8 +195,10 @@ impl Engine {
                             },
                         );
                         row.push(TargetHealth::new(rules.clone()));
+                        ids.push(id);
                     }
                     health.push(row);
+                    streams.push(ids);
                 }
                 let targets = c.targets.iter().map(Target::to_string).collect();
                 members.push(MemberRt {
@@ -196,6 +206,7 @@ impl Engine {
                     quorum: c.quorum,
                     targets,
                     health,
+                    streams,
                 });
             }
             let names = members.iter().map(|m| m.name.clone()).collect();
@@ -219,9 +230,13 @@ impl Engine {
                 last_bad: None,
             })
             .collect();
+        let by_name = b.groups.iter().enumerate().map(|(i, g)| (g.name.clone(), i)).collect();
+        b.streams.shrink_to_fit();
+        b.groups.shrink_to_fit();
         Engine {
             streams: b.streams,
             groups: b.groups,
+            by_name,
             anchors,
         }
     }
@@ -236,6 +251,18 @@ impl Engine {
         self.streams.iter().map(|s| &s.key).collect()
     }
 
+    /// Whether stream `id` is read by an anchor.
+    pub fn is_anchor(&self, id: StreamId) -> bool {
+        self.streams
+            .get(id)
+            .is_some_and(|s| s.readers.iter().any(|r| matches!(r, Reader::Anchor(_))))
+    }
+
+    /// Group `name`'s state alone (no allocation).
+    pub fn group_health(&self, name: &str) -> Option<State> {
+        Some(self.groups[*self.by_name.get(name)?].health.state())
+    }
+
     pub fn anchors(&self) -> &[AnchorStatus] {
         &self.anchors
     }
@@ -247,16 +274,17 @@ impl Engine {
 
     /// Group `name`'s state and expected active member.
     pub fn group_state(&self, name: &str) -> Option<(State, Option<String>)> {
-        let g = self.groups.iter().find(|g| g.name == name)?;
+        let g = &self.groups[*self.by_name.get(name)?];
         let active = g.health.expected_active().map(|i| g.health.name(i).to_string());
         Some((g.health.state(), active))
     }
 
     /// Group `name`'s members and targets as they stand, for status.
     pub fn members(&self, name: &str) -> Vec<MemberView> {
-        let Some((gi, g)) = self.groups.iter().enumerate().find(|(_, g)| g.name == name) else {
+        let Some(&gi) = self.by_name.get(name) else {
             return Vec::new();
         };
+        let g = &self.groups[gi];
         let states = g.health.member_states();
         g.members
             .iter()
@@ -291,11 +319,8 @@ impl Engine {
     /// The stream read by target `t` of condition `c` of member `m` of
     /// group `g`.
     fn stream_of(&self, g: usize, m: usize, c: usize, t: usize) -> Option<&StreamRt> {
-        self.streams.iter().find(|s| {
-            s.readers.iter().any(|r| {
-                matches!(*r, Reader::Target { group, member, condition, target } if (group, member, condition, target) == (g, m, c, t))
-            })
-        })
+        let id = *self.groups.get(g)?.members.get(m)?.streams.get(c)?.get(t)?;
+        self.streams.get(id)
     }
 
     /// After a reload: takes over the health of every reader whose group,
@@ -320,9 +345,10 @@ impl Engine {
             .collect();
         let old_key = |g, m, c, t| old.stream_of(g, m, c, t).map(|s| &s.key);
         for (gi, g) in self.groups.iter_mut().enumerate() {
-            let Some((ogi, og)) = old.groups.iter().enumerate().find(|(_, o)| o.name == g.name) else {
+            let Some(&ogi) = old.by_name.get(&g.name) else {
                 continue;
             };
+            let og = &old.groups[ogi];
             let same_members = og.members.iter().map(|m| &m.name).eq(g.members.iter().map(|m| &m.name));
             if same_members && og.health.failback() == g.health.failback() {
                 g.health = og.health.clone();
@@ -498,17 +524,19 @@ struct Builder {
 }
 
 impl Builder {
-    fn read(&mut self, key: StreamKey, reader: Reader) {
+    fn read(&mut self, key: StreamKey, reader: Reader) -> StreamId {
         let id = *self.index.entry(key.clone()).or_insert_with(|| {
             self.streams.push(StreamRt {
                 key,
-                readers: Vec::new(),
+                // Most streams have one reader.
+                readers: Vec::with_capacity(1),
                 last: None,
                 counts: Counts::default(),
             });
             self.streams.len() - 1
         });
         self.streams[id].readers.push(reader);
+        id
     }
 }
 

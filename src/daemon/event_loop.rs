@@ -85,6 +85,10 @@ pub(super) struct Daemon {
     /// The read-only Get: the API (when a password is at hand) and when next.
     pub(super) get_api: Option<Api>,
     pub(super) next_get: Instant,
+    /// Something the push decisions depend on changed (a group's state, an
+    /// anchor's check, an answer): decide again as soon as the queues of
+    /// observations and answers are drained, not at the next tick.
+    pub(super) decide_soon: bool,
 }
 
 /// The sender the plan asks for.
@@ -179,6 +183,7 @@ pub async fn run(plan: Plan, dir: StateDir, config: PathBuf, dry_flag: bool) -> 
         synced_tx,
         push_counts: BTreeMap::new(),
         orphans: HashMap::new(),
+        decide_soon: false,
     };
     d.get_api = d.api_for_get();
     d.mail_decided_before_stop();
@@ -256,6 +261,9 @@ impl Daemon {
         let watchdog = Notifier::watchdog_every();
         let mut last_watchdog = Instant::now();
         loop {
+            if self.decide_soon && obs_rx.is_empty() && done_rx.is_empty() {
+                self.decide(Instant::now());
+            }
             tokio::select! {
                 Some(obs) = obs_rx.recv() => self.observe(&obs),
                 Some((group, answer)) = done_rx.recv() => self.answered(&group, answer),
@@ -286,6 +294,10 @@ impl Daemon {
 
     fn observe(&mut self, obs: &Observation) {
         let outputs = self.engine.observe(obs);
+        if self.engine.is_anchor(obs.stream) {
+            // The guard may have waited for this check.
+            self.decide_soon = true;
+        }
         if outputs.is_empty() {
             return;
         }
@@ -297,6 +309,7 @@ impl Daemon {
                 Output::Gap { .. } => gap = true,
                 Output::GroupState { group, state } => {
                     self.pushes.health(group, state, obs.at);
+                    self.decide_soon = true;
                     let name = self.plan.groups[group].name().to_string();
                     self.state.groups.entry(name).or_default().since = Some(SystemTime::now());
                     changed = true;
@@ -382,7 +395,16 @@ impl Daemon {
             }
         }
         self.end_holds(&clocks);
-        let (sends, notes) = self.pushes.due(self.engine.anchors(), clocks.mono);
+        self.decide(clocks.mono);
+        if self.dirty {
+            self.save(&clocks);
+        }
+    }
+
+    /// Decides every group's push now and starts those due, manual ones too.
+    fn decide(&mut self, now: Instant) {
+        self.decide_soon = false;
+        let (sends, notes) = self.pushes.due(self.engine.anchors(), now);
         for n in &notes {
             self.note(n);
         }
@@ -403,9 +425,6 @@ impl Daemon {
                 self.manual_in_flight.insert(name, m);
                 self.send(i, want);
             }
-        }
-        if self.dirty {
-            self.save(&clocks);
         }
     }
 
@@ -482,6 +501,8 @@ impl Daemon {
         for n in self.pushes.finish(i, class, now, jitter) {
             self.note(&n);
         }
+        // A slot is free again: the next push need not wait for a tick.
+        self.decide_soon = true;
         if let Some(restart) = self.decided.remove(&group) {
             let note = Note::DeactiveDecided {
                 group: group.clone(),
@@ -693,7 +714,7 @@ impl Daemon {
             .plan
             .groups
             .iter()
-            .map(|g| self.engine.group_state(g.name()).map_or(State::Unknown, |s| s.0))
+            .map(|g| self.engine.group_health(g.name()).unwrap_or(State::Unknown))
             .collect();
         let count = |s: State| states.iter().filter(|x| **x == s).count();
         format!(

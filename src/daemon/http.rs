@@ -31,15 +31,17 @@ pub async fn serve(addr: SocketAddr, tx: mpsc::Sender<Call>) -> std::io::Result<
                 }
                 let head = String::from_utf8_lossy(&buf[..n]);
                 let line = head.lines().next().unwrap_or("");
-                let response = answer(line, &tx).await;
-                let _ = stream.write_all(response.as_bytes()).await;
+                let (head, body) = answer(line, &tx).await;
+                // Head and body apart: a /metrics page of many MiB is not copied.
+                let _ = stream.write_all(head.as_bytes()).await;
+                let _ = stream.write_all(body.as_bytes()).await;
                 let _ = stream.shutdown().await;
             });
         }
     }))
 }
 
-async fn answer(request_line: &str, tx: &mpsc::Sender<Call>) -> String {
+async fn answer(request_line: &str, tx: &mpsc::Sender<Call>) -> (String, String) {
     let mut parts = request_line.split_whitespace();
     let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     if method != "GET" {
@@ -56,16 +58,19 @@ async fn answer(request_line: &str, tx: &mpsc::Sender<Call>) -> String {
     }
     match rrx.await {
         Ok(r) if r.ok => match r.body {
-            serde_json::Value::String(text) => reply("200 OK", kind, &text),
-            body => reply("200 OK", kind, &(body.to_string() + "\n")),
+            serde_json::Value::String(text) => reply("200 OK", kind, text),
+            body => reply("200 OK", kind, body.to_string() + "\n"),
         },
         _ => reply("503 Service Unavailable", "text/plain", "no answer\n"),
     }
 }
 
-fn reply(status: &str, kind: &str, body: &str) -> String {
-    format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+/// The response's head and body.
+fn reply(status: &str, kind: &str, body: impl Into<String>) -> (String, String) {
+    let body = body.into();
+    let head = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
-    )
+    );
+    (head, body)
 }

@@ -31,12 +31,14 @@ pub struct Extra<'a> {
 
 /// The whole page.
 pub fn render(engine: &Engine, x: &Extra<'_>) -> String {
-    let mut t = String::new();
+    let streams = engine.stream_counts();
+    // About 1.6 KB a stream and 0.3 KB a group: reserved once, the page
+    // (many MiB with thousands of targets) is not grown by doubling.
+    let mut t = String::with_capacity(4096 + streams.len() * 1600 + x.groups.len() * 300);
     let _ = writeln!(
         t,
         "# HELP failoverd_checks_total Checks made, by stream and result.\n# TYPE failoverd_checks_total counter"
     );
-    let streams = engine.stream_counts();
     for (k, c) in &streams {
         let l = format!("protocol=\"{}\",target=\"{}\"", k.protocol, esc(&k.target.to_string()));
         let _ = writeln!(t, "failoverd_checks_total{{{l},result=\"good\"}} {}", c.good);

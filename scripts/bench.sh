@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The benchmark of issue #7, the one command: BENCHMARKS.md records its table.
+#
+#   scripts/bench.sh            full run (about 10 minutes)
+#   scripts/bench.sh --quick    smoke run (about 3 minutes): shorter windows, 5 trials
+#   scripts/bench.sh ARGS...    anything else goes to failoverd-bench (see --help),
+#                               e.g. scripts/bench.sh --icmp 1000 icmp
+#
+# As root it first installs what it needs from Debian if missing (fping,
+# iproute2, procps). Without root the ICMP scenario (raw sockets for
+# failoverd and fping) and the detection scenario (network namespace,
+# veth, raw socket) are skipped with a visible SKIPPED row; TCP and
+# start-up run.
+#
+# Exit status: 0 every target met, 1 a target missed, 2 setup failed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" = 0 ]; then
+    missing=()
+    for pkg in fping iproute2 procps; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+    done
+    if [ "${#missing[@]}" -gt 0 ]; then
+        echo "installing Debian packages: ${missing[*]}"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+else
+    echo "not root: the icmp and detect scenarios will be SKIPPED (they need raw sockets and network namespaces)" >&2
+fi
+
+cargo build --release --locked -p failoverd -p failoverd-bench
+
+args=()
+if [ "${1:-}" = "--quick" ]; then
+    shift
+    args=(--duration 5 --warmup 4 --trials 5)
+fi
+if [ "$#" -eq 0 ]; then
+    set -- all
+fi
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), kernel $(uname -r), $(date -u +%Y-%m-%dT%H:%MZ)"
+exec target/release/failoverd-bench --failoverd target/release/failoverd "${args[@]}" "$@"
