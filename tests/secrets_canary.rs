@@ -712,6 +712,38 @@ fn error_paths_never_print_the_password_and_tls_is_checked_by_default() {
             assert!(code == 1 || code == 2, "{i} {args:?}: {code} {out}{err}");
         }
     }
+
+    // Group files holding a whole API request, broken around the
+    // password in its <Login>.
+    let group = GROUP.replace("PORT", &port.to_string());
+    let bad_logins = [
+        format!("<Password>{FW_CORE}&x</Password>"),
+        format!("<Password>{FW_CORE}&bogus;</Password>"),
+        format!("<Password>{FW_CORE}&#xZZ;</Password>"),
+        format!("<Password>{FW_CORE}</Passwrd>"),
+        format!("<Password>{FW_CORE}<</Password>"),
+        format!("<Password x=\"{FW_CORE}\">p</Password>"),
+        format!("<Password>{FW_CORE}</Password><Password>{FW_CORE}</Password>"),
+        format!("<Pasword>{FW_CORE}</Pasword>"),
+        format!("<Password><x>{FW_CORE}</x></Password>"),
+        format!("<Password>{FW_CORE}"),
+    ];
+    for (i, login) in bad_logins.iter().enumerate() {
+        let tail = if login.ends_with(FW_CORE) {
+            String::new()
+        } else {
+            format!("</Login><Set>{group}</Set></Request>")
+        };
+        let doc = format!("<Request><Login><Username>api</Username>{login}{tail}");
+        std::fs::write(s.dir.path().join(format!("bad{i}.xml")), doc).unwrap();
+        let path = s.variant(
+            &format!("bad{i}.toml"),
+            &good.replace("\"g.xml\"", &format!("\"bad{i}.xml\"")),
+        );
+        // (`run` logs the same findings through the same loader.)
+        let (code, out, err) = s.cli_with(&mut seen, &["check"], &path);
+        assert!(code == 0 || code == 1, "{i}: {code} {out}{err}");
+    }
     seen.add_dir(s.dir.path().join("state").as_path());
     seen.assert_clean();
 }

@@ -68,10 +68,27 @@ pub struct Password {
     pub secret: Option<Secret>,
 }
 
+/// Largest password file read, in bytes.
+pub const MAX_PASSWORD_BYTES: u64 = 64 * 1024;
+
 /// Reads a password file: one trailing `\n` or `\r\n` is removed, nothing
 /// else. Errors name the file, never its content.
 pub fn read_password_file(path: &Path) -> Result<Secret, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    use std::io::Read;
+    let cannot = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
+    // Bounded: `password_file = "/dev/zero"` or a log file by mistake
+    // must not fill memory.
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_PASSWORD_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(cannot)?;
+    if bytes.len() as u64 > MAX_PASSWORD_BYTES {
+        return Err(format!(
+            "{} is larger than {} KiB: a password file holds the password only",
+            path.display(),
+            MAX_PASSWORD_BYTES / 1024
+        ));
+    }
     let mut text = String::from_utf8(bytes).map_err(|_| format!("{} is not UTF-8 text", path.display()))?;
     if text.ends_with("\r\n") {
         text.truncate(text.len() - 2);
@@ -144,6 +161,19 @@ mod tests {
         }
         let err = read_password_file(&dir.path().join("missing")).unwrap_err();
         assert!(err.contains("missing"), "{err}");
+    }
+
+    #[test]
+    fn an_endless_password_file_is_refused_without_reading_it() {
+        let err = read_password_file(Path::new("/dev/zero")).unwrap_err();
+        assert_eq!(
+            err,
+            "/dev/zero is larger than 64 KiB: a password file holds the password only"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("p");
+        std::fs::write(&f, "x".repeat(64 * 1024)).unwrap();
+        assert_eq!(read_password_file(&f).unwrap().expose().len(), 64 * 1024);
     }
 
     #[test]
