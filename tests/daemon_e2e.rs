@@ -209,6 +209,25 @@ fn status_hold_release_and_push_through_the_daemon() {
 }
 
 #[test]
+fn a_hold_that_runs_out_ends_and_disarms_the_group() {
+    let (_rt, emu) = emulator();
+    let a = listen("127.0.0.1", 0);
+    let port = a.local_addr().unwrap().port();
+    let _b = listen("127.0.0.2", port);
+    let d = Daemon::start(&settings(&emu, port, "underlay", ""), port);
+    let config = d.dir.path().join("failoverd.toml");
+    actions(&emu, 1, Duration::from_secs(10), &d.log);
+    let (code, out, err) = cli(&["hold", "G", "--for", "1s"], &config);
+    assert_eq!((code, out.as_str()), (0, "held for 1s\n"), "{err}");
+    d.until_logged("hold ended; the group is disarmed", Duration::from_secs(10));
+    let (code, out, _) = cli(&["status"], &config);
+    assert_eq!(code, 0);
+    assert!(!out.contains("HELD until"), "{out}");
+    let (code, ..) = d.stop();
+    assert_eq!(code, 0);
+}
+
+#[test]
 fn sighup_rejects_a_broken_file_and_applies_a_valid_change_keeping_state() {
     let (_rt, emu) = emulator();
     let a = listen("127.0.0.1", 0);

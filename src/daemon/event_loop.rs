@@ -429,18 +429,25 @@ impl Daemon {
     }
 
     fn end_holds(&mut self, clocks: &Clocks) {
-        for (i, g) in self.plan.groups.iter().enumerate() {
-            let Some(gs) = self.state.groups.get_mut(g.name()) else {
-                continue;
-            };
-            if gs.hold.as_ref().is_some_and(|h| h.until <= clocks.wall) {
+        // Every tick: a walk over the saved groups without a lookup by
+        // name; only a hold that ends looks its group up in the plan.
+        let ended: Vec<String> = self
+            .state
+            .groups
+            .iter()
+            .filter(|(_, gs)| gs.hold.as_ref().is_some_and(|h| h.until <= clocks.wall))
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in ended {
+            let Some(i) = self.index(&name) else { continue };
+            if let Some(gs) = self.state.groups.get_mut(&name) {
                 gs.hold = None;
-                let p = &mut self.pushes.groups[i].policy;
-                p.held = false;
-                p.disarm();
-                tracing::info!(GROUP = %g.name(), EVENT = "hold_ended", "hold ended; the group is disarmed until seen up");
-                self.dirty = true;
             }
+            let p = &mut self.pushes.groups[i].policy;
+            p.held = false;
+            p.disarm();
+            tracing::info!(GROUP = %name, EVENT = "hold_ended", "hold ended; the group is disarmed until seen up");
+            self.dirty = true;
         }
     }
 
