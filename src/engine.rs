@@ -139,6 +139,10 @@ struct GroupRt {
     conditions: Vec<Protocol>,
     members: Vec<MemberRt>,
     health: GroupHealth,
+    /// The latest moment before which the newest good check of any of the
+    /// group's targets cannot have been sent (its end minus its timeout):
+    /// "seen up" after a disarm needs a check sent after it.
+    good_sent_after: Option<Instant>,
 }
 
 /// An anchor's last check, for the guard.
@@ -216,6 +220,7 @@ impl Engine {
                 conditions,
                 members,
                 health,
+                good_sent_after: None,
             });
         }
         let anchors = anchor_keys(plan);
@@ -273,6 +278,12 @@ impl Engine {
     }
 
     /// Group `name`'s state and expected active member.
+    /// Group `i`'s newest good check was sent after this moment (see
+    /// `GroupRt::good_sent_after`); `None` before any good check.
+    pub fn good_sent_after(&self, i: usize) -> Option<Instant> {
+        self.groups.get(i).and_then(|g| g.good_sent_after)
+    }
+
     pub fn group_state(&self, name: &str) -> Option<(State, Option<String>)> {
         let g = &self.groups[*self.by_name.get(name)?];
         let active = g.health.expected_active().map(|i| g.health.name(i).to_string());
@@ -419,9 +430,21 @@ impl Engine {
                 }]
             }
             Report::Check { outcome, .. } => {
+                let mut sent_after = None;
                 if let Some(s) = self.streams.get_mut(obs.stream) {
                     s.last = Some((outcome.clone(), obs.at));
                     s.counts.add(outcome);
+                    if matches!(outcome, Outcome::Good { .. }) {
+                        sent_after = obs.at.checked_sub(s.key.timeout);
+                    }
+                }
+                if let Some(t) = sent_after {
+                    for r in readers {
+                        if let Reader::Target { group, .. } = *r {
+                            let g = &mut self.groups[group];
+                            g.good_sent_after = g.good_sent_after.max(Some(t));
+                        }
+                    }
                 }
                 self.check(readers, outcome, obs.at)
             }

@@ -209,11 +209,11 @@ fn status_hold_release_and_push_through_the_daemon() {
 }
 
 #[test]
-fn a_hold_that_runs_out_ends_and_disarms_the_group() {
+fn a_hold_that_runs_out_ends_and_disarms_the_group_until_seen_up_again() {
     let (_rt, emu) = emulator();
     let a = listen("127.0.0.1", 0);
     let port = a.local_addr().unwrap().port();
-    let _b = listen("127.0.0.2", port);
+    let b = listen("127.0.0.2", port);
     let d = Daemon::start(&settings(&emu, port, "underlay", ""), port);
     let config = d.dir.path().join("failoverd.toml");
     actions(&emu, 1, Duration::from_secs(10), &d.log);
@@ -223,6 +223,18 @@ fn a_hold_that_runs_out_ends_and_disarms_the_group() {
     let (code, out, _) = cli(&["status"], &config);
     assert_eq!(code, 0);
     assert!(!out.contains("HELD until"), "{out}");
+    d.until_logged(
+        "G was seen up since it was disarmed: armed again",
+        Duration::from_secs(10),
+    );
+    // The group stayed up through the hold: the next good check is its
+    // sighting, so an outage now is acted on (it used to wait for a
+    // health change that never came, and no DeActive was ever sent).
+    drop((a, b));
+    assert_eq!(
+        actions(&emu, 2, Duration::from_secs(15), &d.log),
+        [ActionKind::Active, ActionKind::DeActive]
+    );
     let (code, ..) = d.stop();
     assert_eq!(code, 0);
 }

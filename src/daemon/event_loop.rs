@@ -324,7 +324,7 @@ impl Daemon {
                 EVENT = "late_tick",
                 "checks were late by more than three intervals (paused?); every group is disarmed"
             );
-            self.pushes.disarm_all();
+            self.pushes.disarm_all(tokio::time::Instant::now());
         }
         self.dirty = true;
     }
@@ -395,6 +395,11 @@ impl Daemon {
             }
         }
         self.end_holds(&clocks);
+        let engine = &self.engine;
+        for i in self.pushes.rearm(|i| engine.good_sent_after(i)) {
+            let name = self.plan.groups[i].name();
+            tracing::info!(GROUP = %name, EVENT = "armed", "{name} was seen up since it was disarmed: armed again");
+        }
         self.decide(clocks.mono);
         if self.dirty {
             self.save(&clocks);
@@ -445,7 +450,7 @@ impl Daemon {
             }
             let p = &mut self.pushes.groups[i].policy;
             p.held = false;
-            p.disarm();
+            p.disarm(clocks.mono);
             tracing::info!(GROUP = %name, EVENT = "hold_ended", "hold ended; the group is disarmed until seen up");
             self.dirty = true;
         }
@@ -617,7 +622,7 @@ impl Daemon {
                         self.state.groups.entry(name.clone()).or_default().hold = None;
                         let p = &mut self.pushes.groups[i].policy;
                         p.held = false;
-                        p.disarm();
+                        p.disarm(tokio::time::Instant::now());
                         tracing::info!(GROUP = %name, EVENT = "release", "hold released; the group is disarmed until seen up");
                     }
                     self.dirty = true;

@@ -138,10 +138,28 @@ impl Pushes {
     }
 
     /// Every group loses its arming (a late tick, a guard trip's end).
-    pub fn disarm_all(&mut self) {
+    pub fn disarm_all(&mut self, now: Instant) {
         for g in &mut self.groups {
-            g.policy.disarm();
+            g.policy.disarm(now);
         }
+    }
+
+    /// Groups that are up and had a good check sent after their disarm
+    /// are armed again; `good_sent_after(i)` is the engine's answer.
+    /// Returns the groups armed now.
+    pub fn rearm(&mut self, good_sent_after: impl Fn(usize) -> Option<Instant>) -> Vec<usize> {
+        let mut armed = Vec::new();
+        for (i, g) in self.groups.iter_mut().enumerate() {
+            if !g.policy.armed
+                && let Some(t) = good_sent_after(i)
+            {
+                g.policy.seen_good(t);
+                if g.policy.armed {
+                    armed.push(i);
+                }
+            }
+        }
+        armed
     }
 
     pub fn in_flight(&self) -> usize {
@@ -164,7 +182,7 @@ impl Pushes {
             // The trip is over: every group is disarmed before anything is
             // decided, so no DeActive slips out at its end.
             self.guard.tripped = false;
-            self.disarm_all();
+            self.disarm_all(now);
             notes.push(Note::GuardTripEnded);
         }
         let mut sends = Vec::new();

@@ -107,7 +107,7 @@ impl Daemon {
             let old_group = &self.plan.groups[oi];
             let changed = old_group.def != g.def || connections(&self.plan, old_group) != connections(&plan, g);
             if changed {
-                new.policy.disarm();
+                new.policy.disarm(tokio::time::Instant::now());
             }
         }
         self.finish_dropped_restarts(&plan);

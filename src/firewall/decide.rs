@@ -95,6 +95,9 @@ pub struct Policy {
     pub deactivated_at: Option<Instant>,
     /// The last time any member was up.
     pub last_up: Option<Instant>,
+    /// When the group was last disarmed: "seen up" again needs a good
+    /// check sent after this.
+    pub disarmed_at: Option<Instant>,
 }
 
 impl Policy {
@@ -112,6 +115,7 @@ impl Policy {
             deactives: VecDeque::new(),
             deactivated_at: None,
             last_up: None,
+            disarmed_at: None,
         }
     }
 
@@ -147,8 +151,20 @@ impl Policy {
     }
 
     /// A guard trip ended, a late tick, a hold ended, a definition changed.
-    pub fn disarm(&mut self) {
+    pub fn disarm(&mut self, now: Instant) {
         self.armed = false;
+        self.disarmed_at = Some(now);
+    }
+
+    /// A good check of the group's targets was sent after `sent_after`:
+    /// a group that is up when such a check arrives after its disarm has
+    /// been seen up, and is armed again (contract 6: "seen up since ...").
+    /// A group that stays up through a hold, a guard trip or a pause has no
+    /// health change to arm it, so this is what arms it.
+    pub fn seen_good(&mut self, sent_after: Instant) {
+        if !self.armed && self.health == State::Up && self.disarmed_at.is_none_or(|d| sent_after > d) {
+            self.armed = true;
+        }
     }
 
     fn up_for(&self, now: Instant) -> Duration {
@@ -307,7 +323,7 @@ impl Policy {
             }
             (Kind::Underlay { .. }, Want::Active) if self.deactivated_at.is_some() && self.health != State::Up => {
                 // reactivate_after: not armed until seen up again.
-                self.armed = false;
+                self.disarm(now);
             }
             _ => {}
         }

@@ -82,10 +82,32 @@ fn underlay_deactivates_once_armed_and_the_guard_can_hold_it() {
     let d = r.p.decide(r.now, true);
     assert_eq!((d.want, d.withheld), (None, Some(Withheld::Guard)));
     assert_eq!(r.want(false), Some(Want::DeActive));
-    r.p.disarm();
+    r.p.disarm(r.now);
     assert_eq!(r.want(false), None, "disarmed: no DeActive until seen up");
     r.health(State::Up);
     assert_eq!(r.want(false), Some(Want::Active));
+}
+
+#[test]
+fn a_group_that_stays_up_is_armed_again_by_a_check_sent_after_the_disarm() {
+    let mut r = Run::new(UNDERLAY);
+    r.at(0).health(State::Up);
+    let disarmed = r.at(10).now;
+    r.p.disarm(disarmed);
+    r.p.seen_good(disarmed - Duration::from_millis(1));
+    assert!(!r.p.armed, "a check sent before the disarm is no sighting");
+    r.p.seen_good(disarmed);
+    assert!(!r.p.armed, "nor one sent at the very moment");
+    r.p.seen_good(disarmed + Duration::from_millis(1));
+    assert!(r.p.armed, "up, and a good check sent after the disarm: seen up");
+    r.at(11).health(State::Down);
+    assert_eq!(r.want(false), Some(Want::DeActive));
+
+    let t = r.at(12).now;
+    r.p.disarm(t);
+    let t = r.at(13).now;
+    r.p.seen_good(t);
+    assert!(!r.p.armed, "a group that is down is not seen up by one good check");
 }
 
 #[test]
