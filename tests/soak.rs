@@ -10,7 +10,6 @@
 //! plus 2 MiB and the open descriptors by at most 4.
 
 use std::collections::BTreeMap;
-use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use sfos_emulator::{ActionKind, Fault};
@@ -19,7 +18,7 @@ mod daemonutil;
 mod faultutil;
 mod mailutil;
 
-use daemonutil::{Daemon, emulator, listen};
+use daemonutil::{Daemon, emulator};
 use faultutil::*;
 
 /// xorshift64*: reproducible from the printed seed.
@@ -112,7 +111,7 @@ fn soak() {
         group("U2", &["A2", "B2"], &cond),
         group("T1", &["A3", "B3"], &cond),
     ]);
-    let mut peers: Vec<Option<TcpListener>> = HOSTS.iter().map(|h| Some(listen(h, port))).collect();
+    let mut peers: Vec<Option<Peer>> = HOSTS.iter().map(|h| Some(Peer::listen(h, port))).collect();
     let d = Daemon::start_with(&cfg, &xml);
     d.until_notified("STATUS=3 groups: 3 up", Duration::from_secs(20));
 
@@ -127,12 +126,12 @@ fn soak() {
     ];
     let mut survived: BTreeMap<String, usize> = BTreeMap::new();
     let mut count = |what: String| *survived.entry(what).or_default() += 1;
-    let quiet = |peers: &mut Vec<Option<TcpListener>>| {
+    let quiet = |peers: &mut Vec<Option<Peer>>| {
         emu.clear_faults();
         smtp.up();
         for (i, p) in peers.iter_mut().enumerate() {
             if p.is_none() {
-                *p = Some(listen(HOSTS[i], port));
+                *p = Some(Peer::listen(HOSTS[i], port));
             }
         }
         until(
@@ -175,7 +174,7 @@ fn soak() {
                         count("peer down".into());
                         None
                     }
-                    None => Some(listen(HOSTS[i], port)),
+                    None => Some(Peer::listen(HOSTS[i], port)),
                 };
             }
         }

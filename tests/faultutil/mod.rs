@@ -624,3 +624,42 @@ pub fn folded(v: Vec<ActionKind>) -> Vec<ActionKind> {
     out.dedup();
     out
 }
+
+/// A TCP peer that accepts and closes every connection. A listener that
+/// never accepts fills its backlog after ~128 checks (25 s at 200 ms),
+/// and then drops SYNs: fine for a short case, not for a soak.
+pub struct Peer {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Peer {
+    pub fn listen(host: &str, port: u16) -> Peer {
+        let listener = crate::daemonutil::listen(host, port);
+        listener.set_nonblocking(true).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            while !flag.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((c, _)) => drop(c),
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        });
+        Peer {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Peer {
+    /// Closes the port before returning.
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
