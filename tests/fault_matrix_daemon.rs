@@ -184,7 +184,7 @@ fn sigkill_in_the_middle_of_a_push_then_restart() {
     }
     // The DeActive decided before the crash is mailed, its outcome unknown.
     mail.until_kind("DeactivateDecided", SECS(30));
-    let unknown = "unknown: failoverd stopped before the firewall answered";
+    let unknown = "unknown: failoverd stopped before the firewall took it";
     assert!(mail.got.iter().any(|m| body(m).contains(unknown)), "{}", d.log_text());
     let _peers = peers(port);
     until_belief(&d, "Active");

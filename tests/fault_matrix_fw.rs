@@ -134,6 +134,13 @@ fn firewall_retries_of_one_deactive_are_not_flapping() {
     let (code, log, _, dir) = d.stop();
     assert_eq!(code, 0);
     assert_eq!(folded(pushed(&emu, "G")), [Active, DeActive, Active]);
+    // One DeActive decided, however many tries: one mail (the invariants
+    // below match mails to these lines), not one per 500.
+    let decided = log
+        .iter()
+        .filter(|l| l.contains("failoverd decided a DeActive of G"))
+        .count();
+    assert_eq!(decided, 1, "{}", log.join("\n"));
     check_invariants(Run {
         log,
         emu: &emu,
@@ -143,6 +150,9 @@ fn firewall_retries_of_one_deactive_are_not_flapping() {
         crashed: false,
         state: Some(&dir.path().join("state")),
     });
+    let kinds = mailed_kinds(&mail.got);
+    let mailed = kinds.iter().filter(|k| *k == "DeactivateDecided").count();
+    assert_eq!(mailed, 1, "one mail for one DeActive, not one per try: {kinds:?}");
 }
 
 /// Events while the SMTP server is down: spooled, and every one arrives,

@@ -72,9 +72,13 @@ pub(super) struct Daemon {
     pub(super) config: PathBuf,
     pub(super) dry_flag: bool,
     pub(super) streams: Vec<JoinHandle<()>>,
-    /// DeActives failoverd decided, mailed once the firewall answered (so
-    /// the mail names the push and its answer); `true` for a restart.
+    /// DeActives failoverd decided, mailed once the firewall gave a final
+    /// answer, or once an Active is wanted instead (so the mail names the
+    /// push and its answer, once per decision, not once per retry); `true`
+    /// for a restart.
     pub(super) decided: HashMap<String, bool>,
+    /// The last answer to a decided DeActive that will be retried.
+    pub(super) decided_answer: HashMap<String, String>,
     /// Groups dropped by a reload during a restart, until their Active is
     /// accepted.
     pub(super) orphans: HashMap<String, Orphan>,
@@ -180,6 +184,7 @@ pub async fn run(plan: Plan, dir: StateDir, config: PathBuf, dry_flag: bool) -> 
         get_api: None,
         next_get: Instant::now(),
         decided: HashMap::new(),
+        decided_answer: HashMap::new(),
         synced_tx,
         push_counts: BTreeMap::new(),
         orphans: HashMap::new(),
@@ -340,8 +345,11 @@ impl Daemon {
 
     fn note(&mut self, n: &Note) {
         if let Note::DeactiveDecided { group, restart } = n {
-            tracing::warn!(EVENT = "daemon", GROUP = %group, restart = *restart, "failoverd decided a DeActive of {group}");
-            self.decided.insert(group.clone(), *restart);
+            if self.decided.insert(group.clone(), *restart).is_none() {
+                tracing::warn!(EVENT = "daemon", GROUP = %group, restart = *restart, "failoverd decided a DeActive of {group}");
+            } else {
+                tracing::info!(GROUP = %group, EVENT = "push_retry", "trying the DeActive of {group} again");
+            }
             return;
         }
         let event = super::mailing::note(n);
@@ -458,6 +466,18 @@ impl Daemon {
 
     fn send(&mut self, i: usize, want: Want) {
         let group = self.plan.groups[i].name().to_string();
+        if want == Want::Active {
+            // A decided DeActive that was never taken: the group is wanted
+            // Active again, so its mail goes now, with the last answer.
+            let last = self.decided_answer.remove(&group);
+            if let Some(restart) = self.decided.remove(&group) {
+                let answer = format!(
+                    "not taken; failoverd now wants the group Active again (last answer: {})",
+                    last.as_deref().unwrap_or("none")
+                );
+                self.mail_decided(&group, restart, &answer);
+            }
+        }
         if !self.sender.dry() {
             // Before sending, the belief is written as unknown (fsynced).
             let fw = self.state.firewalls.entry(self.url.clone()).or_default();
@@ -508,6 +528,14 @@ impl Daemon {
                 % 1000,
         ) / 1000.0;
         let accepted = class == crate::firewall::slot::Class::Accepted;
+        // Transient and unknown answers are retried: not yet the end of a
+        // decided DeActive.
+        let last_try = matches!(
+            class,
+            crate::firewall::slot::Class::Accepted
+                | crate::firewall::slot::Class::Refused(_)
+                | crate::firewall::slot::Class::Configuration(_)
+        );
         let class_name = format!("{class:?}").split('(').next().unwrap_or("").to_lowercase();
         *self.push_counts.entry((group.clone(), class_name)).or_default() += 1;
         for n in self.pushes.finish(i, class, now, jitter) {
@@ -515,14 +543,11 @@ impl Daemon {
         }
         // A slot is free again: the next push need not wait for a tick.
         self.decide_soon = true;
-        if let Some(restart) = self.decided.remove(&group) {
-            let note = Note::DeactiveDecided {
-                group: group.clone(),
-                restart,
-            };
-            let push = format!("DeActive {group}");
-            self.mailer
-                .send(super::mailing::note(&note).with_push(&push, &answer.text));
+        if last_try && let Some(restart) = self.decided.remove(&group) {
+            self.decided_answer.remove(&group);
+            self.mail_decided(&group, restart, &answer.text);
+        } else if self.decided.contains_key(&group) {
+            self.decided_answer.insert(group.clone(), answer.text.clone());
         }
         if let Some(m) = self.manual_in_flight.remove(&group) {
             self.hold_group(&group, m.hold, &format!("manual push of {:?}", m.want));
@@ -540,20 +565,28 @@ impl Daemon {
         self.dirty = true;
     }
 
+    /// The mail of a DeActive failoverd decided, with the firewall's answer.
+    fn mail_decided(&mut self, group: &str, restart: bool, answer: &str) {
+        let note = Note::DeactiveDecided {
+            group: group.to_string(),
+            restart,
+        };
+        let push = format!("DeActive {group}");
+        self.mailer.send(super::mailing::note(&note).with_push(&push, answer));
+    }
+
     /// DeActives decided by an earlier run that stopped or crashed before
     /// the firewall answered: their mails, with the outcome unknown.
     fn mail_decided_before_stop(&mut self) {
         let fw = self.state.firewalls.entry(self.url.clone()).or_default();
         let decided = std::mem::take(&mut fw.decided);
         for (group, restart) in decided {
-            tracing::warn!(EVENT = "daemon", GROUP = %group, restart, "a DeActive of {group} failoverd decided was unanswered when it stopped");
-            let note = Note::DeactiveDecided {
-                group: group.clone(),
+            tracing::warn!(EVENT = "daemon", GROUP = %group, restart, "a DeActive of {group} failoverd decided was not taken when it stopped");
+            self.mail_decided(
+                &group,
                 restart,
-            };
-            let answer = "unknown: failoverd stopped before the firewall answered";
-            self.mailer
-                .send(super::mailing::note(&note).with_push(&format!("DeActive {group}"), answer));
+                "unknown: failoverd stopped before the firewall took it",
+            );
             self.dirty = true;
         }
     }
