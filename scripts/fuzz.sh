@@ -7,7 +7,9 @@
 # Needs the nightly toolchain (rustup toolchain install nightly); installs
 # cargo-fuzz if missing. New interesting inputs collect in fuzz/corpus/TARGET;
 # a crash is written to fuzz/artifacts/TARGET/ and stops the run: fix it and
-# keep the input as a regression test (tests/fuzz_regressions.rs).
+# keep the input as a regression test beside the property tests
+# (tests/config_hostile.rs for group and settings files, tests/api_hostile.rs
+# for replies).
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 here="$PWD"
