@@ -277,13 +277,13 @@ impl Engine {
         self.streams.get(id).map_or(0, |s| s.readers.len())
     }
 
-    /// Group `name`'s state and expected active member.
     /// Group `i`'s newest good check was sent after this moment (see
     /// `GroupRt::good_sent_after`); `None` before any good check.
     pub fn good_sent_after(&self, i: usize) -> Option<Instant> {
         self.groups.get(i).and_then(|g| g.good_sent_after)
     }
 
+    /// Group `name`'s state and expected active member.
     pub fn group_state(&self, name: &str) -> Option<(State, Option<String>)> {
         let g = &self.groups[*self.by_name.get(name)?];
         let active = g.health.expected_active().map(|i| g.health.name(i).to_string());
