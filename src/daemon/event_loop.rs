@@ -72,13 +72,11 @@ pub(super) struct Daemon {
     pub(super) config: PathBuf,
     pub(super) dry_flag: bool,
     pub(super) streams: Vec<JoinHandle<()>>,
-    /// DeActives failoverd decided, mailed once the firewall gave a final
-    /// answer, or once an Active is wanted instead (so the mail names the
-    /// push and its answer, once per decision, not once per retry); `true`
-    /// for a restart.
-    pub(super) decided: HashMap<String, bool>,
-    /// The last answer to a decided DeActive that will be retried.
-    pub(super) decided_answer: HashMap<String, String>,
+    /// DeActives failoverd decided, by group, mailed once the firewall gave
+    /// a final answer, or once an Active is wanted instead (so the mail
+    /// names the push and its answer, once per decision, not once per
+    /// retry). Saved with the state, so a crash does not lose the mail.
+    pub(super) decided: HashMap<String, Decided>,
     /// Groups dropped by a reload during a restart, until their Active is
     /// accepted.
     pub(super) orphans: HashMap<String, Orphan>,
@@ -93,6 +91,15 @@ pub(super) struct Daemon {
     /// anchor's check, an answer): decide again as soon as the queues of
     /// observations and answers are drained, not at the next tick.
     pub(super) decide_soon: bool,
+}
+
+/// A DeActive failoverd decided whose mail has not gone yet.
+#[derive(Debug, Default)]
+pub(super) struct Decided {
+    /// For a tunnel restart.
+    restart: bool,
+    /// The answer to the last try, when it will be tried again.
+    last_answer: Option<String>,
 }
 
 /// The sender the plan asks for.
@@ -184,7 +191,6 @@ pub async fn run(plan: Plan, dir: StateDir, config: PathBuf, dry_flag: bool) -> 
         get_api: None,
         next_get: Instant::now(),
         decided: HashMap::new(),
-        decided_answer: HashMap::new(),
         synced_tx,
         push_counts: BTreeMap::new(),
         orphans: HashMap::new(),
@@ -345,7 +351,9 @@ impl Daemon {
 
     fn note(&mut self, n: &Note) {
         if let Note::DeactiveDecided { group, restart } = n {
-            if self.decided.insert(group.clone(), *restart).is_none() {
+            let first = !self.decided.contains_key(group);
+            self.decided.entry(group.clone()).or_default().restart = *restart;
+            if first {
                 tracing::warn!(EVENT = "daemon", GROUP = %group, restart = *restart, "failoverd decided a DeActive of {group}");
             } else {
                 tracing::info!(GROUP = %group, EVENT = "push_retry", "trying the DeActive of {group} again");
@@ -469,22 +477,18 @@ impl Daemon {
         if want == Want::Active {
             // A decided DeActive that was never taken: the group is wanted
             // Active again, so its mail goes now, with the last answer.
-            let last = self.decided_answer.remove(&group);
-            if let Some(restart) = self.decided.remove(&group) {
+            if let Some(d) = self.decided.remove(&group) {
                 let answer = format!(
                     "not taken; failoverd now wants the group Active again (last answer: {})",
-                    last.as_deref().unwrap_or("none")
+                    d.last_answer.as_deref().unwrap_or("none")
                 );
-                self.mail_decided(&group, restart, &answer);
+                self.mail_decided(&group, d.restart, &answer);
             }
         }
         if !self.sender.dry() {
             // Before sending, the belief is written as unknown (fsynced).
             let fw = self.state.firewalls.entry(self.url.clone()).or_default();
             fw.beliefs.insert(group.clone(), Belief::Unknown);
-            // A decided DeActive is mailed once answered; kept on disk so
-            // a crash before the answer does not lose its mail.
-            fw.decided = self.decided.iter().map(|(g, r)| (g.clone(), *r)).collect();
             self.save(&Clocks::now());
         }
         let push = Push { group, want };
@@ -543,11 +547,10 @@ impl Daemon {
         }
         // A slot is free again: the next push need not wait for a tick.
         self.decide_soon = true;
-        if last_try && let Some(restart) = self.decided.remove(&group) {
-            self.decided_answer.remove(&group);
-            self.mail_decided(&group, restart, &answer.text);
-        } else if self.decided.contains_key(&group) {
-            self.decided_answer.insert(group.clone(), answer.text.clone());
+        if last_try && let Some(d) = self.decided.remove(&group) {
+            self.mail_decided(&group, d.restart, &answer.text);
+        } else if let Some(d) = self.decided.get_mut(&group) {
+            d.last_answer = Some(answer.text.clone());
         }
         if let Some(m) = self.manual_in_flight.remove(&group) {
             self.hold_group(&group, m.hold, &format!("manual push of {:?}", m.want));
@@ -560,7 +563,6 @@ impl Daemon {
             let fw = self.state.firewalls.entry(self.url.clone()).or_default();
             fw.beliefs.insert(group.clone(), belief);
             fw.set_at.insert(group, SystemTime::now());
-            fw.decided = self.decided.iter().map(|(g, r)| (g.clone(), *r)).collect();
         }
         self.dirty = true;
     }
@@ -727,6 +729,11 @@ impl Daemon {
                     persist::save(gs, h, &self.pushes.groups[i].policy, clocks);
                 }
             }
+        }
+        if !self.sender.dry() {
+            // Decided DeActives not yet mailed: the next start mails them.
+            let fw = self.state.firewalls.entry(self.url.clone()).or_default();
+            fw.decided = self.decided.iter().map(|(g, d)| (g.clone(), d.restart)).collect();
         }
         match self.dir.save(&self.state) {
             Ok(()) => {
