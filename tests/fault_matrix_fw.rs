@@ -69,6 +69,50 @@ fn firewall_fault(fault: Fault, config_class: bool) {
         crashed: false,
         state: Some(&dir.path().join("state")),
     });
+    assert_one_deactive_mail(&mail);
+}
+
+/// One DeActive decided: one mail about it, however many tries it took.
+fn assert_one_deactive_mail(mail: &MailBox) {
+    let kinds = mailed_kinds(&mail.got);
+    let mailed = kinds.iter().filter(|k| *k == "DeactivateDecided").count();
+    assert_eq!(mailed, 1, "one mail for one DeActive, not one per try: {kinds:?}");
+}
+
+/// The firewall refuses the DeActive (entity code 500): three tries, then
+/// the group is refused (mailed), and the decided DeActive is mailed once,
+/// with that answer. The peers return: the Active is wanted and lands.
+#[test]
+fn firewall_refusing_a_deactive() {
+    let (_rt, emu) = emulator();
+    let mut mail = MailBox::new(mailutil::mailin(mailutil::port0(), Default::default()));
+    let port = mailutil::free_port();
+    let (cfg, xml) = loopback_settings(&emu, port, "", &mail_section(mail.server.port));
+    let peers_up = peers(port);
+    let d = Daemon::start_with(&cfg, &xml);
+    until_belief(&d, "Active");
+    emu.set_fault(Fault::EntityCode(500));
+    drop(peers_up);
+    mail.until_kind("PushRefused", SECS(60));
+    mail.until_kind("DeactivateDecided", SECS(20));
+    emu.clear_faults();
+    let _peers = peers(port);
+    until_belief(&d, "Active");
+    mail.catch_up(&d);
+    let (code, log, _, dir) = d.stop();
+    assert_eq!(code, 0);
+    let tries = log.iter().filter(|l| l.contains("pushing DeActive G")).count();
+    assert_eq!(tries, 3, "three tries, then refused:\n{}", log.join("\n"));
+    check_invariants(Run {
+        log,
+        emu: &emu,
+        groups: &["G"],
+        mail: Some(&mut mail),
+        dangerous: false,
+        crashed: false,
+        state: Some(&dir.path().join("state")),
+    });
+    assert_one_deactive_mail(&mail);
 }
 
 #[test]
@@ -150,9 +194,7 @@ fn firewall_retries_of_one_deactive_are_not_flapping() {
         crashed: false,
         state: Some(&dir.path().join("state")),
     });
-    let kinds = mailed_kinds(&mail.got);
-    let mailed = kinds.iter().filter(|k| *k == "DeactivateDecided").count();
-    assert_eq!(mailed, 1, "one mail for one DeActive, not one per try: {kinds:?}");
+    assert_one_deactive_mail(&mail);
 }
 
 /// Events while the SMTP server is down: spooled, and every one arrives,

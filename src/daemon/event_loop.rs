@@ -532,22 +532,18 @@ impl Daemon {
                 % 1000,
         ) / 1000.0;
         let accepted = class == crate::firewall::slot::Class::Accepted;
-        // Transient and unknown answers are retried: not yet the end of a
-        // decided DeActive.
-        let last_try = matches!(
-            class,
-            crate::firewall::slot::Class::Accepted
-                | crate::firewall::slot::Class::Refused(_)
-                | crate::firewall::slot::Class::Configuration(_)
-        );
         let class_name = format!("{class:?}").split('(').next().unwrap_or("").to_lowercase();
         *self.push_counts.entry((group.clone(), class_name)).or_default() += 1;
-        for n in self.pushes.finish(i, class, now, jitter) {
-            self.note(&n);
+        let notes = self.pushes.finish(i, class, now, jitter);
+        // A decided DeActive ends when it is accepted or refused for good
+        // (its tries used up); every other answer is tried again.
+        let over = accepted || notes.iter().any(|n| matches!(n, Note::Refused { .. }));
+        for n in &notes {
+            self.note(n);
         }
         // A slot is free again: the next push need not wait for a tick.
         self.decide_soon = true;
-        if last_try && let Some(d) = self.decided.remove(&group) {
+        if over && let Some(d) = self.decided.remove(&group) {
             self.mail_decided(&group, d.restart, &answer.text);
         } else if let Some(d) = self.decided.get_mut(&group) {
             d.last_answer = Some(answer.text.clone());
