@@ -77,7 +77,7 @@ fn sighup_during_pushes() {
                 .iter()
                 .any(|l| l.contains("pushing Active G"))
         },
-        &|| d.log_text(),
+        &|| d.report(),
     );
     hups(3);
     until_belief(&d, "Active");
@@ -164,7 +164,7 @@ fn sigkill_in_the_middle_of_a_push_then_restart() {
     drop(peers_up);
     d.until_logged("pushing DeActive G", SECS(20));
     until("the DeActive hangs", SECS(10), || emu.in_flight("G") == 1, &|| {
-        d.log_text()
+        d.report()
     });
     let (first, dir) = d.crash();
     let spooled_before = spooled(&dir.path().join("state"));
@@ -179,7 +179,7 @@ fn sigkill_in_the_middle_of_a_push_then_restart() {
             &format!("spooled mail {id} delivered after the restart"),
             SECS(30),
             || mail.drain().iter().any(|r| message_id(r) == id),
-            &|| d.log_text(),
+            &|| d.report(),
         );
     }
     // The DeActive decided before the crash is mailed, its outcome unknown.
@@ -243,7 +243,7 @@ fn state_dir_fault(mount: Option<&[&str]>, breaks: &dyn Fn(&Path), repair: &dyn 
         "state.json holds the belief Active",
         SECS(10),
         || daemonutil::belief(&state.join("state.json")) == "Active",
-        &|| d.log_text(),
+        &|| d.report(),
     );
     finish(d, &emu, &mut mail, Vec::new(), false);
 }

@@ -74,7 +74,7 @@ fn our_own_uplink_down_for_a_while() {
     );
     let cfg = config(&emu.url(), &emu.cert_fingerprint(), FAST, &conns, "", &tail);
     let d = Daemon::start_with(&cfg, &group("G", &["A", "B"], "PING"));
-    until("Active", SECS(20), || pushed(&emu, "G") == [Active], &|| d.log_text());
+    until("Active", SECS(20), || pushed(&emu, "G") == [Active], &|| d.report());
     net.peer_link_down();
     d.until_logged("DeActive withheld", SECS(20));
     nothing_more(&emu, "G", &[Active], SECS(3), &d);
@@ -106,7 +106,7 @@ fn the_firewall_reboots() {
     let url = url_via(&emu, &switch);
     let cfg = config(&url, &emu.cert_fingerprint(), FAST, &conns, fw, &tail);
     let d = Daemon::start_with(&cfg, &group("T", &["A", "B"], &format!("TCP/{port}")));
-    until("Active", SECS(20), || pushed(&emu, "T") == [Active], &|| d.log_text());
+    until("Active", SECS(20), || pushed(&emu, "T") == [Active], &|| d.report());
     d.until_notified("STATUS=1 groups: 1 up", SECS(20));
     switch.down();
     drop((a, b));
@@ -152,7 +152,7 @@ fn every_target_broken_at_first_start() {
     let xml = groups(&[group("T", &["A", "B"], &cond), group("U", &["C", "D"], &cond)]);
     let d = Daemon::start_with(&cfg, &xml);
     d.until_notified("STATUS=2 groups: 0 up, 2 down", SECS(20));
-    until("T Active", SECS(20), || pushed(&emu, "T") == [Active], &|| d.log_text());
+    until("T Active", SECS(20), || pushed(&emu, "T") == [Active], &|| d.report());
     // Well past restart_after (1 s) and several push ticks.
     nothing_more(&emu, "T", &[Active], SECS(3), &d);
     assert_eq!(pushed(&emu, "U"), [], "{}", d.log_text());
@@ -160,7 +160,7 @@ fn every_target_broken_at_first_start() {
         .iter()
         .map(|h| listen(h, port))
         .collect();
-    until("U Active", SECS(20), || pushed(&emu, "U") == [Active], &|| d.log_text());
+    until("U Active", SECS(20), || pushed(&emu, "U") == [Active], &|| d.report());
     d.until_notified("STATUS=2 groups: 2 up", SECS(20));
     stop_and_check(d, &emu, &["T", "U"], &mut mail, true);
     assert_eq!(pushed(&emu, "T"), [Active]);
@@ -270,7 +270,7 @@ fn the_resolver_dies() {
     let wrap = mount_ns(dir.path(), "127.0.0.1 localhost\n", &resolv, "hosts: files dns\n");
     let wrap: Vec<&str> = wrap.iter().map(String::as_str).collect();
     let d = Daemon::start_wrapped(dir, &wrap);
-    until("Active", SECS(20), || pushed(&emu, "G") == [Active], &|| d.log_text());
+    until("Active", SECS(20), || pushed(&emu, "G") == [Active], &|| d.report());
     d.until_notified("STATUS=1 groups: 1 up", SECS(20));
     assert!(resolves_in(d.pid(), NAMES[0].0));
     drop(dns);
@@ -300,14 +300,14 @@ fn a_target_name_stops_resolving() {
     let hosts_file = dir.path().join("hosts");
     let wrap: Vec<&str> = wrap.iter().map(String::as_str).collect();
     let d = Daemon::start_wrapped(dir, &wrap);
-    until("Active", SECS(20), || pushed(&emu, "G") == [Active], &|| d.log_text());
+    until("Active", SECS(20), || pushed(&emu, "G") == [Active], &|| d.report());
     // Written in place: the bind mount keeps the same file.
     std::fs::write(&hosts_file, "127.0.0.1 localhost\n").unwrap();
     until(
         "DeActive",
         SECS(20),
         || pushed(&emu, "G") == [Active, DeActive],
-        &|| d.log_text(),
+        &|| d.report(),
     );
     assert!(d.log_text().contains("does not exist"), "{}", d.log_text());
     std::fs::write(&hosts_file, hosts).unwrap();
@@ -315,7 +315,7 @@ fn a_target_name_stops_resolving() {
         "Active again",
         SECS(20),
         || pushed(&emu, "G") == [Active, DeActive, Active],
-        &|| d.log_text(),
+        &|| d.report(),
     );
     stop_and_check(d, &emu, &["G"], &mut mail, false);
 }

@@ -52,7 +52,7 @@ fn until_firewall_pushed(emu: &sfos_emulator::Emulator, d: &Daemon, want: &[sfos
         &format!("pushes {want:?}"),
         SECS(30),
         || pushed(emu, "G") == want,
-        &|| format!("pushed {:?}\n{}", pushed(emu, "G"), d.log_text()),
+        &|| format!("pushed {:?}\n{}", pushed(emu, "G"), d.report()),
     );
 }
 
@@ -97,9 +97,9 @@ fn peer_down_and_back() {
     }
     let c = case("PING", FAST, "");
     c.net.peer_link_down();
-    until_firewall(&c.emu, "G", false, SECS(20), &|| c.d.log_text());
+    until_firewall(&c.emu, "G", false, SECS(20), &|| c.d.report());
     c.net.ns.exec(&["ip", "link", "set", &c.net.peer_if, "up"]);
-    until_firewall(&c.emu, "G", true, SECS(20), &|| c.d.log_text());
+    until_firewall(&c.emu, "G", true, SECS(20), &|| c.d.report());
     c.d.until_logged("EVENT=GroupUp", SECS(10));
     c.finish(&[Active, DeActive, Active], false);
 }
@@ -136,10 +136,10 @@ fn random_loss_30_percent_deactivates_then_recovers() {
     }
     let c = case("PING", LOSSY, "");
     c.loss(30);
-    until_firewall(&c.emu, "G", false, SECS(30), &|| c.d.log_text());
+    until_firewall(&c.emu, "G", false, SECS(30), &|| c.d.report());
     assert!(c.d.log_text().contains("loss"), "down by the loss rule");
     c.loss(0);
-    until_firewall(&c.emu, "G", true, SECS(30), &|| c.d.log_text());
+    until_firewall(&c.emu, "G", true, SECS(30), &|| c.d.report());
     c.finish(&[Active, DeActive, Active], false);
 }
 
@@ -151,9 +151,9 @@ fn random_loss_100_percent_deactivates_then_recovers() {
     }
     let c = case("PING", FAST, "");
     c.loss(100);
-    until_firewall(&c.emu, "G", false, SECS(20), &|| c.d.log_text());
+    until_firewall(&c.emu, "G", false, SECS(20), &|| c.d.report());
     c.loss(0);
-    until_firewall(&c.emu, "G", true, SECS(20), &|| c.d.log_text());
+    until_firewall(&c.emu, "G", true, SECS(20), &|| c.d.report());
     c.finish(&[Active, DeActive, Active], false);
 }
 
@@ -194,10 +194,10 @@ fn tcp_port(verdict: &str, reason: &str) {
     let d = Daemon::start_with(&cfg, &group("G", &["A", "B"], &format!("TCP/{port}")));
     until_firewall_pushed(&emu, &d, &[Active]);
     net.ns.filter_input(&[&format!("tcp dport {port} {verdict}")]);
-    until_firewall(&emu, "G", false, SECS(20), &|| d.log_text());
+    until_firewall(&emu, "G", false, SECS(20), &|| d.report());
     assert!(d.log_text().contains(reason), "checks {reason}:\n{}", d.log_text());
     net.ns.filter_input(&[]);
-    until_firewall(&emu, "G", true, SECS(20), &|| d.log_text());
+    until_firewall(&emu, "G", true, SECS(20), &|| d.report());
     mail.catch_up(&d);
     let (code, log, _, dir) = d.stop();
     assert_eq!(code, 0);

@@ -134,23 +134,29 @@ fn soak() {
                 *p = Some(Peer::listen(HOSTS[i], port));
             }
         }
-        until(
-            "every group up and Active on the firewall, nothing in flight",
+        until_met(
+            "quiet: every group up and Active on the firewall, nothing in flight, STATUS 3 up",
             Duration::from_secs(90),
             || {
                 let fw = emu.groups();
-                GROUPS
-                    .iter()
-                    .all(|g| fw.get(*g) == Some(&true) && emu.in_flight(g) == 0)
-                    && d.notes
-                        .lock()
-                        .unwrap()
-                        .iter()
-                        .rev()
-                        .find(|n| n.contains("STATUS="))
-                        .is_some_and(|n| n.contains("3 groups: 3 up"))
+                for g in GROUPS {
+                    match fw.get(g) {
+                        Some(true) => {}
+                        Some(false) => return Err(format!("{g} is inactive on the firewall")),
+                        None => return Err(format!("{g} is not defined on the firewall")),
+                    }
+                    let n = emu.in_flight(g);
+                    if n != 0 {
+                        return Err(format!("{g} has {n} request(s) in flight at the emulator"));
+                    }
+                }
+                let status = d.last_status();
+                if !status.contains("3 groups: 3 up") {
+                    return Err(format!("the daemon's last STATUS is not \"3 groups: 3 up\": {status}"));
+                }
+                Ok(())
             },
-            &|| d.log_text(),
+            &|| d.report(),
         );
     };
 

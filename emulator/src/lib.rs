@@ -209,6 +209,18 @@ impl Emulator {
         self.shared.hostile_bytes.load(Ordering::Relaxed)
     }
 
+    /// A handle that can describe this emulator from another place (a
+    /// test harness's timeout message) while the emulator runs.
+    pub fn watcher(&self) -> Watcher {
+        Watcher(self.shared.clone())
+    }
+
+    /// What the emulated firewall holds now, for a test's timeout message:
+    /// see [`Watcher::describe`].
+    pub fn describe(&self) -> String {
+        self.watcher().describe()
+    }
+
     /// Prints one line per request to stderr (never the XML).
     pub fn set_verbose(&self, on: bool) {
         self.shared.verbose.store(on, Ordering::Relaxed);
@@ -232,5 +244,61 @@ impl Drop for Emulator {
         if let Some(path) = lock(&self.ca_file).take() {
             let _ = std::fs::remove_file(path);
         }
+    }
+}
+
+/// A cheap handle on a running emulator's state, for describing it.
+#[derive(Clone)]
+pub struct Watcher(Arc<Shared>);
+
+impl Watcher {
+    /// The faults switched on, each group (active or not, requests for it
+    /// in flight now) and the last requests with their outcomes: what a
+    /// reader of a failed wait needs to know of the firewall's side.
+    pub fn describe(&self) -> String {
+        use std::fmt::Write;
+        let shared = &self.0;
+        let mut out = String::new();
+        let faults = lock(&shared.faults).clone();
+        let _ = writeln!(out, "faults on: {faults:?}");
+        let groups: Vec<(String, bool)> = {
+            let state = lock(&shared.state);
+            state.groups.iter().map(|(n, g)| (n.clone(), g.active)).collect()
+        };
+        for (name, active) in groups {
+            let state = if active { "active" } else { "inactive" };
+            let now = shared.in_flight.current(&name);
+            let _ = writeln!(out, "group {name}: {state}, {now} request(s) in flight now");
+        }
+        let log = lock(&shared.log).clone();
+        let skip = log.len().saturating_sub(8);
+        let _ = writeln!(out, "last {} of {} requests:", log.len() - skip, log.len());
+        let now = std::time::SystemTime::now();
+        for r in &log[skip..] {
+            let ago = now.duration_since(r.at).unwrap_or_default().as_secs_f64();
+            let actions: Vec<String> = r
+                .actions
+                .iter()
+                .map(|a| {
+                    format!(
+                        "{:?} {}{}",
+                        a.action,
+                        a.group,
+                        a.code.map(|c| format!(" code {c}")).unwrap_or_default()
+                    )
+                })
+                .collect();
+            let outcome = match &r.outcome {
+                Outcome::Answered(_) => "answered".to_string(),
+                other => format!("{other:?}"),
+            };
+            let _ = writeln!(
+                out,
+                "  {ago:.1} s ago from {}: [{}] {outcome}",
+                r.peer,
+                actions.join(", ")
+            );
+        }
+        out
     }
 }

@@ -17,6 +17,20 @@ use sfos_emulator::{ActionKind, Definition, Emulator, EmulatorConfig, Protocol};
 
 pub const GROUP: &str = "<VPNFailoverGroup><GroupDetail><Name>G</Name><MemberConnections><Connection>A</Connection><Connection>B</Connection></MemberConnections><FailoverCondition><FailoverIF><Protocol>TCP</Protocol><Port>PORT</Port></FailoverIF></FailoverCondition></GroupDetail></VPNFailoverGroup>";
 
+thread_local! {
+    /// The emulator this test thread started last: every wait that times
+    /// out describes it beside the daemon's last STATUS.
+    static WATCHED: std::cell::RefCell<Option<sfos_emulator::Watcher>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Describes the emulator this test thread started last, if any.
+pub fn watched_emulator() -> String {
+    WATCHED.with(|w| match &*w.borrow() {
+        Some(watcher) => watcher.describe(),
+        None => "(no emulator started by this test)\n".to_string(),
+    })
+}
+
 pub struct Daemon {
     pub child: Child,
     pub log: Arc<Mutex<Vec<String>>>,
@@ -138,8 +152,8 @@ impl Daemon {
         while !self.log.lock().unwrap().iter().any(|l| l.contains(want)) {
             assert!(
                 Instant::now() < deadline,
-                "no {want:?} in the log within {limit:?}:\n{}",
-                self.log.lock().unwrap().join("\n")
+                "no {want:?} in the log within {limit:?}\n{}",
+                self.report()
             );
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -160,8 +174,8 @@ impl Daemon {
             drop(seen);
             assert!(
                 Instant::now() < deadline,
-                "no {want:?} within {limit:?}; got {notes:?}; log:\n{}",
-                self.log.lock().unwrap().join("\n")
+                "no {want:?} notified within {limit:?}; got {notes:?}\n{}",
+                self.report()
             );
             std::thread::sleep(Duration::from_millis(10));
         }
@@ -184,6 +198,31 @@ impl Daemon {
     /// The log so far, one string.
     pub fn log_text(&self) -> String {
         self.log.lock().unwrap().join("\n")
+    }
+
+    /// The daemon's last STATUS= notification.
+    pub fn last_status(&self) -> String {
+        let notes = self.notes.lock().unwrap();
+        match notes
+            .iter()
+            .rev()
+            .find_map(|n| n.lines().find(|l| l.starts_with("STATUS=")))
+        {
+            Some(line) => line.to_string(),
+            None => "(no STATUS= yet)".to_string(),
+        }
+    }
+
+    /// What a timed-out wait prints: the daemon's last STATUS, the
+    /// emulator's view (its groups, requests in flight, the last requests)
+    /// and the daemon's log.
+    pub fn report(&self) -> String {
+        format!(
+            "the daemon's last {}\nthe emulator:\n{}the daemon's log:\n{}",
+            self.last_status(),
+            watched_emulator(),
+            self.log_text()
+        )
     }
 
     /// SIGKILL: no chance to clean up. Returns the log and the folder.
@@ -267,6 +306,8 @@ pub fn emulator_with(defined: bool) -> (tokio::runtime::Runtime, Emulator) {
     if defined {
         emu.add_group(definition, true);
     }
+    let watcher = emu.watcher();
+    WATCHED.with(|w| *w.borrow_mut() = Some(watcher));
     (rt, emu)
 }
 

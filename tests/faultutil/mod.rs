@@ -183,7 +183,7 @@ impl MailBox {
 
     pub fn catch_up_within(&mut self, d: &crate::daemonutil::Daemon, limit: Duration) {
         let log = d.log.lock().unwrap().clone();
-        self.until_mailed_within(&logged_kinds(&log), limit, &|| d.log_text());
+        self.until_mailed_within(&logged_kinds(&log), limit, &|| d.report());
     }
 
     /// Waits (bounded) until a mailed event's kind is `kind`.
@@ -192,8 +192,9 @@ impl MailBox {
         while !mailed_kinds(self.drain()).iter().any(|k| k == kind) {
             assert!(
                 Instant::now() < deadline,
-                "no {kind} mailed within {limit:?}: {:?}",
-                mailed_kinds(&self.got)
+                "no {kind} mailed within {limit:?}; mailed so far: {:?}\nthe emulator:\n{}",
+                mailed_kinds(&self.got),
+                crate::daemonutil::watched_emulator()
             );
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -491,20 +492,49 @@ pub fn until_firewall(emu: &Emulator, group: &str, active: bool, limit: Duration
     while emu.groups().get(group) != Some(&active) {
         assert!(
             Instant::now() < deadline,
-            "{group} not {} on the firewall within {limit:?}; pushed {:?}\n{}",
+            "{group} not {} on the firewall within {limit:?}; pushed {:?}\nthe emulator:\n{}{}",
             if active { "active" } else { "inactive" },
             pushed(emu, group),
+            emu.describe(),
             log()
         );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
 
-/// Waits (bounded) for `cond`.
-pub fn until(what: &str, limit: Duration, mut cond: impl FnMut() -> bool, log: &dyn Fn() -> String) {
+/// Waits (bounded) for `cond`. `context` says what a reader needs when it
+/// times out (usually `Daemon::report`: last STATUS, the emulator, the log).
+pub fn until(what: &str, limit: Duration, mut cond: impl FnMut() -> bool, context: &dyn Fn() -> String) {
+    until_met(
+        what,
+        limit,
+        || if cond() { Ok(()) } else { Err(String::new()) },
+        context,
+    );
+}
+
+/// Waits (bounded) until `check` passes; `check` says which part of the
+/// condition failed, and a timeout quotes its last word.
+pub fn until_met(
+    what: &str,
+    limit: Duration,
+    mut check: impl FnMut() -> Result<(), String>,
+    context: &dyn Fn() -> String,
+) {
     let deadline = Instant::now() + limit;
-    while !cond() {
-        assert!(Instant::now() < deadline, "{what}: not within {limit:?}\n{}", log());
+    loop {
+        let failed = match check() {
+            Ok(()) => return,
+            Err(part) => part,
+        };
+        if Instant::now() >= deadline {
+            let part = if failed.is_empty() {
+                String::new()
+            } else {
+                format!("\nstill failing: {failed}")
+            };
+            panic!("{what}: not within {limit:?}{part}\n{}", context());
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -606,15 +636,18 @@ pub fn loopback_settings(emu: &Emulator, port: u16, firewall: &str, tail: &str) 
 /// Polls `failoverd status` until the firewall line says `want`.
 pub fn until_belief(d: &crate::daemonutil::Daemon, want: &str) {
     let config = d.dir.path().join("failoverd.toml");
-    until(
+    until_met(
         &format!("status says firewall: {want}"),
         Duration::from_secs(30),
         || {
-            crate::daemonutil::cli(&["status"], &config)
-                .1
-                .contains(&format!("firewall: {want}"))
+            let (_, out, err) = crate::daemonutil::cli(&["status"], &config);
+            if out.contains(&format!("firewall: {want}")) {
+                Ok(())
+            } else {
+                Err(format!("`failoverd status` printed:\n{out}{err}"))
+            }
         },
-        &|| d.log_text(),
+        &|| d.report(),
     );
 }
 
