@@ -42,7 +42,7 @@ fn firewall_fault(fault: Fault, config_class: bool) {
             let at = log.iter().position(|l| l.contains("pushing DeActive G"));
             at.is_some_and(|i| log[i..].iter().any(|l| l.contains("the firewall answered")))
         },
-        &|| d.log_text(),
+        &|| d.report(),
     );
     if config_class {
         mail.until_kind("ApiUnusable", SECS(20));
@@ -167,9 +167,7 @@ fn firewall_retries_of_one_deactive_are_not_flapping() {
             .filter(|l| l.contains("pushing DeActive G"))
             .count()
     };
-    until("three tries of the DeActive", SECS(20), || tries() >= 3, &|| {
-        d.log_text()
-    });
+    until("three tries of the DeActive", SECS(20), || tries() >= 3, &|| d.report());
     emu.clear_faults();
     until_belief(&d, "DeActive");
     let _peers = peers(port);
@@ -185,6 +183,72 @@ fn firewall_retries_of_one_deactive_are_not_flapping() {
         .filter(|l| l.contains("failoverd decided a DeActive of G"))
         .count();
     assert_eq!(decided, 1, "{}", log.join("\n"));
+    check_invariants(Run {
+        log,
+        emu: &emu,
+        groups: &["G"],
+        mail: Some(&mut mail),
+        dangerous: false,
+        crashed: false,
+        state: Some(&dir.path().join("state")),
+    });
+    assert_one_deactive_mail(&mail);
+}
+
+/// (safety) The firewall answers HTTP 503 to five tries of a DeActive, so
+/// its backoff reaches 16 s and its outcome is unknown (the belief is
+/// written unknown before each try). The group is up again: the Active
+/// that may undo that DeActive goes at once, never after the DeActive's
+/// backoff. The bound below is half that backoff, and well above the
+/// daemon's own detection time (rise 2 x 200 ms).
+#[test]
+fn firewall_503s_of_a_deactive_never_delay_the_active() {
+    let (_rt, emu) = emulator();
+    let mut mail = MailBox::new(mailutil::mailin(mailutil::port0(), Default::default()));
+    let port = mailutil::free_port();
+    let (cfg, xml) = loopback_settings(&emu, port, "", &mail_section(mail.server.port));
+    let peers_up = peers(port);
+    let d = Daemon::start_with(&cfg, &xml);
+    until_belief(&d, "Active");
+    let before = pushed(&emu, "G");
+    emu.set_fault(Fault::HttpStatus(503));
+    drop(peers_up);
+    let tries = || {
+        let log = d.log.lock().unwrap();
+        log.iter().filter(|l| l.contains("pushing DeActive G")).count()
+    };
+    until(
+        "five tries of the DeActive, each answered 503",
+        SECS(40),
+        || tries() >= 5,
+        &|| d.report(),
+    );
+    emu.clear_faults();
+    let back = std::time::Instant::now();
+    let _peers = peers(port);
+    until_met(
+        "the Active sent within 8 s of the peers' return (the DeActive's backoff is 16 s)",
+        SECS(8),
+        || {
+            let now = pushed(&emu, "G");
+            if now.len() > before.len() && now[before.len()..].contains(&Active) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{:.1} s after the peers returned, the firewall has seen {now:?} for G",
+                    back.elapsed().as_secs_f64()
+                ))
+            }
+        },
+        &|| d.report(),
+    );
+    assert_eq!(tries(), 5, "no DeActive is sent once the group is up again");
+    until_belief(&d, "Active");
+    assert!(emu.groups()["G"], "the group stayed active on the firewall");
+    mail.catch_up(&d);
+    let (code, log, _, dir) = d.stop();
+    assert_eq!(code, 0);
+    assert_eq!(folded(pushed(&emu, "G")), [Active], "no DeActive reached the firewall");
     check_invariants(Run {
         log,
         emu: &emu,

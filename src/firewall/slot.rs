@@ -48,6 +48,9 @@ pub struct Slot {
     pub in_flight: Option<Want>,
     retry_at: Option<Instant>,
     backoff: Duration,
+    /// The wanted state whose failures set `retry_at` and `backoff`: the
+    /// backoff belongs to it alone, so a new wanted state goes at once.
+    retry_for: Option<Want>,
     refused_tries: u32,
     /// Refused after three tries: not retried for this wanted state.
     pub refused: Option<Want>,
@@ -66,6 +69,7 @@ impl Slot {
             in_flight: None,
             retry_at: None,
             backoff: FIRST_RETRY,
+            retry_for: None,
             refused_tries: 0,
             refused: None,
             next_undo: None,
@@ -80,6 +84,12 @@ impl Slot {
     pub fn should_send(&mut self, want: Want, now: Instant, undoes_own_deactive: bool, config_retry: Duration) -> bool {
         if self.in_flight.is_some() || self.belief.is(want) {
             return false;
+        }
+        if self.retry_for.is_some_and(|w| w != want) {
+            // (safety) A change of the wanted state starts its retries
+            // afresh: the backoff a DeActive met never delays the Active
+            // that may undo it, nor the reverse.
+            self.reset_backoff();
         }
         if let Some(r) = self.refused {
             if r != want {
@@ -99,8 +109,13 @@ impl Slot {
         self.refused = None;
         self.next_undo = None;
         self.refused_tries = 0;
+        self.reset_backoff();
+    }
+
+    fn reset_backoff(&mut self) {
         self.retry_at = None;
         self.backoff = FIRST_RETRY;
+        self.retry_for = None;
     }
 
     /// The request for `want` is about to go out (the belief has been
@@ -129,13 +144,13 @@ impl Slot {
             }
             Class::Transient(_) | Class::Unknown(_) | Class::Configuration(_) => {
                 self.failing = true;
-                self.retry_later(now, jitter);
+                self.retry_later(want, now, jitter);
                 Effect::None
             }
             Class::Refused(text) => {
                 self.failing = true;
                 self.refused_tries += 1;
-                self.retry_later(now, jitter);
+                self.retry_later(want, now, jitter);
                 if self.refused_tries >= REFUSED_TRIES && self.refused.is_none() {
                     self.refused = Some(want);
                     return Effect::BecameRefused(text);
@@ -145,7 +160,11 @@ impl Slot {
         }
     }
 
-    fn retry_later(&mut self, now: Instant, jitter: f64) {
+    fn retry_later(&mut self, want: Want, now: Instant, jitter: f64) {
+        if self.retry_for != Some(want) {
+            self.backoff = FIRST_RETRY;
+            self.retry_for = Some(want);
+        }
         let wait = self.backoff.mul_f64(1.0 + 0.2 * jitter.clamp(0.0, 1.0));
         self.retry_at = Some(now + wait);
         self.backoff = (self.backoff * 2).min(MAX_RETRY);
@@ -235,6 +254,33 @@ mod tests {
         assert_eq!(waits, [1, 2, 4, 8, 16, 32, 60, 60]);
         s.start(Want::DeActive);
         assert_eq!(s.finish(Class::Accepted, now, 0.0), Effect::Recovered);
+    }
+
+    #[test]
+    fn a_new_wanted_state_is_not_delayed_by_the_backoff_of_the_old_one() {
+        let mut now = Instant::now();
+        let mut s = Slot::new(Belief::Active);
+        // A DeActive meets five 503s: its backoff reaches 32 s.
+        for _ in 0..5 {
+            assert!(s.should_send(Want::DeActive, now, false, 600 * S));
+            s.start(Want::DeActive);
+            s.finish(Class::Transient("HTTP 503".into()), now, 0.0);
+            now = s.retry_at.unwrap();
+        }
+        s.start(Want::DeActive);
+        s.finish(Class::Unknown("timeout".into()), now, 0.0);
+        assert_eq!(s.retry_at.unwrap() - now, 32 * S);
+        assert_eq!(s.belief, Belief::Unknown, "the DeActive may have been applied");
+        // The group is up again: its Active goes at once, not 32 s later.
+        assert!(s.should_send(Want::Active, now, false, 600 * S));
+        s.start(Want::Active);
+        s.finish(Class::Transient("HTTP 503".into()), now, 0.0);
+        assert_eq!(s.retry_at.unwrap() - now, S, "the Active's own backoff starts at 1 s");
+        // And back again: the DeActive does not inherit the Active's backoff either.
+        assert!(s.should_send(Want::DeActive, now, false, 600 * S));
+        s.start(Want::DeActive);
+        s.finish(Class::Transient("HTTP 503".into()), now, 0.0);
+        assert_eq!(s.retry_at.unwrap() - now, S);
     }
 
     #[test]
