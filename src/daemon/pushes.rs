@@ -129,7 +129,7 @@ impl Pushes {
         let g = &mut self.groups[i];
         if state == State::Down && g.policy.health != State::Down {
             g.down_since = Some(now);
-            self.guard.group_down(now);
+            self.guard.group_down(i, now);
         }
         if state != State::Down {
             g.down_since = None;
