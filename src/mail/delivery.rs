@@ -223,12 +223,15 @@ impl<D: Deliver> Task<D> {
         self.failures += 1;
         let delay = self.retry.delay(self.failures, fastrand::f64());
         self.next_try = Some(Instant::now() + delay);
-        let subject = self
+        let (subject, message_id) = self
             .spool
             .as_ref()
             .and_then(|s| s.get(seq))
-            .map(|e| e.mail.subject.clone());
-        tracing::warn!(reason = %e, subject = ?subject, failures = self.failures, retry_in = ?delay, "mail not sent");
+            .map(|e| (e.mail.subject.clone(), e.mail.message_id.clone()))
+            .unzip();
+        // The Message-ID too: a connection lost after the server took the
+        // mail sends it again, and the two copies share it.
+        tracing::warn!(reason = %e, subject = ?subject, message_id = ?message_id, failures = self.failures, retry_in = ?delay, "mail not sent");
         self.update(|s| s.failing = Some(e.to_string()));
     }
 
