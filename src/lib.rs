@@ -10,6 +10,7 @@
 // One audited exception: probe::sockopt (a socket option surge-ping hides).
 #![deny(unsafe_code)]
 
+pub mod cli;
 pub mod cmd;
 pub mod config;
 pub mod control;

@@ -11,7 +11,10 @@ fn unit_copy() -> (tempfile::TempDir, std::path::PathBuf) {
     let path = dir.path().join("failoverd.service");
     std::fs::write(
         &path,
-        unit.replace("/usr/local/bin/failoverd", env!("CARGO_BIN_EXE_failoverd")),
+        unit.replace(
+            "ExecStart=/usr/bin/failoverd",
+            &format!("ExecStart={}", env!("CARGO_BIN_EXE_failoverd")),
+        ),
     )
     .unwrap();
     (dir, path)
