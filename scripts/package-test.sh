@@ -125,15 +125,23 @@ systemctl enable --now failoverd 2>/tmp/enable.out && ok "systemctl enable --now
 until_true 'systemctl is-active -q failoverd' && ok "active" || bad "not active: $(systemctl status failoverd --no-pager | tail -5)"
 until_true 'failoverd status | grep -q "member Peer: up"' && ok "member seen up" || bad "member not up: $(failoverd status 2>&1 | tail -5)"
 
+json() { journalctl -u failoverd -o json --output-fields=EVENT,GROUP,MEMBER,MESSAGE; }
+# The Active pushed at start (the belief is unknown) names the member it
+# hands the group to.
+active_push() { json | grep '"MESSAGE":"pushing Active Pkg"'; }
+until_true "active_push | grep '\"EVENT\":\"push\"' | grep '\"GROUP\":\"Pkg\"' | grep -q '\"MEMBER\":\"Peer\"'" \
+    && ok "journald: EVENT, GROUP and MEMBER on the Active push" || bad "Active push fields: $(json | tail -5)"
+
 # 5. The peer dies: a member-down, the group down, failoverd's DeActive push.
 systemctl stop peer
-json() { journalctl -u failoverd -o json --output-fields=EVENT,GROUP,MEMBER,MESSAGE; }
 until_true "json | grep '\"EVENT\":\"MemberDown\"' | grep '\"GROUP\":\"Pkg\"' | grep -q '\"MEMBER\":\"Peer\"'" \
     && ok "journald: EVENT, GROUP and MEMBER on the member-down" || bad "member-down fields: $(json | tail -5)"
 deactive_push() { json | grep '"MESSAGE":"pushing DeActive Pkg"'; }
 until_true "deactive_push | grep '\"EVENT\":\"push\"' | grep -q '\"GROUP\":\"Pkg\"'" \
     && ok "journald: EVENT and GROUP on the DeActive push" || bad "push fields: $(json | tail -5)"
-if deactive_push | grep -q '"MEMBER"'; then ok "journald: MEMBER on the push"; else echo "note: the push's journal entry carries no MEMBER" >> $r; fi
+# A DeActive takes every member down: its MEMBER is empty, which the
+# journal may not keep; noted, not asserted.
+deactive_push | grep -q '"MEMBER"' || echo "note: the DeActive push's journal entry carries no MEMBER (empty)" >> $r
 until_true 'journalctl -u fw -o cat | grep -q "DeActive Pkg 200"' && ok "the firewall got the DeActive" || bad "no DeActive at the firewall: $(journalctl -u fw -o cat | tail -5)"
 
 # 6. A hold, persisted; then the upgrade.
