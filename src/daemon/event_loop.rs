@@ -15,11 +15,11 @@ use super::notify::Notifier;
 use super::persist::{self, Clocks};
 use super::pushes::{Note, Pushes};
 use super::send::{DryRun, Live, Push, Sender};
-use super::status;
-use crate::cmd::exit;
+use super::status::{self, whole_secs};
 use crate::config::Plan;
 use crate::control::{self, Reply, Request};
 use crate::engine::{Engine, GroupEvent, Output};
+use crate::exit;
 use crate::firewall::api::{Answer, Api};
 use crate::firewall::decide::Want;
 use crate::health::target::State;
@@ -100,11 +100,6 @@ pub(super) struct Decided {
     restart: bool,
     /// The answer to the last try, when it will be tried again.
     last_answer: Option<String>,
-}
-
-/// A duration for a person, to the second, rounded up ("4m 16s").
-pub(super) fn whole_secs(d: Duration) -> String {
-    humantime::format_duration(Duration::from_secs(d.as_secs_f64().ceil() as u64)).to_string()
 }
 
 /// The sender the plan asks for.

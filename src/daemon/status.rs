@@ -2,7 +2,7 @@
 //! JSON: groups, expected active member, member states, each target's last
 //! result, the belief and last push with its answer, holds, guard, problems.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
 use tokio::time::Instant;
@@ -90,8 +90,8 @@ pub fn build(
                 "hold": gs.and_then(|s| s.hold.as_ref()).map(|h| json!({"until": secs(h.until), "reason": h.reason})),
                 "flap_damping": gp.policy.flap_hold(clocks.mono).map(|h| json!({
                     "deactives": h.deactives,
-                    "hold": super::event_loop::whole_secs(h.hold),
-                    "active_in": super::event_loop::whole_secs(h.remaining),
+                    "hold": whole_secs(h.hold),
+                    "active_in": whole_secs(h.remaining),
                     "active_in_secs": h.remaining.as_secs_f64().ceil() as u64,
                 })),
             })
@@ -104,4 +104,9 @@ pub fn build(
         "problems": problems,
         "firewall": url,
     })
+}
+
+/// A duration for a person, to the second, rounded up ("4m 16s").
+pub(super) fn whole_secs(d: Duration) -> String {
+    humantime::format_duration(Duration::from_secs(d.as_secs_f64().ceil() as u64)).to_string()
 }

@@ -27,6 +27,28 @@ pub enum Want {
     DeActive,
 }
 
+/// What the firewall last accepted from failoverd for a group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Belief {
+    Active,
+    DeActive,
+    /// A push was under way when the outcome became unknown.
+    Unknown,
+}
+
+impl Belief {
+    pub fn of(w: Want) -> Belief {
+        match w {
+            Want::Active => Belief::Active,
+            Want::DeActive => Belief::DeActive,
+        }
+    }
+
+    pub fn is(self, w: Want) -> bool {
+        self == Belief::of(w)
+    }
+}
+
 /// What the rules may do to a group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {

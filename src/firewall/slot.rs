@@ -14,8 +14,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::decide::Want;
-use crate::state::Belief;
+use super::decide::{Belief, Want};
 
 const FIRST_RETRY: Duration = Duration::from_secs(1);
 const MAX_RETRY: Duration = Duration::from_secs(60);

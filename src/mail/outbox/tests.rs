@@ -10,8 +10,9 @@ use tokio::time::{Instant, advance};
 
 use super::*;
 use crate::mail::event::{Event, Kind};
+use crate::mail::render::Mail;
 use crate::mail::render::{Class, LocalZone};
-use crate::mail::smtp::Reason;
+use crate::mail::smtp::{Reason, SendError};
 
 /// One attempt as the fake saw it.
 #[derive(Debug)]
