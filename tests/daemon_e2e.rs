@@ -173,7 +173,7 @@ fn status_hold_release_and_push_through_the_daemon() {
     assert_eq!(gets, 1, "one read-only Get at start");
     let (code, out, err) = cli(&["status"], &config);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("G (Underlay { identical: false }): up since"), "{out}");
+    assert!(out.contains("G (underlay): up since"), "{out}");
     assert!(out.contains("expected active A, armed"), "{out}");
     assert!(out.contains("member A: up") && out.contains("TCP/"), "{out}");
     assert!(out.contains("firewall: Active, last set by failoverd at"), "{out}");
@@ -272,7 +272,7 @@ fn sighup_rejects_a_broken_file_and_applies_a_valid_change_keeping_state() {
     );
     let (code, out, _) = cli(&["status"], &config);
     assert_eq!(code, 0, "still running on the old settings");
-    assert!(out.contains("G (Underlay { identical: false }): up"), "{out}");
+    assert!(out.contains("G (underlay): up"), "{out}");
 
     // A valid change: B's rise; both streams are unchanged and keep state.
     std::fs::write(

@@ -552,8 +552,10 @@ impl Daemon {
                 % 1000,
         ) / 1000.0;
         let accepted = class == crate::firewall::slot::Class::Accepted;
-        let class_name = format!("{class:?}").split('(').next().unwrap_or("").to_lowercase();
-        *self.push_counts.entry((group.clone(), class_name)).or_default() += 1;
+        *self
+            .push_counts
+            .entry((group.clone(), class.label().to_owned()))
+            .or_default() += 1;
         let notes = self.pushes.finish(i, class, now, jitter);
         // A decided DeActive ends when it is accepted or refused for good
         // (its tries used up); every other answer is tried again.
@@ -569,7 +571,7 @@ impl Daemon {
             d.last_answer = Some(answer.text.clone());
         }
         if let Some(m) = self.manual_in_flight.remove(&group) {
-            self.hold_group(&group, m.hold, &format!("manual push of {:?}", m.want));
+            self.hold_group(&group, m.hold, &format!("manual push of {}", m.want));
             let _ = m.reply.send(Reply::ok(
                 serde_json::json!({"accepted": accepted, "answer": answer.text}),
             ));

@@ -77,13 +77,13 @@ pub fn build(
             let gs = state.groups.get(g.name());
             json!({
                 "name": g.name(),
-                "kind": format!("{:?}", gp.policy.kind),
+                "kind": gp.policy.kind.to_string(),
                 "state": word(st),
                 "since": gs.and_then(|s| s.since).map(secs),
                 "expected_active": active,
                 "armed": gp.policy.armed,
                 "members": members,
-                "belief": format!("{:?}", gp.slot.belief),
+                "belief": gp.slot.belief.to_string(),
                 "last_set_by_failoverd": fw.and_then(|f| f.set_at.get(g.name())).map(|t| secs(*t)),
                 "last_push": gp.slot.last.as_ref().map(|(w, c)| json!({"push": format!("{w:?}"), "answer": format!("{c:?}")})),
                 "refused": gp.slot.refused.is_some(),

@@ -49,6 +49,39 @@ impl Belief {
     }
 }
 
+impl std::fmt::Display for Want {
+    /// The firewall's own spelling: `Active`, `DeActive`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Want::Active => "Active",
+            Want::DeActive => "DeActive",
+        })
+    }
+}
+
+impl std::fmt::Display for Belief {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Belief::Active => Want::Active.fmt(f),
+            Belief::DeActive => Want::DeActive.fmt(f),
+            Belief::Unknown => f.write_str("Unknown"),
+        }
+    }
+}
+
+impl std::fmt::Display for Kind {
+    /// For a person: `underlay`, `underlay (identical members)`, `tunnel`,
+    /// `intent Active`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Kind::Underlay { identical: false } => f.write_str("underlay"),
+            Kind::Underlay { identical: true } => f.write_str("underlay (identical members)"),
+            Kind::Tunnel => f.write_str("tunnel"),
+            Kind::Intent(w) => write!(f, "intent {w}"),
+        }
+    }
+}
+
 /// What the rules may do to a group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {

@@ -30,6 +30,31 @@ pub enum Class {
     Unknown(String),
 }
 
+impl Class {
+    /// The class's name, as `/metrics` labels pushes (`class="refused"`).
+    pub fn label(&self) -> &'static str {
+        match self {
+            Class::Accepted => "accepted",
+            Class::Refused(_) => "refused",
+            Class::Configuration(_) => "configuration",
+            Class::Transient(_) => "transient",
+            Class::Unknown(_) => "unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for Class {
+    /// The label, then the firewall's answer when there is one.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Class::Accepted => f.write_str("accepted"),
+            Class::Refused(d) | Class::Configuration(d) | Class::Transient(d) | Class::Unknown(d) => {
+                write!(f, "{}: {d}", self.label())
+            }
+        }
+    }
+}
+
 /// What the loop must report after an answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Effect {
