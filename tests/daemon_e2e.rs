@@ -427,10 +427,10 @@ fn http_serves_metrics_and_status() {
     let a = listen("127.0.0.1", 0);
     let port = a.local_addr().unwrap().port();
     let _b = listen("127.0.0.2", port);
-    let http_port = listen("127.0.0.1", 0).local_addr().unwrap().port();
-    let extra = format!("[http]\nlisten = \"127.0.0.1:{http_port}\"");
-    let d = Daemon::start(&(settings(&emu, port, "underlay", "") + &extra), port);
+    let extra = "[http]\nlisten = \"127.0.0.1:0\"";
+    let d = Daemon::start(&(settings(&emu, port, "underlay", "") + extra), port);
     d.until_logged("the firewall answered", Duration::from_secs(10));
+    let http_port = d.http_port();
     let metrics = http_get(http_port, "GET", "/metrics");
     assert!(
         metrics.starts_with("HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4"),
@@ -485,10 +485,10 @@ fn metrics_page_parses_into_typed_families_each_once() {
     let a = listen("127.0.0.1", 0);
     let port = a.local_addr().unwrap().port();
     let _b = listen("127.0.0.2", port);
-    let http_port = listen("127.0.0.1", 0).local_addr().unwrap().port();
-    let extra = format!("[http]\nlisten = \"127.0.0.1:{http_port}\"");
-    let d = Daemon::start(&(settings(&emu, port, "underlay", "") + &extra), port);
+    let extra = "[http]\nlisten = \"127.0.0.1:0\"";
+    let d = Daemon::start(&(settings(&emu, port, "underlay", "") + extra), port);
     d.until_logged("the firewall answered", Duration::from_secs(10));
+    let http_port = d.http_port();
     let page = http_get(http_port, "GET", "/metrics");
     let body = page.split("\r\n\r\n").nth(1).unwrap().to_string();
     let mut child = Command::new(python)
