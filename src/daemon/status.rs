@@ -85,7 +85,7 @@ pub fn build(
                 "members": members,
                 "belief": gp.slot.belief.to_string(),
                 "last_set_by_failoverd": fw.and_then(|f| f.set_at.get(g.name())).map(|t| secs(*t)),
-                "last_push": gp.slot.last.as_ref().map(|(w, c)| json!({"push": format!("{w:?}"), "answer": format!("{c:?}")})),
+                "last_push": gp.slot.last.as_ref().map(|(w, c)| json!({"push": w.to_string(), "answer": c.to_string()})),
                 "refused": gp.slot.refused.is_some(),
                 "hold": gs.and_then(|s| s.hold.as_ref()).map(|h| json!({"until": secs(h.until), "reason": h.reason})),
                 "flap_damping": gp.policy.flap_hold(clocks.mono).map(|h| json!({
