@@ -97,6 +97,11 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Read the firewall's failover groups (read-only Gets) and write one
+    /// group file per group; print a connection table to paste for every
+    /// member that has none. Exit 0 imported, 1 the firewall refused or
+    /// answered what cannot be read, 2 settings, arguments or a file exists.
+    Import(cmd::import::ImportArgs),
     /// Check every target once (no fall/rise) and print a table: group,
     /// member, condition, target, result, RTT or reason. Exit 0 all good,
     /// 1 any failed, 4 any could not be made here, 2 configuration.
@@ -160,6 +165,7 @@ fn main() -> ExitCode {
             };
             failoverd::daemon::run(&opts)
         }
+        Command::Import(args) => cmd::import::run(&cli.config, &args, &mut std::io::stdout(), &mut std::io::stderr()),
         Command::Probe { group } => cmd::probe::run(
             &cli.config,
             group.as_deref(),
