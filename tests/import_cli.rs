@@ -233,3 +233,249 @@ fn three_commands_from_firewall_settings_to_a_validated_configuration() {
     );
     assert!(!everything.contains(PASSWORD), "no password in the output or any file");
 }
+
+#[test]
+fn every_reply_shape_and_both_spellings() {
+    let rt = runtime();
+    let emu = emulator(&rt);
+    firewall_with_groups(&emu);
+    let cases = [
+        (
+            Some(Fault::GetBare),
+            "<MailNotification>Enable</MailNotification>",
+            "<MailNotification>Disable</MailNotification>",
+        ),
+        (
+            Some(Fault::GetOneEntity),
+            "<AutomaticFailback>Disable</AutomaticFailback>",
+            "<AutomaticFailback>Enable</AutomaticFailback>",
+        ),
+        (
+            Some(Fault::GetSfos17),
+            "<Protocol>ping</Protocol><Port></Port>",
+            "<MailNotification>n</MailNotification>",
+        ),
+        (
+            Some(Fault::GetMixed),
+            "<Protocol>PING</Protocol>",
+            "<MailNotification>n</MailNotification>",
+        ),
+    ];
+    for (fault, in_hq, in_lab) in cases {
+        emu.clear_faults();
+        if let Some(f) = fault {
+            emu.set_fault(f);
+        }
+        let dir = settings_only_firewall(&emu);
+        let config = dir.path().join("failoverd.toml");
+        let (code, tables, err) = cli(&["import"], &config);
+        assert_eq!(code, 0, "{fault:?}: {err}");
+        let hq = std::fs::read_to_string(dir.path().join("groups.d/HQ_VPN.xml")).unwrap();
+        let lab = std::fs::read_to_string(dir.path().join("groups.d/Lab.xml")).unwrap();
+        assert!(hq.contains(in_hq), "{fault:?}: {in_hq} in {hq}");
+        assert!(lab.contains(in_lab), "{fault:?}: {in_lab} in {lab}");
+        if fault == Some(Fault::GetSfos17) {
+            assert!(!hq.contains("AutomaticFailback"), "the 2017 spelling has none: {hq}");
+            assert!(err.contains("set spelling = \"sfos17\""), "{err}");
+            // With the spelling the firewall uses, nothing differs.
+            paste(&config, &tables);
+            let settings = std::fs::read_to_string(&config).unwrap();
+            std::fs::write(
+                &config,
+                settings.replace("[firewall]\n", "[firewall]\nspelling = \"sfos17\"\n"),
+            )
+            .unwrap();
+            let (code, out, err) = cli(&["check"], &config);
+            assert_eq!(code, 0, "{out}{err}");
+            let (code, out, err) = cli(&["sync", "--changed-only"], &config);
+            assert_eq!(
+                (code, out.as_str()),
+                (0, "HQ_VPN: unchanged\nLab: unchanged\n"),
+                "{err}"
+            );
+        }
+    }
+    assert!(
+        actions(&emu).iter().all(|a| *a == ActionKind::Get),
+        "{:?}",
+        actions(&emu)
+    );
+
+    let empty = emulator(&rt);
+    for fault in [None, Some(Fault::GetBare), Some(Fault::GetDeepEmpty)] {
+        empty.clear_faults();
+        if let Some(f) = fault {
+            empty.set_fault(f);
+        }
+        let dir = settings_only_firewall(&empty);
+        let (code, out, err) = cli(&["import"], &dir.path().join("failoverd.toml"));
+        assert_eq!((code, out.as_str()), (0, ""), "{fault:?}: {err}");
+        assert!(err.contains("the firewall has no failover groups"), "{err}");
+        assert!(!dir.path().join("groups.d").exists());
+    }
+}
+
+#[test]
+fn refusals_unreadable_replies_and_files_in_the_way() {
+    let rt = runtime();
+    let emu = emulator(&rt);
+    firewall_with_groups(&emu);
+    let dir = settings_only_firewall(&emu);
+    let config = dir.path().join("failoverd.toml");
+    let groups_d = dir.path().join("groups.d");
+
+    for (fault, want) in [
+        (Fault::LoginFailure, "the firewall refused the login"),
+        (Fault::DenyAll, "534"),
+        (Fault::ApiDisabled, "532"),
+        (Fault::HttpStatus(503), "HTTP status 503"),
+        (Fault::NotXml, "cannot be read"),
+    ] {
+        emu.clear_faults();
+        emu.set_fault(fault);
+        let (code, out, err) = cli(&["import"], &config);
+        assert_eq!((code, out.as_str()), (1, ""), "{fault:?}: {err}");
+        assert!(
+            err.contains(want) && err.contains("nothing written"),
+            "{fault:?}: {err}"
+        );
+        assert!(!groups_d.exists(), "{fault:?}: nothing written");
+        assert!(!err.contains(PASSWORD), "{err}");
+    }
+    emu.clear_faults();
+
+    let (code, out, err) = cli(&["import", "--group", "HQ_VPN", "--dry-run"], &config);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(&format!("# would write {}", groups_d.join("HQ_VPN.xml").display())),
+        "{out}"
+    );
+    assert!(
+        out.contains("<Name>HQ_VPN</Name>") && !out.contains("<Name>Lab</Name>"),
+        "{out}"
+    );
+    assert!(out.contains("[connections.HQ_Primary]"), "{out}");
+    assert!(
+        !groups_d.exists() && !dir.path().join("state").exists(),
+        "a dry run writes nothing"
+    );
+
+    let (code, _, err) = cli(&["import", "--group", "Nope"], &config);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("--group \"Nope\": the firewall has no such failover group; it has: HQ_VPN, Lab"),
+        "{err}"
+    );
+
+    let (code, _, err) = cli(&["import", "--group", "Lab"], &config);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(files_in(&groups_d), [groups_d.join("Lab.xml")]);
+    std::fs::write(groups_d.join("Lab.xml"), "mine").unwrap();
+    let (code, _, err) = cli(&["import"], &config);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("Lab.xml exists: nothing written (--force overwrites)"),
+        "{err}"
+    );
+    assert_eq!(files_in(&groups_d), [groups_d.join("Lab.xml")], "not even the new file");
+    assert_eq!(std::fs::read_to_string(groups_d.join("Lab.xml")).unwrap(), "mine");
+    let (code, _, err) = cli(&["import", "--force"], &config);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        std::fs::read_to_string(groups_d.join("Lab.xml"))
+            .unwrap()
+            .contains("<Name>Lab</Name>")
+    );
+
+    let blocker = dir.path().join("a-file");
+    std::fs::write(&blocker, "").unwrap();
+    let out_dir = blocker.join("groups");
+    let (code, _, err) = cli(&["import", "--out", out_dir.to_str().unwrap()], &config);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("cannot write") && err.contains("--out"), "{err}");
+
+    // A member the firewall does not describe: a table to fill in, and a warning.
+    emu.add_group(group("Ghost", &["Nowhere"], false, Some(true), &[]), true);
+    let other = dir.path().join("other");
+    let (code, tables, err) = cli(
+        &["import", "--group", "Ghost", "--out", other.to_str().unwrap()],
+        &config,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(tables.contains("[connections.Nowhere]\n# group Ghost, primary\n# The firewall returned no IPsec connection of this name: fill in targets.\ntargets = []"), "{tables}");
+    assert!(
+        err.contains(
+            "group Ghost names connection \"Nowhere\", which the firewall's Get VPNIPSecConnection did not return"
+        ),
+        "{err}"
+    );
+    assert!(other.join("Ghost.xml").exists());
+
+    // A name the firewall should never give, and no file name is made of it.
+    emu.add_group(group("Bad/../../x", &["HQ_Primary"], false, None, &[]), true);
+    let (code, _, err) = cli(&["import", "--out", other.to_str().unwrap(), "--force"], &config);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("Response/VPNFailoverGroup[1]/GroupDetail[1]/Name: \"Bad/../../x\" is not a group name"),
+        "{err}"
+    );
+    assert!(
+        actions(&emu).iter().all(|a| *a == ActionKind::Get),
+        "{:?}",
+        actions(&emu)
+    );
+
+    std::fs::write(dir.path().join("pw"), "").unwrap();
+    std::fs::remove_file(dir.path().join("pw")).unwrap();
+    let (code, _, err) = cli(&["import"], &config);
+    assert_eq!(code, 2, "no password: {err}");
+    let (code, _, err) = cli(&["import"], &dir.path().join("missing.toml"));
+    assert_eq!(code, 2, "{err}");
+}
+
+#[test]
+fn five_hundred_groups_in_seconds() {
+    let rt = runtime();
+    let emu = emulator(&rt);
+    for i in 0..500 {
+        let (a, b) = (format!("S{i}_A"), format!("S{i}_B"));
+        emu.add_group(
+            group(
+                &format!("Site{i}"),
+                &[&a, &b],
+                i % 2 == 0,
+                Some(true),
+                &[(Protocol::Ping, None)],
+            ),
+            true,
+        );
+        let gw = format!("198.18.{}.{}", i / 250, i % 250 + 1);
+        emu.add_connection(IpsecConnection::site_to_site(
+            &a,
+            &gw,
+            "PortB",
+            &["10.0.0.0/24"],
+            &[&format!("10.{}.{}.0/24", 1 + i / 250, i % 250)],
+        ));
+        emu.add_connection(IpsecConnection::tunnel_interface(&b, &gw, "PortC"));
+    }
+    let dir = settings_only_firewall(&emu);
+    let config = dir.path().join("failoverd.toml");
+    let started = Instant::now();
+    let (code, tables, err) = cli(&["import"], &config);
+    let took = started.elapsed();
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(files_in(&dir.path().join("groups.d")).len(), 500);
+    assert_eq!(
+        tables.matches("\n[connections.").count() + usize::from(tables.starts_with("[connections.")),
+        1000
+    );
+    eprintln!("import of 500 groups and 1000 connections took {took:?}");
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    paste(&config, &tables);
+    let (code, out, err) = cli(&["check"], &config);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.lines().filter(|l| l.starts_with("Site")).count(), 500, "{out}");
+    let (code, out, err) = cli(&["sync", "--changed-only"], &config);
+    assert_eq!((code, out.matches(": unchanged\n").count()), (0, 500), "{err}");
+}
