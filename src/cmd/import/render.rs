@@ -130,7 +130,8 @@ pub fn tables(
     let mut head = String::from(
         "# Connection tables from failoverd import: paste them into the settings file.\n\
          # targets come from each connection's remote gateway; via is left at its safe\n\
-         # default (tunnel), with which failoverd never deactivates a group on its own.\n",
+         # default (tunnel): failoverd then keeps the group active and at most restarts\n\
+         # one that stays down, and never leaves a group deactivated.\n",
     );
     if no_groups_key {
         let rel = dir
