@@ -499,6 +499,11 @@ fn every_command_and_the_daemon(inline: bool, trace: Trace) {
     assert_eq!(code, 0, "{out}{err}");
     let (code, out, err) = s.cli(&mut seen, &["sync"]);
     assert_eq!(code, 0, "{out}{err}");
+    let imported = s.dir.path().join("imported");
+    let (code, out, err) = s.cli(&mut seen, &["import", "--out", imported.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    seen.add_dir(&imported);
+    assert!(imported.join("G.xml").exists(), "import wrote the group file");
     let (code, out, err) = s.cli(&mut seen, &["push", "G", "--deactivate", "--hold", "1s"]);
     assert_eq!(code, 0, "{out}{err}");
     let (code, out, err) = s.cli(&mut seen, &["push", "G", "--activate", "--hold", "1s"]);
@@ -630,6 +635,7 @@ fn error_paths_never_print_the_password_and_tls_is_checked_by_default() {
         &["check", "--online"][..],
         &["push", "G", "--activate", "--hold", "1s"],
         &["sync"],
+        &["import", "--dry-run"],
     ] {
         let (code, out, err) = s.cli(&mut seen, args);
         assert_eq!(code, 1, "{args:?}: {out}{err}");
@@ -653,6 +659,7 @@ fn error_paths_never_print_the_password_and_tls_is_checked_by_default() {
         &["check", "--online"][..],
         &["push", "G", "--activate", "--hold", "1s"],
         &["sync"],
+        &["import", "--dry-run"],
     ] {
         let (code, out, err) = s.cli_with(&mut seen, args, &wrong);
         assert_eq!(code, 1, "{args:?}: {out}{err}");

@@ -72,7 +72,15 @@ pub fn run(path: &Path, args: &ImportArgs, out: &mut dyn Write, err: &mut dyn Wr
         .and_then(|b| read::groups(&b))
     {
         Ok(g) => g,
-        Err(e) => return refused(err, "VPNFailoverGroup", &e),
+        Err(e) => {
+            if let Some(fp) = api.fingerprint() {
+                let _ = writeln!(
+                    err,
+                    "failoverd: the firewall presented certificate SHA-256 {fp}: if it is the firewall's (compare it on its console), pin it with pin_sha256 = \"{fp}\""
+                );
+            }
+            return refused(err, "VPNFailoverGroup", &e);
+        }
     };
     let groups = match chosen(groups, &args.groups, err) {
         Some(g) => g,

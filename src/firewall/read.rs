@@ -6,7 +6,7 @@
 //! ([`response::parse`], with its size and depth limits and its refusal of
 //! DOCTYPEs and entities), so the login, request-level and entity codes
 //! are judged exactly as for a push. Only then is it read as a tree, and
-//! every shape `docs/firewall-api.md` lists is taken: one record or many,
+//! every shape `docs/import.md` lists is taken: one record or many,
 //! one entity element per record or all in one, records without the outer
 //! entity element, both spellings, `AutomaticFailback` present or absent,
 //! and the codeless "No. of records Zero." at either depth. What cannot be
