@@ -387,6 +387,27 @@ fn refusals_unreadable_replies_and_files_in_the_way() {
             .contains("<Name>Lab</Name>")
     );
 
+    // A group already defined in another file the settings name.
+    let mine = dir.path().join("mine");
+    std::fs::create_dir(&mine).unwrap();
+    std::fs::write(mine.join("hq.xml"), "<VPNFailoverGroup><GroupDetail><Name>HQ_VPN</Name><MemberConnections><Connection>HQ_Primary</Connection></MemberConnections></GroupDetail></VPNFailoverGroup>").unwrap();
+    let settings = std::fs::read_to_string(&config).unwrap();
+    let with_groups = dir.path().join("with-groups.toml");
+    std::fs::write(&with_groups, format!("groups = [\"mine/*.xml\"]\n{settings}")).unwrap();
+    let (code, _, err) = cli(&["import", "--force"], &with_groups);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("group HQ_VPN is already defined in") && err.contains("hq.xml"),
+        "{err}"
+    );
+    assert!(
+        !mine.join("HQ_VPN.xml").exists() && !mine.join("Lab.xml").exists(),
+        "nothing written"
+    );
+    let (code, _, err) = cli(&["import", "--group", "Lab"], &with_groups);
+    assert_eq!(code, 0, "{err}");
+    assert!(mine.join("Lab.xml").exists(), "DIR is the first glob's folder");
+
     let blocker = dir.path().join("a-file");
     std::fs::write(&blocker, "").unwrap();
     let out_dir = blocker.join("groups");

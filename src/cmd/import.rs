@@ -104,6 +104,9 @@ pub fn run(path: &Path, args: &ImportArgs, out: &mut dyn Write, err: &mut dyn Wr
     let Some(defs) = self_check(&files, err) else {
         return exit::FAILED;
     };
+    if !defined_elsewhere(&plan.settings, &files, err) {
+        return exit::CONFIG;
+    }
     let existing: Vec<&PathBuf> = files.iter().map(|(p, _)| p).filter(|p| p.exists()).collect();
     if !existing.is_empty() && !args.force {
         for p in &existing {
@@ -233,6 +236,38 @@ fn self_check(files: &[(PathBuf, String)], err: &mut dyn Write) -> Option<Vec<co
         defs.extend(read);
     }
     ok.then_some(defs)
+}
+
+/// Whether no imported group is already defined in another group file
+/// the settings name: a second definition would make `check` fail
+/// (names are unique across files), so it is refused, `--force` or not.
+fn defined_elsewhere(s: &Settings, files: &[(PathBuf, String)], err: &mut dyn Write) -> bool {
+    let mut ok = true;
+    for file in &s.group_files {
+        let Ok(text) = std::fs::read_to_string(file) else {
+            continue;
+        };
+        let mut d = config::diag::Diagnostics::default();
+        for def in config::groups::read(&Source::new(file, &text), &mut d) {
+            let target = files.iter().find(|(p, _)| {
+                p.file_stem()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.eq_ignore_ascii_case(&def.name))
+            });
+            let same_file = |p: &PathBuf| p.canonicalize().ok() == file.canonicalize().ok();
+            if let Some((p, _)) = target.filter(|(p, _)| !same_file(p)) {
+                ok = false;
+                let _ = writeln!(
+                    err,
+                    "failoverd: group {} is already defined in {}: nothing written (import would add {}; remove one of them, or leave the group out with --group)",
+                    def.name,
+                    file.display(),
+                    p.display()
+                );
+            }
+        }
+    }
+    ok
 }
 
 fn write_files(dir: &Path, files: &[(PathBuf, String)], err: &mut dyn Write) -> Result<(), i32> {
