@@ -214,3 +214,100 @@ fn table(out: &mut String, name: &str, group: &str, role: &str, c: Option<&FwCon
          #   set to that link), and every member of the group has its own such targets.\n"
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> Settings {
+        let src = crate::config::diag::Source::new(
+            Path::new("/etc/failoverd/failoverd.toml"),
+            "[firewall]\nurl = \"https://192.0.2.1\"\nusername = \"u\"\npassword = \"p\"\n",
+        );
+        let mut d = crate::config::diag::Diagnostics::default();
+        crate::config::read_settings(&src, &mut d).unwrap()
+    }
+
+    fn group(members: &[&str]) -> FwGroup {
+        FwGroup {
+            name: "G".into(),
+            members: members.iter().map(|m| m.to_string()).collect(),
+            mail: None,
+            failback: None,
+            conditions: None,
+            path: String::new(),
+        }
+    }
+
+    /// No value from the firewall can leave its comment or string and
+    /// become a setting of its own.
+    #[test]
+    fn values_from_the_reply_stay_where_they_are_put() {
+        let evil = "X\n[firewall]\ninsecure = true";
+        let c = FwConnection {
+            name: evil.into(),
+            connection_type: "SiteToSite\ndry_run = false".into(),
+            remote_host: "203.0.113.1\nvia = \"underlay\"".into(),
+            local_wan_port: "PortB\r\nvia = \"underlay\"".into(),
+            local_subnets: vec!["10.0.0.0/8\nvia = \"underlay\"".into()],
+            remote_networks: vec!["Any".into()],
+        };
+        let out = tables(
+            &[group(&[evil])],
+            &[c],
+            &settings(),
+            false,
+            Path::new("/etc/failoverd/groups.d"),
+        );
+        let parsed: toml::Table = toml::from_str(&out).unwrap();
+        let conns = parsed["connections"].as_table().unwrap();
+        assert_eq!(parsed.len(), 1, "only [connections]: {out}");
+        let t = conns[evil].as_table().unwrap();
+        assert_eq!(t.keys().collect::<Vec<_>>(), ["targets"], "{out}");
+        assert!(
+            t["targets"].as_array().unwrap().is_empty(),
+            "not an address: filled in by hand"
+        );
+    }
+
+    #[test]
+    fn targets_keys_and_the_groups_line() {
+        assert_eq!(target("203.0.113.1"), Some("203.0.113.1"));
+        assert_eq!(target("2001:db8::1"), Some("2001:db8::1"));
+        assert_eq!(target("vpn.example.net"), Some("vpn.example.net"));
+        for bad in ["*", "", "-x.example", "a b", "10.0.0.0/24"] {
+            assert_eq!(target(bad), None, "{bad}");
+        }
+        assert_eq!(toml_key("HQ_Primary-2"), "HQ_Primary-2");
+        assert_eq!(toml_key("R&D \"1\""), "\"R&D \\\"1\\\"\"");
+        let s = settings();
+        let out = tables(&[group(&["A"])], &[], &s, true, Path::new("/etc/failoverd/groups.d"));
+        assert!(out.contains("# groups = [\"groups.d/*.xml\"]"), "{out}");
+        assert!(
+            out.contains("[connections.A]\n# group G, primary\n# The firewall returned no IPsec connection"),
+            "{out}"
+        );
+        let mut known = settings();
+        known.connections.insert("A".into(), s_connection());
+        assert_eq!(
+            tables(&[group(&["A"])], &[], &known, true, Path::new("/x")),
+            "",
+            "A has a table already"
+        );
+    }
+
+    fn s_connection() -> crate::config::settings::Connection {
+        crate::config::settings::Connection {
+            name: "A".into(),
+            targets: vec![],
+            via: crate::config::settings::Via::Tunnel,
+            via_defaulted: true,
+            quorum: 1,
+            family: crate::config::settings::Family::Any,
+            source: None,
+            interface: None,
+            timing: crate::config::settings::ProbeTiming::default_values(),
+            pos: 0,
+        }
+    }
+}
