@@ -344,6 +344,17 @@ fn refusals_unreadable_replies_and_files_in_the_way() {
     }
     emu.clear_faults();
 
+    // No pin yet: the system roots refuse the appliance certificate, and
+    // import shows the one presented, to compare and pin.
+    let settings = std::fs::read_to_string(&config).unwrap();
+    let unpinned = dir.path().join("unpinned.toml");
+    let pin_line = format!("pin_sha256 = \"{}\"\n", emu.cert_fingerprint());
+    std::fs::write(&unpinned, settings.replace(&pin_line, "")).unwrap();
+    let (code, _, err) = cli(&["import"], &unpinned);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains(&format!("pin it with {}", pin_line.trim())), "{err}");
+    assert!(!groups_d.exists());
+
     let (code, out, err) = cli(&["import", "--group", "HQ_VPN", "--dry-run"], &config);
     assert_eq!(code, 0, "{err}");
     assert!(
