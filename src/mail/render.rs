@@ -270,7 +270,7 @@ pub fn after_text(d: std::time::Duration) -> String {
     match s {
         0 => "within 1 s".to_owned(),
         1..60 => format!("after {s} s"),
-        60..3600 if s % 60 == 0 => format!("after {} min", s / 60),
+        60..3600 if s.is_multiple_of(60) => format!("after {} min", s / 60),
         60..3600 => format!("after {} min {} s", s / 60, s % 60),
         _ if s % 3600 / 60 == 0 => format!("after {} h", s / 3600),
         _ => format!("after {} h {} min", s / 3600, s % 3600 / 60),

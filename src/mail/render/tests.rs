@@ -336,3 +336,21 @@ fn coalesced_subjects_say_how_things_stand_when_the_mail_goes() {
         assert_eq!(subject(&events), want);
     }
 }
+
+#[test]
+fn durations_read_as_a_person_says_them() {
+    let table = [
+        (0, "within 1 s"),
+        (1, "after 1 s"),
+        (59, "after 59 s"),
+        (60, "after 1 min"),
+        (125, "after 2 min 5 s"),
+        (3600, "after 1 h"),
+        (3720, "after 1 h 2 min"),
+        (3725, "after 1 h 2 min"),
+    ];
+    for (secs, want) in table {
+        assert_eq!(after_text(Duration::from_secs(secs)), want, "{secs}");
+    }
+    assert_eq!(after_text(Duration::from_millis(999)), "within 1 s");
+}
