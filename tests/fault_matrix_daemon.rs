@@ -327,3 +327,54 @@ fn a_pause_of_a_minute() {
         state: Some(&dir.path().join("state")),
     });
 }
+
+/// Flap damping that holds an up group's Active back is never silent: the
+/// daemon logs it once per episode, and `failoverd status` says so, with
+/// when the Active goes if the group stays up. (With flap_limit 1 the first
+/// DeActive already damps the next Active, here for an hour.)
+#[test]
+fn flap_damping_is_logged_once_and_shown_in_status() {
+    let (_rt, emu) = emulator();
+    let mut mail = MailBox::new(mailutil::mailin(mailutil::port0(), Default::default()));
+    let (port, dir) = setup(&emu, mail.server.port, "flap_limit = 1\nflap_hold = \"1h\"");
+    let peers_up = peers(port);
+    let d = Daemon::start_in(dir);
+    until_belief(&d, "Active");
+    drop(peers_up);
+    until_belief(&d, "DeActive");
+    let _peers = peers(port);
+    d.until_logged("flap damping holds its Active", SECS(20));
+    let config = d.dir.path().join("failoverd.toml");
+    until_met(
+        "status shows the flap damping hold",
+        SECS(10),
+        || {
+            let (_, out, _) = cli(&["status"], &config);
+            let damped = out
+                .lines()
+                .any(|l| l.contains("flap damping: Active in 59m") && l.contains("held for 1h after 1 DeActives"));
+            if damped && out.contains("firewall: DeActive") {
+                Ok(())
+            } else {
+                Err(format!("`failoverd status` printed:\n{out}"))
+            }
+        },
+        &|| d.report(),
+    );
+    assert!(!emu.groups()["G"], "the group stays deactivated while damped");
+    mail.catch_up(&d);
+    let (code, log, _, dir) = d.stop();
+    assert_eq!(code, 0);
+    let noted = log.iter().filter(|l| l.contains("EVENT=\"flap_damped\"")).count();
+    assert_eq!(noted, 1, "one log line per damping episode:\n{}", log.join("\n"));
+    assert_eq!(pushed(&emu, "G"), [Active, DeActive], "the damped Active is not sent");
+    check_invariants(Run {
+        log,
+        emu: &emu,
+        groups: &["G"],
+        mail: Some(&mut mail),
+        dangerous: false,
+        crashed: false,
+        state: Some(&dir.path().join("state")),
+    });
+}

@@ -114,6 +114,14 @@ pub fn render(s: &Value) -> String {
                 p["answer"].as_str().unwrap_or("?")
             );
         }
+        if let Some(f) = g["flap_damping"].as_object() {
+            t += &format!(
+                "  flap damping: Active in {} if it stays up (held for {} after {} DeActives within flap_window)\n",
+                f["active_in"].as_str().unwrap_or("?"),
+                f["hold"].as_str().unwrap_or("?"),
+                f["deactives"].as_u64().unwrap_or(0)
+            );
+        }
         if let Some(h) = g["hold"].as_object() {
             t += &format!(
                 "  HELD until {}: {}\n",

@@ -102,6 +102,11 @@ pub(super) struct Decided {
     last_answer: Option<String>,
 }
 
+/// A duration for a person, to the second, rounded up ("4m 16s").
+pub(super) fn whole_secs(d: Duration) -> String {
+    humantime::format_duration(Duration::from_secs(d.as_secs_f64().ceil() as u64)).to_string()
+}
+
 /// The sender the plan asks for.
 pub(super) fn make_sender(plan: &Plan) -> Result<Arc<dyn Sender>, String> {
     if plan.settings.firewall.dry_run {
@@ -360,7 +365,21 @@ impl Daemon {
             }
             return;
         }
-        let event = super::mailing::note(n);
+        if let Note::FlapDamped { group, hold } = n {
+            let f = &self.plan.settings.firewall;
+            tracing::warn!(
+                EVENT = "flap_damped",
+                GROUP = %group,
+                "{group} is up, but flap damping holds its Active until it has been up for {} ({} DeActives within flap_window {}, flap_limit {}): the Active goes in {} if it stays up",
+                whole_secs(hold.hold),
+                hold.deactives,
+                whole_secs(f.flap_window),
+                f.flap_limit,
+                whole_secs(hold.remaining),
+            );
+            return;
+        }
+        let Some(event) = super::mailing::note(n) else { return };
         tracing::warn!(
             EVENT = "daemon",
             GROUP = event.group.as_deref().unwrap_or(""),
@@ -491,8 +510,14 @@ impl Daemon {
             fw.beliefs.insert(group.clone(), Belief::Unknown);
             self.save(&Clocks::now());
         }
+        // MEMBER: the member an Active hands the group to (the expected
+        // active one); none for a DeActive, which takes every member down.
+        let member = match want {
+            Want::Active => self.engine.group_state(&group).and_then(|(_, m)| m),
+            Want::DeActive => None,
+        };
         let push = Push { group, want };
-        tracing::info!(GROUP = %push.group, EVENT = "push", "pushing {push}");
+        tracing::info!(GROUP = %push.group, MEMBER = member.as_deref().unwrap_or(""), EVENT = "push", "pushing {push}");
         let sender = self.sender.clone();
         let tx = self.done_tx.clone();
         tokio::spawn(async move {
@@ -570,7 +595,9 @@ impl Daemon {
             restart,
         };
         let push = format!("DeActive {group}");
-        self.mailer.send(super::mailing::note(&note).with_push(&push, answer));
+        if let Some(event) = super::mailing::note(&note) {
+            self.mailer.send(event.with_push(&push, answer));
+        }
     }
 
     /// DeActives decided by an earlier run that stopped or crashed before

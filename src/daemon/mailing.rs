@@ -30,9 +30,10 @@ pub fn group_event(e: &GroupEvent) -> Event {
     if e.while_stopped { m.stopped() } else { m }
 }
 
-pub fn note(n: &Note) -> Event {
+/// The mail of a daemon event; `None` for notes that are logged only.
+pub fn note(n: &Note) -> Option<Event> {
     let now = SystemTime::now();
-    match n {
+    let event = match n {
         Note::DeactiveDecided { group, restart: true } => Event::new(
             Kind::GroupRestart,
             "down for restart_after: restarting the group (DeActive, then Active at once)",
@@ -79,5 +80,7 @@ pub fn note(n: &Note) -> Event {
             "the firewall API answers again",
             now,
         ),
-    }
+        Note::FlapDamped { .. } => return None,
+    };
+    Some(event)
 }

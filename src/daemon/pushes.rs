@@ -9,7 +9,7 @@ use tokio::time::Instant;
 
 use crate::config::{GroupKind, Plan};
 use crate::engine::AnchorStatus;
-use crate::firewall::decide::{Kind, Policy, Timing, Want};
+use crate::firewall::decide::{FlapHold, Kind, Policy, Timing, Want};
 use crate::firewall::guard::{Guard, Reason};
 use crate::firewall::slot::{Class, Effect, Pause, Slot};
 use crate::health::target::State;
@@ -40,6 +40,12 @@ pub enum Note {
         reason: String,
     },
     ApiUsable,
+    /// An up group's Active is held back by flap damping (logged once per
+    /// episode, and shown in status; not mailed).
+    FlapDamped {
+        group: String,
+        hold: FlapHold,
+    },
 }
 
 /// One group's push state.
@@ -48,6 +54,8 @@ pub struct GroupPush {
     pub policy: Policy,
     pub slot: Slot,
     pub down_since: Option<Instant>,
+    /// A flap damping episode is under way and has been logged.
+    pub damping_noted: bool,
 }
 
 /// Every group's pushes to one firewall.
@@ -110,6 +118,7 @@ impl Pushes {
                 policy: Policy::new(kind(g), t),
                 slot: Slot::new(belief(g.name())),
                 down_since: None,
+                damping_noted: false,
             })
             .collect();
         let gs = &plan.settings.guard;
@@ -129,7 +138,7 @@ impl Pushes {
         let g = &mut self.groups[i];
         if state == State::Down && g.policy.health != State::Down {
             g.down_since = Some(now);
-            self.guard.group_down(now);
+            self.guard.group_down(i, now);
         }
         if state != State::Down {
             g.down_since = None;
@@ -199,6 +208,17 @@ impl Pushes {
                     group: g.name.clone(),
                     reason: r.to_string(),
                 });
+            }
+            match g.policy.flap_hold(now) {
+                Some(hold) if d.want.is_none() && !g.policy.held && !g.damping_noted => {
+                    g.damping_noted = true;
+                    notes.push(Note::FlapDamped {
+                        group: g.name.clone(),
+                        hold,
+                    });
+                }
+                None => g.damping_noted = false,
+                _ => {}
             }
             let Some(want) = d.want else { continue };
             if g.slot.belief.is(want) {

@@ -88,6 +88,12 @@ pub fn build(
                 "last_push": gp.slot.last.as_ref().map(|(w, c)| json!({"push": format!("{w:?}"), "answer": format!("{c:?}")})),
                 "refused": gp.slot.refused.is_some(),
                 "hold": gs.and_then(|s| s.hold.as_ref()).map(|h| json!({"until": secs(h.until), "reason": h.reason})),
+                "flap_damping": gp.policy.flap_hold(clocks.mono).map(|h| json!({
+                    "deactives": h.deactives,
+                    "hold": super::event_loop::whole_secs(h.hold),
+                    "active_in": super::event_loop::whole_secs(h.remaining),
+                    "active_in_secs": h.remaining.as_secs_f64().ceil() as u64,
+                })),
             })
         })
         .collect();

@@ -1,5 +1,5 @@
-//! What failoverd wants the firewall to hold for one group (contract
-//! section 6): the safety rules, pure, with time passed in.
+//! What failoverd wants the firewall to hold for one group
+//! (docs/safety.md): the safety rules, pure, with time passed in.
 //!
 //! - Intent groups: the intent, always (holds aside).
 //! - Underlay groups: Active while up; DeActive while down only when
@@ -74,6 +74,17 @@ pub struct Decision {
     pub withheld: Option<Withheld>,
     /// The Active that completes a restart (sent even while held).
     pub must_send: bool,
+}
+
+/// Flap damping holding an up group's Active back: after how many
+/// DeActives, for how long in all, and how long it still has to run if the
+/// group stays up. Shown in status and logged once per episode, so that an
+/// up group left deactivated is never unexplained.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FlapHold {
+    pub deactives: u32,
+    pub hold: Duration,
+    pub remaining: Duration,
 }
 
 /// The rules' memory of one group.
@@ -158,7 +169,7 @@ impl Policy {
 
     /// A good check of the group's targets was sent after `sent_after`:
     /// a group that is up when such a check arrives after its disarm has
-    /// been seen up, and is armed again (contract 6: "seen up since ...").
+    /// been seen up, and is armed again (docs/safety.md, Arming).
     /// A group that stays up through a hold, a guard trip or a pause has no
     /// health change to arm it, so this is what arms it.
     pub fn seen_good(&mut self, sent_after: Instant) {
@@ -295,13 +306,24 @@ impl Policy {
     /// Flap damping: after `flap_limit` DeActives in the window, Active
     /// waits until up for `flap_hold`, doubling with each further one.
     fn damped(&self, now: Instant) -> bool {
+        self.flap_hold(now).is_some()
+    }
+
+    /// The flap damping hold on this group's Active, while the group is up
+    /// and the hold has not run out.
+    pub fn flap_hold(&self, now: Instant) -> Option<FlapHold> {
         let n = self.deactives.len() as u32;
-        if n < self.timing.flap_limit || self.deactivated_at.is_none() {
-            return false;
+        if n < self.timing.flap_limit || self.deactivated_at.is_none() || self.health != State::Up {
+            return None;
         }
         let factor = 2u32.saturating_pow(n - self.timing.flap_limit);
         let hold = self.timing.flap_hold.saturating_mul(factor).min(MAX_FLAP_HOLD);
-        self.up_for(now) < hold
+        let up = self.up_for(now);
+        (up < hold).then(|| FlapHold {
+            deactives: n,
+            hold,
+            remaining: hold - up,
+        })
     }
 
     /// A push of `want` is about to be sent at `now` (decided by failoverd,

@@ -1,5 +1,5 @@
 //! The guard: telling remote failures from the monitoring host's own
-//! (contract section 6). While it holds, no DeActive is sent: an anchor
+//! (docs/safety.md, The guard). While it holds, no DeActive is sent: an anchor
 //! failed (or could not be checked) within `settle`, an anchor has not
 //! finished a check sent after the group went down, or, with 3 or more
 //! groups, more than `max_groups_down` of them went down within `window`.
@@ -66,7 +66,9 @@ pub struct Guard {
     pub max_groups_down: f64,
     pub window: Duration,
     pub groups: usize,
-    downs: VecDeque<Instant>,
+    /// Group-downs within `window`: (group index, when). One group going
+    /// down twice in the window is still one group.
+    downs: VecDeque<(usize, Instant)>,
     /// A trip is under way.
     pub tripped: bool,
 }
@@ -83,9 +85,9 @@ impl Guard {
         }
     }
 
-    /// A group went down at `at`.
-    pub fn group_down(&mut self, at: Instant) {
-        self.downs.push_back(at);
+    /// Group `group` (its index in the plan) went down at `at`.
+    pub fn group_down(&mut self, group: usize, at: Instant) {
+        self.downs.push_back((group, at));
     }
 
     /// Whether an anchor failed (or could not be checked) within `settle`.
@@ -114,11 +116,14 @@ impl Guard {
         while self
             .downs
             .front()
-            .is_some_and(|t| now.saturating_duration_since(*t) > self.window)
+            .is_some_and(|(_, t)| now.saturating_duration_since(*t) > self.window)
         {
             self.downs.pop_front();
         }
-        let down = self.downs.len();
+        let mut distinct: Vec<usize> = self.downs.iter().map(|(g, _)| *g).collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        let down = distinct.len();
         if self.groups >= 3 && down as f64 > self.max_groups_down * self.groups as f64 {
             return Some(Reason::ManyGroupsDown {
                 down,
@@ -193,10 +198,17 @@ mod tests {
     fn many_groups_down_at_once_is_our_own_fault() {
         let t0 = Instant::now();
         let mut g = Guard::new(10 * S, 0.5, 30 * S, 4);
-        g.group_down(t0);
-        g.group_down(t0 + S);
+        g.group_down(0, t0);
+        g.group_down(1, t0 + S);
         assert_eq!(g.holds(&[], t0, t0 + 2 * S), None, "2 of 4 is not more than 50 %");
-        g.group_down(t0 + 2 * S);
+        g.group_down(1, t0 + S + S / 2);
+        g.group_down(0, t0 + S + S / 2);
+        assert_eq!(
+            g.holds(&[], t0, t0 + 2 * S),
+            None,
+            "two groups going down twice each are still 2 of 4, never \"4 of 4\""
+        );
+        g.group_down(2, t0 + 2 * S);
         let r = g.holds(&[], t0, t0 + 3 * S).unwrap();
         assert_eq!(
             r.to_string(),
@@ -204,8 +216,8 @@ mod tests {
         );
         assert_eq!(g.holds(&[], t0, t0 + 40 * S), None, "outside the window");
         let mut two = Guard::new(10 * S, 0.5, 30 * S, 2);
-        two.group_down(t0);
-        two.group_down(t0);
+        two.group_down(0, t0);
+        two.group_down(1, t0);
         assert_eq!(two.holds(&[], t0, t0), None, "the rule needs 3 or more groups");
     }
 }

@@ -149,13 +149,33 @@ fn flapping_underlay_groups_are_damped_and_the_hold_doubles() {
     }
     r.at(t).health(State::Up);
     assert_eq!(r.want(false), None, "3 DeActives in the window: Active waits flap_hold");
+    let hold = |deactives, hold, remaining| {
+        Some(FlapHold {
+            deactives,
+            hold: hold * S,
+            remaining: remaining * S,
+        })
+    };
+    assert_eq!(
+        r.p.flap_hold(r.now),
+        hold(3, 60, 60),
+        "status can say why and until when"
+    );
     assert_eq!(r.at(t + 59).want(false), None);
+    assert_eq!(r.p.flap_hold(r.now), hold(3, 60, 1));
     assert_eq!(r.at(t + 60).want(false), Some(Want::Active));
+    assert_eq!(r.p.flap_hold(r.now), None, "the hold has run out");
     r.push(true);
     r.at(t + 70).health(State::Down);
+    assert_eq!(
+        r.p.flap_hold(r.now),
+        None,
+        "no hold on the Active of a group that is down"
+    );
     assert_eq!(r.push(true), Some(Want::DeActive), "a 4th");
     r.at(t + 80).health(State::Up);
     assert_eq!(r.at(t + 80 + 119).want(false), None, "the hold doubled to 120 s");
+    assert_eq!(r.p.flap_hold(r.now), hold(4, 120, 1));
     assert_eq!(r.at(t + 80 + 120).want(false), Some(Want::Active));
     // Once the DeActives leave the window, no damping.
     r.push(true);
