@@ -112,6 +112,13 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Read the firewall's failover groups and their IPsec connections
+    /// (read-only Gets), write one group file per group and print a
+    /// connection table to paste for every member that has none.
+    #[command(
+        after_long_help = "Exit status: 0 imported; 1 the firewall refused or answered what cannot be read; 2 settings, arguments, or a file exists without --force."
+    )]
+    Import(crate::cmd::import::ImportArgs),
     /// Check every target once (no fall/rise) and print a table: group,
     /// member, condition, target, result, RTT or reason.
     #[command(

@@ -1,4 +1,4 @@
-//! Exit codes of the process (contract section 4): a leaf, so the daemon
+//! Exit codes of the process (docs/service.md): a leaf, so the daemon
 //! and the commands share them without one importing the other.
 
 /// Success.

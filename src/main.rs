@@ -62,6 +62,7 @@ fn main() -> ExitCode {
             };
             failoverd::daemon::run(&opts)
         }
+        Command::Import(args) => cmd::import::run(&cli.config, &args, &mut std::io::stdout(), &mut std::io::stderr()),
         Command::Probe { group } => cmd::probe::run(
             &cli.config,
             group.as_deref(),

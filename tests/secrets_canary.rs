@@ -499,6 +499,15 @@ fn every_command_and_the_daemon(inline: bool, trace: Trace) {
     assert_eq!(code, 0, "{out}{err}");
     let (code, out, err) = s.cli(&mut seen, &["sync"]);
     assert_eq!(code, 0, "{out}{err}");
+    // import, from settings without groups (G is defined in g.xml, and a
+    // second definition of it is refused).
+    let imported = s.dir.path().join("imported");
+    let main = std::fs::read_to_string(s.config()).unwrap();
+    let bare = s.variant("import.toml", &main.replace("groups = [\"g.xml\"]\n", ""));
+    let (code, out, err) = s.cli_with(&mut seen, &["import", "--out", imported.to_str().unwrap()], &bare);
+    assert_eq!(code, 0, "{out}{err}");
+    seen.add_dir(&imported);
+    assert!(imported.join("G.xml").exists(), "import wrote the group file");
     let (code, out, err) = s.cli(&mut seen, &["push", "G", "--deactivate", "--hold", "1s"]);
     assert_eq!(code, 0, "{out}{err}");
     let (code, out, err) = s.cli(&mut seen, &["push", "G", "--activate", "--hold", "1s"]);
@@ -630,6 +639,7 @@ fn error_paths_never_print_the_password_and_tls_is_checked_by_default() {
         &["check", "--online"][..],
         &["push", "G", "--activate", "--hold", "1s"],
         &["sync"],
+        &["import", "--dry-run"],
     ] {
         let (code, out, err) = s.cli(&mut seen, args);
         assert_eq!(code, 1, "{args:?}: {out}{err}");
@@ -653,6 +663,7 @@ fn error_paths_never_print_the_password_and_tls_is_checked_by_default() {
         &["check", "--online"][..],
         &["push", "G", "--activate", "--hold", "1s"],
         &["sync"],
+        &["import", "--dry-run"],
     ] {
         let (code, out, err) = s.cli_with(&mut seen, args, &wrong);
         assert_eq!(code, 1, "{args:?}: {out}{err}");

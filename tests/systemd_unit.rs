@@ -1,6 +1,6 @@
 //! The unit file: `systemd-analyze verify` prints nothing, and
 //! `systemd-analyze security --offline=true` rates it 2.0 or lower
-//! (contract section 9). The unit's binary path is pointed at the binary
+//! (docs/service.md). The unit's binary path is pointed at the binary
 //! under test so that verify can check it exists and is executable.
 
 use std::process::Command;

@@ -1,11 +1,13 @@
 //! The emulated firewall's answers: one request document in, one reply
-//! document out, and the group store changed as sfos-api.md describes
+//! document out, and the group store changed as docs/firewall-api.md describes
 //! (source check, login, request-level errors, Set add/update, Active and
 //! DeActive, Get, Remove). No I/O here; the server feeds it and applies the
 //! transport faults.
 
+use crate::config::Spellings;
 use crate::config::{EmulatorConfig, Fault, Texts};
 use crate::group::{self, Definition};
+use crate::ipsec::{self, IpsecConnection};
 use crate::xml::{self, Element, escape};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -21,6 +23,8 @@ pub struct Group {
 #[derive(Debug, Clone, Default)]
 pub struct State {
     pub groups: BTreeMap<String, Group>,
+    /// IPsec connections, only ever read (Get VPNIPSecConnection).
+    pub connections: BTreeMap<String, IpsecConnection>,
 }
 
 /// What a request asked for, per group.
@@ -79,7 +83,8 @@ pub fn handle(document: &str, ctx: &Context<'_>, state: &mut State) -> Answer {
     }
     let operations: Vec<&Element> = request.children.iter().filter(|c| c.name != "Login").collect();
     let known = |op: &&Element| {
-        matches!(op.name.as_str(), "Set" | "Get" | "Remove") && op.children.iter().all(|e| e.name == "VPNFailoverGroup")
+        let entity = |e: &Element| e.name == "VPNFailoverGroup" || (op.name == "Get" && e.name == "VPNIPSecConnection");
+        matches!(op.name.as_str(), "Set" | "Get" | "Remove") && op.children.iter().all(entity)
     };
     if !operations.iter().all(known) {
         return request_error(529, MODULE_INVALID);
@@ -143,9 +148,14 @@ fn operation(
                 group: String::new(),
                 action: ActionKind::Get,
                 code: None,
-                note: String::new(),
+                note: entity.name.clone(),
             });
-            get(ctx, state)
+            if entity.name == "VPNIPSecConnection" {
+                let records = state.connections.values().map(ipsec::render).collect();
+                get_reply(ctx, "VPNIPSecConnection", "Configuration", records)
+            } else {
+                get(ctx, state)
+            }
         }
         "Remove" => {
             let name = entity.child_text("Name").unwrap_or_default().to_string();
@@ -162,20 +172,45 @@ fn operation(
     }
 }
 
-/// Every group, or the codeless "No. of records Zero." when there is none.
+/// Every group, or the codeless "No. of records Zero." when there is none,
+/// in the spelling the firmware takes unless a Get fault chooses another.
 fn get(ctx: &Context<'_>, state: &State) -> String {
-    if state.groups.is_empty() {
-        return "<VPNFailoverGroup transactionid=\"\"><Status>No. of records Zero.</Status></VPNFailoverGroup>"
-            .to_string();
+    let spellings = |i: usize| {
+        let old = ctx.faults.contains(&Fault::GetSfos17) || (ctx.faults.contains(&Fault::GetMixed) && i % 2 == 1);
+        if old { Spellings::Sfos17 } else { ctx.config.spellings }
+    };
+    let records = state
+        .groups
+        .values()
+        .enumerate()
+        .map(|(i, g)| group::render(&g.definition, spellings(i)))
+        .collect();
+    get_reply(ctx, "VPNFailoverGroup", "GroupDetail", records)
+}
+
+/// A Get reply in the shape the Get faults choose: one entity element per
+/// record (default), all in one (`GetOneEntity`) or none (`GetBare`); the
+/// empty reply's codeless status under the entity or its detail element.
+fn get_reply(ctx: &Context<'_>, entity: &str, detail: &str, records: Vec<String>) -> String {
+    let open = format!("<{entity} transactionid=\"\">");
+    let close = format!("</{entity}>");
+    if records.is_empty() {
+        let status = "<Status>No. of records Zero.</Status>";
+        return if ctx.faults.contains(&Fault::GetBare) {
+            format!("<{detail}>{status}</{detail}>")
+        } else if ctx.faults.contains(&Fault::GetDeepEmpty) {
+            format!("{open}<{detail}>{status}</{detail}>{close}")
+        } else {
+            format!("{open}{status}{close}")
+        };
     }
-    let spellings = ctx.config.spellings;
-    let records = state.groups.values().map(|g| {
-        format!(
-            "<VPNFailoverGroup transactionid=\"\">{}</VPNFailoverGroup>",
-            group::render(&g.definition, spellings)
-        )
-    });
-    records.collect()
+    if ctx.faults.contains(&Fault::GetBare) {
+        records.concat()
+    } else if ctx.faults.contains(&Fault::GetOneEntity) {
+        format!("{open}{}{close}", records.concat())
+    } else {
+        records.iter().map(|r| format!("{open}{r}{close}")).collect()
+    }
 }
 
 /// The status code that the EntityCode and NoPrivilege faults force on

@@ -1,6 +1,6 @@
 //! The emulator's settings and its switchable faults: what a test or a
 //! person can choose about the emulated firewall, including the points
-//! sfos-api.md lists as unknown (spellings, reply texts, reply wrapper).
+//! docs/firewall-api.md lists as unknown (spellings, reply texts, reply wrapper).
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -63,13 +63,29 @@ pub enum Fault {
     /// Apply the request, then answer 200 with a reply nested 100 000
     /// levels deep.
     Deep,
+    /// Get replies without the outer entity element: each record's
+    /// `<GroupDetail>` or `<Configuration>` directly under `<Response>`,
+    /// and the empty reply's status under the detail element.
+    GetBare,
+    /// Get replies with every record inside one entity element.
+    GetOneEntity,
+    /// The empty Get's codeless status one level deeper, under the
+    /// entity's detail element.
+    GetDeepEmpty,
+    /// Get VPNFailoverGroup in the 2017 spelling (`y`/`n`, `ping`/`tcp`,
+    /// no `AutomaticFailback`) whatever the firmware takes.
+    GetSfos17,
+    /// Get VPNFailoverGroup with every second group in the 2017 spelling.
+    GetMixed,
 }
 
 impl Fault {
     /// Parses a fault as the binary's `--fault` flag spells it:
     /// `delay=MS`, `hang`, `drop`, `http=CODE`, `login-failure`, `code=N`,
     /// `deny`, `api-disabled`, `no-privilege`, `alt-wrapper`, `endless`,
-    /// `huge=MIB`, `truncated`, `not-xml`, `deep`.
+    /// `huge=MIB`, `truncated`, `not-xml`, `deep`, and the Get reply shapes
+    /// `get-bare`, `get-one-entity`, `get-deep-empty`, `get-sfos17`,
+    /// `get-mixed`.
     pub fn parse(spec: &str) -> Result<Fault, String> {
         let (kind, value) = match spec.split_once('=') {
             Some((k, v)) => (k, Some(v)),
@@ -95,6 +111,11 @@ impl Fault {
             "truncated" => Fault::Truncated,
             "not-xml" => Fault::NotXml,
             "deep" => Fault::Deep,
+            "get-bare" => Fault::GetBare,
+            "get-one-entity" => Fault::GetOneEntity,
+            "get-deep-empty" => Fault::GetDeepEmpty,
+            "get-sfos17" => Fault::GetSfos17,
+            "get-mixed" => Fault::GetMixed,
             _ => return Err(format!("unknown fault {spec:?}; known: {FAULT_NAMES}")),
         };
         Ok(fault)
@@ -109,7 +130,8 @@ impl Fault {
 /// The fault spellings, for help texts.
 pub const FAULT_NAMES: &str = "delay=MS, hang, drop, http=CODE, login-failure, code=N, deny, \
                                api-disabled, no-privilege, alt-wrapper, endless, huge=MIB, truncated, \
-                               not-xml, deep";
+                               not-xml, deep, get-bare, get-one-entity, get-deep-empty, get-sfos17, \
+                               get-mixed";
 
 fn small(n: u64, min: u64, max: u64) -> Result<u64, String> {
     if (min..=max).contains(&n) {
@@ -197,6 +219,11 @@ mod tests {
             ("truncated", Fault::Truncated),
             ("not-xml", Fault::NotXml),
             ("deep", Fault::Deep),
+            ("get-bare", Fault::GetBare),
+            ("get-one-entity", Fault::GetOneEntity),
+            ("get-deep-empty", Fault::GetDeepEmpty),
+            ("get-sfos17", Fault::GetSfos17),
+            ("get-mixed", Fault::GetMixed),
         ];
         for (spec, want) in cases {
             assert_eq!(Fault::parse(spec), Ok(want));

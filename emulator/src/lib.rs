@@ -1,6 +1,7 @@
 //! sfos-emulator: a stand-in for a Sophos Firewall's XML API, as far as
-//! failoverd uses it (VPNFailoverGroup Set/Get, Active/DeActive), behaving
-//! as sfos-api.md describes, with the uncertain points and misbehaviours
+//! failoverd uses it (VPNFailoverGroup Set/Get, Active/DeActive, Get of
+//! VPNIPSecConnection), behaving
+//! as docs/firewall-api.md describes, with the uncertain points and misbehaviours
 //! switchable. Tests start it in-process on port 0 and inspect what it
 //! received; a person starts the `sfos-emulator` binary to try failoverd
 //! without a firewall.
@@ -12,6 +13,7 @@ pub mod api;
 pub mod config;
 pub mod group;
 mod hostile;
+pub mod ipsec;
 pub mod record;
 mod server;
 mod tls;
@@ -20,6 +22,7 @@ pub mod xml;
 pub use api::{ActionKind, GroupAction};
 pub use config::{EmulatorConfig, FAULT_NAMES, Fault, Spellings, Texts};
 pub use group::{Definition, Protocol};
+pub use ipsec::IpsecConnection;
 pub use record::{Outcome, Recorded, Transport};
 pub use server::API_PATH;
 
@@ -178,6 +181,14 @@ impl Emulator {
         lock(&self.shared.state)
             .groups
             .insert(group.definition.name.clone(), group);
+    }
+
+    /// Puts an IPsec connection on the emulated firewall (test setup):
+    /// `Get VPNIPSecConnection` shows it.
+    pub fn add_connection(&self, connection: IpsecConnection) {
+        lock(&self.shared.state)
+            .connections
+            .insert(connection.name.clone(), connection);
     }
 
     /// Requests for `group` being handled right now.

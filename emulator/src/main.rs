@@ -3,14 +3,16 @@
 //! logs one line per request (never the XML, which holds the password) and
 //! takes fault switches on standard input while it runs.
 
-use sfos_emulator::{Emulator, EmulatorConfig, FAULT_NAMES, Fault, Spellings, Texts};
+use sfos_emulator::{
+    Definition, Emulator, EmulatorConfig, FAULT_NAMES, Fault, IpsecConnection, Protocol, Spellings, Texts,
+};
 use std::process::ExitCode;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 const USAGE: &str = "usage: sfos-emulator --password-file FILE [--listen ADDR] [--username NAME]
     [--allow IP]... [--spelling sfos19|sfos17|either] [--texts seed|generic]
     [--require-api-version] [--cert-name NAME]... [--cert-out FILE]
-    [--added-inactive] [--fault SPEC]... [--quiet]
+    [--added-inactive] [--fault SPEC]... [--demo] [--quiet]
 defaults: --listen 127.0.0.1:4444 --username api --spelling either --texts seed
 faults: ";
 
@@ -21,6 +23,7 @@ struct Args {
     config: EmulatorConfig,
     cert_out: Option<String>,
     quiet: bool,
+    demo: bool,
 }
 
 fn main() -> ExitCode {
@@ -50,6 +53,9 @@ fn main() -> ExitCode {
 async fn run(args: Args) -> Result<(), String> {
     let emulator = Emulator::start(args.config).await?;
     emulator.set_verbose(!args.quiet);
+    if args.demo {
+        demo(&emulator);
+    }
     if let Some(path) = &args.cert_out {
         std::fs::write(path, emulator.cert_pem()).map_err(|e| format!("cannot write {path}: {e}"))?;
     }
@@ -66,6 +72,52 @@ async fn run(args: Args) -> Result<(), String> {
     }
     emulator.shutdown().await;
     Ok(())
+}
+
+/// Two failover groups and their IPsec connections, for trying
+/// `failoverd import`.
+fn demo(emulator: &Emulator) {
+    let group = |name: &str, members: &[&str], conditions: Vec<(Protocol, Option<u16>)>| Definition {
+        name: name.to_string(),
+        members: members.iter().map(|m| m.to_string()).collect(),
+        mail: true,
+        failback: Some(true),
+        conditions,
+    };
+    emulator.add_group(
+        group(
+            "HQ_VPN",
+            &["HQ_Primary", "HQ_Backup"],
+            vec![(Protocol::Ping, None), (Protocol::Tcp, Some(443))],
+        ),
+        true,
+    );
+    emulator.add_group(group("Branch_VPN", &["Branch_Fibre", "Branch_LTE"], vec![]), true);
+    let s2s = IpsecConnection::site_to_site;
+    emulator.add_connection(s2s(
+        "HQ_Primary",
+        "203.0.113.10",
+        "PortB",
+        &["10.0.0.0/24"],
+        &["10.1.0.0/24", "10.1.1.0/24"],
+    ));
+    emulator.add_connection(s2s(
+        "HQ_Backup",
+        "203.0.113.10",
+        "PortC",
+        &["10.0.0.0/24"],
+        &["10.1.0.0/24", "10.1.1.0/24"],
+    ));
+    emulator.add_connection(IpsecConnection::tunnel_interface(
+        "Branch_Fibre",
+        "198.51.100.20",
+        "PortB",
+    ));
+    emulator.add_connection(IpsecConnection::tunnel_interface(
+        "Branch_LTE",
+        "198.51.100.21",
+        "PortD",
+    ));
 }
 
 /// Reads commands until standard input ends, then keeps serving.
@@ -118,6 +170,7 @@ fn parse(argv: Vec<String>) -> Result<Args, String> {
         ..EmulatorConfig::default()
     };
     let (mut password, mut cert_out, mut quiet, mut names) = (None, None, false, Vec::new());
+    let mut demo = false;
     let mut argv = argv.into_iter();
     while let Some(flag) = argv.next() {
         let mut value = || argv.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -137,6 +190,7 @@ fn parse(argv: Vec<String>) -> Result<Args, String> {
             "--added-inactive" => config.added_active = false,
             "--fault" => config.faults.push(Fault::parse(&value()?)?),
             "--quiet" => quiet = true,
+            "--demo" => demo = true,
             "-h" | "--help" => return Err("help".to_string()),
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -149,6 +203,7 @@ fn parse(argv: Vec<String>) -> Result<Args, String> {
         config,
         cert_out,
         quiet,
+        demo,
     })
 }
 

@@ -4,6 +4,7 @@
 pub mod check;
 pub mod control;
 pub mod firewall;
+pub mod import;
 pub mod mail_test;
 pub mod probe;
 

@@ -1,4 +1,4 @@
-//! Reads `failoverd.toml` into [`Settings`]: every key of the contract,
+//! Reads `failoverd.toml` into [`Settings`]: every key of docs/settings.md,
 //! typed, defaulted, range-checked and located. Secrets and group files are
 //! found here too (paths are relative to the settings file's folder).
 

@@ -6,6 +6,7 @@ pub mod api;
 pub mod client;
 pub mod decide;
 pub mod guard;
+pub mod read;
 pub mod request;
 pub mod response;
 pub mod slot;

@@ -123,8 +123,32 @@ pub fn set(
 
 /// The read-only Get of every failover group (`check --online`, `check_every`).
 pub fn get(login: &Login<'_>, api_version: Option<&str>) -> String {
+    get_of(login, api_version, Entity::VPNFailoverGroup)
+}
+
+/// The entities failoverd reads, and only reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(clippy::upper_case_acronyms)]
+pub enum Entity {
+    VPNFailoverGroup,
+    VPNIPSecConnection,
+}
+
+impl Entity {
+    /// The element name, as the API spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Entity::VPNFailoverGroup => "VPNFailoverGroup",
+            Entity::VPNIPSecConnection => "VPNIPSecConnection",
+        }
+    }
+}
+
+/// The read-only Get of every record of `entity`.
+pub fn get_of(login: &Login<'_>, api_version: Option<&str>, entity: Entity) -> String {
     let mut xml = open(login, api_version);
-    xml.push_str("<Get><VPNFailoverGroup></VPNFailoverGroup></Get></Request>");
+    let name = entity.name();
+    xml.push_str(&format!("<Get><{name}></{name}></Get></Request>"));
     xml
 }
 

@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use super::render::Mail;
+use super::render::{LOGGED_ONLY_DOMAIN, Mail};
 use super::smtp::{Client, SendError};
 use super::types::MailSettings;
 
@@ -14,11 +14,21 @@ use super::types::MailSettings;
 pub trait Deliver: Send + Sync + 'static {
     /// `Ok` is the server's answer.
     fn deliver(&self, mail: &Mail) -> impl Future<Output = Result<String, SendError>> + Send;
+
+    /// The domain of Message-IDs: the From address's where there is one;
+    /// by default the reserved [`LOGGED_ONLY_DOMAIN`].
+    fn message_domain(&self) -> String {
+        LOGGED_ONLY_DOMAIN.to_owned()
+    }
 }
 
 impl Deliver for Client {
     fn deliver(&self, mail: &Mail) -> impl Future<Output = Result<String, SendError>> + Send {
         self.send(mail)
+    }
+
+    fn message_domain(&self) -> String {
+        Client::message_domain(self)
     }
 }
 

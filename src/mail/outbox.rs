@@ -22,7 +22,7 @@ use tokio::time::Instant;
 use super::delivery::Task;
 use super::digest;
 use super::event::Event;
-use super::render::{Context, LocalZone, Stamp};
+use super::render::{Context, LocalZone, Stamp, message_domain};
 use super::smtp::Client;
 use super::spool::Spool;
 use super::types::MailSettings;
@@ -129,7 +129,11 @@ pub async fn mail_test(settings: &MailSettings, host: &str) -> Result<String, St
         zone: LocalZone::System,
     };
     let client = Client::new(settings, host).map_err(|e| e.to_string())?;
-    let mail = digest::test_mail(settings, &ctx, Stamp::new(host, SystemTime::now()));
+    let mail = digest::test_mail(
+        settings,
+        &ctx,
+        Stamp::new(&message_domain(&settings.from), SystemTime::now()),
+    );
     client.send(&mail).await.map_err(|e| e.to_string())
 }
 

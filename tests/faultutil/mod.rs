@@ -345,7 +345,7 @@ pub fn logged_kinds(log: &[String]) -> Vec<String> {
             ("reload rejected:", "ReloadRejected"),
         ];
         if let Some((_, k)) = daemon.iter().find(|(p, _)| line.contains(p)) {
-            // Push trouble is one event per failure streak (contract 7):
+            // Push trouble is one event per failure streak (docs/events-and-mail.md):
             // repeats inside a streak, and a recovery that closes none,
             // are not mailed.
             let streak = match *k {

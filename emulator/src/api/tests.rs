@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::config::Spellings;
+use crate::ipsec::IpsecConnection;
 
 const LOGIN: &str = "<Login><Username>api</Username><Password>pw</Password></Login>";
 
@@ -280,4 +281,97 @@ fn remove_and_group_names() {
     );
     assert_eq!(group_names(&doc), ["G", "H"]);
     assert!(group_names("garbage").is_empty());
+}
+
+#[test]
+fn get_ipsec_connections_and_the_get_shapes() {
+    let cfg = config(Spellings::Either);
+    let mut state = State::default();
+    let get_c = "<Get><VPNIPSecConnection></VPNIPSecConnection></Get>";
+    let empty = run(&cfg, &[], &mut state, get_c);
+    assert!(
+        empty
+            .body
+            .contains("<VPNIPSecConnection transactionid=\"\"><Status>No. of records Zero.</Status>"),
+        "{}",
+        empty.body
+    );
+    let deep = run(&cfg, &[Fault::GetDeepEmpty], &mut state, get_c);
+    assert!(
+        deep.body.contains("<Configuration><Status>No. of records Zero."),
+        "{}",
+        deep.body
+    );
+    let bare = run(&cfg, &[Fault::GetBare], &mut state, get_c);
+    assert!(
+        bare.body
+            .contains("<Login><status>Authentication Successful</status></Login><Configuration><Status>No."),
+        "{}",
+        bare.body
+    );
+
+    let a = IpsecConnection::site_to_site(
+        "A",
+        "203.0.113.1",
+        "PortB",
+        &["10.0.0.0/24", "10.0.1.0/24"],
+        &["10.1.0.0/24"],
+    );
+    state.connections.insert("A".into(), a);
+    state.connections.insert(
+        "B".into(),
+        IpsecConnection::tunnel_interface("B", "203.0.113.2", "PortC"),
+    );
+    let both = run(&cfg, &[], &mut state, get_c);
+    for want in [
+        "<VPNIPSecConnection transactionid=\"\"><Configuration><Name>A</Name>",
+        "<LocalSubnet>10.0.0.0/24</LocalSubnet><LocalSubnet>10.0.1.0/24</LocalSubnet>",
+        "<RemoteNetwork><Network>10.1.0.0/24</Network></RemoteNetwork>",
+        "<ConnectionType>TunnelInterface</ConnectionType>",
+        "<LocalSubnet>Any</LocalSubnet>",
+        "<PresharedKey>$sfos$hash$",
+    ] {
+        assert!(both.body.contains(want), "{want} in {}", both.body);
+    }
+    let one = run(&cfg, &[Fault::GetOneEntity], &mut state, get_c);
+    assert_eq!(one.body.matches("<VPNIPSecConnection").count(), 1, "{}", one.body);
+    assert_eq!(one.body.matches("<Configuration>").count(), 2);
+    assert!(
+        !format!("{:?}", state.connections).contains("$sfos$hash$"),
+        "Debug hides the key"
+    );
+
+    // Groups in either spelling.
+    run(&cfg, &[], &mut state, &set(" operation=\"add\"", &detail("G1", false)));
+    run(&cfg, &[], &mut state, &set(" operation=\"add\"", &detail("G2", false)));
+    let get_g = "<Get><VPNFailoverGroup></VPNFailoverGroup></Get>";
+    let mixed = run(&cfg, &[Fault::GetMixed], &mut state, get_g);
+    assert!(
+        mixed.body.contains("<Name>G1</Name>") && mixed.body.contains("<MailNotification>Enable"),
+        "{}",
+        mixed.body
+    );
+    assert!(mixed.body.contains("<MailNotification>y"), "{}", mixed.body);
+    let old = run(&cfg, &[Fault::GetSfos17], &mut state, get_g);
+    assert!(
+        !old.body.contains("Enable") && !old.body.contains("AutomaticFailback"),
+        "{}",
+        old.body
+    );
+    let bare = run(&cfg, &[Fault::GetBare], &mut state, get_g);
+    assert!(
+        !bare.body.contains("<VPNFailoverGroup") && bare.body.contains("</Login><GroupDetail>"),
+        "{}",
+        bare.body
+    );
+    let refused = run(
+        &cfg,
+        &[],
+        &mut state,
+        "<Set><VPNIPSecConnection><Name>X</Name></VPNIPSecConnection></Set>",
+    );
+    assert!(
+        refused.body.contains("Input request module is Invalid"),
+        "connections are never written"
+    );
 }

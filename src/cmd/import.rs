@@ -1,0 +1,361 @@
+//! `failoverd import`: the firewall's own failover groups to group files,
+//! and a connection table to paste for every member that has none
+//! (contract sections 4 and 11). It only ever reads from the firewall
+//! (two Gets) and never writes settings: every table it prints leaves
+//! `via` at its safe default, so nothing it produces can deactivate a
+//! group on a guess.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::exit;
+use crate::config::diag::{Severity, Source};
+use crate::config::settings::{Settings, Spelling};
+use crate::config::{self, Plan};
+use crate::firewall::api::{self, Api};
+use crate::firewall::read::{self, FwConnection, FwGroup, ReadError, Written};
+use crate::firewall::request::Entity;
+use crate::state::{StateDir, write_atomic};
+
+mod render;
+
+/// The command line of `failoverd import`, kept here so it moves with
+/// the command.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ImportArgs {
+    /// Only this group (repeatable).
+    #[arg(long = "group", value_name = "GROUP")]
+    pub groups: Vec<String>,
+    /// Folder for the group files (default: the folder of the first
+    /// `groups` glob, else groups.d beside the settings file).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Print what would be written; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Overwrite group files that exist.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// What the settings give import: only `[firewall]` must be valid.
+struct Base {
+    settings: Settings,
+    /// The first `groups` glob as written, if any.
+    first_glob: Option<String>,
+}
+
+/// `failoverd import`.
+pub fn run(path: &Path, args: &ImportArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    let Some(base) = settings(path, err) else {
+        return exit::CONFIG;
+    };
+    let dir = folder(path, &base, args);
+    let plan = Plan {
+        settings: base.settings,
+        groups: Vec::new(),
+    };
+    let api = match Api::new(&plan) {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = writeln!(err, "failoverd: {e}");
+            return exit::CONFIG;
+        }
+    };
+    let Some(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build().ok() else {
+        return exit::FAILED;
+    };
+    let fw = &plan.settings.firewall;
+    let groups = match rt
+        .block_on(fetch(&api, Entity::VPNFailoverGroup))
+        .and_then(|b| read::groups(&b))
+    {
+        Ok(g) => g,
+        Err(e) => {
+            if let Some(fp) = api.fingerprint() {
+                let _ = writeln!(
+                    err,
+                    "failoverd: the firewall presented certificate SHA-256 {fp}: if it is the firewall's (compare it on its console), pin it with pin_sha256 = \"{fp}\""
+                );
+            }
+            return refused(err, "VPNFailoverGroup", &e);
+        }
+    };
+    let groups = match chosen(groups, &args.groups, err) {
+        Some(g) => g,
+        None => return exit::CONFIG,
+    };
+    let connections = match rt
+        .block_on(fetch(&api, Entity::VPNIPSecConnection))
+        .and_then(|b| read::connections(&b))
+    {
+        Ok(c) => c,
+        Err(e) => return refused(err, "VPNIPSecConnection", &e),
+    };
+    if groups.is_empty() {
+        let _ = writeln!(err, "the firewall has no failover groups: nothing to import");
+        return exit::OK;
+    }
+    let files: Vec<(PathBuf, String)> = groups
+        .iter()
+        .map(|g| (dir.join(format!("{}.xml", g.name)), render::group_file(g, &fw.url)))
+        .collect();
+    let Some(defs) = self_check(&files, err) else {
+        return exit::FAILED;
+    };
+    if !defined_elsewhere(&plan.settings, &files, err) {
+        return exit::CONFIG;
+    }
+    let existing: Vec<&PathBuf> = files.iter().map(|(p, _)| p).filter(|p| p.exists()).collect();
+    if !existing.is_empty() && !args.force {
+        for p in &existing {
+            let _ = writeln!(
+                err,
+                "failoverd: {} exists: nothing written (--force overwrites)",
+                p.display()
+            );
+        }
+        return exit::CONFIG;
+    }
+    let tables = render::tables(&groups, &connections, &plan.settings, base.first_glob.is_none(), &dir);
+    if args.dry_run {
+        for (p, text) in &files {
+            let _ = writeln!(out, "# would write {}:\n{text}", p.display());
+        }
+        let _ = write!(out, "{tables}");
+        let _ = writeln!(err, "dry run: nothing written");
+        return exit::OK;
+    }
+    if let Err(code) = write_files(&dir, &files, err) {
+        return code;
+    }
+    record_hashes(&plan.settings, &groups, &defs, err);
+    let _ = write!(out, "{tables}");
+    advise(&groups, &connections, &plan.settings, err);
+    exit::OK
+}
+
+async fn fetch(api: &Api, entity: Entity) -> Result<String, ReadError> {
+    api.get_body(entity).await.map_err(|a| ReadError::Refused(a.text))
+}
+
+fn refused(err: &mut dyn Write, entity: &str, e: &ReadError) -> i32 {
+    let _ = writeln!(err, "failoverd: Get {entity}: {e}");
+    let _ = writeln!(err, "failoverd: nothing written");
+    exit::FAILED
+}
+
+/// Reads the settings; errors about `groups` (missing, or a glob that
+/// matches nothing yet) do not count for import.
+fn settings(path: &Path, err: &mut dyn Write) -> Option<Base> {
+    let text = match std::fs::read(path) {
+        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+        Err(e) => {
+            let _ = writeln!(err, "failoverd: cannot read settings file {}: {e}", path.display());
+            return None;
+        }
+    };
+    let src = Source::new(path, &text);
+    let mut d = config::diag::Diagnostics::default();
+    d.reading(path);
+    let settings = config::read_settings(&src, &mut d);
+    let groups_key = |p: &str| p == "groups" || p.starts_with("groups[");
+    let mut bad = false;
+    for f in d.sorted() {
+        if groups_key(&f.path) {
+            continue;
+        }
+        bad |= f.severity == Severity::Error;
+        let _ = writeln!(err, "{f}");
+    }
+    let settings = settings.filter(|_| !bad)?;
+    let first_glob = toml::from_str::<toml::Table>(&text)
+        .ok()
+        .and_then(|t| t.get("groups")?.as_array()?.first()?.as_str().map(str::to_string));
+    Some(Base { settings, first_glob })
+}
+
+/// `--out`, else the folder of the first `groups` glob, else `groups.d`
+/// beside the settings file.
+fn folder(path: &Path, base: &Base, args: &ImportArgs) -> PathBuf {
+    if let Some(d) = &args.out {
+        return d.clone();
+    }
+    let beside = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    match &base.first_glob {
+        Some(g) => beside.join(g).parent().map(Path::to_path_buf).unwrap_or(beside),
+        None => beside.join("groups.d"),
+    }
+}
+
+/// The groups named by `--group` (all when none is named); an unknown
+/// name is an argument error.
+fn chosen(groups: Vec<FwGroup>, wanted: &[String], err: &mut dyn Write) -> Option<Vec<FwGroup>> {
+    if wanted.is_empty() {
+        return Some(groups);
+    }
+    let missing: Vec<&String> = wanted
+        .iter()
+        .filter(|w| !groups.iter().any(|g| &g.name == *w))
+        .collect();
+    if !missing.is_empty() {
+        let known: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
+        for m in missing {
+            let _ = writeln!(
+                err,
+                "failoverd: --group {m:?}: the firewall has no such failover group; it has: {}",
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            );
+        }
+        return None;
+    }
+    Some(groups.into_iter().filter(|g| wanted.contains(&g.name)).collect())
+}
+
+/// Reads every file to be written with failoverd's own group reader:
+/// nothing is written that `check` would not read back.
+fn self_check(files: &[(PathBuf, String)], err: &mut dyn Write) -> Option<Vec<config::groups::GroupDef>> {
+    let mut defs = Vec::new();
+    let mut ok = true;
+    for (p, text) in files {
+        let mut d = config::diag::Diagnostics::default();
+        let src = Source::new(p, text);
+        let read = config::groups::read(&src, &mut d);
+        for f in d.errors() {
+            ok = false;
+            let _ = writeln!(
+                err,
+                "failoverd: internal: the file import would write does not read back: {f}"
+            );
+        }
+        defs.extend(read);
+    }
+    ok.then_some(defs)
+}
+
+/// Whether no imported group is already defined in another group file
+/// the settings name: a second definition would make `check` fail
+/// (names are unique across files), so it is refused, `--force` or not.
+fn defined_elsewhere(s: &Settings, files: &[(PathBuf, String)], err: &mut dyn Write) -> bool {
+    let mut ok = true;
+    for file in &s.group_files {
+        let Ok(text) = std::fs::read_to_string(file) else {
+            continue;
+        };
+        let mut d = config::diag::Diagnostics::default();
+        for def in config::groups::read(&Source::new(file, &text), &mut d) {
+            let target = files.iter().find(|(p, _)| {
+                p.file_stem()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.eq_ignore_ascii_case(&def.name))
+            });
+            let same_file = |p: &PathBuf| p.canonicalize().ok() == file.canonicalize().ok();
+            if let Some((p, _)) = target.filter(|(p, _)| !same_file(p)) {
+                ok = false;
+                let _ = writeln!(
+                    err,
+                    "failoverd: group {} is already defined in {}: nothing written (import would add {}; remove one of them, or leave the group out with --group)",
+                    def.name,
+                    file.display(),
+                    p.display()
+                );
+            }
+        }
+    }
+    ok
+}
+
+fn write_files(dir: &Path, files: &[(PathBuf, String)], err: &mut dyn Write) -> Result<(), i32> {
+    for (p, text) in files {
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if let Err(e) = write_atomic(dir, name, text.as_bytes()) {
+            let _ = writeln!(
+                err,
+                "failoverd: cannot write {}: {e}: choose a writable folder with --out",
+                p.display()
+            );
+            return Err(exit::CONFIG);
+        }
+        let _ = writeln!(err, "wrote {}", p.display());
+    }
+    Ok(())
+}
+
+/// Records that the firewall holds these definitions, as `sync` would
+/// send them, so `sync --changed-only` sends none of them. Left to a
+/// running daemon when one holds the state directory.
+fn record_hashes(s: &Settings, groups: &[FwGroup], defs: &[config::groups::GroupDef], err: &mut dyn Write) {
+    let dir = StateDir::new(&s.state_dir);
+    let lock = match dir.try_lock() {
+        Ok(Some(l)) => l,
+        Ok(None) => {
+            let _ = writeln!(
+                err,
+                "note: a daemon holds {}: sync hashes not recorded (failoverd sync --changed-only may resend the imported groups)",
+                dir.path.display()
+            );
+            return;
+        }
+        Err(e) => {
+            let _ = writeln!(
+                err,
+                "warning: cannot use the state directory {}: {e}: sync hashes not recorded",
+                dir.path.display()
+            );
+            return;
+        }
+    };
+    let (mut state, _) = dir.load();
+    let fw = state.firewalls.entry(s.firewall.url.clone()).or_default();
+    for (g, def) in groups.iter().zip(defs) {
+        let spelling = match g.written() {
+            Some(Written::Sfos17) => Spelling::Sfos17,
+            Some(Written::Sfos19) => Spelling::Sfos19,
+            None => s.firewall.spelling,
+        };
+        fw.sync_hashes.insert(g.name.clone(), api::sync_hash(def, spelling));
+    }
+    if let Err(e) = dir.save(&state) {
+        let _ = writeln!(
+            err,
+            "warning: cannot record sync hashes in {}: {e}",
+            dir.file().display()
+        );
+    }
+    drop(lock);
+}
+
+/// Warnings after a write: members the firewall did not describe, and a
+/// spelling the settings do not send.
+fn advise(groups: &[FwGroup], connections: &[FwConnection], s: &Settings, err: &mut dyn Write) {
+    let mut unknown = BTreeSet::new();
+    for g in groups {
+        for m in &g.members {
+            if !connections.iter().any(|c| &c.name == m) && unknown.insert(m.clone()) {
+                let _ = writeln!(
+                    err,
+                    "warning: group {} names connection {}, which the firewall's Get VPNIPSecConnection did not return: fill in its targets by hand",
+                    g.name,
+                    read::quote(m)
+                );
+            }
+        }
+    }
+    let old = groups.iter().filter(|g| g.written() == Some(Written::Sfos17)).count();
+    if old > 0 && s.firewall.spelling == Spelling::Sfos19 {
+        let _ = writeln!(
+            err,
+            "warning: the firewall wrote {old} group(s) in the 2017 spelling (y/n, ping/tcp): set spelling = \"sfos17\" in [firewall] so sync sends what it takes"
+        );
+    }
+    let _ = writeln!(
+        err,
+        "next: paste the tables above into {}, then run failoverd check --online",
+        s.file.display()
+    );
+}
