@@ -16,6 +16,7 @@ pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod engine;
+pub mod exit;
 pub mod firewall;
 pub mod health;
 pub mod logging;

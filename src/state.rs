@@ -21,27 +21,7 @@ use crate::firewall::decide::Want;
 /// The version this code writes and reads.
 pub const VERSION: u32 = 1;
 
-/// What the firewall last accepted from failoverd for a group.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Belief {
-    Active,
-    DeActive,
-    /// A push was under way when the outcome became unknown.
-    Unknown,
-}
-
-impl Belief {
-    pub fn of(w: Want) -> Belief {
-        match w {
-            Want::Active => Belief::Active,
-            Want::DeActive => Belief::DeActive,
-        }
-    }
-
-    pub fn is(self, w: Want) -> bool {
-        self == Belief::of(w)
-    }
-}
+pub use crate::firewall::decide::Belief;
 
 /// Per firewall URL.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

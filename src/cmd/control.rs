@@ -247,11 +247,7 @@ pub fn push_via_daemon(
         let _ = writeln!(err, "failoverd: {}", reply.error.unwrap_or_default());
         return exit::FAILED;
     }
-    let _ = writeln!(
-        out,
-        "{group}: {want:?}: {}",
-        reply.body["answer"].as_str().unwrap_or("?")
-    );
+    let _ = writeln!(out, "{group}: {want}: {}", reply.body["answer"].as_str().unwrap_or("?"));
     let _ = writeln!(
         err,
         "{group} is held for {} (failoverd release {group} ends it)",

@@ -89,12 +89,12 @@ pub fn push(path: &Path, group: &str, want: Want, hold: Duration, out: &mut dyn 
     if gs.hold.as_ref().is_none_or(|h| h.until < until) {
         gs.hold = Some(Hold {
             until,
-            reason: format!("manual push of {want:?}"),
+            reason: format!("manual push of {want}"),
         });
     }
     let saved = dir.save(&state);
     drop(lock);
-    let _ = writeln!(out, "{group}: {want:?}: {}", answer.text);
+    let _ = writeln!(out, "{group}: {want}: {}", answer.text);
     if let Class::Configuration(fix) = &answer.class {
         let _ = writeln!(err, "fix: {fix}");
     }

@@ -8,12 +8,5 @@ pub mod import;
 pub mod mail_test;
 pub mod probe;
 
-/// Exit codes shared by the commands (docs/service.md).
-pub mod exit {
-    /// Success.
-    pub const OK: i32 = 0;
-    /// Invalid configuration (check), or a failed operation.
-    pub const FAILED: i32 = 1;
-    /// Settings unreadable, bad arguments, cannot start as configured.
-    pub const CONFIG: i32 = 2;
-}
+/// Exit codes shared by the commands; they live in the leaf [`crate::exit`].
+pub use crate::exit;

@@ -15,11 +15,11 @@ use super::notify::Notifier;
 use super::persist::{self, Clocks};
 use super::pushes::{Note, Pushes};
 use super::send::{DryRun, Live, Push, Sender};
-use super::status;
-use crate::cmd::exit;
+use super::status::{self, whole_secs};
 use crate::config::Plan;
 use crate::control::{self, Reply, Request};
 use crate::engine::{Engine, GroupEvent, Output};
+use crate::exit;
 use crate::firewall::api::{Answer, Api};
 use crate::firewall::decide::Want;
 use crate::health::target::State;
@@ -100,11 +100,6 @@ pub(super) struct Decided {
     restart: bool,
     /// The answer to the last try, when it will be tried again.
     last_answer: Option<String>,
-}
-
-/// A duration for a person, to the second, rounded up ("4m 16s").
-pub(super) fn whole_secs(d: Duration) -> String {
-    humantime::format_duration(Duration::from_secs(d.as_secs_f64().ceil() as u64)).to_string()
 }
 
 /// The sender the plan asks for.
@@ -557,8 +552,10 @@ impl Daemon {
                 % 1000,
         ) / 1000.0;
         let accepted = class == crate::firewall::slot::Class::Accepted;
-        let class_name = format!("{class:?}").split('(').next().unwrap_or("").to_lowercase();
-        *self.push_counts.entry((group.clone(), class_name)).or_default() += 1;
+        *self
+            .push_counts
+            .entry((group.clone(), class.label().to_owned()))
+            .or_default() += 1;
         let notes = self.pushes.finish(i, class, now, jitter);
         // A decided DeActive ends when it is accepted or refused for good
         // (its tries used up); every other answer is tried again.
@@ -574,7 +571,7 @@ impl Daemon {
             d.last_answer = Some(answer.text.clone());
         }
         if let Some(m) = self.manual_in_flight.remove(&group) {
-            self.hold_group(&group, m.hold, &format!("manual push of {:?}", m.want));
+            self.hold_group(&group, m.hold, &format!("manual push of {}", m.want));
             let _ = m.reply.send(Reply::ok(
                 serde_json::json!({"accepted": accepted, "answer": answer.text}),
             ));

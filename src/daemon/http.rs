@@ -11,9 +11,13 @@ use tokio::sync::{mpsc, oneshot};
 use crate::control::{Call, Request};
 
 /// Binds `addr` (so a bad address stops the start) and serves until
-/// aborted.
+/// aborted. The bound address is logged (`LISTEN=`), so with port 0 the
+/// kernel picks a free port and whoever reads the log learns it, with no
+/// window in which another socket could take it.
 pub async fn serve(addr: SocketAddr, tx: mpsc::Sender<Call>) -> std::io::Result<tokio::task::JoinHandle<()>> {
     let listener = TcpListener::bind(addr).await?;
+    let bound = listener.local_addr()?;
+    tracing::info!(LISTEN = %bound, "[http] listening on {bound}");
     Ok(tokio::spawn(async move {
         while let Ok((mut stream, _)) = listener.accept().await {
             let tx = tx.clone();

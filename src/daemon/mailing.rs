@@ -59,11 +59,11 @@ pub fn note(n: &Note) -> Option<Event> {
         ),
         Note::Refused { group, want, answer } => Event::new(
             Kind::Daemon(DaemonKind::PushRefused),
-            format!("the firewall refused {want:?} three times: {answer}"),
+            format!("the firewall refused {want} three times: {answer}"),
             now,
         )
         .with_group(group)
-        .with_push(&format!("{want:?} {group}"), answer),
+        .with_push(&format!("{want} {group}"), answer),
         Note::Recovered { group } => Event::new(
             Kind::Daemon(DaemonKind::PushRecovered),
             "pushes are accepted again",

@@ -92,14 +92,14 @@ fn states(t: &mut String, engine: &Engine, groups: &[String]) {
         let s = engine.group_state(g).map_or(State::Unknown, |s| s.0);
         let _ = writeln!(t, "failoverd_group_up{{group=\"{}\"}} {}", esc(g), up(s));
     }
+    // Each family once, all its samples under its TYPE line: a parser
+    // meeting a family again after another one takes it as a new, untyped
+    // family. The target lines are gathered apart and written after.
     let _ = writeln!(
         t,
         "# HELP failoverd_member_up 1 up, 0 down, -1 unknown.\n# TYPE failoverd_member_up gauge"
     );
-    let _ = writeln!(
-        t,
-        "# HELP failoverd_target_up 1 up, 0 down, -1 unknown.\n# TYPE failoverd_target_up gauge"
-    );
+    let mut targets = String::new();
     for g in groups {
         for m in engine.members(g) {
             let _ = writeln!(
@@ -111,7 +111,7 @@ fn states(t: &mut String, engine: &Engine, groups: &[String]) {
             );
             for x in &m.targets {
                 let _ = writeln!(
-                    t,
+                    targets,
                     "failoverd_target_up{{group=\"{}\",member=\"{}\",condition=\"{}\",target=\"{}\"}} {}",
                     esc(g),
                     esc(&m.name),
@@ -122,4 +122,9 @@ fn states(t: &mut String, engine: &Engine, groups: &[String]) {
             }
         }
     }
+    let _ = writeln!(
+        t,
+        "# HELP failoverd_target_up 1 up, 0 down, -1 unknown.\n# TYPE failoverd_target_up gauge"
+    );
+    t.push_str(&targets);
 }

@@ -22,8 +22,8 @@ mod status;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::cmd::exit;
 use crate::config::{self, Plan};
+use crate::exit;
 use crate::probe::Protocol;
 use crate::probe::icmp::{Family as IcmpFamily, check_permission};
 use crate::state::StateDir;

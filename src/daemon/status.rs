@@ -2,7 +2,7 @@
 //! JSON: groups, expected active member, member states, each target's last
 //! result, the belief and last push with its answer, holds, guard, problems.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
 use tokio::time::Instant;
@@ -77,21 +77,21 @@ pub fn build(
             let gs = state.groups.get(g.name());
             json!({
                 "name": g.name(),
-                "kind": format!("{:?}", gp.policy.kind),
+                "kind": gp.policy.kind.to_string(),
                 "state": word(st),
                 "since": gs.and_then(|s| s.since).map(secs),
                 "expected_active": active,
                 "armed": gp.policy.armed,
                 "members": members,
-                "belief": format!("{:?}", gp.slot.belief),
+                "belief": gp.slot.belief.to_string(),
                 "last_set_by_failoverd": fw.and_then(|f| f.set_at.get(g.name())).map(|t| secs(*t)),
-                "last_push": gp.slot.last.as_ref().map(|(w, c)| json!({"push": format!("{w:?}"), "answer": format!("{c:?}")})),
+                "last_push": gp.slot.last.as_ref().map(|(w, c)| json!({"push": w.to_string(), "answer": c.to_string()})),
                 "refused": gp.slot.refused.is_some(),
                 "hold": gs.and_then(|s| s.hold.as_ref()).map(|h| json!({"until": secs(h.until), "reason": h.reason})),
                 "flap_damping": gp.policy.flap_hold(clocks.mono).map(|h| json!({
                     "deactives": h.deactives,
-                    "hold": super::event_loop::whole_secs(h.hold),
-                    "active_in": super::event_loop::whole_secs(h.remaining),
+                    "hold": whole_secs(h.hold),
+                    "active_in": whole_secs(h.remaining),
                     "active_in_secs": h.remaining.as_secs_f64().ceil() as u64,
                 })),
             })
@@ -104,4 +104,9 @@ pub fn build(
         "problems": problems,
         "firewall": url,
     })
+}
+
+/// A duration for a person, to the second, rounded up ("4m 16s").
+pub(super) fn whole_secs(d: Duration) -> String {
+    humantime::format_duration(Duration::from_secs(d.as_secs_f64().ceil() as u64)).to_string()
 }

@@ -27,6 +27,61 @@ pub enum Want {
     DeActive,
 }
 
+/// What the firewall last accepted from failoverd for a group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Belief {
+    Active,
+    DeActive,
+    /// A push was under way when the outcome became unknown.
+    Unknown,
+}
+
+impl Belief {
+    pub fn of(w: Want) -> Belief {
+        match w {
+            Want::Active => Belief::Active,
+            Want::DeActive => Belief::DeActive,
+        }
+    }
+
+    pub fn is(self, w: Want) -> bool {
+        self == Belief::of(w)
+    }
+}
+
+impl std::fmt::Display for Want {
+    /// The firewall's own spelling: `Active`, `DeActive`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Want::Active => "Active",
+            Want::DeActive => "DeActive",
+        })
+    }
+}
+
+impl std::fmt::Display for Belief {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Belief::Active => Want::Active.fmt(f),
+            Belief::DeActive => Want::DeActive.fmt(f),
+            Belief::Unknown => f.write_str("Unknown"),
+        }
+    }
+}
+
+impl std::fmt::Display for Kind {
+    /// For a person: `underlay`, `underlay (identical members)`, `tunnel`,
+    /// `intent Active`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Kind::Underlay { identical: false } => f.write_str("underlay"),
+            Kind::Underlay { identical: true } => f.write_str("underlay (identical members)"),
+            Kind::Tunnel => f.write_str("tunnel"),
+            Kind::Intent(w) => write!(f, "intent {w}"),
+        }
+    }
+}
+
 /// What the rules may do to a group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {

@@ -14,8 +14,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::decide::Want;
-use crate::state::Belief;
+use super::decide::{Belief, Want};
 
 const FIRST_RETRY: Duration = Duration::from_secs(1);
 const MAX_RETRY: Duration = Duration::from_secs(60);
@@ -29,6 +28,31 @@ pub enum Class {
     Configuration(String),
     Transient(String),
     Unknown(String),
+}
+
+impl Class {
+    /// The class's name, as `/metrics` labels pushes (`class="refused"`).
+    pub fn label(&self) -> &'static str {
+        match self {
+            Class::Accepted => "accepted",
+            Class::Refused(_) => "refused",
+            Class::Configuration(_) => "configuration",
+            Class::Transient(_) => "transient",
+            Class::Unknown(_) => "unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for Class {
+    /// The label, then the firewall's answer when there is one.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Class::Accepted => f.write_str("accepted"),
+            Class::Refused(d) | Class::Configuration(d) | Class::Transient(d) | Class::Unknown(d) => {
+                write!(f, "{}: {d}", self.label())
+            }
+        }
+    }
 }
 
 /// What the loop must report after an answer.

@@ -11,9 +11,9 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::{JoinError, JoinHandle};
 use tokio::time::{Instant, sleep_until};
 
+use super::deliver::{Deliver, Limits, Retry, Status, log_mail};
 use super::digest;
 use super::event::Event;
-use super::outbox::{Deliver, Limits, Retry, Status, log_mail};
 use super::pace::{Outgoing, Pacer};
 use super::render::{self, Context, Mail, Stamp};
 use super::smtp::SendError;

@@ -7,9 +7,11 @@
 //! - [`render`], [`digest`]: subjects and bodies (pure).
 //! - [`spool`]: `spool/` in the state directory, atomic files, folding.
 //! - [`smtp`], [`smtp_errors`]: one delivery with lettre, readable errors.
-//! - [`outbox`], [`delivery`]: the handle and the background task.
+//! - [`outbox`], [`delivery`]: the handle and the background task;
+//!   [`deliver`]: what the two share (the delivery seam, retry, limits).
 //! - [`types`]: the `[mail]` settings as delivery needs them.
 
+pub mod deliver;
 pub mod delivery;
 pub mod digest;
 pub mod event;

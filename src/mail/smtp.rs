@@ -22,57 +22,7 @@ use tokio::time::timeout;
 use super::render::Mail;
 use super::types::{MailSettings, Security};
 
-/// Why a mail was not delivered, in words a person acts on.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SendError {
-    pub reason: Reason,
-    pub detail: String,
-}
-
-/// The class of a [`SendError`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Reason {
-    /// The settings cannot work (bad address, unreadable `ca_file`).
-    Config,
-    /// One side speaks TLS, the other does not (or no STARTTLS offered).
-    TlsMismatch,
-    Untrusted,
-    Tls,
-    AuthRefused,
-    Unreachable,
-    Timeout,
-    /// The server refused the mail itself (sender, recipient, content).
-    Rejected,
-    Other,
-}
-
-impl SendError {
-    pub fn new(reason: Reason, detail: impl Into<String>) -> Self {
-        SendError {
-            reason,
-            detail: detail.into(),
-        }
-    }
-}
-
-impl fmt::Display for SendError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let label = match self.reason {
-            Reason::Config => "mail settings",
-            Reason::TlsMismatch => "TLS mismatch",
-            Reason::Untrusted => "certificate not trusted",
-            Reason::Tls => "TLS failed",
-            Reason::AuthRefused => "login refused",
-            Reason::Unreachable => "mail server unreachable",
-            Reason::Timeout => "timeout",
-            Reason::Rejected => "mail refused",
-            Reason::Other => "mail failed",
-        };
-        write!(f, "{label}: {}", self.detail)
-    }
-}
-
-impl std::error::Error for SendError {}
+pub use super::smtp_errors::{Reason, SendError};
 
 /// The steps of one delivery, for error messages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,14 +1,66 @@
-//! Reading lettre's and rustls' errors into a [`SendError`] whose text says
-//! what a person does about it: name the CA, fix the scheme, check the
-//! login, check the network.
+//! [`SendError`] and its [`Reason`], and reading lettre's and rustls'
+//! errors into one whose text says what a person does about it: name the
+//! CA, fix the scheme, check the login, check the network.
 
 use std::error::Error as StdError;
+use std::fmt;
 use std::io;
 
 use rustls::{CertificateError, Error as TlsError};
 
-use super::smtp::{Reason, SendError};
 use super::types::{MailSettings, Security};
+
+/// Why a mail was not delivered, in words a person acts on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SendError {
+    pub reason: Reason,
+    pub detail: String,
+}
+
+/// The class of a [`SendError`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reason {
+    /// The settings cannot work (bad address, unreadable `ca_file`).
+    Config,
+    /// One side speaks TLS, the other does not (or no STARTTLS offered).
+    TlsMismatch,
+    Untrusted,
+    Tls,
+    AuthRefused,
+    Unreachable,
+    Timeout,
+    /// The server refused the mail itself (sender, recipient, content).
+    Rejected,
+    Other,
+}
+
+impl SendError {
+    pub fn new(reason: Reason, detail: impl Into<String>) -> Self {
+        SendError {
+            reason,
+            detail: detail.into(),
+        }
+    }
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let label = match self.reason {
+            Reason::Config => "mail settings",
+            Reason::TlsMismatch => "TLS mismatch",
+            Reason::Untrusted => "certificate not trusted",
+            Reason::Tls => "TLS failed",
+            Reason::AuthRefused => "login refused",
+            Reason::Unreachable => "mail server unreachable",
+            Reason::Timeout => "timeout",
+            Reason::Rejected => "mail refused",
+            Reason::Other => "mail failed",
+        };
+        write!(f, "{label}: {}", self.detail)
+    }
+}
+
+impl std::error::Error for SendError {}
 
 /// Classifies an error of one SMTP step. `connecting`: the TCP connect,
 /// implicit TLS and greeting; `authing`: the AUTH exchange.

@@ -9,7 +9,7 @@
 
 mod classify;
 mod permission;
-pub(crate) mod reason;
+use super::reason;
 mod sequence;
 
 use std::collections::HashMap;

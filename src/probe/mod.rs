@@ -7,6 +7,7 @@
 //! engine).
 
 pub mod icmp;
+pub(crate) mod reason;
 pub mod resolve;
 pub mod schedule;
 mod sockopt;

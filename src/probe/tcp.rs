@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::TcpStream;
 
-use super::icmp::reason::{
+use super::reason::{
     bind_device_error, bind_source_error, error, failed, family_mismatch, human_duration, local_send_error, os_text,
     scope_for,
 };

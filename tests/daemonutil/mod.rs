@@ -195,6 +195,22 @@ impl Daemon {
         assert!(status.success(), "kill -{sig} failed");
     }
 
+    /// The port `[http] listen` bound (set it to port 0 and let the kernel
+    /// pick: no free-port guess that another socket could take first).
+    pub fn http_port(&self) -> u16 {
+        const MARK: &str = "[http] listening on ";
+        self.until_logged(MARK, Duration::from_secs(10));
+        let log = self.log_text();
+        let at = log.find(MARK).unwrap() + MARK.len();
+        let addr: String = log[at..]
+            .chars()
+            .take_while(|c| !c.is_whitespace() && *c != '"')
+            .collect();
+        addr.parse::<std::net::SocketAddr>()
+            .unwrap_or_else(|e| panic!("{addr:?} after {MARK:?} is no address: {e}"))
+            .port()
+    }
+
     /// The log so far, one string.
     pub fn log_text(&self) -> String {
         self.log.lock().unwrap().join("\n")

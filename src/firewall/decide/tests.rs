@@ -303,3 +303,20 @@ fn intent_groups_want_their_intent_unless_held() {
     r.p.held = true;
     assert_eq!(r.want(false), None);
 }
+
+#[test]
+fn states_kinds_and_classes_print_as_words_not_debug() {
+    use crate::firewall::slot::Class;
+    assert_eq!(Want::DeActive.to_string(), "DeActive");
+    assert_eq!(Belief::Unknown.to_string(), "Unknown");
+    assert_eq!(Belief::Active.to_string(), "Active");
+    assert_eq!(Kind::Underlay { identical: false }.to_string(), "underlay");
+    assert_eq!(
+        Kind::Underlay { identical: true }.to_string(),
+        "underlay (identical members)"
+    );
+    assert_eq!(Kind::Intent(Want::Active).to_string(), "intent Active");
+    assert_eq!(Class::Refused("534 x".into()).label(), "refused");
+    assert_eq!(Class::Transient("t".into()).to_string(), "transient: t");
+    assert_eq!(Class::Accepted.to_string(), "accepted");
+}

@@ -10,8 +10,9 @@ use tokio::time::{Instant, advance};
 
 use super::*;
 use crate::mail::event::{Event, Kind};
+use crate::mail::render::Mail;
 use crate::mail::render::{Class, LocalZone};
-use crate::mail::smtp::Reason;
+use crate::mail::smtp::{Reason, SendError};
 
 /// One attempt as the fake saw it.
 #[derive(Debug)]
@@ -271,11 +272,20 @@ async fn without_mail_settings_mails_are_logged_not_spooled() {
     assert!(!tmp.path().join("spool").exists());
 }
 
+/// After shutdown a send returns at once (the channel is closed, nothing
+/// waits on it) and the event is only logged: not delivered, not spooled.
 #[tokio::test]
 async fn a_stopped_outbox_never_blocks_the_sender() {
-    let (d, _seen) = fake(&[]);
-    let ob = Outbox::with(d, Spool::memory(), limits(0, 6), EXACT, ctx());
+    let tmp = tempfile::tempdir().unwrap();
+    let (d, mut seen) = fake(&[]);
+    let (spool, _) = Spool::open(tmp.path()).unwrap();
+    let ob = Outbox::with(d, spool, limits(0, 6), EXACT, ctx());
+    let status = ob.status();
     let m = ob.mailer();
     ob.shutdown().await;
-    m.send(ev(Kind::GroupDown, "HQ"));
+    let sent = tokio::time::timeout(Duration::from_secs(5), async { m.send(ev(Kind::GroupDown, "HQ")) }).await;
+    assert!(sent.is_ok(), "a send after shutdown must return at once");
+    assert!(seen.recv().await.is_none(), "nothing delivered after shutdown");
+    assert_eq!(status.borrow().rendered, 0, "the event was not rendered");
+    assert_eq!(Spool::open(tmp.path()).unwrap().0.len(), 0, "nor spooled");
 }

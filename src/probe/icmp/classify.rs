@@ -8,8 +8,8 @@ use std::time::Duration;
 use surge_ping::{IcmpPacket, Icmpv4Packet, Icmpv6Packet, SurgeError};
 
 use super::IcmpBinding;
-use super::reason::{error, failed, human_duration, local_send_error};
 use crate::health::outcome::Outcome;
+use crate::probe::reason::{error, failed, human_duration, local_send_error};
 
 /// A packet surge-ping matched to our echo request: the echo reply, or an
 /// ICMP error quoting the request.
