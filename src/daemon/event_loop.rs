@@ -67,7 +67,8 @@ pub(super) struct Daemon {
     pub(super) manual: HashMap<String, Manual>,
     pub(super) manual_in_flight: HashMap<String, Manual>,
     pub(super) dirty: bool,
-    pub(super) persist_ok: bool,
+    /// Whether the last write of state.json worked, and when to try again.
+    pub(super) saving: persist::Saving,
     /// Where the settings came from, for reloads, and `--dry-run`.
     pub(super) config: PathBuf,
     pub(super) dry_flag: bool,
@@ -189,7 +190,7 @@ pub async fn run(plan: Plan, dir: StateDir, config: PathBuf, dry_flag: bool) -> 
         manual: HashMap::new(),
         manual_in_flight: HashMap::new(),
         dirty: true,
-        persist_ok: true,
+        saving: persist::Saving::default(),
         config,
         dry_flag,
         streams,
@@ -436,7 +437,9 @@ impl Daemon {
             tracing::info!(GROUP = %name, EVENT = "armed", "{name} was seen up since it was disarmed: armed again");
         }
         self.decide(clocks.mono);
-        if self.dirty {
+        // A write that failed is tried again after a minute, not each tick;
+        // a push still writes its belief first, whatever the schedule.
+        if self.saving.due(self.dirty, clocks.mono) {
             self.save(&clocks);
         }
     }
@@ -719,7 +722,7 @@ impl Daemon {
 
     fn problems(&self) -> Vec<String> {
         let mut p = Vec::new();
-        if !self.persist_ok {
+        if !self.saving.ok() {
             p.push(format!(
                 "state not persisted: cannot write {}",
                 self.dir.file().display()
@@ -754,14 +757,14 @@ impl Daemon {
         }
         match self.dir.save(&self.state) {
             Ok(()) => {
-                if !self.persist_ok {
+                if !self.saving.ok() {
                     tracing::info!(EVENT = "daemon", "state is persisted again");
                 }
-                self.persist_ok = true;
+                self.saving.wrote(true, clocks.mono);
                 self.dirty = false;
             }
             Err(e) => {
-                if self.persist_ok {
+                if self.saving.ok() {
                     let why = format!(
                         "state not persisted: cannot write {}: {e}; running on in memory",
                         self.dir.file().display()
@@ -773,25 +776,21 @@ impl Daemon {
                         SystemTime::now(),
                     ));
                 }
-                self.persist_ok = false;
+                self.saving.wrote(false, clocks.mono);
             }
         }
     }
 
+    /// "3 groups: 1 up, 1 down, 1 unknown", from the engine's tally (no
+    /// walk over the groups on each change).
     pub(super) fn status_line(&self) -> String {
-        let states: Vec<State> = self
-            .plan
-            .groups
-            .iter()
-            .map(|g| self.engine.group_health(g.name()).unwrap_or(State::Unknown))
-            .collect();
-        let count = |s: State| states.iter().filter(|x| **x == s).count();
+        let t = self.engine.tally();
         format!(
             "{} groups: {} up, {} down, {} unknown",
-            states.len(),
-            count(State::Up),
-            count(State::Down),
-            count(State::Unknown)
+            t.total(),
+            t.up,
+            t.down,
+            t.unknown
         )
     }
 
