@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::notify::Notifier;
+use super::orphans::Orphans;
 use super::persist::{self, Clocks};
 use super::pushes::{Note, Pushes};
 use super::send::{DryRun, Live, Push, Sender};
@@ -36,13 +37,6 @@ use tokio::task::JoinHandle;
 /// How long the push in flight gets at SIGTERM.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 const TICK: Duration = Duration::from_millis(100);
-
-/// A group a reload dropped in the middle of a tunnel restart: its Active
-/// still goes out, through the sender of the settings it came from.
-pub(super) struct Orphan {
-    pub(super) sender: Arc<dyn Sender>,
-    pub(super) active_sent: bool,
-}
 
 /// A `failoverd push` routed through the daemon.
 pub(super) struct Manual {
@@ -80,7 +74,7 @@ pub(super) struct Daemon {
     pub(super) decided: HashMap<String, Decided>,
     /// Groups dropped by a reload during a restart, until their Active is
     /// accepted.
-    pub(super) orphans: HashMap<String, Orphan>,
+    pub(super) orphans: Orphans<Arc<dyn Sender>>,
     /// Pushes answered, by group and class, for /metrics.
     pub(super) push_counts: BTreeMap<(String, String), u64>,
     /// Definitions the daemon's own sync got accepted, with their hashes.
@@ -199,7 +193,7 @@ pub async fn run(plan: Plan, dir: StateDir, config: PathBuf, dry_flag: bool) -> 
         decided: HashMap::new(),
         synced_tx,
         push_counts: BTreeMap::new(),
-        orphans: HashMap::new(),
+        orphans: Orphans::default(),
         decide_soon: false,
     };
     d.get_api = d.api_for_get();
@@ -447,6 +441,18 @@ impl Daemon {
     /// Decides every group's push now and starts those due, manual ones too.
     fn decide(&mut self, now: Instant) {
         self.decide_soon = false;
+        // An orphaned restart's Active first, within max_in_flight; it goes
+        // even after SIGTERM (it completes a restart).
+        for (group, sender) in self.orphans.due(now, self.pushes.free()) {
+            self.pushes.started_elsewhere();
+            self.send_with(
+                sender,
+                Push {
+                    group,
+                    want: Want::Active,
+                },
+            );
+        }
         let (sends, notes) = self.pushes.due(self.engine.anchors(), now);
         for n in &notes {
             self.note(n);
@@ -515,7 +521,11 @@ impl Daemon {
         }
         let push = Push { group, want };
         tracing::info!(GROUP = %push.group, EVENT = "push", "pushing {push}");
-        let sender = self.sender.clone();
+        self.send_with(self.sender.clone(), push);
+    }
+
+    /// Sends `push` through `sender`; the answer comes back to the loop.
+    fn send_with(&self, sender: Arc<dyn Sender>, push: Push) {
         let tx = self.done_tx.clone();
         tokio::spawn(async move {
             let group = push.group.clone();
@@ -533,13 +543,10 @@ impl Daemon {
         let now = Instant::now();
         let Some(i) = self.index(group) else {
             tracing::warn!(GROUP = %group, "answer for a group no longer configured: {}", answer.text);
-            match self.orphans.get(group).map(|o| o.active_sent) {
-                Some(false) => self.send_orphan_active(group, Duration::ZERO),
-                Some(true) if answer.class == crate::firewall::slot::Class::Accepted => {
-                    self.orphans.remove(group);
-                }
-                Some(true) => self.send_orphan_active(group, Duration::from_secs(5)),
-                None => {}
+            let accepted = answer.class == crate::firewall::slot::Class::Accepted;
+            if self.orphans.answered(group, accepted, now) {
+                self.pushes.answered_elsewhere();
+                self.decide_soon = true;
             }
             return;
         };

@@ -13,6 +13,7 @@ mod http;
 mod mailing;
 mod metrics;
 pub mod notify;
+mod orphans;
 pub mod persist;
 pub mod pushes;
 mod reload;

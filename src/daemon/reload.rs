@@ -112,7 +112,8 @@ impl Daemon {
         }
         self.finish_dropped_restarts(&plan);
         pushes.guard.tripped = self.pushes.guard.tripped;
-        pushes.set_in_flight(in_flight);
+        // Orphans' requests count against max_in_flight too.
+        pushes.set_in_flight(in_flight + self.orphans.in_flight());
         for h in self.streams.drain(..) {
             h.abort();
         }
@@ -144,35 +145,12 @@ impl Daemon {
             .filter(|g| g.policy.restart != crate::firewall::decide::Restart::Idle)
             .map(|g| (g.name.clone(), g.slot.in_flight.is_some()))
             .collect();
+        let now = tokio::time::Instant::now();
         for (name, in_flight) in pending {
             tracing::warn!(GROUP = %name, EVENT = "push", "the group left the settings during a restart: its Active is still sent");
-            let orphan = super::event_loop::Orphan {
-                sender: self.sender.clone(),
-                active_sent: false,
-            };
-            self.orphans.insert(name.clone(), orphan);
-            if !in_flight {
-                self.send_orphan_active(&name, std::time::Duration::ZERO);
-            }
+            self.orphans.dropped(&name, self.sender.clone(), in_flight, now);
         }
-    }
-
-    /// Sends an orphan's Active after `delay`.
-    pub(super) fn send_orphan_active(&mut self, group: &str, delay: std::time::Duration) {
-        let Some(o) = self.orphans.get_mut(group) else { return };
-        o.active_sent = true;
-        let push = super::send::Push {
-            group: group.to_string(),
-            want: crate::firewall::decide::Want::Active,
-        };
-        let sender = o.sender.clone();
-        let tx = self.done_tx.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(delay).await;
-            let group = push.group.clone();
-            let answer = sender.send(push).await;
-            let _ = tx.send((group, answer));
-        });
+        self.decide_soon = true;
     }
 }
 
