@@ -8,6 +8,7 @@
 //! by another `run`); 1 any other fatal error.
 
 mod api_check;
+pub mod changes;
 mod event_loop;
 mod http;
 mod mailing;

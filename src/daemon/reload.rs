@@ -84,6 +84,16 @@ impl Daemon {
     fn apply(&mut self, plan: Plan, sender: std::sync::Arc<dyn super::send::Sender>) -> mpsc::Receiver<Observation> {
         let clocks = Clocks::now();
         self.save(&clocks);
+        let changes = super::changes::changes(&self.plan, &plan);
+        tracing::info!(
+            EVENT = "reload",
+            streams_added = changes.streams_added.len(),
+            streams_removed = changes.streams_removed.len(),
+            groups_added = ?changes.groups_added,
+            groups_removed = ?changes.groups_removed,
+            groups_changed = ?changes.groups_changed,
+            "the new settings' differences"
+        );
         let mut engine = Engine::new(&plan, &self.engine.persisted());
         engine.adopt(&self.engine);
         let mut pushes = build_pushes(&plan, &self.state, &clocks);
@@ -104,9 +114,7 @@ impl Daemon {
             }
             new.slot.clear_refused();
             in_flight += usize::from(old.slot.in_flight.is_some());
-            let old_group = &self.plan.groups[oi];
-            let changed = old_group.def != g.def || connections(&self.plan, old_group) != connections(&plan, g);
-            if changed {
+            if changes.disarms(g.name()) {
                 new.policy.disarm(tokio::time::Instant::now());
             }
         }
@@ -152,13 +160,4 @@ impl Daemon {
         }
         self.decide_soon = true;
     }
-}
-
-/// A group's member connections' settings, in order, for change detection.
-fn connections<'a>(plan: &'a Plan, g: &crate::config::Group) -> Vec<Option<&'a crate::config::settings::Connection>> {
-    g.def
-        .members
-        .iter()
-        .map(|m| plan.settings.connections.get(&m.name))
-        .collect()
 }
