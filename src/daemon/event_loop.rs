@@ -842,7 +842,7 @@ impl Daemon {
 }
 
 /// This host's name, for mails and Message-IDs.
-fn hostname() -> String {
+pub(super) fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .ok()

@@ -3,18 +3,22 @@
 //! settings keep running. A valid one is applied as a difference: readers
 //! of unchanged streams keep their health, groups keep beliefs, rule memory,
 //! holds and requests in flight, and only groups whose definition or
-//! connections changed lose their arming. `state_dir` changes only at a
-//! restart.
+//! connections changed lose their arming. `[mail]` applies at once (the
+//! outbox restarts on the same spool); `state_dir` and `[http] listen`
+//! change only at a restart.
 
 use std::time::SystemTime;
 
 use tokio::sync::mpsc;
 
-use super::event_loop::{Daemon, build_pushes, make_sender, start_streams};
+use super::event_loop::{Daemon, build_pushes, hostname, make_sender, start_streams};
 use super::persist::Clocks;
 use crate::config::Plan;
 use crate::engine::Engine;
 use crate::mail::event::{DaemonKind, Event, Kind};
+use crate::mail::outbox;
+use crate::mail::render::{Context, LocalZone};
+use crate::mail::types::MailSettings;
 use crate::probe::schedule::Observation;
 
 impl Daemon {
@@ -48,7 +52,21 @@ impl Daemon {
             // certificate): rejected, and mailed, like invalid ones.
             Err(why) => return self.reject(&why),
         };
+        let mail = plan.settings.mail.as_ref().map(MailSettings::from_config);
+        // An outbox that could not start at the last reload is tried again.
+        let mail_changed = plan.settings.mail != self.plan.settings.mail || self.outbox.is_none();
+        if mail_changed
+            && let Some(s) = &mail
+            && let Err(e) = crate::mail::smtp::Client::new(s, &hostname())
+        {
+            // Checked before anything changes: an unusable [mail] (an
+            // unreadable ca_file) is rejected like an unusable [firewall].
+            return self.reject(&format!("[mail]: {e}"));
+        }
         let rx = self.apply(plan, sender);
+        if mail_changed {
+            self.restart_outbox(mail.as_ref()).await;
+        }
         self.start_sync();
         tracing::info!(
             EVENT = "reload",
@@ -74,9 +92,6 @@ impl Daemon {
                 self.plan.settings.state_dir.display()
             );
             plan.settings.state_dir = self.plan.settings.state_dir.clone();
-        }
-        if plan.settings.mail != self.plan.settings.mail {
-            tracing::warn!("[mail] changes apply at the next restart");
         }
         Ok(plan)
     }
@@ -141,6 +156,39 @@ impl Daemon {
 }
 
 impl Daemon {
+    /// `[mail]` changed: the outbox stops (what it holds stays in the
+    /// spool) and starts again with the new settings on the same spool, so
+    /// nothing queued is lost and the next mail goes the new way.
+    async fn restart_outbox(&mut self, settings: Option<&MailSettings>) {
+        if let Some(old) = self.outbox.take() {
+            old.shutdown().await;
+        }
+        let ctx = Context {
+            host: hostname(),
+            zone: LocalZone::System,
+        };
+        match outbox::start(settings, ctx, &self.dir.path) {
+            Ok(o) => {
+                self.mailer = o.mailer();
+                self.outbox = Some(o);
+            }
+            Err(e) => {
+                // The settings were checked before; only the spool folder
+                // can fail here. Mails are logged, not sent, until a reload
+                // or restart that can open it.
+                tracing::error!(
+                    EVENT = "daemon",
+                    "mail: {e}; mails are only logged until the next reload"
+                );
+                return;
+            }
+        }
+        tracing::info!(
+            EVENT = "reload",
+            "[mail] changed: the outbox restarted with the new settings"
+        );
+    }
+
     /// A tunnel restart's Active is sent whatever happens, a reload that
     /// drops the group included: the group becomes an orphan that the old
     /// settings' sender finishes (after any request still in flight).
