@@ -82,6 +82,10 @@ pub(super) struct Daemon {
     /// The read-only Get: the API (when a password is at hand) and when next.
     pub(super) get_api: Option<Api>,
     pub(super) next_get: Instant,
+    /// The Get and the sync running now: owned, never two of a kind at
+    /// once, aborted at a reload (the sync; the Get too) and at shutdown.
+    pub(super) get_task: Option<JoinHandle<()>>,
+    pub(super) sync_task: Option<JoinHandle<()>>,
     /// Something the push decisions depend on changed (a group's state, an
     /// anchor's check, an answer): decide again as soon as the queues of
     /// observations and answers are drained, not at the next tick.
@@ -190,6 +194,8 @@ pub async fn run(plan: Plan, dir: StateDir, config: PathBuf, dry_flag: bool) -> 
         streams,
         get_api: None,
         next_get: Instant::now(),
+        get_task: None,
+        sync_task: None,
         decided: HashMap::new(),
         synced_tx,
         push_counts: BTreeMap::new(),
@@ -399,8 +405,12 @@ impl Daemon {
             .filter_map(|g| api.definition_hash(g.name()).map(|h| (g.name().to_string(), h)))
             .filter(|(g, h)| fw.sync_hashes.get(g) != Some(h))
             .collect();
+        if let Some(old) = self.sync_task.take() {
+            old.abort();
+        }
         if !changed.is_empty() {
-            super::api_check::spawn_sync(api, changed, self.sender.dry(), self.synced_tx.clone());
+            let task = super::api_check::spawn_sync(api, changed, self.sender.dry(), self.synced_tx.clone());
+            self.sync_task = Some(task);
         }
     }
 
@@ -419,9 +429,10 @@ impl Daemon {
         let clocks = Clocks::now();
         if clocks.mono >= self.next_get {
             self.next_get = clocks.mono + self.plan.settings.firewall.check_every;
-            if let Some(api) = self.get_api.clone() {
+            let running = self.get_task.as_ref().is_some_and(|t| !t.is_finished());
+            if let Some(api) = self.get_api.clone().filter(|_| !running) {
                 let groups = self.plan.groups.iter().map(|g| g.name().to_string()).collect();
-                super::api_check::spawn(api, groups, self.mailer.clone());
+                self.get_task = Some(super::api_check::spawn(api, groups, self.mailer.clone()));
             }
         }
         self.end_holds(&clocks);
@@ -806,6 +817,9 @@ impl Daemon {
     async fn stop(&mut self, done_rx: &mut mpsc::UnboundedReceiver<(String, Answer)>) {
         self.notifier.send("STOPPING=1");
         self.pushes.open = false;
+        for task in [self.get_task.take(), self.sync_task.take()].into_iter().flatten() {
+            task.abort();
+        }
         let deadline = Instant::now() + STOP_GRACE;
         loop {
             self.tick();

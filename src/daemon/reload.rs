@@ -149,6 +149,10 @@ impl Daemon {
         self.pushes = pushes;
         self.sender = sender;
         self.get_api = self.api_for_get();
+        // The Get of the old settings gives way to one of the new at once.
+        if let Some(old) = self.get_task.take() {
+            old.abort();
+        }
         self.next_get = tokio::time::Instant::now();
         self.dirty = true;
         rx
