@@ -3,21 +3,22 @@
 # by systemd-nspawn) and checks what only a real systemd shows: Type=notify
 # start, ICMP under DynamicUser with CAP_NET_RAW alone, reload, a watchdog
 # restart of a stopped daemon, and a clean stop. Root only; scripts/test.sh
-# runs it as root after the other tests. The container (debootstrap, ~40 s
-# the first time) is kept in $FAILOVERD_NSROOT for later runs.
+# runs it as root after the other tests. The container is a copy of the
+# debootstrapped root scripts/nsroot.sh keeps in target/nsroot/base (made
+# the first time), kept in $FAILOVERD_NSROOT for later runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" != 0 ]; then
     echo "SKIPPED: the systemd boot test needs root"
     exit 0
 fi
-root=${FAILOVERD_NSROOT:-/var/tmp/failoverd-nsroot}
+. scripts/nsroot.sh
+root=${FAILOVERD_NSROOT:-target/nsroot/boot}
 if [ ! -x "$root/usr/lib/systemd/systemd" ]; then
-    rm -rf "$root"
-    debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,procps bookworm "$root" >/dev/null
+    nsroot_copy "$root"
 fi
 cargo build --quiet --locked
-install -D -m 0755 target/debug/failoverd "$root/usr/local/bin/failoverd"
+install -D -m 0755 target/debug/failoverd "$root/usr/bin/failoverd"
 install -D -m 0644 systemd/failoverd.service "$root/etc/systemd/system/failoverd.service"
 install -D -m 0644 /dev/null "$root/etc/systemd/system/failoverd.service.d/test.conf"
 printf '[Service]\nWatchdogSec=3s\n' > "$root/etc/systemd/system/failoverd.service.d/test.conf"

@@ -23,6 +23,9 @@ cargo fmt --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 # The unit in a real systemd (root only; prints SKIPPED otherwise).
 bash scripts/systemd-boot-test.sh
+# The Debian package installed, upgraded, removed and purged in that
+# systemd, and lintian (root only; prints SKIPPED otherwise).
+bash scripts/package-test.sh
 cargo test --workspace --all-targets --locked
 # The soak, for its default short time (scripts/soak.sh 1h by hand).
 bash scripts/soak.sh

@@ -40,7 +40,7 @@ pub struct GroupEvent {
 pub enum Output {
     Event(GroupEvent),
     /// A stream's ticks were late by more than three intervals: every group
-    /// must be disarmed (contract section 5).
+    /// must be disarmed (docs/safety.md, Late ticks).
     Gap {
         stream: StreamId,
         late_by: Duration,

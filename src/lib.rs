@@ -1,6 +1,6 @@
 //! failoverd: keeps Sophos Firewall VPN failover groups honest.
 //!
-//! Module map (data flows one way, see `architecture.md`):
+//! Module map (data flows one way, see docs/README.md, Data flow):
 //! - [`config`]: settings (TOML) and group definitions (XML), validated once
 //!   into an immutable [`config::Plan`], every problem located.
 //! - [`probe`]: ICMP and TCP checks, name resolution, the stream scheduler.
@@ -10,6 +10,7 @@
 // One audited exception: probe::sockopt (a socket option surge-ping hides).
 #![deny(unsafe_code)]
 
+pub mod cli;
 pub mod cmd;
 pub mod config;
 pub mod control;

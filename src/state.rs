@@ -1,4 +1,4 @@
-//! The state directory (contract section 8): `state.json`, versioned,
+//! The state directory (docs/state-file.md): `state.json`, versioned,
 //! written atomically (write, fsync, rename, fsync the folder), and the
 //! exclusive lock that tells whether a daemon runs.
 //!

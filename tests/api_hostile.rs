@@ -44,7 +44,7 @@ fn judged(body: String) -> Verdict {
 
 const HEAD: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
 
-/// Every reply shape of sfos-api.md.
+/// Every reply shape of docs/firewall-api.md.
 const DOCUMENTED: &[&str] = &[
     "<Response APIVersion=\"1905.1\" IPS_CAT_VER=\"1\"><Login><status>Authentication Successful</status></Login><VPNFailoverGroup transactionid=\"\"><Status code=\"200\">Configuration applied successfully.</Status></VPNFailoverGroup></Response>",
     "<Response><Login><status>Authentication Failure</status></Login></Response>",

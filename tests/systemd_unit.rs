@@ -1,6 +1,6 @@
 //! The unit file: `systemd-analyze verify` prints nothing, and
 //! `systemd-analyze security --offline=true` rates it 2.0 or lower
-//! (contract section 9). The unit's binary path is pointed at the binary
+//! (docs/service.md). The unit's binary path is pointed at the binary
 //! under test so that verify can check it exists and is executable.
 
 use std::process::Command;
@@ -11,7 +11,10 @@ fn unit_copy() -> (tempfile::TempDir, std::path::PathBuf) {
     let path = dir.path().join("failoverd.service");
     std::fs::write(
         &path,
-        unit.replace("/usr/local/bin/failoverd", env!("CARGO_BIN_EXE_failoverd")),
+        unit.replace(
+            "ExecStart=/usr/bin/failoverd",
+            &format!("ExecStart={}", env!("CARGO_BIN_EXE_failoverd")),
+        ),
     )
     .unwrap();
     (dir, path)

@@ -1,5 +1,5 @@
 //! The emulated firewall's answers: one request document in, one reply
-//! document out, and the group store changed as sfos-api.md describes
+//! document out, and the group store changed as docs/firewall-api.md describes
 //! (source check, login, request-level errors, Set add/update, Active and
 //! DeActive, Get, Remove). No I/O here; the server feeds it and applies the
 //! transport faults.

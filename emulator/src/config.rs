@@ -1,6 +1,6 @@
 //! The emulator's settings and its switchable faults: what a test or a
 //! person can choose about the emulated firewall, including the points
-//! sfos-api.md lists as unknown (spellings, reply texts, reply wrapper).
+//! docs/firewall-api.md lists as unknown (spellings, reply texts, reply wrapper).
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};

@@ -1,6 +1,6 @@
 //! sfos-emulator: a stand-in for a Sophos Firewall's XML API, as far as
 //! failoverd uses it (VPNFailoverGroup Set/Get, Active/DeActive), behaving
-//! as sfos-api.md describes, with the uncertain points and misbehaviours
+//! as docs/firewall-api.md describes, with the uncertain points and misbehaviours
 //! switchable. Tests start it in-process on port 0 and inspect what it
 //! received; a person starts the `sfos-emulator` binary to try failoverd
 //! without a firewall.

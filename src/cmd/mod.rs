@@ -7,7 +7,7 @@ pub mod firewall;
 pub mod mail_test;
 pub mod probe;
 
-/// Exit codes shared by the commands (contract section 4).
+/// Exit codes shared by the commands (docs/service.md).
 pub mod exit {
     /// Success.
     pub const OK: i32 = 0;

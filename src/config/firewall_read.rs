@@ -11,31 +11,6 @@ use super::secret_read::password;
 use super::settings::{Firewall, PushForm, Spelling, TlsMode};
 use super::toml_read::Table;
 
-const KEYS: &[&str] = &[
-    "url",
-    "username",
-    "password",
-    "password_file",
-    "ca_file",
-    "pin_sha256",
-    "insecure",
-    "tls_name",
-    "timeout",
-    "spelling",
-    "api_version",
-    "push_form",
-    "max_in_flight",
-    "config_retry",
-    "check_every",
-    "restart_after",
-    "restart_backoff",
-    "flap_limit",
-    "flap_window",
-    "flap_hold",
-    "reactivate_after",
-    "sync",
-    "dry_run",
-];
 const SEC: Duration = Duration::from_secs(1);
 const MIN: Duration = Duration::from_secs(60);
 
@@ -81,7 +56,7 @@ pub fn firewall(top: &Table<'_, '_>, base: &Path, d: &mut Diagnostics) -> Firewa
         }
         return fw;
     };
-    t.finish(d, KEYS);
+    t.finish(d, &super::keys::names(super::keys::Section::Firewall));
     match t.string(d, "url") {
         Some(u) => match complete_url(&u.value) {
             Ok((url, host, port)) => (fw.url, fw.host, fw.port) = (url, host, port),

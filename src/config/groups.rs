@@ -1,5 +1,5 @@
 //! Group definitions: the firewall's own `VPNFailoverGroup` XML, read into
-//! [`GroupDef`]s with every rule of the contract's section 2 checked and
+//! [`GroupDef`]s with every rule of docs/settings.md, Group files, checked and
 //! every problem located.
 //!
 //! Paths in messages start at the group (`VPNFailoverGroup[HQ_VPN]`) and

@@ -10,22 +10,8 @@ use super::secret_read::password;
 use super::settings::{Mail, MailSecurity};
 use super::toml_read::Table;
 
-const KEYS: &[&str] = &[
-    "server",
-    "from",
-    "to",
-    "username",
-    "password",
-    "password_file",
-    "ca_file",
-    "timeout",
-    "coalesce",
-    "max_per_hour",
-    "spool_max",
-];
-
 pub fn mail(t: &Table<'_, '_>, base: &Path, d: &mut Diagnostics) -> Mail {
-    t.finish(d, KEYS);
+    t.finish(d, &super::keys::names(super::keys::Section::Mail));
     let src = t.src();
     let mut m = Mail {
         host: String::new(),

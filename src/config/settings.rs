@@ -1,5 +1,5 @@
 //! The settings file's types: what `failoverd.toml` says once read and
-//! validated, with the contract's defaults filled in.
+//! validated, with the defaults of docs/settings.md filled in.
 //!
 //! These are configuration only; live state (counters, beliefs, health)
 //! lives elsewhere and never on these structs.
@@ -202,7 +202,7 @@ pub struct Settings {
 }
 
 impl ProbeTiming {
-    /// The contract's `[probe]` defaults.
+    /// The `[probe]` defaults (docs/settings.md).
     pub fn default_values() -> Self {
         ProbeTiming {
             interval: Duration::from_secs(1),

@@ -1,4 +1,4 @@
-//! Reads `failoverd.toml` into [`Settings`]: every key of the contract,
+//! Reads `failoverd.toml` into [`Settings`]: every key of docs/settings.md,
 //! typed, defaulted, range-checked and located. Secrets and group files are
 //! found here too (paths are relative to the settings file's folder).
 
@@ -8,32 +8,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::diag::{Diagnostics, Source};
+use super::keys::{Section, names};
 use super::secret_read::warn_if_readable_by_others;
 use super::settings::*;
 use super::targets::{parse_family, read_targets};
 use super::toml_read::{At, Table};
 
-const TOP_KEYS: &[&str] = &[
-    "groups",
-    "state_dir",
-    "probe",
-    "connections",
-    "firewall",
-    "guard",
-    "mail",
-    "http",
-];
-const TIMING_KEYS: &[&str] = &[
-    "interval",
-    "timeout",
-    "fall",
-    "rise",
-    "window",
-    "loss_down",
-    "loss_up",
-    "rtt_down",
-    "rtt_up",
-];
 const MS: Duration = Duration::from_millis(1);
 const SEC: Duration = Duration::from_secs(1);
 
@@ -41,7 +21,7 @@ const SEC: Duration = Duration::from_secs(1);
 /// only meaningful when `d` holds no errors.
 pub fn read(src: &Source, top: &Table<'_, '_>, d: &mut Diagnostics) -> Settings {
     let base = src.path.parent().map(Path::to_path_buf).unwrap_or_default();
-    top.finish(d, TOP_KEYS);
+    top.finish(d, &names(Section::Top));
     let group_files = group_files(top, &base, d);
     let state_dir = match top.string(d, "state_dir") {
         Some(s) => base.join(s.value),
@@ -54,7 +34,7 @@ pub fn read(src: &Source, top: &Table<'_, '_>, d: &mut Diagnostics) -> Settings 
     let guard = guard(top, d);
     let mail = top.table(d, "mail").map(|t| super::mail_read::mail(&t, &base, d));
     let http_listen = top.table(d, "http").and_then(|t| {
-        t.finish(d, &["listen"]);
+        t.finish(d, &names(Section::Http));
         let s = t.string(d, "listen")?;
         match s.value.parse() {
             Ok(a) => Some(a),
@@ -142,9 +122,7 @@ fn probe_defaults(t: Option<&Table<'_, '_>>, d: &mut Diagnostics) -> ProbeDefaul
             dns_stale: 3600 * SEC,
         };
     };
-    let mut known = TIMING_KEYS.to_vec();
-    known.extend(["resolve_every", "dns_stale"]);
-    t.finish(d, &known);
+    t.finish(d, &names(Section::Probe));
     let timing = timing(t, &defaults, d);
     ProbeDefaults {
         timing,
@@ -271,9 +249,7 @@ fn connections(
 }
 
 fn connection(t: &Table<'_, '_>, name: &At<String>, base: &ProbeTiming, d: &mut Diagnostics) -> Connection {
-    let mut known = TIMING_KEYS.to_vec();
-    known.extend(["targets", "via", "quorum", "family", "source", "interface"]);
-    t.finish(d, &known);
+    t.finish(d, &names(Section::Connection));
     let src = t.src();
     let source = t.string(d, "source").and_then(|s| match s.value.parse::<IpAddr>() {
         Ok(ip) => Some(ip),
@@ -341,7 +317,7 @@ fn guard(top: &Table<'_, '_>, d: &mut Diagnostics) -> Guard {
     let Some(t) = top.table(d, "guard") else {
         return default;
     };
-    t.finish(d, &["anchors", "max_groups_down", "window", "settle"]);
+    t.finish(d, &names(Section::Guard));
     let anchors = read_targets(&t, "anchors", Family::Any, false, d, false);
     Guard {
         anchors,

@@ -1,5 +1,5 @@
 //! Probe targets in the settings: IP addresses or host names, with the
-//! address family rules of the contract (`family`, `source`, link-local
+//! address family rules of docs/settings.md (`family`, `source`, link-local
 //! IPv6 needing an `interface`).
 
 use std::net::IpAddr;

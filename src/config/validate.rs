@@ -10,7 +10,7 @@ use super::diag::{Diagnostics, Source};
 use super::groups::{GroupDef, Intent};
 use super::settings::{Connection, Settings, Via};
 
-/// What failoverd may push for a group (contract section 6).
+/// What failoverd may push for a group (docs/safety.md, Kinds of group).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum GroupKind {
     /// `<Active>`/`<DeActive>` in the file: that state only.

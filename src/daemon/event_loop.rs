@@ -530,8 +530,14 @@ impl Daemon {
             fw.beliefs.insert(group.clone(), Belief::Unknown);
             self.save(&Clocks::now());
         }
+        // MEMBER: the member an Active hands the group to (the expected
+        // active one); none for a DeActive, which takes every member down.
+        let member = match want {
+            Want::Active => self.engine.group_state(&group).and_then(|(_, m)| m),
+            Want::DeActive => None,
+        };
         let push = Push { group, want };
-        tracing::info!(GROUP = %push.group, EVENT = "push", "pushing {push}");
+        tracing::info!(GROUP = %push.group, MEMBER = member.as_deref().unwrap_or(""), EVENT = "push", "pushing {push}");
         self.send_with(self.sender.clone(), push);
     }
 

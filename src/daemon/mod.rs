@@ -35,7 +35,7 @@ use crate::state::StateDir;
 pub struct Options {
     pub config: PathBuf,
     pub dry_run: bool,
-    /// How long to wait for the state directory's lock (15 s by contract).
+    /// How long to wait for the state directory's lock (15 s: docs/state-file.md).
     pub lock_wait: Duration,
 }
 

@@ -200,7 +200,7 @@ impl Api {
     }
 }
 
-/// Classifies a call's result (contract section 6's table).
+/// Classifies a call's result (docs/firewall-api.md, Answer classes).
 pub fn classify(result: Result<String, SendError>) -> Answer {
     let (class, text) = match result {
         Err(SendError::Before(why)) => (Class::Transient(why.clone()), format!("not sent: {why}")),

@@ -1,6 +1,6 @@
 //! The HTTPS transport to the firewall's XML API: one POST of the urlencoded
 //! `reqxml` field per request, over reqwest and rustls with the ring
-//! provider only. Owns the four TLS modes of contract section 9, the record
+//! provider only. Owns the four TLS modes of docs/firewall-api.md, the record
 //! of the certificate the firewall presented (every mode, for `check
 //! --online`), and the split of failures into "nothing was sent" and
 //! "outcome unknown", which decides whether the belief may stay as it was.

@@ -1,5 +1,5 @@
-//! What failoverd wants the firewall to hold for one group (contract
-//! section 6): the safety rules, pure, with time passed in.
+//! What failoverd wants the firewall to hold for one group
+//! (docs/safety.md): the safety rules, pure, with time passed in.
 //!
 //! - Intent groups: the intent, always (holds aside).
 //! - Underlay groups: Active while up; DeActive while down only when
@@ -169,7 +169,7 @@ impl Policy {
 
     /// A good check of the group's targets was sent after `sent_after`:
     /// a group that is up when such a check arrives after its disarm has
-    /// been seen up, and is armed again (contract 6: "seen up since ...").
+    /// been seen up, and is armed again (docs/safety.md, Arming).
     /// A group that stays up through a hold, a guard trip or a pause has no
     /// health change to arm it, so this is what arms it.
     pub fn seen_good(&mut self, sent_after: Instant) {

@@ -1,5 +1,5 @@
 //! The guard: telling remote failures from the monitoring host's own
-//! (contract section 6). While it holds, no DeActive is sent: an anchor
+//! (docs/safety.md, The guard). While it holds, no DeActive is sent: an anchor
 //! failed (or could not be checked) within `settle`, an anchor has not
 //! finished a check sent after the group went down, or, with 3 or more
 //! groups, more than `max_groups_down` of them went down within `window`.

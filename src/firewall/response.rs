@@ -1,6 +1,6 @@
 //! Reads the firewall's XML replies and sorts them into the answer classes
-//! the push loop branches on (contract section 6). Pure functions, so every
-//! reply shape in sfos-api.md is pinned by table tests.
+//! the push loop branches on (docs/firewall-api.md, Answer classes). Pure functions, so every
+//! reply shape in docs/firewall-api.md is pinned by table tests.
 //!
 //! The parser is deliberately lenient about shape (the status may sit under
 //! `<VPNFailoverGroup>` or `<GroupDetail>`) and strict about safety: no
@@ -54,7 +54,7 @@ pub struct EntityStatus {
     pub status: Status,
 }
 
-/// The answer class of a reply (contract section 6).
+/// The answer class of a reply (docs/firewall-api.md, Answer classes).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     /// Entity code 2xx: the belief may be updated.

@@ -1,4 +1,4 @@
-//! One group's push slot (contract section 6, "How it is sent"): at most
+//! One group's push slot (docs/safety.md, Beliefs and retries): at most
 //! one request in flight, the belief, and what each answer class does to
 //! the next attempt. Pure, time passed in; the async push loop drives it.
 //!

@@ -1,6 +1,6 @@
 //! Group evaluation over its members' states: the group state, the expected
 //! active member (failover order, with or without automatic failback) and
-//! the events of each update in their contractual order: member events (in
+//! the events of each update in their documented order (docs/health.md): member events (in
 //! member order), then failover/failback, then group up/down, so that an
 //! effect is always reported after its cause.
 //!

@@ -1,6 +1,5 @@
 //! Health: pure state machines from check outcomes to target, condition,
-//! member and group states and the events between them (contract section
-//! 5). No sockets, no clocks: time and outcomes are passed in, so table
+//! member and group states and the events between them (docs/health.md). No sockets, no clocks: time and outcomes are passed in, so table
 //! tests can feed any sequence.
 //!
 //! - [`outcome`]: what one check yields (good with RTT, failed, error).

@@ -47,6 +47,8 @@ pub(super) struct Task<D> {
     limits: Limits,
     retry: Retry,
     ctx: Context,
+    /// The Message-ID domain: the From address's (see `Deliver`).
+    domain: String,
     failures: u32,
     next_try: Option<Instant>,
     flight: Option<Flight>,
@@ -63,6 +65,7 @@ impl<D: Deliver> Task<D> {
         status: watch::Sender<Status>,
     ) -> Self {
         Task {
+            domain: deliver.message_domain(),
             deliver,
             spool: Some(spool),
             pacer: Pacer::new(limits.coalesce, limits.max_per_hour),
@@ -126,7 +129,7 @@ impl<D: Deliver> Task<D> {
     }
 
     fn render(&self, out: Outgoing) -> Mail {
-        let stamp = Stamp::new(&self.ctx.host, SystemTime::now());
+        let stamp = Stamp::new(&self.domain, SystemTime::now());
         match out {
             Outgoing::Batch(events) => render::batch(&events, &self.ctx, stamp),
             Outgoing::Digest { key, events } => {
@@ -138,12 +141,12 @@ impl<D: Deliver> Task<D> {
     /// Spools a mail (before any attempt), then folds old group mails if the
     /// spool is over its limit.
     async fn enqueue(&mut self, mail: Mail) {
-        let (ctx, max) = (self.ctx.clone(), self.limits.spool_max);
+        let (ctx, max, domain) = (self.ctx.clone(), self.limits.spool_max, self.domain.clone());
         let busy = self.flight.as_ref().map(|f| f.seq);
         let (written, folded) = self
             .with_spool(move |spool| {
                 let (_, written) = spool.push(mail);
-                let fold = |ms: &[Mail]| digest::spool(ms, max, &ctx, Stamp::new(&ctx.host, SystemTime::now()));
+                let fold = |ms: &[Mail]| digest::spool(ms, max, &ctx, Stamp::new(&domain, SystemTime::now()));
                 (written, spool.fold_over(max as usize, busy, fold))
             })
             .await;
@@ -223,12 +226,15 @@ impl<D: Deliver> Task<D> {
         self.failures += 1;
         let delay = self.retry.delay(self.failures, fastrand::f64());
         self.next_try = Some(Instant::now() + delay);
-        let subject = self
+        let (subject, message_id) = self
             .spool
             .as_ref()
             .and_then(|s| s.get(seq))
-            .map(|e| e.mail.subject.clone());
-        tracing::warn!(reason = %e, subject = ?subject, failures = self.failures, retry_in = ?delay, "mail not sent");
+            .map(|e| (e.mail.subject.clone(), e.mail.message_id.clone()))
+            .unzip();
+        // The Message-ID too: a connection lost after the server took the
+        // mail sends it again, and the two copies share it.
+        tracing::warn!(reason = %e, subject = ?subject, message_id = ?message_id, failures = self.failures, retry_in = ?delay, "mail not sent");
         self.update(|s| s.failing = Some(e.to_string()));
     }
 

@@ -115,16 +115,13 @@ pub fn test_mail(settings: &MailSettings, ctx: &Context, stamp: Stamp) -> Mail {
     }
 }
 
-/// The most severe event's short headline and how many more there are.
+/// How the events stand ([`render::summary`]: the lead, how it ended if
+/// it did, and the count); one event by its short headline.
 fn lead(events: &[Event]) -> String {
-    match render::most_severe(events) {
-        None => "no events".to_owned(),
-        Some(e) if events.len() == 1 => render::headline(e, true),
-        Some(e) => format!(
-            "{} (+{})",
-            render::headline(e, true),
-            render::count(events.len() - 1, "more event")
-        ),
+    match events {
+        [] => "no events".to_owned(),
+        [e] => render::headline(e, true),
+        _ => render::summary(events),
     }
 }
 

@@ -23,7 +23,7 @@ use tokio::time::Instant;
 use super::delivery::Task;
 use super::digest;
 use super::event::Event;
-use super::render::{Context, LocalZone, Mail, Stamp};
+use super::render::{Context, LOGGED_ONLY_DOMAIN, LocalZone, Mail, Stamp, message_domain};
 use super::smtp::{Client, SendError};
 use super::spool::Spool;
 use super::types::MailSettings;
@@ -33,11 +33,21 @@ use super::types::MailSettings;
 pub trait Deliver: Send + Sync + 'static {
     /// `Ok` is the server's answer.
     fn deliver(&self, mail: &Mail) -> impl Future<Output = Result<String, SendError>> + Send;
+
+    /// The domain of Message-IDs: the From address's where there is one;
+    /// by default the reserved [`LOGGED_ONLY_DOMAIN`].
+    fn message_domain(&self) -> String {
+        LOGGED_ONLY_DOMAIN.to_owned()
+    }
 }
 
 impl Deliver for Client {
     fn deliver(&self, mail: &Mail) -> impl Future<Output = Result<String, SendError>> + Send {
         self.send(mail)
+    }
+
+    fn message_domain(&self) -> String {
+        Client::message_domain(self)
     }
 }
 
@@ -238,7 +248,11 @@ pub async fn mail_test(settings: &MailSettings, host: &str) -> Result<String, St
         zone: LocalZone::System,
     };
     let client = Client::new(settings, host).map_err(|e| e.to_string())?;
-    let mail = digest::test_mail(settings, &ctx, Stamp::new(host, SystemTime::now()));
+    let mail = digest::test_mail(
+        settings,
+        &ctx,
+        Stamp::new(&message_domain(&settings.from), SystemTime::now()),
+    );
     client.send(&mail).await.map_err(|e| e.to_string())
 }
 

@@ -33,7 +33,7 @@ pub enum Class {
 /// resend after a crash is recognisably the same mail.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Mail {
-    /// `<uuid@monitoring-host>`, angle brackets included.
+    /// `<uuid@from-domain>`, angle brackets included.
     pub message_id: String,
     pub date: SystemTime,
     pub subject: String,
@@ -58,7 +58,8 @@ pub enum LocalZone {
 /// What every mail says about where it comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Context {
-    /// The monitoring host's name, shown in the body and used in Message-IDs.
+    /// The monitoring host's name, shown in the body (Message-IDs take the
+    /// From address's domain instead, see [`message_domain`]).
     pub host: String,
     pub zone: LocalZone,
 }
@@ -71,12 +72,39 @@ pub struct Stamp {
 }
 
 impl Stamp {
-    /// A fresh random Message-ID on `host`, dated `date`.
-    pub fn new(host: &str, date: SystemTime) -> Stamp {
+    /// A fresh random Message-ID in `domain` (the From address's, see
+    /// [`message_domain`]), dated `date`.
+    pub fn new(domain: &str, date: SystemTime) -> Stamp {
         Stamp {
-            message_id: message_id(host),
+            message_id: message_id(domain),
             date,
         }
+    }
+}
+
+/// The Message-ID domain of mails that are only logged (no `[mail]`): a
+/// reserved name (RFC 2606), never the monitoring host's bare name.
+pub const LOGGED_ONLY_DOMAIN: &str = "failoverd.invalid";
+
+/// The domain of the From address (`"failoverd <f@example.com>"` gives
+/// `example.com`), for Message-IDs: filters trust an id in the sender's
+/// domain, and distrust one in a bare host name. A From that cannot be
+/// read gives [`LOGGED_ONLY_DOMAIN`] (such a mail is refused before it is
+/// sent anyway).
+pub fn message_domain(from: &str) -> String {
+    let address = from
+        .rsplit_once('<')
+        .map_or(from, |(_, a)| a.trim_end().trim_end_matches('>'));
+    let domain = address.rsplit_once('@').map_or("", |(_, d)| d.trim());
+    let domain: String = domain
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '.' || *c == '-')
+        .collect();
+    let domain = domain.trim_matches('.');
+    if domain.is_empty() {
+        LOGGED_ONLY_DOMAIN.to_owned()
+    } else {
+        domain.to_ascii_lowercase()
     }
 }
 
@@ -84,15 +112,15 @@ impl Stamp {
 /// counted in [`Mail::omitted`]. Bounds the spool's size and render time.
 pub const DIGEST_KEEP: usize = 200;
 
-/// `<random-uuid@host>`, with the host reduced to characters a Message-ID
-/// domain may hold.
-pub fn message_id(host: &str) -> String {
-    let domain: String = host
+/// `<random-uuid@domain>`, with the domain reduced to characters a
+/// Message-ID domain may hold.
+pub fn message_id(domain: &str) -> String {
+    let domain: String = domain
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || *c == '.' || *c == '-')
         .collect();
     let domain = if domain.is_empty() {
-        "localhost".to_owned()
+        LOGGED_ONLY_DOMAIN.to_owned()
     } else {
         domain
     };
@@ -127,21 +155,126 @@ pub fn batch(events: &[Event], ctx: &Context, stamp: Stamp) -> Mail {
     }
 }
 
-/// The subject of a batch: the most severe event's headline (the earliest
-/// of equals), shortened and followed by a count when there are more.
+/// The subject of a batch: [`summary`] of its events.
 pub fn subject(events: &[Event]) -> String {
-    let Some(lead) = most_severe(events) else {
+    summary(events)
+}
+
+/// How a batch of events stands when its mail goes: the lead event (the
+/// most severe; among equals one still standing before one already over,
+/// then the earliest), said how it ended when it is over by then ("HQ_VPN
+/// down, up again after 5 s"), and the number of events when there are
+/// more. So a subject never shouts about a site that is already back.
+pub fn summary(events: &[Event]) -> String {
+    let Some(i) = lead(events) else {
         return "failoverd: no events".to_owned();
     };
-    match events.len() {
-        1 => headline(lead, false),
-        n => format!("{} (+{})", headline(lead, true), count(n - 1, "more event")),
-    }
+    let e = &events[i];
+    let n = events.len();
+    let text = match ended(events, i) {
+        Some((end, after)) => format!("{}, {end} {}", calm(e), after_text(after)),
+        None => headline(e, n > 1),
+    };
+    if n > 1 { format!("{text} ({n} events)") } else { text }
+}
+
+/// The index of the lead event, see [`summary`].
+fn lead(events: &[Event]) -> Option<usize> {
+    (0..events.len()).min_by_key(|&i| (events[i].kind.severity(), ended(events, i).is_some(), i))
 }
 
 /// The most severe event; the earliest among equals.
 pub fn most_severe(events: &[Event]) -> Option<&Event> {
-    events.iter().min_by_key(|e| e.kind.severity())
+    lead(events).map(|i| &events[i])
+}
+
+/// Whether the trouble `events[i]` reports is over by the last event, and
+/// if so, the words for the end and how long after `events[i]` it came.
+/// Over means: an event that undoes it (for the same group, and member)
+/// comes later, with no repeat of the trouble after the last such event.
+fn ended(events: &[Event], i: usize) -> Option<(String, std::time::Duration)> {
+    use DaemonKind as D;
+    let e = &events[i];
+    let back_on = |x: &Event| matches!(x.kind, Kind::Failover | Kind::Failback) && x.to.is_some() && x.to == e.from;
+    let moved = |x: &Event| matches!(x.kind, Kind::Failover | Kind::Failback) && x.to != e.from;
+    let is = |k: Kind| move |x: &Event| x.kind == k;
+    // What undoes it, what repeats it, the words, and whether only events
+    // of the same group count (a guard trip's end names no group).
+    type Test<'a> = Box<dyn Fn(&Event) -> bool + 'a>;
+    let (undoes, repeats, words, scoped): (Test, Test, String, bool) = match e.kind {
+        Kind::GroupDown => (
+            Box::new(is(Kind::GroupUp)),
+            Box::new(is(Kind::GroupDown)),
+            "up again".into(),
+            true,
+        ),
+        Kind::MemberDown => (
+            Box::new(|x: &Event| x.kind == Kind::MemberUp && x.member == e.member),
+            Box::new(|x: &Event| x.kind == Kind::MemberDown && x.member == e.member),
+            "up again".into(),
+            true,
+        ),
+        Kind::Failover => (
+            Box::new(back_on),
+            Box::new(moved),
+            format!("back on {}", e.from.as_deref()?),
+            true,
+        ),
+        Kind::Daemon(D::ApiUnusable) => (
+            Box::new(is(Kind::Daemon(D::ApiUsable))),
+            Box::new(is(e.kind)),
+            "usable again".into(),
+            false,
+        ),
+        Kind::Daemon(D::PushRefused) => (
+            Box::new(is(Kind::Daemon(D::PushRecovered))),
+            Box::new(is(e.kind)),
+            "accepted again".into(),
+            true,
+        ),
+        Kind::Daemon(D::GuardTrip) => (
+            Box::new(is(Kind::Daemon(D::GuardTripEnded))),
+            Box::new(is(e.kind)),
+            "trip ended".into(),
+            false,
+        ),
+        _ => return None,
+    };
+    let mut over_at = None;
+    for x in events[i + 1..].iter().filter(|x| !scoped || x.group == e.group) {
+        if undoes(x) {
+            over_at = Some(x.at);
+        } else if repeats(x) {
+            over_at = None;
+        }
+    }
+    over_at.map(|t| (words, t.duration_since(e.at).unwrap_or_default()))
+}
+
+/// The lead's words for a subject that goes on to say how it ended: no
+/// capitals, nothing that reads as an alarm.
+fn calm(e: &Event) -> String {
+    let g = e.group.as_deref().unwrap_or("(no group)");
+    let m = e.member.as_deref().unwrap_or("(no member)");
+    match e.kind {
+        Kind::GroupDown => format!("{g} down"),
+        Kind::MemberDown => format!("{g} member {m} down"),
+        Kind::Failover => format!("{g} failed over{}", change(e)),
+        _ => headline(e, true),
+    }
+}
+
+/// `after 5 s`, `after 2 min 5 s`, `after 1 h 3 min`, `within 1 s`.
+pub fn after_text(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0 => "within 1 s".to_owned(),
+        1..60 => format!("after {s} s"),
+        60..3600 if s.is_multiple_of(60) => format!("after {} min", s / 60),
+        60..3600 => format!("after {} min {} s", s / 60, s % 60),
+        _ if s % 3600 / 60 == 0 => format!("after {} h", s / 3600),
+        _ => format!("after {} h {} min", s / 3600, s % 3600 / 60),
+    }
 }
 
 /// One line saying what happened, the most important words first. `short`

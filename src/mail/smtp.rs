@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use lettre::Message;
 use lettre::message::Mailbox;
-use lettre::message::header::ContentType;
+use lettre::message::header::{ContentType, HeaderName, HeaderValue, MIME_VERSION_1_0};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
@@ -100,6 +100,11 @@ impl fmt::Debug for Client {
 }
 
 impl Client {
+    /// The domain of this client's From address, for Message-IDs.
+    pub fn message_domain(&self) -> String {
+        super::render::message_domain(&self.settings.from)
+    }
+
     /// Reads `ca_file` (added to the system's roots) and prepares TLS.
     /// `hello` is the monitoring host's name, sent in EHLO.
     pub fn new(settings: &MailSettings, hello: &str) -> Result<Client, SendError> {
@@ -270,7 +275,9 @@ impl Client {
 
 /// The RFC 5322 message: From with display name, To, Date and Message-ID as
 /// stored with the mail, UTF-8 subject (encoded by lettre), text/plain
-/// UTF-8 body.
+/// UTF-8 body, and the headers filters look for in automated mail:
+/// `MIME-Version: 1.0` beside the `Content-Type`, and `Auto-Submitted:
+/// auto-generated` (RFC 3834) so that auto-responders stay quiet.
 pub fn message(mail: &Mail, settings: &MailSettings) -> Result<Message, SendError> {
     let from: Mailbox = settings.from.parse().map_err(|e| {
         SendError::new(
@@ -283,7 +290,12 @@ pub fn message(mail: &Mail, settings: &MailSettings) -> Result<Message, SendErro
         .date(mail.date)
         .message_id(Some(mail.message_id.clone()))
         .subject(mail.subject.clone())
-        .header(ContentType::TEXT_PLAIN);
+        .header(ContentType::TEXT_PLAIN)
+        .header(MIME_VERSION_1_0)
+        .raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("Auto-Submitted"),
+            "auto-generated".to_owned(),
+        ));
     for to in &settings.to {
         let mailbox: Mailbox = to
             .parse()

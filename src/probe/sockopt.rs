@@ -2,7 +2,7 @@
 //! ICMP sockets that surge-ping owns, which it exposes only as a raw file
 //! descriptor. Replies to thousands of targets arrive in bursts; with the
 //! kernel's default buffer (about 200 KiB) a few percent of them are lost
-//! in the socket, with 4 MiB none (see testing.md).
+//! in the socket, with 4 MiB none (see docs/testing.md, ICMP).
 #![allow(unsafe_code)]
 
 use std::io;

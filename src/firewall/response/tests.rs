@@ -1,5 +1,5 @@
 //! Table tests for reply parsing and classification: every reply shape in
-//! sfos-api.md, and hostile or broken bodies refused without panic.
+//! docs/firewall-api.md, and hostile or broken bodies refused without panic.
 
 use super::*;
 

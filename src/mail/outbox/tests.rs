@@ -92,7 +92,7 @@ async fn events_within_the_coalesce_window_share_one_mail() {
     let a = seen.recv().await.unwrap();
     assert_eq!(a.at - t0, Duration::from_secs(10));
     assert_eq!(a.events, 3);
-    assert_eq!(a.subject, "BR DOWN (+2 more events)");
+    assert_eq!(a.subject, "BR DOWN (3 events)");
     ob.shutdown().await;
 }
 
@@ -153,7 +153,7 @@ async fn over_the_hourly_limit_a_digest_follows_an_hour_later() {
     ob.mailer().send(ev(Kind::MemberDown, "HQ"));
     let digest = seen.recv().await.unwrap();
     assert_eq!(digest.at - t0, Duration::from_secs(3600));
-    assert_eq!(digest.subject, "Digest: HQ member (no member) down (+1 more event)");
+    assert_eq!(digest.subject, "Digest: HQ member (no member) down (2 events)");
     ob.shutdown().await;
 }
 

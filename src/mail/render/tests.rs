@@ -116,20 +116,17 @@ fn coalesced_subjects_lead_with_the_most_severe_event() {
     let table: Vec<(Vec<Event>, &str)> = vec![
         (
             vec![down.clone(), over.clone()],
-            "HQ_VPN failed over HQ_Primary -> HQ_Backup (+1 more event)",
+            "HQ_VPN failed over HQ_Primary -> HQ_Backup (2 events)",
         ),
-        (
-            vec![up.clone(), down.clone(), gdown.clone()],
-            "BR_VPN DOWN (+2 more events)",
-        ),
-        (vec![api.clone(), gdown.clone()], "BR_VPN DOWN (+1 more event)"),
+        (vec![up.clone(), down.clone(), gdown.clone()], "BR_VPN DOWN (3 events)"),
+        (vec![api.clone(), gdown.clone()], "BR_VPN DOWN (2 events)"),
         (
             vec![over.clone(), api.clone()],
-            "failoverd: firewall API unusable (+1 more event)",
+            "failoverd: firewall API unusable (2 events)",
         ),
         (
             vec![up.clone(), down.clone()],
-            "HQ_VPN member HQ_Primary down (+1 more event)",
+            "HQ_VPN member HQ_Primary down (2 events)",
         ),
         (vec![], "failoverd: no events"),
     ];
@@ -137,7 +134,7 @@ fn coalesced_subjects_lead_with_the_most_severe_event() {
         assert_eq!(subject(&events), want);
     }
     let two_downs = vec![ev(Kind::GroupDown).with_group("A"), ev(Kind::GroupDown).with_group("B")];
-    assert_eq!(subject(&two_downs), "A DOWN (+1 more event)", "earliest of equals");
+    assert_eq!(subject(&two_downs), "A DOWN (2 events)", "earliest of equals");
 }
 
 #[test]
@@ -220,5 +217,140 @@ fn message_ids_are_fresh_and_well_formed() {
     assert_ne!(a, b);
     assert!(a.starts_with('<') && a.ends_with("@mon1.example.net>"), "{a}");
     assert!(message_id("bad host<>").ends_with("@badhost>"));
-    assert!(message_id("<>").ends_with("@localhost>"));
+    assert!(message_id("<>").ends_with("@failoverd.invalid>"));
+}
+
+#[test]
+fn message_ids_take_the_from_addresss_domain() {
+    let table = [
+        ("failoverd <failoverd@example.com>", "example.com"),
+        ("failoverd@Mail.Example.NET", "mail.example.net"),
+        ("\"Ops, HQ\" <ops@sub.example.org>", "sub.example.org"),
+        ("noc <noc@[192.0.2.1]>", "192.0.2.1"),
+        ("not an address", LOGGED_ONLY_DOMAIN),
+        ("", LOGGED_ONLY_DOMAIN),
+    ];
+    for (from, want) in table {
+        assert_eq!(message_domain(from), want, "{from}");
+    }
+    let id = Stamp::new(&message_domain("failoverd <f@example.com>"), t0()).message_id;
+    assert!(id.starts_with('<') && id.ends_with("@example.com>"), "{id}");
+}
+
+fn at(e: Event, secs: u64) -> Event {
+    Event {
+        at: t0() + Duration::from_secs(secs),
+        ..e
+    }
+}
+
+/// A coalesced subject says how things stand when the mail goes: a group
+/// back up is "down, up again after", never only the worst event.
+#[test]
+fn coalesced_subjects_say_how_things_stand_when_the_mail_goes() {
+    let g = |k: Kind, s: u64| at(Event::new(k, "why", t0()).with_group("HQ_VPN"), s);
+    let m = |k: Kind, member: &str, s: u64| at(ev(k).with_member(member), s);
+    let over = |from: &str, to: &str, s: u64| at(ev(Kind::Failover).with_change(from, to), s);
+    let back = |from: &str, to: &str, s: u64| at(ev(Kind::Failback).with_change(from, to), s);
+    let d = |k: D, s: u64| at(Event::new(Kind::Daemon(k), "why", t0()), s);
+    let table: Vec<(Vec<Event>, &str)> = vec![
+        (
+            vec![
+                m(Kind::MemberDown, "HQ_Primary", 0),
+                over("HQ_Primary", "HQ_Backup", 0),
+                m(Kind::MemberDown, "HQ_Backup", 1),
+                g(Kind::GroupDown, 1),
+                m(Kind::MemberUp, "HQ_Primary", 6),
+                back("HQ_Backup", "HQ_Primary", 6),
+                g(Kind::GroupUp, 6),
+                d(D::DeactivateDecided, 2).with_group("HQ_VPN"),
+            ],
+            "HQ_VPN down, up again after 5 s (8 events)",
+        ),
+        (
+            vec![g(Kind::GroupDown, 0), g(Kind::GroupUp, 125)],
+            "HQ_VPN down, up again after 2 min 5 s (2 events)",
+        ),
+        (
+            vec![g(Kind::GroupDown, 0), g(Kind::GroupUp, 0)],
+            "HQ_VPN down, up again within 1 s (2 events)",
+        ),
+        (
+            vec![g(Kind::GroupDown, 0), g(Kind::GroupUp, 3720)],
+            "HQ_VPN down, up again after 1 h 2 min (2 events)",
+        ),
+        // Down again after coming back: it stands, and says so loudly.
+        (
+            vec![g(Kind::GroupDown, 0), g(Kind::GroupUp, 3), g(Kind::GroupDown, 4)],
+            "HQ_VPN DOWN (3 events)",
+        ),
+        // Another group's standing outage leads over one already over.
+        (
+            vec![
+                g(Kind::GroupDown, 0),
+                g(Kind::GroupUp, 3),
+                g(Kind::GroupDown, 4).with_group("BR_VPN"),
+            ],
+            "BR_VPN DOWN (3 events)",
+        ),
+        // The up of another group does not end this one's outage.
+        (
+            vec![g(Kind::GroupDown, 0), g(Kind::GroupUp, 3).with_group("BR_VPN")],
+            "HQ_VPN DOWN (2 events)",
+        ),
+        (
+            vec![over("HQ_Primary", "HQ_Backup", 0), back("HQ_Backup", "HQ_Primary", 7)],
+            "HQ_VPN failed over HQ_Primary -> HQ_Backup, back on HQ_Primary after 7 s (2 events)",
+        ),
+        (
+            vec![over("A", "B", 0), over("B", "C", 7)],
+            "HQ_VPN failed over A -> B (2 events)",
+        ),
+        (
+            vec![m(Kind::MemberDown, "HQ_Primary", 0), m(Kind::MemberUp, "HQ_Primary", 4)],
+            "HQ_VPN member HQ_Primary down, up again after 4 s (2 events)",
+        ),
+        (
+            vec![m(Kind::MemberDown, "HQ_Primary", 0), m(Kind::MemberUp, "HQ_Backup", 4)],
+            "HQ_VPN member HQ_Primary down (2 events)",
+        ),
+        (
+            vec![d(D::ApiUnusable, 0), d(D::ApiUsable, 30)],
+            "failoverd: firewall API unusable, usable again after 30 s (2 events)",
+        ),
+        (
+            vec![
+                d(D::PushRefused, 0).with_group("HQ_VPN"),
+                d(D::PushRecovered, 90).with_group("HQ_VPN"),
+            ],
+            "failoverd: push refused for HQ_VPN, accepted again after 1 min 30 s (2 events)",
+        ),
+        (
+            vec![d(D::GuardTrip, 0).with_group("HQ_VPN"), d(D::GuardTripEnded, 12)],
+            "failoverd: guard withheld a DeActive of HQ_VPN, trip ended after 12 s (2 events)",
+        ),
+        // A single event is its full headline, however it stands.
+        (vec![g(Kind::GroupUp, 0)], "HQ_VPN UP"),
+    ];
+    for (events, want) in table {
+        assert_eq!(subject(&events), want);
+    }
+}
+
+#[test]
+fn durations_read_as_a_person_says_them() {
+    let table = [
+        (0, "within 1 s"),
+        (1, "after 1 s"),
+        (59, "after 59 s"),
+        (60, "after 1 min"),
+        (125, "after 2 min 5 s"),
+        (3600, "after 1 h"),
+        (3720, "after 1 h 2 min"),
+        (3725, "after 1 h 2 min"),
+    ];
+    for (secs, want) in table {
+        assert_eq!(after_text(Duration::from_secs(secs)), want, "{secs}");
+    }
+    assert_eq!(after_text(Duration::from_millis(999)), "within 1 s");
 }

@@ -1,0 +1,203 @@
+#!/usr/bin/env bash
+# Installs the Debian package into a real Debian with systemd (a container
+# run by systemd-nspawn, a fresh copy of the root scripts/nsroot.sh keeps)
+# and checks it as an admin would use it, on the installed unit and binary:
+# installing does not start it; once the settings and the credential are
+# written, `systemctl enable --now failoverd` works; man pages and bash
+# completion work; journald carries EVENT, GROUP and MEMBER on a member-down
+# and EVENT and GROUP on the push that follows (against sfos-emulator, run
+# inside the container); an upgrade to a higher version restarts the running
+# daemon and keeps state.json and the hold; remove keeps /etc/failoverd;
+# purge removes it. lintian must report no error. Root only; scripts/test.sh
+# runs it after the boot test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ "$(id -u)" != 0 ]; then
+    echo "SKIPPED: the package test needs root"
+    exit 0
+fi
+. scripts/nsroot.sh
+
+bash scripts/package.sh
+version=$(cargo metadata --no-deps --format-version 1 --locked |
+    python3 -c 'import json,sys; print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"] == "failoverd"))')
+arch=$(dpkg --print-architecture)
+first=target/debian/failoverd_${version}-1_${arch}.deb
+[ -f "$first" ] || { echo "package test: $first was not built" >&2; exit 1; }
+if lintian --fail-on error "$first" > target/debian/lintian.txt 2>&1; then
+    echo "lintian: no errors ($(grep -c '^W: ' target/debian/lintian.txt || true) warnings, in target/debian/lintian.txt)"
+    grep '^W: ' target/debian/lintian.txt || true
+else
+    echo "package test: lintian reports errors:" >&2
+    cat target/debian/lintian.txt >&2
+    exit 1
+fi
+# cargo deb empties target/debian/: keep the first package aside.
+pkgs=target/nsroot/pkgs
+rm -rf "$pkgs"; mkdir -p "$pkgs"
+cp "$first" "$pkgs/first.deb"
+# The upgrade: the same build packaged again under a higher version.
+upgrade_version="${version}-2"
+bash scripts/package.sh --deb-version "$upgrade_version" >/dev/null
+second=target/debian/failoverd_${upgrade_version}_${arch}.deb
+cargo build --quiet --locked -p sfos-emulator
+
+root=target/nsroot/package
+nsroot_copy "$root"
+install -d "$root/pkgs"
+cp "$pkgs/first.deb" "$root/pkgs/first.deb"
+cp "$second" "$root/pkgs/second.deb"
+install -m 0755 target/debug/sfos-emulator "$root/usr/local/bin/sfos-emulator"
+printf '%s\n%s\n' "$version-1" "$upgrade_version" > "$root/pkgs/versions"
+
+cat > "$root/usr/local/bin/failoverd-package-driver" <<'SH'
+#!/bin/bash
+# Runs inside the container after boot; writes /result, then powers off.
+export DEBIAN_FRONTEND=noninteractive PATH=/usr/sbin:/usr/bin:/sbin:/bin
+r=/result; : > $r
+ok() { echo "ok $*" >> $r; }
+bad() { echo "FAIL $*" >> $r; }
+until_true() { for _ in $(seq 60); do eval "$1" && return 0; sleep 0.5; done; return 1; }
+first_version=$(sed -n 1p /pkgs/versions); second_version=$(sed -n 2p /pkgs/versions)
+apt_log=/var/log/package-test-apt.log
+
+# 1. Install: files in place, the service neither enabled nor started.
+apt-get install -y /pkgs/first.deb >>$apt_log 2>&1 && ok "apt install ./failoverd_$first_version.deb" || bad "install: $(tail -5 $apt_log)"
+[ "$(dpkg-query -W -f '${Version}' failoverd)" = "$first_version" ] && ok "version $first_version installed" || bad "installed version $(dpkg-query -W -f '${Version}' failoverd)"
+[ "$(systemctl is-active failoverd)" = inactive ] && ok "installing does not start it" || bad "active after install: $(systemctl is-active failoverd)"
+[ "$(systemctl is-enabled failoverd)" = disabled ] && ok "installing does not enable it" || bad "enabled after install: $(systemctl is-enabled failoverd)"
+systemctl cat failoverd | grep -q '^ExecStart=/usr/bin/failoverd run' && ok "the unit runs /usr/bin/failoverd" || bad "unit: $(systemctl cat failoverd | grep ExecStart)"
+for f in /etc/failoverd/failoverd.toml /etc/failoverd/groups.d/hq.xml.example /usr/share/doc/failoverd/README.md \
+    /usr/share/zsh/vendor-completions/_failoverd /usr/share/fish/vendor_completions.d/failoverd.fish; do
+    [ -f "$f" ] || bad "missing $f"
+done
+grep -qx /etc/failoverd/failoverd.toml /var/lib/dpkg/info/failoverd.conffiles && ok "failoverd.toml is a conffile" || bad "conffiles: $(cat /var/lib/dpkg/info/failoverd.conffiles)"
+
+# 2. Man pages and completion.
+MANWIDTH=120 man -P cat failoverd 2>/dev/null | grep -q 'failoverd push' && ok "man failoverd" || bad "man failoverd: $(man -P cat failoverd 2>&1 | head -3)"
+MANWIDTH=120 man -P cat failoverd.toml 2>/dev/null | grep -q 'reactivate_after = duration' && ok "man failoverd.toml" || bad "man failoverd.toml: $(man -P cat failoverd.toml 2>&1 | head -3)"
+completed=$(bash --norc -c '. /usr/share/bash-completion/bash_completion
+    _completion_loader failoverd
+    fn=$(complete -p failoverd | sed -n "s/.*-F \([^ ]*\).*/\1/p")
+    COMP_WORDS=(failoverd rel); COMP_CWORD=1; COMP_LINE="failoverd rel"; COMP_POINT=${#COMP_LINE}
+    $fn failoverd rel failoverd; echo "${COMPREPLY[*]}"' 2>&1)
+[ "$completed" = release ] && ok "bash completes failoverd rel<TAB> to release" || bad "bash completion: '$completed'"
+
+# 3. A firewall (sfos-emulator) and a TCP peer to watch, both on loopback.
+umask 077; printf 'pkg-test-password\n' > /root/fw.password; umask 022
+systemd-run -q --unit=fw /usr/local/bin/sfos-emulator --listen 127.0.0.1:0 --username failoverd \
+    --password-file /root/fw.password --cert-out /etc/failoverd/fw.pem
+systemd-run -q --unit=peer /usr/local/bin/sfos-emulator --listen 127.0.0.1:0 --password-file /root/fw.password --quiet
+url_of() { journalctl -u "$1" -o cat | sed -n 's/^url = "\(.*\)"$/\1/p' | head -1; }
+until_true '[ -n "$(url_of fw)" ] && [ -n "$(url_of peer)" ]' || bad "emulators did not start: $(journalctl -u fw -u peer -o cat | tail -5)"
+fw_url=$(url_of fw)
+peer_port=$(url_of peer | sed -n 's#^https://127.0.0.1:\([0-9]*\)/.*#\1#p')
+
+# 4. The admin's settings and credential; then enable --now.
+cat > /etc/failoverd/failoverd.toml <<TOML
+groups = ["groups.d/*.xml"]
+[probe]
+interval = "500ms"
+timeout = "500ms"
+fall = 2
+rise = 2
+[connections.Peer]
+targets = ["127.0.0.1"]
+via = "underlay"
+[firewall]
+url = "$fw_url"
+username = "failoverd"
+ca_file = "fw.pem"
+[guard]
+settle = "1s"
+TOML
+cat > /etc/failoverd/groups.d/pkg.xml <<XML
+<VPNFailoverGroup><GroupDetail><Name>Pkg</Name>
+<MemberConnections><Connection>Peer</Connection></MemberConnections>
+<FailoverCondition><FailoverIF><Protocol>TCP</Protocol><Port>$peer_port</Port></FailoverIF></FailoverCondition>
+</GroupDetail></VPNFailoverGroup>
+XML
+install -d /etc/credstore
+(umask 077; cp /root/fw.password /etc/credstore/firewall.password)
+failoverd check >/tmp/check.out 2>&1 && ok "failoverd check passes on the admin's settings" || bad "check: $(tail -5 /tmp/check.out)"
+failoverd sync >/tmp/sync.out 2>&1 && ok "failoverd sync puts the group on the firewall" || bad "sync: $(cat /tmp/sync.out)"
+systemctl enable --now failoverd 2>/tmp/enable.out && ok "systemctl enable --now failoverd" || bad "enable --now: $(cat /tmp/enable.out)"
+until_true 'systemctl is-active -q failoverd' && ok "active" || bad "not active: $(systemctl status failoverd --no-pager | tail -5)"
+until_true 'failoverd status | grep -q "member Peer: up"' && ok "member seen up" || bad "member not up: $(failoverd status 2>&1 | tail -5)"
+
+json() { journalctl -u failoverd -o json --output-fields=EVENT,GROUP,MEMBER,MESSAGE; }
+# The Active pushed at start (the belief is unknown) names the member it
+# hands the group to.
+active_push() { json | grep '"MESSAGE":"pushing Active Pkg"'; }
+until_true "active_push | grep '\"EVENT\":\"push\"' | grep '\"GROUP\":\"Pkg\"' | grep -q '\"MEMBER\":\"Peer\"'" \
+    && ok "journald: EVENT, GROUP and MEMBER on the Active push" || bad "Active push fields: $(json | tail -5)"
+
+# 5. The peer dies: a member-down, the group down, failoverd's DeActive push.
+systemctl stop peer
+until_true "json | grep '\"EVENT\":\"MemberDown\"' | grep '\"GROUP\":\"Pkg\"' | grep -q '\"MEMBER\":\"Peer\"'" \
+    && ok "journald: EVENT, GROUP and MEMBER on the member-down" || bad "member-down fields: $(json | tail -5)"
+deactive_push() { json | grep '"MESSAGE":"pushing DeActive Pkg"'; }
+until_true "deactive_push | grep '\"EVENT\":\"push\"' | grep -q '\"GROUP\":\"Pkg\"'" \
+    && ok "journald: EVENT and GROUP on the DeActive push" || bad "push fields: $(json | tail -5)"
+# A DeActive takes every member down: its MEMBER is empty, which the
+# journal may not keep; noted, not asserted.
+deactive_push | grep -q '"MEMBER"' || echo "note: the DeActive push's journal entry carries no MEMBER (empty)" >> $r
+until_true 'journalctl -u fw -o cat | grep -q "DeActive Pkg 200"' && ok "the firewall got the DeActive" || bad "no DeActive at the firewall: $(journalctl -u fw -o cat | tail -5)"
+
+# 6. A hold, persisted; then the upgrade.
+failoverd hold Pkg --for 2h --reason pkg-upgrade-test >/tmp/hold.out 2>&1 && ok "hold" || bad "hold: $(cat /tmp/hold.out)"
+until_true 'grep -q pkg-upgrade-test /var/lib/failoverd/state.json' && ok "state.json holds the hold" || bad "state.json: $(ls -l /var/lib/failoverd/ 2>&1)"
+before=$(systemctl show -p InvocationID --value failoverd)
+apt-get install -y /pkgs/second.deb >>$apt_log 2>&1 && ok "upgrade to $second_version" || bad "upgrade: $(tail -5 $apt_log)"
+[ "$(dpkg-query -W -f '${Version}' failoverd)" = "$second_version" ] || bad "version after upgrade: $(dpkg-query -W -f '${Version}' failoverd)"
+after=$(systemctl show -p InvocationID --value failoverd)
+[ -n "$after" ] && [ "$after" != "$before" ] && ok "the upgrade restarted the running daemon" || bad "not restarted: $before -> $after"
+until_true 'systemctl is-active -q failoverd' && ok "active after the upgrade" || bad "not active after upgrade"
+grep -q pkg-upgrade-test /var/lib/failoverd/state.json && ok "state.json kept" || bad "state.json lost"
+until_true 'failoverd status | grep -q "HELD until .*: pkg-upgrade-test"' && ok "the hold is kept" || bad "hold lost: $(failoverd status 2>&1 | head -8)"
+grep -q 'ca_file = "fw.pem"' /etc/failoverd/failoverd.toml && ok "the admin's failoverd.toml kept" || bad "failoverd.toml replaced"
+
+# 7. Remove keeps /etc/failoverd; purge removes it.
+apt-get remove -y failoverd >>$apt_log 2>&1 && ok "apt remove" || bad "remove: $(tail -5 $apt_log)"
+[ ! -e /usr/bin/failoverd ] && [ "$(systemctl is-active failoverd)" != active ] && ok "removed and stopped" || bad "after remove: $(systemctl is-active failoverd) $(ls /usr/bin/failoverd 2>&1)"
+[ -f /etc/failoverd/failoverd.toml ] && [ -f /etc/failoverd/groups.d/pkg.xml ] && ok "remove keeps /etc/failoverd" || bad "remove took /etc/failoverd: $(ls -R /etc/failoverd 2>&1)"
+apt-get purge -y failoverd >>$apt_log 2>&1 && ok "apt purge" || bad "purge: $(tail -5 $apt_log)"
+[ ! -e /etc/failoverd ] && ok "purge removes /etc/failoverd" || bad "after purge: $(ls -R /etc/failoverd)"
+[ ! -e /var/lib/failoverd ] && [ ! -e /var/lib/private/failoverd ] && ok "purge removes the state directory" || bad "state left: $(ls -d /var/lib/failoverd /var/lib/private/failoverd 2>&1)"
+dpkg-query -W -f '${Status}' failoverd 2>/dev/null | grep -q 'not-installed' || ! dpkg-query -W failoverd >/dev/null 2>&1 \
+    && ok "dpkg forgets failoverd" || bad "dpkg status: $(dpkg-query -W -f '${Status}' failoverd)"
+echo done >> $r
+systemctl poweroff
+SH
+chmod 0755 "$root/usr/local/bin/failoverd-package-driver"
+cat > "$root/etc/systemd/system/failoverd-package-driver.service" <<'UNIT'
+[Unit]
+After=multi-user.target
+[Service]
+Type=oneshot
+TimeoutStartSec=300
+ExecStart=/usr/local/bin/failoverd-package-driver
+[Install]
+WantedBy=multi-user.target
+UNIT
+install -d "$root/etc/systemd/system/multi-user.target.wants"
+ln -sf /etc/systemd/system/failoverd-package-driver.service "$root/etc/systemd/system/multi-user.target.wants/"
+rm -f "$root/result"
+log=target/nsroot/package-test.log
+started=$(date +%s)
+timeout 360 systemd-nspawn --boot --register=no --keep-unit --private-network -D "$root" >"$log" 2>&1 </dev/null || true
+if [ ! -f "$root/result" ] || ! grep -q '^done$' "$root/result"; then
+    echo "package test: the driver did not finish; container log:" >&2
+    tail -40 "$log" >&2
+    cat "$root/result" 2>/dev/null >&2
+    exit 1
+fi
+cat "$root/result"
+passed=$(grep -c '^ok ' "$root/result" || true)
+failed=$(grep -c '^FAIL ' "$root/result" || true)
+if [ "$failed" = 0 ]; then
+    echo "package test: all $passed checks passed (container $(($(date +%s) - started)) s)"
+else
+    echo "package test: $failed of $((passed + failed)) checks FAILED"
+    exit 1
+fi

@@ -1,0 +1,125 @@
+//! The command line: every command, option and help text, in one place so
+//! that the binary parses it and the man page and shell completions are
+//! rendered from it (`docgen`), and cannot drift.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Keeps Sophos Firewall VPN failover groups honest: probes every member
+/// connection, mails the admins and pushes group activation or
+/// deactivation to the firewall.
+#[derive(Parser, Debug)]
+#[command(name = "failoverd", version, about, long_about = None)]
+pub struct Cli {
+    /// Settings file.
+    #[arg(short = 'c', long = "config", global = true, value_name = "PATH", default_value = crate::config::DEFAULT_PATH)]
+    pub config: PathBuf,
+
+    /// Log verbosity (error, warn, info, debug, trace); RUST_LOG also works.
+    #[arg(long = "log-level", global = true, value_name = "LEVEL")]
+    pub log_level: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Validate the settings and group files; print every error and warning,
+    /// and what failoverd will do when each group fails.
+    #[command(
+        after_long_help = "Exit status: 0 valid; 1 invalid (an unreadable group or password file included), or with --online a Get the firewall did not accept; 2 settings unreadable or bad arguments."
+    )]
+    Check {
+        /// Also make the read-only Get and print the certificate the
+        /// firewall presented.
+        #[arg(long)]
+        online: bool,
+    },
+    /// One push attempt to the firewall, recorded as the belief and
+    /// followed by a hold.
+    #[command(
+        after_long_help = "Exit status: 0 accepted; 1 not accepted; 2 settings, arguments or unknown group; 3 a daemon runs but does not answer."
+    )]
+    Push {
+        /// The group.
+        group: String,
+        /// Push Active.
+        #[arg(long, conflicts_with = "deactivate", required_unless_present = "deactivate")]
+        activate: bool,
+        /// Push DeActive.
+        #[arg(long)]
+        deactivate: bool,
+        /// Hold the group afterwards for this long (never shortens a hold).
+        #[arg(long, value_name = "DUR", default_value = "1h", value_parser = humantime::parse_duration)]
+        hold: std::time::Duration,
+    },
+    /// Send one test mail through the configured server and print its answer.
+    #[command(
+        after_long_help = "Exit status: 0 the server accepted the mail; 1 it did not; 2 configuration, or no [mail]."
+    )]
+    MailTest,
+    /// What the running daemon sees: groups, members, targets, pushes, holds.
+    #[command(after_long_help = "Exit status: 0; 2 settings unreadable or bad arguments; 3 no daemon.")]
+    Status,
+    /// No pushes for these groups until released or the time ends; probing
+    /// and mail go on.
+    #[command(after_long_help = "Exit status: 0; 2 settings, arguments or unknown group; 3 no daemon.")]
+    Hold {
+        /// Groups to hold (or --all).
+        #[arg(required_unless_present = "all")]
+        groups: Vec<String>,
+        /// Every group.
+        #[arg(long, conflicts_with = "groups")]
+        all: bool,
+        /// How long.
+        #[arg(long = "for", value_name = "DUR", default_value = "4h", value_parser = humantime::parse_duration)]
+        duration: std::time::Duration,
+        /// Why (shown in status).
+        #[arg(long, default_value = "maintenance")]
+        reason: String,
+    },
+    /// End holds; the next push is decided from current health.
+    #[command(after_long_help = "Exit status: 0; 2 settings, arguments or unknown group; 3 no daemon.")]
+    Release {
+        /// Groups to release (or --all).
+        #[arg(required_unless_present = "all")]
+        groups: Vec<String>,
+        /// Every group.
+        #[arg(long, conflicts_with = "groups")]
+        all: bool,
+    },
+    /// Send group definitions to the firewall: Add, and Update where the
+    /// answer is 502; never Active/DeActive.
+    #[command(
+        after_long_help = "Exit status: 0 every group accepted or unchanged; 1 any other answer; 2 settings or arguments."
+    )]
+    Sync {
+        /// Only this group.
+        #[arg(long, value_name = "GROUP")]
+        group: Option<String>,
+        /// Only definitions that differ from what the firewall last accepted.
+        #[arg(long)]
+        changed_only: bool,
+    },
+    /// The daemon, in the foreground.
+    #[command(
+        after_long_help = "Exit status: 0 after SIGTERM or SIGINT; 2 cannot start as configured (invalid settings, PING without ICMP permission, state directory locked by another run); 1 any other fatal error."
+    )]
+    Run {
+        /// Log pushes instead of sending them.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Check every target once (no fall/rise) and print a table: group,
+    /// member, condition, target, result, RTT or reason.
+    #[command(
+        after_long_help = "Exit status: 0 all good; 1 any check failed; else 4 any check could not be made here (a local fault); 2 configuration."
+    )]
+    Probe {
+        /// Only this group.
+        #[arg(long, value_name = "GROUP")]
+        group: Option<String>,
+    },
+}

@@ -1,0 +1,757 @@
+//! Every key `failoverd.toml` accepts, with its default and what it does:
+//! the one list the reader's unknown-key check uses and the
+//! `failoverd.toml(5)` man page is rendered from, so a key cannot be
+//! accepted without being documented. Tests below prove each listed key is
+//! read, and that each literal default is the reader's real default.
+
+/// A table of the settings file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Section {
+    /// Top-level keys.
+    Top,
+    Probe,
+    /// `[connections.NAME]`, one per `<Connection>`.
+    Connection,
+    Firewall,
+    Guard,
+    Mail,
+    Http,
+}
+
+impl Section {
+    /// Every section, in the order of the man page.
+    pub const ALL: [Section; 7] = [
+        Section::Top,
+        Section::Probe,
+        Section::Connection,
+        Section::Firewall,
+        Section::Guard,
+        Section::Mail,
+        Section::Http,
+    ];
+
+    /// The header as written in the file (`""` for the top level).
+    pub fn header(self) -> &'static str {
+        match self {
+            Section::Top => "",
+            Section::Probe => "[probe]",
+            Section::Connection => "[connections.NAME]",
+            Section::Firewall => "[firewall]",
+            Section::Guard => "[guard]",
+            Section::Mail => "[mail]",
+            Section::Http => "[http]",
+        }
+    }
+
+    /// The key of the table in the top level (`None` for the top level).
+    pub fn top_key(self) -> Option<&'static str> {
+        match self {
+            Section::Top => None,
+            Section::Probe => Some("probe"),
+            Section::Connection => Some("connections"),
+            Section::Firewall => Some("firewall"),
+            Section::Guard => Some("guard"),
+            Section::Mail => Some("mail"),
+            Section::Http => Some("http"),
+        }
+    }
+
+    /// What the table is for, and what its absence means.
+    pub fn about(self) -> &'static str {
+        match self {
+            Section::Top => "Keys before the first table.",
+            Section::Probe => "Defaults for every connection's checks, and name resolution. The table may be left out.",
+            Section::Connection => {
+                "One table per <Connection> named in the group files; a table no group uses is a warning. \
+                 The timing keys and quality rules of [probe] may be overridden here; left out, they take the [probe] value."
+            }
+            Section::Firewall => "The firewall's XML API and the pace and safety rules of pushes. Required.",
+            Section::Guard => {
+                "Telling remote failures from failoverd's own: while an anchor does not answer, or too many groups \
+                 go down at once, failoverd decides no DeActive. The table may be left out."
+            }
+            Section::Mail => "Mail to the admins. Without this table mail is off and would-be mails are logged.",
+            Section::Http => "The HTTP server for /metrics (Prometheus) and /status (JSON). Without it, none runs.",
+        }
+    }
+}
+
+/// A key's default.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DefaultValue {
+    /// The TOML value that means the same as leaving the key out.
+    Literal(&'static str),
+    /// No value means the same: required, unset, or derived (explained).
+    Text(&'static str),
+}
+
+/// One key of one table.
+#[derive(Clone, Copy, Debug)]
+pub struct Key {
+    pub section: Section,
+    pub name: &'static str,
+    /// What the value looks like, e.g. `duration` or `"ipv4" | "ipv6" | "any"`.
+    pub kind: &'static str,
+    pub default: DefaultValue,
+    pub doc: &'static str,
+}
+
+const fn key(
+    section: Section,
+    name: &'static str,
+    kind: &'static str,
+    default: DefaultValue,
+    doc: &'static str,
+) -> Key {
+    Key {
+        section,
+        name,
+        kind,
+        default,
+        doc,
+    }
+}
+
+use DefaultValue::{Literal, Text};
+use Section::*;
+
+const FROM_PROBE: DefaultValue = Text("the [probe] value");
+
+/// Every key, grouped by section in the man page's order.
+pub const KEYS: &[Key] = &[
+    key(
+        Top,
+        "groups",
+        "array of globs",
+        Text("required"),
+        "The group definition files, in the firewall's own VPNFailoverGroup XML. Each entry is a glob; \
+         one that matches no file is an error. Group names are unique across all files.",
+    ),
+    key(
+        Top,
+        "state_dir",
+        "path",
+        Text("$STATE_DIRECTORY if set (systemd's StateDirectory=), else /var/lib/failoverd"),
+        "Where state.json (beliefs, holds, histories), the mail spool and the control socket live. \
+         Changes only at restart.",
+    ),
+    // [probe]
+    key(
+        Probe,
+        "interval",
+        "duration",
+        Literal("\"1s\""),
+        "Time between two checks of one target; at least 10ms.",
+    ),
+    key(
+        Probe,
+        "timeout",
+        "duration",
+        Literal("\"1s\""),
+        "How long one check may take; not above interval.",
+    ),
+    key(
+        Probe,
+        "fall",
+        "1..1000",
+        Literal("3"),
+        "Failed checks in a row before a target is down.",
+    ),
+    key(
+        Probe,
+        "rise",
+        "1..1000",
+        Literal("3"),
+        "Good checks in a row before a target is up.",
+    ),
+    key(
+        Probe,
+        "window",
+        "1..1000",
+        Literal("20"),
+        "The quality rules judge the last window checks; only allowed with a quality rule.",
+    ),
+    key(
+        Probe,
+        "loss_down",
+        "percentage",
+        Text("unset (no loss rule)"),
+        "Loss over the window at or above which a target is down. Needs loss_up, strictly below it.",
+    ),
+    key(
+        Probe,
+        "loss_up",
+        "percentage",
+        Text("unset (no loss rule)"),
+        "Loss over the window at or below which a down target is up again. Needs loss_down.",
+    ),
+    key(
+        Probe,
+        "rtt_down",
+        "duration",
+        Text("unset (no RTT rule)"),
+        "Mean round-trip time over the window at or above which a target is down. Needs rtt_up, strictly below it.",
+    ),
+    key(
+        Probe,
+        "rtt_up",
+        "duration",
+        Text("unset (no RTT rule)"),
+        "Mean round-trip time at or below which a down target is up again. Needs rtt_down.",
+    ),
+    key(
+        Probe,
+        "resolve_every",
+        "duration",
+        Literal("\"5m\""),
+        "How often host names among the targets are resolved again.",
+    ),
+    key(
+        Probe,
+        "dns_stale",
+        "duration",
+        Literal("\"1h\""),
+        "How long the last addresses of a name are kept while the resolver fails.",
+    ),
+    // [connections.NAME]
+    key(
+        Connection,
+        "targets",
+        "array of addresses or host names",
+        Text("required, not empty"),
+        "What is checked for this member: IP addresses or host names.",
+    ),
+    key(
+        Connection,
+        "via",
+        "\"tunnel\" | \"underlay\"",
+        Text("\"tunnel\" (check says when it was defaulted)"),
+        "\"underlay\": the targets answer whether or not this member's tunnel is up (e.g. the peer's public \
+         address over this member's WAN link); a group whose members are all underlay is deactivated when \
+         every member is down. \"tunnel\": the targets sit behind the tunnel; failoverd keeps such a group \
+         Active and restarts it when it stays down.",
+    ),
+    key(
+        Connection,
+        "quorum",
+        "1..len(targets)",
+        Literal("1"),
+        "How many targets must be up for the member to be up.",
+    ),
+    key(
+        Connection,
+        "family",
+        "\"ipv4\" | \"ipv6\" | \"any\"",
+        Literal("\"any\""),
+        "Which addresses of host names are used; \"any\" takes the resolver's order. With source set, the default is source's family.",
+    ),
+    key(
+        Connection,
+        "source",
+        "IP address",
+        Text("unset"),
+        "Probes leave from this address of the monitoring host.",
+    ),
+    key(
+        Connection,
+        "interface",
+        "interface name",
+        Text("unset"),
+        "Probes are bound to this interface.",
+    ),
+    key(
+        Connection,
+        "interval",
+        "duration",
+        FROM_PROBE,
+        "As in [probe], for this member.",
+    ),
+    key(
+        Connection,
+        "timeout",
+        "duration",
+        FROM_PROBE,
+        "As in [probe], for this member.",
+    ),
+    key(
+        Connection,
+        "fall",
+        "1..1000",
+        FROM_PROBE,
+        "As in [probe], for this member.",
+    ),
+    key(
+        Connection,
+        "rise",
+        "1..1000",
+        FROM_PROBE,
+        "As in [probe], for this member.",
+    ),
+    key(
+        Connection,
+        "window",
+        "1..1000",
+        FROM_PROBE,
+        "As in [probe], for this member.",
+    ),
+    key(
+        Connection,
+        "loss_down",
+        "percentage",
+        FROM_PROBE,
+        "As in [probe], for this member.",
+    ),
+    key(
+        Connection,
+        "loss_up",
+        "percentage",
+        FROM_PROBE,
+        "As in [probe], for this member.",
+    ),
+    key(
+        Connection,
+        "rtt_down",
+        "duration",
+        FROM_PROBE,
+        "As in [probe], for this member.",
+    ),
+    key(
+        Connection,
+        "rtt_up",
+        "duration",
+        FROM_PROBE,
+        "As in [probe], for this member.",
+    ),
+    // [firewall]
+    key(
+        Firewall,
+        "url",
+        "https URL",
+        Text("required"),
+        "The firewall's API, https only; /webconsole/APIController is added when the URL has no path.",
+    ),
+    key(Firewall, "username", "string", Text("required"), "The API account."),
+    key(
+        Firewall,
+        "password_file",
+        "path",
+        Text("unset"),
+        "A file holding the API password (one trailing newline is removed). Keep it mode 0600.",
+    ),
+    key(
+        Firewall,
+        "password",
+        "string",
+        Text("unset"),
+        "The API password inline (warned: prefer password_file or the credential). With neither, the systemd \
+         credential firewall.password is read: $CREDENTIALS_DIRECTORY/firewall.password, else the first of \
+         /etc/credstore/, /run/credstore/, /usr/lib/credstore/.",
+    ),
+    key(
+        Firewall,
+        "ca_file",
+        "path",
+        Text("unset (the system's roots)"),
+        "Check the firewall's certificate chain against this CA instead of the system's roots. At most one of ca_file, pin_sha256, insecure.",
+    ),
+    key(
+        Firewall,
+        "pin_sha256",
+        "hex SHA-256",
+        Text("unset"),
+        "Accept exactly the certificate with this SHA-256 fingerprint (of its DER bytes; colons optional, any case), \
+         the mode for the appliance's own certificate; check --online prints it.",
+    ),
+    key(
+        Firewall,
+        "insecure",
+        "boolean",
+        Literal("false"),
+        "Accept any certificate; warned at every start. Never use it.",
+    ),
+    key(
+        Firewall,
+        "tls_name",
+        "host name",
+        Text("the url's host"),
+        "The name checked in the certificate, with ca_file only.",
+    ),
+    key(
+        Firewall,
+        "timeout",
+        "duration",
+        Literal("\"10s\""),
+        "How long one API request may take; at least 100ms.",
+    ),
+    key(
+        Firewall,
+        "spelling",
+        "\"sfos19\" | \"sfos17\"",
+        Literal("\"sfos19\""),
+        "How pushes spell values: sfos19 Enable/Disable and PING/TCP; sfos17 y/n and ping/tcp.",
+    ),
+    key(
+        Firewall,
+        "api_version",
+        "string",
+        Text("unset (not sent)"),
+        "The APIVersion attribute sent with each request, e.g. \"1905.1\".",
+    ),
+    key(
+        Firewall,
+        "push_form",
+        "\"bare\" | \"full\"",
+        Literal("\"bare\""),
+        "\"full\" adds the GroupDetail to Active/DeActive pushes.",
+    ),
+    key(
+        Firewall,
+        "max_in_flight",
+        "1..64",
+        Literal("2"),
+        "Requests to the firewall at once, over all groups.",
+    ),
+    key(
+        Firewall,
+        "config_retry",
+        "duration",
+        Literal("\"10m\""),
+        "The pace of tries while the API refuses failoverd (login failed, API not allowed, 534, ...).",
+    ),
+    key(
+        Firewall,
+        "check_every",
+        "duration",
+        Literal("\"15m\""),
+        "A read-only Get this often, to spot API problems early.",
+    ),
+    key(
+        Firewall,
+        "restart_after",
+        "duration",
+        Literal("\"2m\""),
+        "Tunnel groups: down this long before failoverd restarts the group (the firewall's own failover goes first).",
+    ),
+    key(
+        Firewall,
+        "restart_backoff",
+        "duration",
+        Literal("\"5m\""),
+        "Tunnel groups: the least time between two restarts.",
+    ),
+    key(
+        Firewall,
+        "flap_limit",
+        "1..1000",
+        Literal("3"),
+        "DeActives within flap_window after which an Active waits for flap_hold.",
+    ),
+    key(
+        Firewall,
+        "flap_window",
+        "duration",
+        Literal("\"30m\""),
+        "The window flap_limit counts in.",
+    ),
+    key(
+        Firewall,
+        "flap_hold",
+        "duration",
+        Literal("\"10m\""),
+        "How long a flapping group must stay up before its Active.",
+    ),
+    key(
+        Firewall,
+        "reactivate_after",
+        "duration",
+        Literal("\"30m\""),
+        "Underlay groups: Active again after this long if no member was seen up.",
+    ),
+    key(
+        Firewall,
+        "sync",
+        "boolean",
+        Literal("false"),
+        "Keep the group definitions on the firewall in step with the files.",
+    ),
+    key(
+        Firewall,
+        "dry_run",
+        "boolean",
+        Literal("false"),
+        "Log pushes instead of sending them (run --dry-run does the same).",
+    ),
+    // [guard]
+    key(
+        Guard,
+        "anchors",
+        "array of addresses or host names",
+        Literal("[]"),
+        "Extra targets that must answer (ICMP) before failoverd decides a DeActive; the firewall's API host is always one, unless dry_run.",
+    ),
+    key(
+        Guard,
+        "max_groups_down",
+        "percentage",
+        Literal("\"50%\""),
+        "With 3 or more groups: more than this share going down within window is taken as failoverd's own fault.",
+    ),
+    key(
+        Guard,
+        "window",
+        "duration",
+        Literal("\"30s\""),
+        "The window max_groups_down counts in.",
+    ),
+    key(
+        Guard,
+        "settle",
+        "duration",
+        Literal("\"10s\""),
+        "Quiet time every anchor needs before a DeActive.",
+    ),
+    // [mail]
+    key(
+        Mail,
+        "server",
+        "smtp:// or smtps:// URL",
+        Text("required"),
+        "smtp://host[:port] requires STARTTLS (port 587); smtps://host[:port] is TLS from the start (465); \
+         smtp://host[:port]?tls=none is plain (25), for a local relay, and then username is ignored. No user info in the URL.",
+    ),
+    key(
+        Mail,
+        "from",
+        "mailbox",
+        Text("required"),
+        "The sender, e.g. \"failoverd <failoverd@example.com>\".",
+    ),
+    key(
+        Mail,
+        "to",
+        "array of mailboxes",
+        Text("required, not empty"),
+        "The recipients.",
+    ),
+    key(
+        Mail,
+        "username",
+        "string",
+        Text("unset (no AUTH)"),
+        "Log in to the server as this user.",
+    ),
+    key(
+        Mail,
+        "password_file",
+        "path",
+        Text("unset"),
+        "The mail password's file; with neither password nor password_file, the credential mail.password is read.",
+    ),
+    key(
+        Mail,
+        "password",
+        "string",
+        Text("unset"),
+        "The mail password inline (warned).",
+    ),
+    key(
+        Mail,
+        "ca_file",
+        "path",
+        Text("unset (the system's roots)"),
+        "Check the mail server's certificate against this CA.",
+    ),
+    key(
+        Mail,
+        "timeout",
+        "duration",
+        Literal("\"30s\""),
+        "How long one delivery may take; at least 1s.",
+    ),
+    key(
+        Mail,
+        "coalesce",
+        "duration",
+        Literal("\"10s\""),
+        "Events of all groups within this window share one mail.",
+    ),
+    key(
+        Mail,
+        "max_per_hour",
+        "1..3600",
+        Literal("6"),
+        "Mails per group and hour; beyond it, events fold into an hourly digest.",
+    ),
+    key(
+        Mail,
+        "spool_max",
+        "1..1000000",
+        Literal("1000"),
+        "Mails kept in the spool; beyond it, the oldest group mails fold into one digest (daemon events are kept).",
+    ),
+    // [http]
+    key(
+        Http,
+        "listen",
+        "address:port",
+        Text("unset (no server)"),
+        "Where /metrics and /status are served, e.g. \"127.0.0.1:9733\". Changes only at restart.",
+    ),
+];
+
+/// The key names of one section, for the reader's unknown-key check. The
+/// top level also accepts the tables.
+pub fn names(section: Section) -> Vec<&'static str> {
+    let mut v: Vec<&'static str> = KEYS.iter().filter(|k| k.section == section).map(|k| k.name).collect();
+    if section == Section::Top {
+        v.extend(Section::ALL.iter().filter_map(|s| s.top_key()));
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::diag::{Diagnostics, Source};
+    use crate::config::settings::Settings;
+    use std::path::Path;
+
+    const BASE: &[(Section, &str)] = &[
+        (Top, "groups = [\"g.xml\"]\n"),
+        (Probe, "[probe]\n"),
+        (Connection, "[connections.A]\ntargets = [\"127.0.0.1\"]\n"),
+        (
+            Firewall,
+            "[firewall]\nurl = \"https://127.0.0.1:4444\"\nusername = \"u\"\n",
+        ),
+        (Guard, "[guard]\n"),
+        (
+            Mail,
+            "[mail]\nserver = \"smtp://127.0.0.1\"\nfrom = \"a@example.com\"\nto = [\"b@example.com\"]\n",
+        ),
+        (Http, "[http]\n"),
+    ];
+
+    /// A settings file with `extra` appended to `section`'s table.
+    fn text(section: Section, extra: &str) -> String {
+        with_key(section, "", extra)
+    }
+
+    /// A settings file where `key`'s line in `section`'s table, if any, is
+    /// replaced by `extra`.
+    fn with_key(section: Section, key: &str, extra: &str) -> String {
+        let lead = format!("{key} =");
+        BASE.iter()
+            .map(|(s, t)| {
+                if *s != section {
+                    return t.to_string();
+                }
+                let kept: String = t
+                    .lines()
+                    .filter(|l| key.is_empty() || !l.starts_with(&lead))
+                    .map(|l| format!("{l}\n"))
+                    .collect();
+                format!("{kept}{extra}\n")
+            })
+            .collect()
+    }
+
+    fn read(text: &str) -> (Option<Settings>, Diagnostics) {
+        let src = Source::new(Path::new("/nonexistent/failoverd.toml"), text);
+        let mut d = Diagnostics::default();
+        let s = crate::config::read_settings(&src, &mut d);
+        (s, d)
+    }
+
+    fn normalized(mut s: Settings) -> Settings {
+        for c in s.connections.values_mut() {
+            c.pos = 0;
+        }
+        s
+    }
+
+    #[test]
+    fn every_literal_default_is_the_readers_default() {
+        let (plain, _) = read(&text(Top, ""));
+        let plain = normalized(plain.expect("the base text is TOML"));
+        let mut checked = 0;
+        for k in KEYS {
+            let Literal(v) = k.default else { continue };
+            // window only applies with a quality rule: give both texts one.
+            let rule = if k.name == "window" {
+                "loss_down = \"40%\"\nloss_up = \"10%\"\n"
+            } else {
+                ""
+            };
+            let (without, _) = read(&text(k.section, rule));
+            let (with, d) = read(&text(k.section, &format!("{rule}{} = {v}", k.name)));
+            let with = normalized(with.expect("TOML"));
+            let without = normalized(without.expect("TOML"));
+            assert!(
+                d.errors().all(|e| !e.path.ends_with(k.name)),
+                "{} {} = {v}: {:?}",
+                k.section.header(),
+                k.name,
+                d.sorted()
+            );
+            assert_eq!(
+                with,
+                without,
+                "{} {}: documented default {v} is not the reader's",
+                k.section.header(),
+                k.name
+            );
+            if rule.is_empty() {
+                assert_eq!(with, plain);
+            }
+            checked += 1;
+        }
+        assert!(checked >= 25, "only {checked} literal defaults checked");
+    }
+
+    #[test]
+    fn every_listed_key_is_read() {
+        // A table is the wrong type for every key: the reader must say so
+        // at the key's path, which only happens if it reads the key.
+        for k in KEYS {
+            let (_, d) = read(&with_key(k.section, k.name, &format!("{} = {{ x = 1 }}", k.name)));
+            let hits: Vec<_> = d.sorted().into_iter().filter(|x| x.path.ends_with(k.name)).collect();
+            assert!(
+                !hits.is_empty(),
+                "{} {}: the reader never looked at it",
+                k.section.header(),
+                k.name
+            );
+            assert!(
+                hits.iter().all(|x| !x.message.starts_with("unknown key")),
+                "{} {}: listed but rejected as unknown",
+                k.section.header(),
+                k.name
+            );
+        }
+    }
+
+    #[test]
+    fn an_unlisted_key_is_unknown_in_every_section() {
+        for s in Section::ALL {
+            let (_, d) = read(&text(s, "no_such_key = 1"));
+            assert!(
+                d.errors()
+                    .any(|e| e.path.ends_with("no_such_key") && e.message.starts_with("unknown key")),
+                "{}: {:?}",
+                s.header(),
+                d.sorted()
+            );
+        }
+    }
+
+    #[test]
+    fn names_are_unique_and_documented() {
+        for (i, a) in KEYS.iter().enumerate() {
+            assert!(!a.doc.is_empty() && !a.kind.is_empty(), "{}", a.name);
+            for b in &KEYS[i + 1..] {
+                assert!(a.section != b.section || a.name != b.name, "{} twice", a.name);
+            }
+        }
+    }
+}
