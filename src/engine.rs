@@ -161,6 +161,45 @@ pub struct Engine {
     /// Index in `groups` by name (names are unique).
     by_name: HashMap<String, usize>,
     anchors: Vec<AnchorStatus>,
+    /// How many groups are in each state, kept as states change, so a
+    /// status line never walks every group.
+    tally: Tally,
+}
+
+/// Groups by state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub up: usize,
+    pub down: usize,
+    pub unknown: usize,
+}
+
+impl Tally {
+    fn count(states: impl Iterator<Item = State>) -> Tally {
+        let mut t = Tally::default();
+        for s in states {
+            *t.slot(s) += 1;
+        }
+        t
+    }
+
+    fn slot(&mut self, s: State) -> &mut usize {
+        match s {
+            State::Up => &mut self.up,
+            State::Down => &mut self.down,
+            State::Unknown => &mut self.unknown,
+        }
+    }
+
+    /// One group went from `before` to `after`.
+    fn shift(&mut self, before: State, after: State) {
+        *self.slot(before) = self.slot(before).saturating_sub(1);
+        *self.slot(after) += 1;
+    }
+
+    pub fn total(&self) -> usize {
+        self.up + self.down + self.unknown
+    }
 }
 
 impl Engine {
@@ -238,12 +277,19 @@ impl Engine {
         let by_name = b.groups.iter().enumerate().map(|(i, g)| (g.name.clone(), i)).collect();
         b.streams.shrink_to_fit();
         b.groups.shrink_to_fit();
+        let tally = Tally::count(b.groups.iter().map(|g| g.health.state()));
         Engine {
             streams: b.streams,
             groups: b.groups,
             by_name,
             anchors,
+            tally,
         }
+    }
+
+    /// How many groups are up, down and unknown.
+    pub fn tally(&self) -> Tally {
+        self.tally
     }
 
     /// Every stream with its counts, for /metrics.
@@ -388,6 +434,7 @@ impl Engine {
                 }
             }
         }
+        self.tally = Tally::count(self.groups.iter().map(|g| g.health.state()));
     }
 
     /// What to persist for each group.
@@ -481,6 +528,7 @@ impl Engine {
             out.extend(self.groups[gi].update(at).into_iter().map(Output::Event));
             let after = self.groups[gi].health.state();
             if after != before {
+                self.tally.shift(before, after);
                 out.push(Output::GroupState {
                     group: gi,
                     state: after,

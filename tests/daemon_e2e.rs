@@ -643,3 +643,44 @@ fn a_reload_dropping_a_group_mid_restart_still_sends_its_active() {
     let (code, _, _, _) = d.stop();
     assert_eq!(code, 0);
 }
+
+/// `[mail]` applies at a reload: the outbox restarts with the new server,
+/// and the next event's mail goes there, none to the old one.
+#[test]
+fn a_reload_moves_mail_to_the_new_server() {
+    let (rt, emu) = emulator();
+    let mut old = mailutil::mailin(mailutil::port0(), mailutil::MailinOptions::default());
+    let mut new = mailutil::mailin(mailutil::port0(), mailutil::MailinOptions::default());
+    let a = listen("127.0.0.1", 0);
+    let port = a.local_addr().unwrap().port();
+    let _b = listen("127.0.0.2", port);
+    let mail = |smtp: u16| {
+        format!(
+            "[mail]\nserver = \"smtp://127.0.0.1:{smtp}?tls=none\"\nfrom = \"failoverd <failoverd@example.com>\"\nto = [\"netops@example.com\"]\ncoalesce = \"0s\"\n"
+        )
+    };
+    let group = GROUP.replace("PORT", &port.to_string()).replace(
+        "</MemberConnections>",
+        "</MemberConnections><MailNotification>Enable</MailNotification>",
+    );
+    let base = settings(&emu, port, "underlay", "");
+    let d = Daemon::start_with(&(base.clone() + &mail(old.port)), &group);
+    actions(&emu, 1, Duration::from_secs(10), &d.log);
+    std::fs::write(d.dir.path().join("failoverd.toml"), base + &mail(new.port)).unwrap();
+    d.signal("HUP");
+    d.until_notified("READY=1\nSTATUS=1 groups", Duration::from_secs(10));
+    drop(a);
+    let first = rt.block_on(mailutil::next(&mut new.rx));
+    let subject = first.header("Subject").unwrap_or_default();
+    assert!(
+        subject.contains("G") && subject.to_lowercase().contains("fail"),
+        "{subject}\n{}",
+        first.raw
+    );
+    assert!(
+        old.rx.try_recv().is_err(),
+        "a mail went to the old server after the reload"
+    );
+    let (code, _log, _state, _dir) = d.stop();
+    assert_eq!(code, 0);
+}

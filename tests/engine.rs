@@ -256,3 +256,19 @@ fn a_reload_keeps_the_health_of_unchanged_streams() {
     let b = &other.members("G")[1];
     assert_eq!(b.targets[0].state, State::Unknown);
 }
+
+#[test]
+fn the_tally_follows_every_group_state_change() {
+    use failoverd::engine::Tally;
+    let tally = |up, down, unknown| Tally { up, down, unknown };
+    let mut f = Feed::new(Engine::new(&plan(BASE_SETTINGS, BASE_GROUP), &BTreeMap::new()));
+    assert_eq!(f.engine.tally(), tally(0, 0, 1));
+    f.send("192.0.2.1", good(), 3);
+    assert_eq!(f.engine.tally(), tally(1, 0, 0));
+    f.send("192.0.2.1", lost(), 3);
+    f.send("192.0.2.2", lost(), 3);
+    assert_eq!(f.engine.tally(), tally(0, 1, 0));
+    f.send("192.0.2.2", good(), 3);
+    assert_eq!(f.engine.tally(), tally(1, 0, 0));
+    assert_eq!(f.engine.tally().total(), 1);
+}

@@ -6,14 +6,17 @@
 
 use std::time::SystemTime;
 
+use tokio::task::JoinHandle;
+
 use crate::firewall::api::Api;
 use crate::firewall::slot::Class;
 use crate::mail::event::{DaemonKind, Event, Kind};
 use crate::mail::outbox::Mailer;
 
 /// Makes the Get in the background; problems are logged, and a
-/// configuration-class answer is mailed as a daemon event.
-pub fn spawn(api: Api, groups: Vec<String>, mailer: Mailer) {
+/// configuration-class answer is mailed as a daemon event. The daemon owns
+/// the task: one at a time, aborted at a reload and at shutdown.
+pub fn spawn(api: Api, groups: Vec<String>, mailer: Mailer) -> JoinHandle<()> {
     tokio::spawn(async move {
         match api.get().await {
             Ok(reply) => {
@@ -43,19 +46,22 @@ pub fn spawn(api: Api, groups: Vec<String>, mailer: Mailer) {
                 }
             }
         }
-    });
+    })
 }
 
 /// `sync = true`: after READY (and after a reload), the definitions that
 /// differ from what the firewall last accepted from failoverd are sent
 /// (Add, Update on 502), retried like a push while the answer is transient.
 /// Returns, through `done`, each group accepted with its definition hash.
+/// The daemon owns the task: a reload aborts it before starting the next
+/// (a definition cut off is sent again, Add then Update on 502), and so
+/// does shutdown.
 pub fn spawn_sync(
     api: Api,
     changed: Vec<(String, String)>,
     dry: bool,
     done: tokio::sync::mpsc::UnboundedSender<(String, String)>,
-) {
+) -> JoinHandle<()> {
     use crate::firewall::request::Operation;
     tokio::spawn(async move {
         for (group, hash) in changed {
@@ -87,5 +93,5 @@ pub fn spawn_sync(
                 }
             }
         }
-    });
+    })
 }

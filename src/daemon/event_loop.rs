@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::notify::Notifier;
+use super::orphans::Orphans;
 use super::persist::{self, Clocks};
 use super::pushes::{Note, Pushes};
 use super::send::{DryRun, Live, Push, Sender};
@@ -37,13 +38,6 @@ use tokio::task::JoinHandle;
 const STOP_GRACE: Duration = Duration::from_secs(5);
 const TICK: Duration = Duration::from_millis(100);
 
-/// A group a reload dropped in the middle of a tunnel restart: its Active
-/// still goes out, through the sender of the settings it came from.
-pub(super) struct Orphan {
-    pub(super) sender: Arc<dyn Sender>,
-    pub(super) active_sent: bool,
-}
-
 /// A `failoverd push` routed through the daemon.
 pub(super) struct Manual {
     want: Want,
@@ -67,7 +61,8 @@ pub(super) struct Daemon {
     pub(super) manual: HashMap<String, Manual>,
     pub(super) manual_in_flight: HashMap<String, Manual>,
     pub(super) dirty: bool,
-    pub(super) persist_ok: bool,
+    /// Whether the last write of state.json worked, and when to try again.
+    pub(super) saving: persist::Saving,
     /// Where the settings came from, for reloads, and `--dry-run`.
     pub(super) config: PathBuf,
     pub(super) dry_flag: bool,
@@ -79,7 +74,7 @@ pub(super) struct Daemon {
     pub(super) decided: HashMap<String, Decided>,
     /// Groups dropped by a reload during a restart, until their Active is
     /// accepted.
-    pub(super) orphans: HashMap<String, Orphan>,
+    pub(super) orphans: Orphans<Arc<dyn Sender>>,
     /// Pushes answered, by group and class, for /metrics.
     pub(super) push_counts: BTreeMap<(String, String), u64>,
     /// Definitions the daemon's own sync got accepted, with their hashes.
@@ -87,6 +82,10 @@ pub(super) struct Daemon {
     /// The read-only Get: the API (when a password is at hand) and when next.
     pub(super) get_api: Option<Api>,
     pub(super) next_get: Instant,
+    /// The Get and the sync running now: owned, never two of a kind at
+    /// once, aborted at a reload (the sync; the Get too) and at shutdown.
+    pub(super) get_task: Option<JoinHandle<()>>,
+    pub(super) sync_task: Option<JoinHandle<()>>,
     /// Something the push decisions depend on changed (a group's state, an
     /// anchor's check, an answer): decide again as soon as the queues of
     /// observations and answers are drained, not at the next tick.
@@ -184,16 +183,18 @@ pub async fn run(plan: Plan, dir: StateDir, config: PathBuf, dry_flag: bool) -> 
         manual: HashMap::new(),
         manual_in_flight: HashMap::new(),
         dirty: true,
-        persist_ok: true,
+        saving: persist::Saving::default(),
         config,
         dry_flag,
         streams,
         get_api: None,
         next_get: Instant::now(),
+        get_task: None,
+        sync_task: None,
         decided: HashMap::new(),
         synced_tx,
         push_counts: BTreeMap::new(),
-        orphans: HashMap::new(),
+        orphans: Orphans::default(),
         decide_soon: false,
     };
     d.get_api = d.api_for_get();
@@ -399,8 +400,12 @@ impl Daemon {
             .filter_map(|g| api.definition_hash(g.name()).map(|h| (g.name().to_string(), h)))
             .filter(|(g, h)| fw.sync_hashes.get(g) != Some(h))
             .collect();
+        if let Some(old) = self.sync_task.take() {
+            old.abort();
+        }
         if !changed.is_empty() {
-            super::api_check::spawn_sync(api, changed, self.sender.dry(), self.synced_tx.clone());
+            let task = super::api_check::spawn_sync(api, changed, self.sender.dry(), self.synced_tx.clone());
+            self.sync_task = Some(task);
         }
     }
 
@@ -419,9 +424,10 @@ impl Daemon {
         let clocks = Clocks::now();
         if clocks.mono >= self.next_get {
             self.next_get = clocks.mono + self.plan.settings.firewall.check_every;
-            if let Some(api) = self.get_api.clone() {
+            let running = self.get_task.as_ref().is_some_and(|t| !t.is_finished());
+            if let Some(api) = self.get_api.clone().filter(|_| !running) {
                 let groups = self.plan.groups.iter().map(|g| g.name().to_string()).collect();
-                super::api_check::spawn(api, groups, self.mailer.clone());
+                self.get_task = Some(super::api_check::spawn(api, groups, self.mailer.clone()));
             }
         }
         self.end_holds(&clocks);
@@ -431,7 +437,9 @@ impl Daemon {
             tracing::info!(GROUP = %name, EVENT = "armed", "{name} was seen up since it was disarmed: armed again");
         }
         self.decide(clocks.mono);
-        if self.dirty {
+        // A write that failed is tried again after a minute, not each tick;
+        // a push still writes its belief first, whatever the schedule.
+        if self.saving.due(self.dirty, clocks.mono) {
             self.save(&clocks);
         }
     }
@@ -439,6 +447,18 @@ impl Daemon {
     /// Decides every group's push now and starts those due, manual ones too.
     fn decide(&mut self, now: Instant) {
         self.decide_soon = false;
+        // An orphaned restart's Active first, within max_in_flight; it goes
+        // even after SIGTERM (it completes a restart).
+        for (group, sender) in self.orphans.due(now, self.pushes.free()) {
+            self.pushes.started_elsewhere();
+            self.send_with(
+                sender,
+                Push {
+                    group,
+                    want: Want::Active,
+                },
+            );
+        }
         let (sends, notes) = self.pushes.due(self.engine.anchors(), now);
         for n in &notes {
             self.note(n);
@@ -513,7 +533,11 @@ impl Daemon {
         };
         let push = Push { group, want };
         tracing::info!(GROUP = %push.group, MEMBER = member.as_deref().unwrap_or(""), EVENT = "push", "pushing {push}");
-        let sender = self.sender.clone();
+        self.send_with(self.sender.clone(), push);
+    }
+
+    /// Sends `push` through `sender`; the answer comes back to the loop.
+    fn send_with(&self, sender: Arc<dyn Sender>, push: Push) {
         let tx = self.done_tx.clone();
         tokio::spawn(async move {
             let group = push.group.clone();
@@ -531,13 +555,10 @@ impl Daemon {
         let now = Instant::now();
         let Some(i) = self.index(group) else {
             tracing::warn!(GROUP = %group, "answer for a group no longer configured: {}", answer.text);
-            match self.orphans.get(group).map(|o| o.active_sent) {
-                Some(false) => self.send_orphan_active(group, Duration::ZERO),
-                Some(true) if answer.class == crate::firewall::slot::Class::Accepted => {
-                    self.orphans.remove(group);
-                }
-                Some(true) => self.send_orphan_active(group, Duration::from_secs(5)),
-                None => {}
+            let accepted = answer.class == crate::firewall::slot::Class::Accepted;
+            if self.orphans.answered(group, accepted, now) {
+                self.pushes.answered_elsewhere();
+                self.decide_soon = true;
             }
             return;
         };
@@ -722,7 +743,7 @@ impl Daemon {
 
     fn problems(&self) -> Vec<String> {
         let mut p = Vec::new();
-        if !self.persist_ok {
+        if !self.saving.ok() {
             p.push(format!(
                 "state not persisted: cannot write {}",
                 self.dir.file().display()
@@ -757,14 +778,14 @@ impl Daemon {
         }
         match self.dir.save(&self.state) {
             Ok(()) => {
-                if !self.persist_ok {
+                if !self.saving.ok() {
                     tracing::info!(EVENT = "daemon", "state is persisted again");
                 }
-                self.persist_ok = true;
+                self.saving.wrote(true, clocks.mono);
                 self.dirty = false;
             }
             Err(e) => {
-                if self.persist_ok {
+                if self.saving.ok() {
                     let why = format!(
                         "state not persisted: cannot write {}: {e}; running on in memory",
                         self.dir.file().display()
@@ -776,25 +797,21 @@ impl Daemon {
                         SystemTime::now(),
                     ));
                 }
-                self.persist_ok = false;
+                self.saving.wrote(false, clocks.mono);
             }
         }
     }
 
+    /// "3 groups: 1 up, 1 down, 1 unknown", from the engine's tally (no
+    /// walk over the groups on each change).
     pub(super) fn status_line(&self) -> String {
-        let states: Vec<State> = self
-            .plan
-            .groups
-            .iter()
-            .map(|g| self.engine.group_health(g.name()).unwrap_or(State::Unknown))
-            .collect();
-        let count = |s: State| states.iter().filter(|x| **x == s).count();
+        let t = self.engine.tally();
         format!(
             "{} groups: {} up, {} down, {} unknown",
-            states.len(),
-            count(State::Up),
-            count(State::Down),
-            count(State::Unknown)
+            t.total(),
+            t.up,
+            t.down,
+            t.unknown
         )
     }
 
@@ -803,6 +820,9 @@ impl Daemon {
     async fn stop(&mut self, done_rx: &mut mpsc::UnboundedReceiver<(String, Answer)>) {
         self.notifier.send("STOPPING=1");
         self.pushes.open = false;
+        for task in [self.get_task.take(), self.sync_task.take()].into_iter().flatten() {
+            task.abort();
+        }
         let deadline = Instant::now() + STOP_GRACE;
         loop {
             self.tick();
@@ -839,7 +859,7 @@ impl Daemon {
 }
 
 /// This host's name, for mails and Message-IDs.
-fn hostname() -> String {
+pub(super) fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .ok()

@@ -8,11 +8,13 @@
 //! by another `run`); 1 any other fatal error.
 
 mod api_check;
+pub mod changes;
 mod event_loop;
 mod http;
 mod mailing;
 mod metrics;
 pub mod notify;
+mod orphans;
 pub mod persist;
 pub mod pushes;
 mod reload;

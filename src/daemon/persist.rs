@@ -43,6 +43,35 @@ impl Clocks {
     }
 }
 
+/// How long a failed write of `state.json` waits before the next try
+/// (the daemon runs on in memory meanwhile).
+pub const SAVE_RETRY: Duration = Duration::from_secs(60);
+
+/// When to write `state.json`: as soon as something changed while writes
+/// succeed; after a failed write, not again before [`SAVE_RETRY`] passed,
+/// however often the state changes (or the loop ticks) in between.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Saving {
+    retry_at: Option<Instant>,
+}
+
+impl Saving {
+    /// Whether a write is due now, with the state `dirty` or not.
+    pub fn due(&self, dirty: bool, now: Instant) -> bool {
+        dirty && self.retry_at.is_none_or(|t| now >= t)
+    }
+
+    /// The outcome of a write at `now`.
+    pub fn wrote(&mut self, ok: bool, now: Instant) {
+        self.retry_at = (!ok).then_some(now + SAVE_RETRY);
+    }
+
+    /// Whether the last write succeeded.
+    pub fn ok(&self) -> bool {
+        self.retry_at.is_none()
+    }
+}
+
 fn word(s: State) -> Option<String> {
     match s {
         State::Up => Some("up".into()),
@@ -136,5 +165,34 @@ mod tests {
         let drift = |a: Option<Instant>, b: Option<Instant>| a.unwrap().max(b.unwrap()) - a.unwrap().min(b.unwrap());
         assert!(drift(q.next_restart, p.next_restart) < Duration::from_millis(1));
         assert!(drift(q.deactivated_at, p.deactivated_at) < Duration::from_millis(1));
+    }
+
+    #[test]
+    fn a_failed_write_is_tried_again_after_a_minute_not_on_every_tick() {
+        let t0 = Instant::now();
+        let s = |secs: u64| t0 + Duration::from_secs(secs);
+        let mut w = Saving::default();
+        assert!(w.ok());
+        assert!(!w.due(false, t0), "nothing changed: nothing to write");
+        assert!(w.due(true, t0));
+        w.wrote(false, t0);
+        assert!(!w.ok());
+        // (dirty, at second, due?)
+        let table = [
+            (true, 0, false),
+            (true, 1, false),
+            (true, 59, false),
+            (false, 60, false),
+            (true, 60, true),
+        ];
+        for (dirty, at, due) in table {
+            assert_eq!(w.due(dirty, s(at)), due, "dirty {dirty} at {at}s");
+        }
+        w.wrote(false, s(60));
+        assert!(!w.due(true, s(119)), "a second failure waits another minute");
+        assert!(w.due(true, s(120)));
+        w.wrote(true, s(120));
+        assert!(w.ok());
+        assert!(w.due(true, s(120)), "once writes work, every change is written at once");
     }
 }

@@ -180,6 +180,22 @@ impl Pushes {
         self.in_flight = n;
     }
 
+    /// Requests that may start now within `max_in_flight`.
+    pub fn free(&self) -> usize {
+        self.max_in_flight.saturating_sub(self.in_flight)
+    }
+
+    /// A request for no group of these settings (an orphaned restart's
+    /// Active) started: it counts against `max_in_flight` too.
+    pub fn started_elsewhere(&mut self) {
+        self.in_flight += 1;
+    }
+
+    /// Such a request was answered.
+    pub fn answered_elsewhere(&mut self) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+    }
+
     /// What to send now, each marked as started; and what to report.
     pub fn due(&mut self, anchors: &[AnchorStatus], now: Instant) -> (Vec<(usize, Want)>, Vec<Note>) {
         let mut notes = Vec::new();

@@ -3,18 +3,22 @@
 //! settings keep running. A valid one is applied as a difference: readers
 //! of unchanged streams keep their health, groups keep beliefs, rule memory,
 //! holds and requests in flight, and only groups whose definition or
-//! connections changed lose their arming. `state_dir` changes only at a
-//! restart.
+//! connections changed lose their arming. `[mail]` applies at once (the
+//! outbox restarts on the same spool); `state_dir` and `[http] listen`
+//! change only at a restart.
 
 use std::time::SystemTime;
 
 use tokio::sync::mpsc;
 
-use super::event_loop::{Daemon, build_pushes, make_sender, start_streams};
+use super::event_loop::{Daemon, build_pushes, hostname, make_sender, start_streams};
 use super::persist::Clocks;
 use crate::config::Plan;
 use crate::engine::Engine;
 use crate::mail::event::{DaemonKind, Event, Kind};
+use crate::mail::outbox;
+use crate::mail::render::{Context, LocalZone};
+use crate::mail::types::MailSettings;
 use crate::probe::schedule::Observation;
 
 impl Daemon {
@@ -48,7 +52,21 @@ impl Daemon {
             // certificate): rejected, and mailed, like invalid ones.
             Err(why) => return self.reject(&why),
         };
+        let mail = plan.settings.mail.as_ref().map(MailSettings::from_config);
+        // An outbox that could not start at the last reload is tried again.
+        let mail_changed = plan.settings.mail != self.plan.settings.mail || self.outbox.is_none();
+        if mail_changed
+            && let Some(s) = &mail
+            && let Err(e) = crate::mail::smtp::Client::new(s, &hostname())
+        {
+            // Checked before anything changes: an unusable [mail] (an
+            // unreadable ca_file) is rejected like an unusable [firewall].
+            return self.reject(&format!("[mail]: {e}"));
+        }
         let rx = self.apply(plan, sender);
+        if mail_changed {
+            self.restart_outbox(mail.as_ref()).await;
+        }
         self.start_sync();
         tracing::info!(
             EVENT = "reload",
@@ -75,15 +93,22 @@ impl Daemon {
             );
             plan.settings.state_dir = self.plan.settings.state_dir.clone();
         }
-        if plan.settings.mail != self.plan.settings.mail {
-            tracing::warn!("[mail] changes apply at the next restart");
-        }
         Ok(plan)
     }
 
     fn apply(&mut self, plan: Plan, sender: std::sync::Arc<dyn super::send::Sender>) -> mpsc::Receiver<Observation> {
         let clocks = Clocks::now();
         self.save(&clocks);
+        let changes = super::changes::changes(&self.plan, &plan);
+        tracing::info!(
+            EVENT = "reload",
+            streams_added = changes.streams_added.len(),
+            streams_removed = changes.streams_removed.len(),
+            groups_added = ?changes.groups_added,
+            groups_removed = ?changes.groups_removed,
+            groups_changed = ?changes.groups_changed,
+            "the new settings' differences"
+        );
         let mut engine = Engine::new(&plan, &self.engine.persisted());
         engine.adopt(&self.engine);
         let mut pushes = build_pushes(&plan, &self.state, &clocks);
@@ -104,15 +129,14 @@ impl Daemon {
             }
             new.slot.clear_refused();
             in_flight += usize::from(old.slot.in_flight.is_some());
-            let old_group = &self.plan.groups[oi];
-            let changed = old_group.def != g.def || connections(&self.plan, old_group) != connections(&plan, g);
-            if changed {
+            if changes.disarms(g.name()) {
                 new.policy.disarm(tokio::time::Instant::now());
             }
         }
         self.finish_dropped_restarts(&plan);
         pushes.guard.tripped = self.pushes.guard.tripped;
-        pushes.set_in_flight(in_flight);
+        // Orphans' requests count against max_in_flight too.
+        pushes.set_in_flight(in_flight + self.orphans.in_flight());
         for h in self.streams.drain(..) {
             h.abort();
         }
@@ -125,6 +149,10 @@ impl Daemon {
         self.pushes = pushes;
         self.sender = sender;
         self.get_api = self.api_for_get();
+        // The Get of the old settings gives way to one of the new at once.
+        if let Some(old) = self.get_task.take() {
+            old.abort();
+        }
         self.next_get = tokio::time::Instant::now();
         self.dirty = true;
         rx
@@ -132,6 +160,39 @@ impl Daemon {
 }
 
 impl Daemon {
+    /// `[mail]` changed: the outbox stops (what it holds stays in the
+    /// spool) and starts again with the new settings on the same spool, so
+    /// nothing queued is lost and the next mail goes the new way.
+    async fn restart_outbox(&mut self, settings: Option<&MailSettings>) {
+        if let Some(old) = self.outbox.take() {
+            old.shutdown().await;
+        }
+        let ctx = Context {
+            host: hostname(),
+            zone: LocalZone::System,
+        };
+        match outbox::start(settings, ctx, &self.dir.path) {
+            Ok(o) => {
+                self.mailer = o.mailer();
+                self.outbox = Some(o);
+            }
+            Err(e) => {
+                // The settings were checked before; only the spool folder
+                // can fail here. Mails are logged, not sent, until a reload
+                // or restart that can open it.
+                tracing::error!(
+                    EVENT = "daemon",
+                    "mail: {e}; mails are only logged until the next reload"
+                );
+                return;
+            }
+        }
+        tracing::info!(
+            EVENT = "reload",
+            "[mail] changed: the outbox restarted with the new settings"
+        );
+    }
+
     /// A tunnel restart's Active is sent whatever happens, a reload that
     /// drops the group included: the group becomes an orphan that the old
     /// settings' sender finishes (after any request still in flight).
@@ -144,43 +205,11 @@ impl Daemon {
             .filter(|g| g.policy.restart != crate::firewall::decide::Restart::Idle)
             .map(|g| (g.name.clone(), g.slot.in_flight.is_some()))
             .collect();
+        let now = tokio::time::Instant::now();
         for (name, in_flight) in pending {
             tracing::warn!(GROUP = %name, EVENT = "push", "the group left the settings during a restart: its Active is still sent");
-            let orphan = super::event_loop::Orphan {
-                sender: self.sender.clone(),
-                active_sent: false,
-            };
-            self.orphans.insert(name.clone(), orphan);
-            if !in_flight {
-                self.send_orphan_active(&name, std::time::Duration::ZERO);
-            }
+            self.orphans.dropped(&name, self.sender.clone(), in_flight, now);
         }
+        self.decide_soon = true;
     }
-
-    /// Sends an orphan's Active after `delay`.
-    pub(super) fn send_orphan_active(&mut self, group: &str, delay: std::time::Duration) {
-        let Some(o) = self.orphans.get_mut(group) else { return };
-        o.active_sent = true;
-        let push = super::send::Push {
-            group: group.to_string(),
-            want: crate::firewall::decide::Want::Active,
-        };
-        let sender = o.sender.clone();
-        let tx = self.done_tx.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(delay).await;
-            let group = push.group.clone();
-            let answer = sender.send(push).await;
-            let _ = tx.send((group, answer));
-        });
-    }
-}
-
-/// A group's member connections' settings, in order, for change detection.
-fn connections<'a>(plan: &'a Plan, g: &crate::config::Group) -> Vec<Option<&'a crate::config::settings::Connection>> {
-    g.def
-        .members
-        .iter()
-        .map(|m| plan.settings.connections.get(&m.name))
-        .collect()
 }
