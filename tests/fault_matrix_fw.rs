@@ -22,7 +22,7 @@ const SECS: fn(u64) -> Duration = Duration::from_secs;
 fn firewall_fault(fault: Fault, config_class: bool) {
     let (_rt, emu) = emulator();
     let mut mail = MailBox::new(mailutil::mailin(mailutil::port0(), Default::default()));
-    let (a, b) = peers(0);
+    let (a, b) = peers(mailutil::free_port());
     let port = a.local_addr().unwrap().port();
     drop(b);
     let b = listen("127.0.0.2", port);
@@ -270,7 +270,7 @@ fn smtp_down_for_a_while() {
     let switch = Switch::new(([127, 0, 0, 1], server.port).into());
     let mut mail = MailBox::new(server);
     switch.down();
-    let (a, b) = peers(0);
+    let (a, b) = peers(mailutil::free_port());
     let port = a.local_addr().unwrap().port();
     drop(b);
     let b = listen("127.0.0.2", port);
@@ -318,7 +318,7 @@ fn smtp_refusing_auth_then_healthy() {
     let healthy = mailutil::mailin(mailutil::port0(), tls(("failoverd", "mail-pw")));
     let switch = Switch::new(([127, 0, 0, 1], refusing.port).into());
     let mut mail = MailBox::new(healthy);
-    let (a, b) = peers(0);
+    let (a, b) = peers(mailutil::free_port());
     let port = a.local_addr().unwrap().port();
     drop(b);
     let b = listen("127.0.0.2", port);

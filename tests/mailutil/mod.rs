@@ -204,9 +204,31 @@ pub fn port0() -> TcpListener {
     TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap()
 }
 
-/// A port nothing listens on (bound once to learn it, then freed).
+/// A port for a test's peers, nothing listening on it yet. A port learnt by
+/// binding port 0 and freeing it can be handed to any later port-0 bind (an
+/// SMTP server or emulator of a test running beside) while the peer is
+/// down, and the daemon then sees the dead peer "up". This one comes from
+/// below the kernel's ephemeral range, which port-0 binds and outgoing
+/// connections never use; unique within the process (a counter from a base
+/// the process id picks) and checked free on 127.0.0.1 and 127.0.0.2.
 pub fn free_port() -> u16 {
-    port0().local_addr().unwrap().port()
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<usize>().ok())
+        .unwrap_or(32768);
+    const BASE: usize = 10_000;
+    let span = low.saturating_sub(BASE).max(1000);
+    let start = std::process::id() as usize * 613;
+    for _ in 0..span {
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let port = (BASE + (start + n * 7) % span) as u16;
+        let free = |ip: [u8; 4]| TcpListener::bind((Ipv4Addr::from(ip), port)).is_ok();
+        if free([127, 0, 0, 1]) && free([127, 0, 0, 2]) {
+            return port;
+        }
+    }
+    panic!("no free port below the ephemeral range");
 }
 
 /// Implicit TLS (smtps) in front of a plain mailin server: the server side
