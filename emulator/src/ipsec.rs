@@ -1,5 +1,5 @@
 //! IPsec connections as the emulated firewall shows them to a read-only
-//! Get: one `<Configuration>` per connection with the fields sfos-api.md
+//! Get: one `<Configuration>` per connection with the fields docs/import.md
 //! lists (name, type, remote gateway, local WAN port, local subnets, remote
 //! networks, status) and a hashed preshared key, which a client must never
 //! print or keep. failoverd never writes connections, so neither does the

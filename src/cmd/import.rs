@@ -1,6 +1,6 @@
 //! `failoverd import`: the firewall's own failover groups to group files,
 //! and a connection table to paste for every member that has none
-//! (contract sections 4 and 11). It only ever reads from the firewall
+//! (docs/import.md). It only ever reads from the firewall
 //! (two Gets) and never writes settings: every table it prints leaves
 //! `via` at its safe default, so nothing it produces can deactivate a
 //! group on a guess.
