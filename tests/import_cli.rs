@@ -5,26 +5,14 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use sfos_emulator::{ActionKind, Definition, Emulator, EmulatorConfig, Fault, IpsecConnection, Protocol};
 
-const PASSWORD: &str = "pa<ss&word";
+mod daemonutil;
+use daemonutil::cli;
 
-fn cli(args: &[&str], config: &Path) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_failoverd"))
-        .args(args)
-        .arg("-c")
-        .arg(config)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+const PASSWORD: &str = "pa<ss&word";
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
