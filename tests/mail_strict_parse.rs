@@ -38,6 +38,7 @@ for path in sys.argv[1:]:
         'defects': defects,
         'mime': str(msg['MIME-Version']),
         'auto': str(msg['Auto-Submitted']),
+        'kinds': str(msg['X-Failoverd-Event']),
         'content_type': msg.get_content_type(),
         'charset': msg.get_content_charset(),
         'message_id': str(msg['Message-ID']),
@@ -45,7 +46,7 @@ for path in sys.argv[1:]:
         'subject': str(msg['Subject']),
         'date_ok': date is not None and date.datetime is not None,
         'body': body,
-        'count': {h: len(msg.get_all(h) or []) for h in ['From', 'To', 'Date', 'Message-ID', 'Subject', 'MIME-Version', 'Auto-Submitted', 'Content-Type']},
+        'count': {h: len(msg.get_all(h) or []) for h in ['From', 'To', 'Date', 'Message-ID', 'Subject', 'MIME-Version', 'Auto-Submitted', 'Content-Type', 'X-Failoverd-Event']},
     }))
 "#;
 
@@ -211,6 +212,16 @@ fn every_mail_passes_a_strict_rfc5322_parser() {
         assert_eq!(got["defects"], serde_json::json!([]), "{what}");
         assert_eq!(got["mime"], "1.0", "{what}");
         assert_eq!(got["auto"], "auto-generated", "{what}");
+        // The event kinds, each once, in the order the mail reports them:
+        // what filters and the fault matrix key on, never the wording.
+        let mut kinds: Vec<&str> = Vec::new();
+        for e in &mail.events {
+            if !kinds.contains(&e.kind.name()) {
+                kinds.push(e.kind.name());
+            }
+        }
+        assert!(!kinds.is_empty(), "{what}: a mail reports at least one event");
+        assert_eq!(got["kinds"], kinds.join(", ").as_str(), "{what}");
         assert_eq!(got["content_type"], "text/plain", "{what}");
         assert_eq!(got["charset"], "utf-8", "{what}");
         assert_eq!(got["from_domain"], "example.com", "{what}");

@@ -99,6 +99,36 @@ impl Kind {
         matches!(self, Kind::Daemon(_))
     }
 
+    /// The machine-readable name, as in the `X-Failoverd-Event` header:
+    /// the variant's own name (`GroupDown`, `ApiUnusable`, ...), stable
+    /// whatever the wording of the mail.
+    pub fn name(self) -> &'static str {
+        use DaemonKind as D;
+        match self {
+            Kind::MemberDown => "MemberDown",
+            Kind::MemberUp => "MemberUp",
+            Kind::Failover => "Failover",
+            Kind::Failback => "Failback",
+            Kind::GroupDown => "GroupDown",
+            Kind::GroupUp => "GroupUp",
+            Kind::GroupRestart => "GroupRestart",
+            Kind::Daemon(d) => match d {
+                D::ApiUnusable => "ApiUnusable",
+                D::ApiUsable => "ApiUsable",
+                D::PushRefused => "PushRefused",
+                D::PushRecovered => "PushRecovered",
+                D::DeactivateDecided => "DeactivateDecided",
+                D::GuardTrip => "GuardTrip",
+                D::GuardTripEnded => "GuardTripEnded",
+                D::IcmpFailure => "IcmpFailure",
+                D::StateDirFailure => "StateDirFailure",
+                D::SpoolOverLimit => "SpoolOverLimit",
+                D::ReloadRejected => "ReloadRejected",
+                D::Test => "Test",
+            },
+        }
+    }
+
     /// Short name for digests and logs.
     pub fn label(self) -> &'static str {
         use DaemonKind as D;

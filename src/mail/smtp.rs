@@ -228,6 +228,20 @@ impl Client {
 /// UTF-8 body, and the headers filters look for in automated mail:
 /// `MIME-Version: 1.0` beside the `Content-Type`, and `Auto-Submitted:
 /// auto-generated` (RFC 3834) so that auto-responders stay quiet.
+/// The `X-Failoverd-Event` header's value: the kinds of the events a mail
+/// reports, each once, in the order they first appear (`GroupDown,
+/// MemberUp`), so that filters and tests key on kinds, never on wording.
+pub fn event_kinds(mail: &Mail) -> String {
+    let mut kinds: Vec<&str> = Vec::new();
+    for e in &mail.events {
+        let name = e.kind.name();
+        if !kinds.contains(&name) {
+            kinds.push(name);
+        }
+    }
+    kinds.join(", ")
+}
+
 pub fn message(mail: &Mail, settings: &MailSettings) -> Result<Message, SendError> {
     let from: Mailbox = settings.from.parse().map_err(|e| {
         SendError::new(
@@ -246,6 +260,13 @@ pub fn message(mail: &Mail, settings: &MailSettings) -> Result<Message, SendErro
             HeaderName::new_from_ascii_str("Auto-Submitted"),
             "auto-generated".to_owned(),
         ));
+    let kinds = event_kinds(mail);
+    if !kinds.is_empty() {
+        builder = builder.raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("X-Failoverd-Event"),
+            kinds,
+        ));
+    }
     for to in &settings.to {
         let mailbox: Mailbox = to
             .parse()

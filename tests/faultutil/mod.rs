@@ -4,7 +4,7 @@
 //! case checks.
 #![allow(dead_code)] // each test crate uses a different part
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::io::ErrorKind;
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -452,6 +452,21 @@ pub fn check_invariants(run: Run<'_>) {
         .filter(|l| l.contains("mail not sent"))
         .filter_map(|l| l.split("message_id=Some(\"").nth(1)?.split('"').next())
         .collect();
+    // Every mail names its event kinds in X-Failoverd-Event; the kinds read
+    // from its wording must be exactly those, so a reworded message cannot
+    // silently drop out of "every logged event is mailed".
+    for m in &mail.got {
+        let header = m.header("X-Failoverd-Event").unwrap_or_default();
+        let named: BTreeSet<&str> = header.split(", ").filter(|k| !k.is_empty()).collect();
+        let worded: BTreeSet<String> = headlines(m).iter().map(|h| headline_kind(h).to_string()).collect();
+        let worded: BTreeSet<&str> = worded.iter().map(String::as_str).collect();
+        assert_eq!(
+            named,
+            worded,
+            "X-Failoverd-Event against the wording of {:?}",
+            headlines(m)
+        );
+    }
     let mut ids: BTreeMap<String, &Received> = BTreeMap::new();
     for m in &mail.got {
         let id = message_id(m);
@@ -480,8 +495,11 @@ pub fn spooled(state: &std::path::Path) -> Vec<Received> {
             from: String::new(),
             to: Vec::new(),
             raw: format!(
-                "Message-ID: {}\r\n\r\n{}",
+                "Message-ID: {}\r\nX-Failoverd-Event: {}\r\n\r\n{}",
                 v["mail"]["message_id"].as_str().unwrap_or_default(),
+                serde_json::from_value::<failoverd::mail::render::Mail>(v["mail"].clone())
+                    .map(|m| failoverd::mail::smtp::event_kinds(&m))
+                    .unwrap_or_default(),
                 v["mail"]["body"].as_str().unwrap_or_default()
             ),
             user: None,
