@@ -32,11 +32,21 @@ impl Received {
     /// The value of header `name` (first line only).
     pub fn header(&self, name: &str) -> Option<String> {
         let prefix = format!("{}:", name.to_ascii_lowercase());
-        self.raw
-            .lines()
-            .take_while(|l| !l.is_empty())
-            .find(|l| l.to_ascii_lowercase().starts_with(&prefix))
-            .map(|l| l[prefix.len()..].trim().to_owned())
+        let mut lines = self.raw.lines().take_while(|l| !l.is_empty()).peekable();
+        while let Some(l) = lines.next() {
+            if !l.to_ascii_lowercase().starts_with(&prefix) {
+                continue;
+            }
+            // A long header is folded onto lines that start with white
+            // space (RFC 5322 2.2.3): unfold it.
+            let mut value = l[prefix.len()..].trim().to_owned();
+            while let Some(more) = lines.next_if(|m| m.starts_with([' ', '\t'])) {
+                value.push(' ');
+                value.push_str(more.trim());
+            }
+            return Some(value);
+        }
+        None
     }
 }
 
