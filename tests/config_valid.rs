@@ -116,6 +116,15 @@ fn tunnel_is_the_default_via_and_settings_defaults_apply() {
     assert_eq!(fw.restart_after.as_secs(), 120);
     assert_eq!(p.settings.guard.max_groups_down, 0.5);
     assert!(p.settings.mail.is_none());
+    assert!(p.settings.ha.is_none(), "no [ha]: always active");
+}
+
+#[test]
+fn an_ha_pair_reads_its_address_and_completes_the_peer_url() {
+    let settings = format!("{BASE_SETTINGS}[ha]\naddress = \"2001:db8::50\"\npeer = \"http://[2001:db8::12]:9733\"\n");
+    let ha = plan(&settings, BASE_GROUP).settings.ha.expect("[ha] read");
+    assert_eq!(ha.address, "2001:db8::50".parse::<std::net::IpAddr>().unwrap());
+    assert_eq!(ha.peer, "http://[2001:db8::12]:9733/status");
 }
 
 #[test]

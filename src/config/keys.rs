@@ -16,11 +16,13 @@ pub enum Section {
     Guard,
     Mail,
     Http,
+    /// `[ha]`: an active/standby pair.
+    Ha,
 }
 
 impl Section {
     /// Every section, in the order of the man page.
-    pub const ALL: [Section; 7] = [
+    pub const ALL: [Section; 8] = [
         Section::Top,
         Section::Probe,
         Section::Connection,
@@ -28,6 +30,7 @@ impl Section {
         Section::Guard,
         Section::Mail,
         Section::Http,
+        Section::Ha,
     ];
 
     /// The header as written in the file (`""` for the top level).
@@ -40,6 +43,7 @@ impl Section {
             Section::Guard => "[guard]",
             Section::Mail => "[mail]",
             Section::Http => "[http]",
+            Section::Ha => "[ha]",
         }
     }
 
@@ -53,6 +57,7 @@ impl Section {
             Section::Guard => Some("guard"),
             Section::Mail => Some("mail"),
             Section::Http => Some("http"),
+            Section::Ha => Some("ha"),
         }
     }
 
@@ -72,6 +77,10 @@ impl Section {
             }
             Section::Mail => "Mail to the admins. Without this table mail is off and would-be mails are logged.",
             Section::Http => "The HTTP server for /metrics (Prometheus) and /status (JSON). Without it, none runs.",
+            Section::Ha => {
+                "An active/standby pair of monitoring hosts: keepalived (VRRP) holds a virtual address on one of them, \
+                 and only the host that holds it pushes and mails. Without this table the host is always active."
+            }
         }
     }
 }
@@ -597,6 +606,23 @@ pub const KEYS: &[Key] = &[
         Text("unset (no server)"),
         "Where /metrics and /status are served, e.g. \"127.0.0.1:9733\". Changes only at restart.",
     ),
+    // [ha]
+    key(
+        Ha,
+        "address",
+        "IP address",
+        Text("required in [ha]"),
+        "The VRRP virtual address keepalived moves between the pair, e.g. \"198.51.100.50\". This host is active \
+         while the address is assigned to one of its interfaces, standby otherwise.",
+    ),
+    key(
+        Ha,
+        "peer",
+        "http:// or https:// URL",
+        Text("required in [ha]"),
+        "The other host's /status, e.g. \"http://198.51.100.12:9733/status\" (/status added if no path): its holds \
+         are honoured here. Name the other host's own address, never the virtual one.",
+    ),
 ];
 
 /// The key names of one section, for the reader's unknown-key check. The
@@ -630,6 +656,10 @@ mod tests {
             "[mail]\nserver = \"smtp://127.0.0.1\"\nfrom = \"a@example.com\"\nto = [\"b@example.com\"]\n",
         ),
         (Http, "[http]\n"),
+        (
+            Ha,
+            "[ha]\naddress = \"198.51.100.50\"\npeer = \"http://198.51.100.12:9733/status\"\n",
+        ),
     ];
 
     /// A settings file with `extra` appended to `section`'s table.

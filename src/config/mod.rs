@@ -8,6 +8,7 @@
 pub mod diag;
 pub mod firewall_read;
 pub mod groups;
+mod ha_read;
 pub mod keys;
 pub mod mail_read;
 pub mod secret;

@@ -186,6 +186,16 @@ pub struct Mail {
     pub spool_max: u32,
 }
 
+/// `[ha]`: this host is one of an active/standby pair (docs/ha.md).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ha {
+    /// The VRRP virtual address: active while it is assigned here.
+    pub address: IpAddr,
+    /// The other host's `/status`, completed (`/status` added when the URL
+    /// had no path); never holds user info.
+    pub peer: String,
+}
+
 /// The whole settings file, validated.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Settings {
@@ -199,6 +209,8 @@ pub struct Settings {
     pub guard: Guard,
     pub mail: Option<Mail>,
     pub http_listen: Option<SocketAddr>,
+    /// `[ha]`; absent: this host is always active.
+    pub ha: Option<Ha>,
 }
 
 impl ProbeTiming {

@@ -49,6 +49,7 @@ pub fn read(src: &Source, top: &Table<'_, '_>, d: &mut Diagnostics) -> Settings 
             }
         }
     });
+    let ha = top.table(d, "ha").map(|t| super::ha_read::ha(&t, d));
     Settings {
         file: src.path.clone(),
         group_files,
@@ -59,6 +60,7 @@ pub fn read(src: &Source, top: &Table<'_, '_>, d: &mut Diagnostics) -> Settings 
         guard,
         mail,
         http_listen,
+        ha: ha.flatten(),
     }
 }
 
