@@ -6,8 +6,10 @@
 //! - [`probe`]: ICMP and TCP checks, name resolution, the stream scheduler.
 //! - [`engine`]: observations in, target/member/group states and events out.
 //! - [`health`]: pure state machines from check outcomes to events.
+//! - [`ha`]: an active/standby pair: the role, the peer's holds, the policy.
 //! - [`cmd`]: the commands' work, called by the thin binary in `main.rs`.
-// One audited exception: probe::sockopt (a socket option surge-ping hides).
+// Two audited exceptions: probe::sockopt (a socket option surge-ping hides)
+// and ha::socket (binding a netlink socket to its notification groups).
 #![deny(unsafe_code)]
 
 pub mod cli;
@@ -18,6 +20,7 @@ pub mod daemon;
 pub mod engine;
 pub mod exit;
 pub mod firewall;
+pub mod ha;
 pub mod health;
 pub mod logging;
 pub mod mail;
