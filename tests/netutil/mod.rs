@@ -105,6 +105,25 @@ impl Namespace {
         self.nft(&set);
     }
 
+    /// `program` run inside the namespace, not started yet.
+    pub fn command(&self, program: &str) -> Command {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.name, program]);
+        cmd
+    }
+
+    /// Test `test` of this test binary, re-run inside the namespace as a
+    /// long-running helper process with `env` set; not started yet, not
+    /// waited for (the caller owns the child).
+    pub fn test_helper(&self, test: &str, env: &[(&str, &str)]) -> Command {
+        let exe = std::env::current_exe().unwrap();
+        let mut cmd = self.command(exe.to_str().unwrap());
+        cmd.args([test, "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+            .env(INNER_ENV, "1")
+            .envs(env.iter().copied());
+        cmd
+    }
+
     /// Re-run test `test` of this test binary inside the namespace (as
     /// `user` if given), with `env` set, and assert that it passed.
     pub fn run_test(&self, test: &str, user: Option<u32>, env: &[(&str, &str)]) {

@@ -1,0 +1,319 @@
+//! The role watcher against a real keepalived pair (docs/ha.md, Tests;
+//! docs/testing.md, VRRP): two namespaces as two monitoring hosts on a
+//! bridge, keepalived in each, the watcher of each host printing its role.
+//! The holder of the address is active, the other standby; a stopped,
+//! killed or cut-off holder hands over; the address moves back with
+//! preempt and stays without; a minute of moves is followed; a split brain
+//! makes both active. Takeover times are printed, never asserted.
+//!
+//! Needs root and keepalived; skipped visibly otherwise.
+
+mod hautil;
+mod netutil;
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use failoverd::ha::RoleKind::{Active, Standby};
+use hautil::{Lan, VIP, both_active, have_keepalived, median_worst};
+use netutil::require_root;
+
+const SETTLE: Duration = Duration::from_secs(20);
+
+#[test]
+#[ignore = "a helper: the tests below run it inside a namespace"]
+fn role_printer() {
+    hautil::role_printer();
+}
+
+fn lan(test: &str) -> Option<Lan> {
+    (require_root(test) && have_keepalived(test)).then(Lan::new)
+}
+
+/// A line on stderr past libtest's capture, so the numbers are seen.
+fn report(line: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
+fn trials() -> usize {
+    std::env::var("FAILOVERD_HA_TRIALS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5)
+        .max(1)
+}
+
+#[test]
+fn the_watcher_sees_an_address_come_and_go_at_once() {
+    let Some(mut lan) = lan("the_watcher_sees_an_address_come_and_go_at_once") else {
+        return;
+    };
+    lan.a.watch.wait_for(Standby, SETTLE).unwrap();
+    let vip = format!("{VIP}/24");
+    let (mut up, mut down) = (Vec::new(), Vec::new());
+    for _ in 0..10 {
+        let t0 = Instant::now();
+        lan.a.ns.exec(&["ip", "addr", "add", &vip, "dev", "eth0"]);
+        up.push(lan.a.watch.wait_for(Active, SETTLE).unwrap() - t0);
+        let t0 = Instant::now();
+        lan.a.ns.exec(&["ip", "addr", "del", &vip, "dev", "eth0"]);
+        down.push(lan.a.watch.wait_for(Standby, SETTLE).unwrap() - t0);
+    }
+    assert_eq!(lan.b.watch.role(), Some(Standby), "the other host never had it");
+    let (m, w) = median_worst(&mut up);
+    report(&format!(
+        "HA watcher: address added -> active: median {m:?}, worst {w:?} (10 trials)"
+    ));
+    let (m, w) = median_worst(&mut down);
+    report(&format!(
+        "HA watcher: address removed -> standby: median {m:?}, worst {w:?} (10 trials)"
+    ));
+}
+
+#[test]
+fn the_holder_is_active_and_the_other_standby() {
+    let Some(mut lan) = lan("the_holder_is_active_and_the_other_standby") else {
+        return;
+    };
+    lan.settle(None, SETTLE);
+    lan.start(true, false);
+    lan.settle(Some('a'), SETTLE);
+    assert!(lan.a.holds() && !lan.b.holds());
+    // keepalived on b stopped cleanly changes nothing for a.
+    lan.b.stop_keepalived("TERM");
+    lan.settle(Some('a'), SETTLE);
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Failure {
+    Term,
+    Kill,
+    Cut,
+}
+
+/// The holder `a` fails; returns the time until `b`'s watcher says active
+/// and whether `a` still held the address then. Then `a` comes back.
+fn takeover(lan: &mut Lan, failure: Failure) -> (Duration, bool) {
+    lan.settle(Some('a'), SETTLE);
+    let t0 = Instant::now();
+    match failure {
+        Failure::Term => lan.a.stop_keepalived("TERM"),
+        Failure::Kill => lan.a.stop_keepalived("KILL"),
+        Failure::Cut => lan.link('a', false),
+    }
+    let at = lan.b.watch.wait_for(Active, SETTLE).unwrap();
+    let (a_holds, b_holds) = lan.watchers_follow(SETTLE);
+    assert!(b_holds, "{failure:?}: b says active without the address");
+    if let Failure::Term = failure {
+        assert!(!a_holds, "a clean stop removes the address");
+    }
+    match failure {
+        Failure::Term | Failure::Kill => lan.start_a(true, false),
+        Failure::Cut => lan.link('a', true),
+    }
+    lan.settle(Some('a'), SETTLE);
+    (at - t0, a_holds)
+}
+
+#[test]
+fn takeover_after_term_kill_and_a_cut_link() {
+    let Some(mut lan) = lan("takeover_after_term_kill_and_a_cut_link") else {
+        return;
+    };
+    lan.start(true, false);
+    let n = trials();
+    for failure in [Failure::Term, Failure::Kill, Failure::Cut] {
+        let mut times = Vec::new();
+        let mut left_behind = 0;
+        for _ in 0..n {
+            let (took, a_held) = takeover(&mut lan, failure);
+            times.push(took);
+            left_behind += usize::from(a_held);
+        }
+        let (m, w) = median_worst(&mut times);
+        report(&format!(
+            "HA takeover after {failure:?} of the holder's keepalived/link: the other host's watcher active after \
+             median {m:?}, worst {w:?} ({n} trials); the failed host still held the address (both active) in \
+             {left_behind} of {n}"
+        ));
+    }
+}
+
+#[test]
+fn the_address_moves_back_with_preempt_and_stays_without() {
+    let Some(mut lan) = lan("the_address_moves_back_with_preempt_and_stays_without") else {
+        return;
+    };
+    // Multicast adverts, preempt (keepalived's default).
+    lan.start(true, false);
+    lan.a.stop_keepalived("TERM");
+    lan.settle(Some('b'), SETTLE);
+    lan.start_a(true, false);
+    lan.settle(Some('a'), SETTLE);
+    drop(lan);
+
+    // Unicast adverts, nopreempt: a comes back and stays standby.
+    let mut lan = Lan::new();
+    lan.start(false, true);
+    lan.settle(Some('a'), SETTLE);
+    lan.a.stop_keepalived("TERM");
+    lan.settle(Some('b'), SETTLE);
+    lan.start_a(false, true);
+    // a's keepalived runs and hears b for well over three adverts: it
+    // must not take the address back.
+    let until = Instant::now() + Duration::from_secs(6);
+    while Instant::now() < until {
+        lan.settle(Some('b'), SETTLE);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        lan.a.watch.log.iter().all(|e| e.0 < until),
+        "the log is read as it comes"
+    );
+    // b going away hands the address to a after all.
+    lan.b.stop_keepalived("TERM");
+    lan.settle(Some('a'), SETTLE);
+}
+
+#[test]
+fn the_address_moving_every_few_seconds_for_a_minute() {
+    let Some(mut lan) = lan("the_address_moving_every_few_seconds_for_a_minute") else {
+        return;
+    };
+    lan.start(true, false);
+    lan.settle(Some('a'), SETTLE);
+    let start = Instant::now();
+    let mut moves = 0;
+    while start.elapsed() < Duration::from_secs(60) {
+        lan.a.stop_keepalived("TERM");
+        lan.settle(Some('b'), SETTLE);
+        lan.start_a(true, false);
+        lan.settle(Some('a'), SETTLE);
+        moves += 2;
+    }
+    let end = Instant::now();
+    let mut overlaps = both_active(&lan.a.watch.log, &lan.b.watch.log, end);
+    let changes = lan.a.watch.log.len() + lan.b.watch.log.len();
+    let summary = if overlaps.is_empty() {
+        "never both active".to_string()
+    } else {
+        let n = overlaps.len();
+        let (m, w) = median_worst(&mut overlaps);
+        format!("both active {n} times, median {m:?}, worst {w:?} (keepalived's own hand-over)")
+    };
+    report(&format!(
+        "HA: {moves} moves in {:?}, {changes} role lines, {summary}",
+        end - start
+    ));
+    assert!(moves >= 10, "only {moves} moves in a minute");
+    // Each move was settled with exactly one host active: an overlap is
+    // only ever inside one hand-over, never left standing.
+    assert!(overlaps.len() <= moves, "{overlaps:?}");
+}
+
+#[test]
+fn split_brain_makes_both_active_until_vrrp_is_heard_again() {
+    let Some(mut lan) = lan("split_brain_makes_both_active_until_vrrp_is_heard_again") else {
+        return;
+    };
+    lan.start(true, false);
+    lan.settle(Some('a'), SETTLE);
+    // b stops hearing a's adverts (VRRP is IP protocol 112).
+    let t0 = Instant::now();
+    lan.b.ns.filter_input(&["ip protocol 112 drop"]);
+    let at = lan.b.watch.wait_for(Active, SETTLE).unwrap();
+    assert_eq!(lan.watchers_follow(SETTLE), (true, true), "both hold the address");
+    assert_eq!(lan.a.watch.role(), Some(Active));
+    report(&format!(
+        "HA split brain: both active {:?} after VRRP was dropped",
+        at - t0
+    ));
+    // Heard again: the lower priority gives way.
+    lan.b.ns.filter_input(&[]);
+    lan.settle(Some('a'), SETTLE);
+}
+
+#[test]
+fn a_bridge_that_stops_forwarding_makes_both_active() {
+    // The other way to a split brain: the path between the hosts breaks
+    // while both links stay up (the port leaves the bridge), so neither
+    // keepalived sees a fault; each holds the address and says active.
+    let Some(mut lan) = lan("a_bridge_that_stops_forwarding_makes_both_active") else {
+        return;
+    };
+    lan.start(true, false);
+    lan.settle(Some('a'), SETTLE);
+    let t0 = Instant::now();
+    lan.isolate('b', true);
+    let at = lan.b.watch.wait_for(Active, SETTLE).unwrap();
+    assert_eq!(lan.watchers_follow(SETTLE), (true, true), "both hold the address");
+    report(&format!(
+        "HA split brain (bridge): both active {:?} after the path broke",
+        at - t0
+    ));
+    lan.isolate('b', false);
+    lan.settle(Some('a'), SETTLE);
+}
+
+/// keepalived's own configuration test (`-t`) of `text`, inside `ns`:
+/// whatever it printed. In 2.2.7 `-t` ends by signalling its process group
+/// with TERM, so it runs in a group of its own.
+fn keepalived_check(ns: &netutil::Namespace, text: &str) -> (std::process::ExitStatus, String) {
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("keepalived.conf");
+    std::fs::write(&conf, text).unwrap();
+    let out = ns
+        .command("keepalived")
+        .args(["-t", "-f", conf.to_str().unwrap()])
+        .process_group(0)
+        .output()
+        .unwrap();
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status, printed)
+}
+
+#[test]
+fn the_shipped_keepalived_example_passes_keepalived_s_own_check() {
+    use std::os::unix::process::ExitStatusExt;
+    let test = "the_shipped_keepalived_example_passes_keepalived_s_own_check";
+    if !require_root(test) || !have_keepalived(test) {
+        return;
+    }
+    let ns = netutil::Namespace::new();
+    ns.exec(&["ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth1"]);
+    let a = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/ha/keepalived.conf")).unwrap();
+    // Host B as the comments say: its router_id, a lower priority, the
+    // unicast addresses swapped.
+    let swaps = [
+        ("router_id failoverd-a", "router_id failoverd-b"),
+        ("priority 150", "priority 100"),
+        ("unicast_src_ip 198.51.100.11", "unicast_src_ip 198.51.100.1X"),
+        ("        198.51.100.12 ", "        198.51.100.11 "),
+        ("198.51.100.1X", "198.51.100.12"),
+    ];
+    let mut b = a.clone();
+    for (from, to) in swaps {
+        assert_eq!(b.matches(from).count(), 1, "{from:?} once in the example");
+        b = b.replace(from, to);
+    }
+    for (host, text) in [("a", &a), ("b", &b)] {
+        let (status, printed) = keepalived_check(&ns, text);
+        assert!(
+            printed.trim().is_empty() && (status.success() || status.signal() == Some(15)),
+            "host {host}: keepalived -t: {status:?}\n{printed}"
+        );
+    }
+    // The check does check: a track script that does not exist is named.
+    let broken = a.replace(
+        "track_script {\n        failoverd_answers",
+        "track_script {\n        no_such_script",
+    );
+    assert_ne!(broken, a);
+    let (_, printed) = keepalived_check(&ns, &broken);
+    assert!(printed.contains("no_such_script"), "{printed}");
+}
