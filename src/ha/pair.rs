@@ -71,6 +71,10 @@ pub enum Effect {
     /// belief change), so each group's wanted state is sent once, paced by
     /// `max_in_flight`. Arming, holds and histories are left as they are.
     ForgetBeliefs,
+    /// This group's belief becomes unknown: the peer holds it, and may
+    /// have pushed it (a manual push places a hold), so once the hold ends
+    /// its wanted state is sent again.
+    ForgetBelief { group: String },
 }
 
 /// Whether a push may start now.
@@ -214,6 +218,21 @@ impl Pair {
         }
     }
 
+    /// How long a manual `push` waits between placing its hold and sending:
+    /// nothing on the active host; on the standby, long enough for the
+    /// active host to have read the hold ([`peer::EVERY`] +
+    /// [`peer::TIMEOUT`]) and to stop pushing that group, so the two hosts
+    /// never send opposite states.
+    ///
+    /// [`peer::EVERY`]: super::peer::EVERY
+    /// [`peer::TIMEOUT`]: super::peer::TIMEOUT
+    pub fn manual_push_delay(&self) -> std::time::Duration {
+        match self.role {
+            RoleKind::Active => std::time::Duration::ZERO,
+            RoleKind::Standby => super::peer::EVERY + super::peer::TIMEOUT,
+        }
+    }
+
     /// Whether the daemon's own sync (`sync = true`) may run.
     pub fn may_sync(&self) -> bool {
         self.role == RoleKind::Active
@@ -232,11 +251,19 @@ impl Pair {
         let mut effects = Vec::new();
         match read {
             Ok(holds) => {
-                self.peer.clear();
+                let before = std::mem::take(&mut self.peer);
                 for h in holds {
                     let later = self.peer.get(&h.group).is_none_or(|o| o.until < h.until);
                     if later {
                         self.peer.insert(h.group.clone(), h);
+                    }
+                }
+                for (group, h) in &self.peer {
+                    let new = before
+                        .get(group)
+                        .is_none_or(|b| b.until != h.until || b.reason != h.reason);
+                    if new && h.until > now {
+                        effects.push(Effect::ForgetBelief { group: group.clone() });
                     }
                 }
                 if self.peer_error.take().is_some() {

@@ -202,9 +202,35 @@ fn holds_merge_and_neither_shortens_the_other() {
 }
 
 #[test]
+fn a_new_peer_hold_forgets_that_groups_belief_once() {
+    let mut p = standby();
+    let forget = |g: &str| Effect::ForgetBelief { group: g.into() };
+    let fx = p.on_peer(Ok(vec![peer_hold("HQ", 100, "manual push of DeActive")]), at(1));
+    assert_eq!(fx, vec![forget("HQ")], "the peer may have pushed HQ");
+    let fx = p.on_peer(Ok(vec![peer_hold("HQ", 100, "manual push of DeActive")]), at(3));
+    assert_eq!(fx, vec![], "the same hold read again");
+    let fx = p.on_peer(Ok(vec![peer_hold("HQ", 200, "manual push of Active")]), at(5));
+    assert_eq!(fx, vec![forget("HQ")], "a new hold: maybe a new push");
+    let fx = p.on_peer(Ok(vec![peer_hold("Lab", 2, "ended already")]), at(6));
+    assert_eq!(fx, vec![], "a hold that has ended holds nothing");
+}
+
+#[test]
+fn a_manual_push_on_the_standby_waits_until_the_active_host_saw_its_hold() {
+    let mut p = standby();
+    assert_eq!(
+        p.manual_push_delay(),
+        super::super::peer::EVERY + super::super::peer::TIMEOUT
+    );
+    p.on_role(&role(Active, 1));
+    assert_eq!(p.manual_push_delay(), Duration::ZERO);
+}
+
+#[test]
 fn an_unreadable_peer_keeps_its_holds_until_each_ends() {
     let mut p = standby();
-    p.on_peer(Ok(vec![peer_hold("HQ", 100, "a"), peer_hold("Lab", 40, "b")]), at(0));
+    let fx = p.on_peer(Ok(vec![peer_hold("HQ", 100, "a"), peer_hold("Lab", 40, "b")]), at(0));
+    assert_eq!(fx.len(), 2, "{fx:?}");
     let down = PeerError::Unreachable("timed out".into());
     let fx = p.on_peer(Err(down.clone()), at(10));
     assert_eq!(
