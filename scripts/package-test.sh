@@ -68,6 +68,7 @@ apt-get install -y /pkgs/first.deb >>$apt_log 2>&1 && ok "apt install ./failover
 [ "$(systemctl is-enabled failoverd)" = disabled ] && ok "installing does not enable it" || bad "enabled after install: $(systemctl is-enabled failoverd)"
 systemctl cat failoverd | grep -q '^ExecStart=/usr/bin/failoverd run' && ok "the unit runs /usr/bin/failoverd" || bad "unit: $(systemctl cat failoverd | grep ExecStart)"
 for f in /etc/failoverd/failoverd.toml /etc/failoverd/groups.d/hq.xml.example /usr/share/doc/failoverd/README.md \
+    /usr/share/doc/failoverd/keepalived.conf \
     /usr/share/zsh/vendor-completions/_failoverd /usr/share/fish/vendor_completions.d/failoverd.fish; do
     [ -f "$f" ] || bad "missing $f"
 done
