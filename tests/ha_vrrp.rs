@@ -255,6 +255,62 @@ fn a_bridge_that_stops_forwarding_makes_both_active() {
     lan.settle(Some('a'), SETTLE);
 }
 
+/// The shipped example for host `a` and, with the changes its comments
+/// ask for, for host `b`.
+fn shipped_examples() -> (String, String) {
+    let a = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/ha/keepalived.conf")).unwrap();
+    let swaps = [
+        ("router_id failoverd-a", "router_id failoverd-b"),
+        ("priority 150", "priority 100"),
+        ("unicast_src_ip 198.51.100.11", "unicast_src_ip 198.51.100.1X"),
+        ("        198.51.100.12 ", "        198.51.100.11 "),
+        ("198.51.100.1X", "198.51.100.12"),
+    ];
+    let mut b = a.clone();
+    for (from, to) in swaps {
+        assert_eq!(b.matches(from).count(), 1, "{from:?} once in the example");
+        b = b.replace(from, to);
+    }
+    (a, b)
+}
+
+#[test]
+fn failoverd_killed_on_the_holder_gives_up_the_address_through_the_track_script() {
+    let test = "failoverd_killed_on_the_holder_gives_up_the_address_through_the_track_script";
+    let Some(mut lan) = lan(test) else {
+        return;
+    };
+    // The example as shipped (its addresses and interface are this LAN's),
+    // and a real failoverd on each host.
+    let (conf_a, conf_b) = shipped_examples();
+    let (a_ip, b_ip) = (lan.a.ip, lan.b.ip);
+    let daemon_a = lan.a.start_failoverd(b_ip);
+    let _daemon_b = lan.b.start_failoverd(a_ip);
+    lan.a.start_keepalived_with(&conf_a);
+    lan.settle(Some('a'), Duration::from_secs(30));
+    lan.b.start_keepalived_with(&conf_b);
+    lan.b
+        .keepalived
+        .as_ref()
+        .unwrap()
+        .wait_log("Entering BACKUP STATE", SETTLE);
+    lan.settle(Some('a'), SETTLE);
+
+    let t0 = Instant::now();
+    daemon_a.kill();
+    assert!(!lan.a.status_answers());
+    let at = lan.b.watch.wait_for(Active, Duration::from_secs(30)).unwrap();
+    lan.settle(Some('b'), SETTLE);
+    report(&format!(
+        "HA: failoverd killed on the holder -> the other host's watcher active after {:?} (track script: interval 2 s, fall 2)",
+        at - t0
+    ));
+    // failoverd back: the track script rises again and a, with preempt,
+    // takes the address back.
+    let _daemon_a = lan.a.start_failoverd(b_ip);
+    lan.settle(Some('a'), Duration::from_secs(30));
+}
+
 /// keepalived's own configuration test (`-t`) of `text`, inside `ns`:
 /// whatever it printed. In 2.2.7 `-t` ends by signalling its process group
 /// with TERM, so it runs in a group of its own.
@@ -286,21 +342,7 @@ fn the_shipped_keepalived_example_passes_keepalived_s_own_check() {
     }
     let ns = netutil::Namespace::new();
     ns.exec(&["ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth1"]);
-    let a = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/ha/keepalived.conf")).unwrap();
-    // Host B as the comments say: its router_id, a lower priority, the
-    // unicast addresses swapped.
-    let swaps = [
-        ("router_id failoverd-a", "router_id failoverd-b"),
-        ("priority 150", "priority 100"),
-        ("unicast_src_ip 198.51.100.11", "unicast_src_ip 198.51.100.1X"),
-        ("        198.51.100.12 ", "        198.51.100.11 "),
-        ("198.51.100.1X", "198.51.100.12"),
-    ];
-    let mut b = a.clone();
-    for (from, to) in swaps {
-        assert_eq!(b.matches(from).count(), 1, "{from:?} once in the example");
-        b = b.replace(from, to);
-    }
+    let (a, b) = shipped_examples();
     for (host, text) in [("a", &a), ("b", &b)] {
         let (status, printed) = keepalived_check(&ns, text);
         assert!(

@@ -258,10 +258,16 @@ impl Host {
 
     /// Starts keepalived (none may run yet).
     pub fn start_keepalived(&mut self, v: Vrrp, peer_ip: &str) {
+        let text = self.config(v, peer_ip);
+        self.start_keepalived_with(&text);
+    }
+
+    /// Starts keepalived with the configuration `text`.
+    pub fn start_keepalived_with(&mut self, text: &str) {
         assert!(self.keepalived.is_none(), "{}: keepalived runs already", self.name);
         let dir = self.dir.path();
         let conf = dir.join("keepalived.conf");
-        std::fs::write(&conf, self.config(v, peer_ip)).unwrap();
+        std::fs::write(&conf, text).unwrap();
         let log = dir.join("keepalived.log");
         let file = std::fs::File::create(&log).unwrap();
         let p = |f: &str| dir.join(f).to_str().unwrap().to_string();
@@ -287,6 +293,81 @@ impl Host {
     /// Stops keepalived with `signal` (TERM: a clean stop, KILL: a crash).
     pub fn stop_keepalived(&mut self, signal: &str) {
         self.keepalived.take().expect("keepalived runs").signal(signal);
+    }
+}
+
+/// A `failoverd run` in a host's namespace (dry run, one group probing
+/// loopback, `[http]` on 127.0.0.1:9733 as the keepalived example's track
+/// script expects); killed when dropped.
+pub struct Failoverd {
+    child: Child,
+}
+
+impl Failoverd {
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Failoverd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Host {
+    /// Starts failoverd and waits until its /status answers.
+    pub fn start_failoverd(&self, peer_ip: &str) -> Failoverd {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = self.dir.path().join("failoverd");
+        let _ = std::fs::create_dir(&dir);
+        let settings = format!(
+            "groups = [\"g.xml\"]\nstate_dir = \"state\"\n\n[connections.A]\ntargets = [\"127.0.0.1\"]\nvia = \"underlay\"\n\n\
+             [firewall]\nurl = \"https://127.0.0.1:4444\"\nusername = \"api\"\npassword_file = \"pw\"\ndry_run = true\n\n\
+             [http]\nlisten = \"127.0.0.1:9733\"\n\n[ha]\naddress = \"{VIP}\"\npeer = \"http://{peer_ip}:9733/status\"\n"
+        );
+        std::fs::write(dir.join("failoverd.toml"), settings).unwrap();
+        std::fs::write(
+            dir.join("g.xml"),
+            "<VPNFailoverGroup><GroupDetail><Name>G</Name><MemberConnections><Connection>A</Connection>\
+             </MemberConnections></GroupDetail></VPNFailoverGroup>",
+        )
+        .unwrap();
+        std::fs::write(dir.join("pw"), "secret").unwrap();
+        std::fs::set_permissions(dir.join("pw"), std::fs::Permissions::from_mode(0o600)).unwrap();
+        let log = std::fs::File::create(dir.join("failoverd.log")).unwrap();
+        let child = self
+            .ns
+            .command(env!("CARGO_BIN_EXE_failoverd"))
+            .args(["run", "-c", dir.join("failoverd.toml").to_str().unwrap()])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("cannot start failoverd");
+        let daemon = Failoverd { child };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !self.status_answers() {
+            let log = std::fs::read_to_string(dir.join("failoverd.log")).unwrap_or_default();
+            assert!(
+                poll(deadline),
+                "{}: failoverd's /status never answered:\n{log}",
+                self.name
+            );
+        }
+        daemon
+    }
+
+    /// What the keepalived example's track script asks.
+    pub fn status_answers(&self) -> bool {
+        self.ns
+            .command("curl")
+            .args(["--silent", "--fail", "--max-time", "2", "--output", "/dev/null"])
+            .arg("http://127.0.0.1:9733/status")
+            .status()
+            .is_ok_and(|s| s.success())
     }
 }
 
