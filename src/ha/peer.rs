@@ -128,7 +128,14 @@ impl PeerClient {
     /// system's roots.
     pub fn new(url: &str, timeout: Duration) -> Result<PeerClient, String> {
         crate::firewall::client::install_crypto();
+        // User info is refused without quoting the URL: it may hold a password.
+        if url.contains('@') {
+            return Err("user info in the peer URL is not accepted".into());
+        }
         let url = reqwest::Url::parse(url).map_err(|e| format!("bad peer url {url:?}: {e}"))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(format!("peer url {url} must be http:// or https://"));
+        }
         let mut roots = rustls::RootCertStore::empty();
         if url.scheme() == "https" {
             let found = rustls_native_certs::load_native_certs();

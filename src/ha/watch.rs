@@ -226,3 +226,30 @@ impl Watcher {
 fn netlink_socket() -> io::Result<(AsyncFd<Socket>, u32)> {
     super::socket::open_async(RECEIVE_BUFFER)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Real netlink, no root needed: loopback's address is on `lo` of every
+    // host, a documentation address on none of this machine's.
+    #[tokio::test]
+    async fn loopback_is_here_and_a_documentation_address_is_not() {
+        let rx = start("127.0.0.1".parse().unwrap()).await;
+        let role = rx.borrow().clone();
+        assert_eq!((role.kind, role.problem), (RoleKind::Active, None));
+        let rx = start("::1".parse().unwrap()).await;
+        assert_eq!(rx.borrow().kind, RoleKind::Active);
+        let rx = start("198.51.100.250".parse().unwrap()).await;
+        let role = rx.borrow().clone();
+        assert_eq!((role.kind, role.problem), (RoleKind::Standby, None));
+    }
+
+    #[test]
+    fn without_ha_the_role_is_active_for_good() {
+        let mut rx = always_active();
+        assert_eq!(rx.borrow().kind, RoleKind::Active);
+        assert!(rx.borrow_and_update().problem.is_none());
+        assert!(rx.has_changed().is_err(), "no sender: it never changes");
+    }
+}
