@@ -654,67 +654,83 @@ fn rows() -> Vec<Row> {
         ),
         row(
             "ha address with prefix",
-            format!("{BASE_SETTINGS}{}", "[ha]\naddress = \"198.51.100.50/24\"\npeer = \"http://198.51.100.12:9733/status\"\n"),
+            format!("{BASE_SETTINGS}{}", "[http]\nlisten = \"0.0.0.0:9733\"\n[ha]\naddress = \"198.51.100.50/24\"\npeer = \"http://198.51.100.12:9733/status\"\n"),
             vec![("g.xml", BASE_GROUP.to_string())],
             &[
-                "failoverd.toml:16:11: ha.address: \"198.51.100.50/24\" is not an IP address; leave out the prefix length: write the VRRP virtual address, e.g. \"198.51.100.50\"",
+                "failoverd.toml:18:11: ha.address: \"198.51.100.50/24\" is not an IP address; leave out the prefix length: write the VRRP virtual address, e.g. \"198.51.100.50\"",
             ],
         ),
         row(
             "ha address a name",
-            format!("{BASE_SETTINGS}{}", "[ha]\naddress = \"vip.example.net\"\npeer = \"http://198.51.100.12:9733/status\"\n"),
+            format!("{BASE_SETTINGS}{}", "[http]\nlisten = \"0.0.0.0:9733\"\n[ha]\naddress = \"vip.example.net\"\npeer = \"http://198.51.100.12:9733/status\"\n"),
             vec![("g.xml", BASE_GROUP.to_string())],
             &[
-                "failoverd.toml:16:11: ha.address: \"vip.example.net\" is not an IP address: write the VRRP virtual address, e.g. \"198.51.100.50\"",
+                "failoverd.toml:18:11: ha.address: \"vip.example.net\" is not an IP address: write the VRRP virtual address, e.g. \"198.51.100.50\"",
             ],
         ),
         row(
             "ha address multicast",
-            format!("{BASE_SETTINGS}{}", "[ha]\naddress = \"224.0.0.18\"\npeer = \"http://198.51.100.12:9733/status\"\n"),
+            format!("{BASE_SETTINGS}{}", "[http]\nlisten = \"0.0.0.0:9733\"\n[ha]\naddress = \"224.0.0.18\"\npeer = \"http://198.51.100.12:9733/status\"\n"),
             vec![("g.xml", BASE_GROUP.to_string())],
             &[
-                "failoverd.toml:16:11: ha.address: 224.0.0.18 cannot be a virtual address (unspecified, multicast or loopback): write the address keepalived moves between the hosts",
+                "failoverd.toml:18:11: ha.address: 224.0.0.18 cannot be a virtual address (unspecified, multicast or loopback): write the address keepalived moves between the hosts",
             ],
         ),
         row(
             "ha without address and peer",
-            format!("{BASE_SETTINGS}{}", "[ha]\n"),
+            format!("{BASE_SETTINGS}{}", "[http]\nlisten = \"0.0.0.0:9733\"\n[ha]\n"),
             vec![("g.xml", BASE_GROUP.to_string())],
             &[
-                "failoverd.toml:15:2: ha.address: required key address is missing: add address = \"198.51.100.50\" (the VRRP virtual address)",
-                "failoverd.toml:15:2: ha.peer: required key peer is missing: add peer = \"http://198.51.100.12:9733/status\" (the other host's own address and [http] listen port)",
+                "failoverd.toml:17:2: ha.address: required key address is missing: add address = \"198.51.100.50\" (the VRRP virtual address)",
+                "failoverd.toml:17:2: ha.peer: required key peer is missing: add peer = \"http://198.51.100.12:9733/status\" (the other host's own address and [http] listen port)",
             ],
         ),
         row(
             "ha peer is the virtual address",
-            format!("{BASE_SETTINGS}{}", "[ha]\naddress = \"198.51.100.50\"\npeer = \"http://198.51.100.50:9733/status\"\n"),
+            format!("{BASE_SETTINGS}{}", "[http]\nlisten = \"0.0.0.0:9733\"\n[ha]\naddress = \"198.51.100.50\"\npeer = \"http://198.51.100.50:9733/status\"\n"),
             vec![("g.xml", BASE_GROUP.to_string())],
             &[
-                "failoverd.toml:17:8: ha.peer: the peer URL names the virtual address 198.51.100.50: whichever host is active would read itself; name the other host's own address",
+                "failoverd.toml:19:8: ha.peer: the peer URL names the virtual address 198.51.100.50: whichever host is active would read itself; name the other host's own address",
             ],
         ),
         row(
             "ha peer with user info",
-            format!("{BASE_SETTINGS}{}", "[ha]\naddress = \"198.51.100.50\"\npeer = \"http://admin:s3cret@198.51.100.12:9733/status\"\n"),
+            format!("{BASE_SETTINGS}{}", "[http]\nlisten = \"0.0.0.0:9733\"\n[ha]\naddress = \"198.51.100.50\"\npeer = \"http://admin:s3cret@198.51.100.12:9733/status\"\n"),
             vec![("g.xml", BASE_GROUP.to_string())],
             &[
-                "failoverd.toml:17:8: ha.peer: user info in the peer URL is not accepted: write the other host's status URL, e.g. \"http://198.51.100.12:9733/status\"",
+                "failoverd.toml:19:8: ha.peer: user info in the peer URL is not accepted: write the other host's status URL, e.g. \"http://198.51.100.12:9733/status\"",
             ],
         ),
         row(
             "ha peer not http",
-            format!("{BASE_SETTINGS}{}", "[ha]\naddress = \"198.51.100.50\"\npeer = \"198.51.100.12:9733\"\n"),
+            format!("{BASE_SETTINGS}{}", "[http]\nlisten = \"0.0.0.0:9733\"\n[ha]\naddress = \"198.51.100.50\"\npeer = \"198.51.100.12:9733\"\n"),
             vec![("g.xml", BASE_GROUP.to_string())],
             &[
-                "failoverd.toml:17:8: ha.peer: \"198.51.100.12:9733\" is not a URL (relative URL without a base): write the other host's status URL, e.g. \"http://198.51.100.12:9733/status\"",
+                "failoverd.toml:19:8: ha.peer: \"198.51.100.12:9733\" is not a URL (relative URL without a base): write the other host's status URL, e.g. \"http://198.51.100.12:9733/status\"",
             ],
         ),
         row(
             "ha unknown key",
-            format!("{BASE_SETTINGS}{}", "[ha]\naddress = \"198.51.100.50\"\npeer = \"http://198.51.100.12:9733/status\"\npriority = 100\n"),
+            format!("{BASE_SETTINGS}{}", "[http]\nlisten = \"0.0.0.0:9733\"\n[ha]\naddress = \"198.51.100.50\"\npeer = \"http://198.51.100.12:9733/status\"\npriority = 100\n"),
             vec![("g.xml", BASE_GROUP.to_string())],
             &[
-                "failoverd.toml:18:1: ha.priority: unknown key priority",
+                "failoverd.toml:20:1: ha.priority: unknown key priority",
+            ],
+        ),
+        row(
+            "ha without http listen",
+            format!("{BASE_SETTINGS}{}", "[ha]\naddress = \"198.51.100.50\"\npeer = \"http://198.51.100.12:9733/status\"\n"),
+            vec![("g.xml", BASE_GROUP.to_string())],
+            &[
+                "failoverd.toml:15:2: ha: [ha] needs [http] listen: the other host reads this host's holds from its /status; add [http] listen = \"0.0.0.0:9733\" (or this host's own address)",
+            ],
+        ),
+        row(
+            "ha with an http table but no listen",
+            format!("{BASE_SETTINGS}{}", "[http]\n[ha]\naddress = \"198.51.100.50\"\npeer = \"http://198.51.100.12:9733/status\"\n"),
+            vec![("g.xml", BASE_GROUP.to_string())],
+            &[
+                "failoverd.toml:16:2: ha: [ha] needs [http] listen: the other host reads this host's holds from its /status; add [http] listen = \"0.0.0.0:9733\" (or this host's own address)",
             ],
         ),
     ]

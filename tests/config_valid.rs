@@ -121,10 +121,26 @@ fn tunnel_is_the_default_via_and_settings_defaults_apply() {
 
 #[test]
 fn an_ha_pair_reads_its_address_and_completes_the_peer_url() {
-    let settings = format!("{BASE_SETTINGS}[ha]\naddress = \"2001:db8::50\"\npeer = \"http://[2001:db8::12]:9733\"\n");
+    let pair = "[ha]\naddress = \"2001:db8::50\"\npeer = \"http://[2001:db8::12]:9733\"\n";
+    let settings = format!("{BASE_SETTINGS}[http]\nlisten = \"[::]:9733\"\n{pair}");
     let ha = plan(&settings, BASE_GROUP).settings.ha.expect("[ha] read");
     assert_eq!(ha.address, "2001:db8::50".parse::<std::net::IpAddr>().unwrap());
     assert_eq!(ha.peer, "http://[2001:db8::12]:9733/status");
+
+    // Listening on loopback only is valid, but the peer cannot read it.
+    let settings = format!("{BASE_SETTINGS}[http]\nlisten = \"127.0.0.1:9733\"\n{pair}");
+    let case = Case::new(&settings, &[("g.xml", BASE_GROUP)]);
+    let loaded = failoverd::config::load(&case.settings_path()).unwrap();
+    assert!(loaded.plan.is_some());
+    let warnings: Vec<String> = loaded.diagnostics.warnings().map(|d| d.to_string()).collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].ends_with(
+            "failoverd.toml:16:10: http.listen: warning: 127.0.0.1:9733 is reachable from this host only: the other host of the \
+             [ha] pair cannot read this host's holds; listen on an address it reaches (0.0.0.0 or this host's own)"
+        ),
+        "{warnings:?}"
+    );
 }
 
 #[test]

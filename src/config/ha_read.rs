@@ -1,9 +1,11 @@
 //! Reads `[ha]`: the virtual address keepalived moves between the pair and
 //! the other host's `/status` URL (docs/ha.md, Settings). Both are
 //! required once the table is written: a pair whose hosts do not read each
-//! other's holds would let one host push a group held on the other.
+//! other's holds would let one host push a group held on the other. For
+//! the same reason `[ha]` needs `[http] listen`, on an address the other
+//! host can reach.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use super::diag::Diagnostics;
 use super::keys::{Section, names};
@@ -11,10 +13,36 @@ use super::settings::Ha;
 use super::toml_read::Table;
 
 /// The `[ha]` table, or `None` when a key is missing or invalid (the
-/// error is in `d`).
-pub fn ha(t: &Table<'_, '_>, d: &mut Diagnostics) -> Option<Ha> {
+/// error is in `d`). `http` is `[http] listen` and its offset, if read;
+/// `listen_written` whether `listen` is written at all (a bad value is
+/// reported where it is).
+pub fn ha(
+    t: &Table<'_, '_>,
+    http: Option<(SocketAddr, usize)>,
+    listen_written: bool,
+    d: &mut Diagnostics,
+) -> Option<Ha> {
     t.finish(d, &names(Section::Ha));
     let src = t.src();
+    match http {
+        None if !listen_written => d.error(
+            src,
+            t.pos,
+            "ha",
+            "[ha] needs [http] listen: the other host reads this host's holds from its /status; \
+             add [http] listen = \"0.0.0.0:9733\" (or this host's own address)",
+        ),
+        Some((addr, pos)) if addr.ip().is_loopback() => d.warn(
+            src,
+            pos,
+            "http.listen",
+            format!(
+                "{addr} is reachable from this host only: the other host of the [ha] pair cannot read this host's holds; \
+                 listen on an address it reaches (0.0.0.0 or this host's own)"
+            ),
+        ),
+        _ => {}
+    }
     let address = match t.string(d, "address") {
         Some(a) => match parse_address(&a.value) {
             Ok(ip) => Some(ip),

@@ -79,7 +79,8 @@ impl Section {
             Section::Http => "The HTTP server for /metrics (Prometheus) and /status (JSON). Without it, none runs.",
             Section::Ha => {
                 "An active/standby pair of monitoring hosts: keepalived (VRRP) holds a virtual address on one of them, \
-                 and only the host that holds it pushes and mails. Without this table the host is always active."
+                 and only the host that holds it pushes and mails. Needs [http] listen on an address the other host reaches. \
+                 Without this table the host is always active."
             }
         }
     }

@@ -33,11 +33,11 @@ pub fn read(src: &Source, top: &Table<'_, '_>, d: &mut Diagnostics) -> Settings 
     let firewall = super::firewall_read::firewall(top, &base, d);
     let guard = guard(top, d);
     let mail = top.table(d, "mail").map(|t| super::mail_read::mail(&t, &base, d));
-    let http_listen = top.table(d, "http").and_then(|t| {
+    let http = top.table(d, "http").and_then(|t| {
         t.finish(d, &names(Section::Http));
         let s = t.string(d, "listen")?;
         match s.value.parse() {
-            Ok(a) => Some(a),
+            Ok(a) => Some((a, s.pos)),
             Err(_) => {
                 d.error(
                     src,
@@ -49,7 +49,11 @@ pub fn read(src: &Source, top: &Table<'_, '_>, d: &mut Diagnostics) -> Settings 
             }
         }
     });
-    let ha = top.table(d, "ha").map(|t| super::ha_read::ha(&t, d));
+    let http_listen = http.map(|(a, _)| a);
+    let listen_written = key_in(top, "http", "listen").is_some();
+    let ha = top
+        .table(d, "ha")
+        .map(|t| super::ha_read::ha(&t, http, listen_written, d));
     Settings {
         file: src.path.clone(),
         group_files,
@@ -333,17 +337,18 @@ fn guard(top: &Table<'_, '_>, d: &mut Diagnostics) -> Guard {
     }
 }
 
+/// The offset of `key` in the top-level table `section`, if written.
+fn key_in(top: &Table<'_, '_>, section: &str, key: &str) -> Option<usize> {
+    top.raw(section).and_then(|v| match v.get_ref() {
+        toml::de::DeValue::Table(t) => t.iter().find(|(k, _)| k.get_ref() == key).map(|(k, _)| k.span().start),
+        _ => None,
+    })
+}
+
 /// Warns when the settings file holds a password and others can read it.
 pub fn check_settings_mode(src: &Source, top: &Table<'_, '_>, d: &mut Diagnostics) {
     for section in ["firewall", "mail"] {
-        let pos = top.raw(section).and_then(|v| match v.get_ref() {
-            toml::de::DeValue::Table(t) => t
-                .iter()
-                .find(|(k, _)| k.get_ref() == "password")
-                .map(|(k, _)| k.span().start),
-            _ => None,
-        });
-        if let Some(pos) = pos {
+        if let Some(pos) = key_in(top, section, "password") {
             warn_if_readable_by_others(src, &src.path, pos, &format!("{section}.password"), d);
         }
     }
