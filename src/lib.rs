@@ -7,6 +7,8 @@
 //! - [`engine`]: observations in, target/member/group states and events out.
 //! - [`health`]: pure state machines from check outcomes to events.
 //! - [`ha`]: an active/standby pair: the role, the peer's holds, the policy.
+//! - [`daemon`]: `failoverd run`, a pure core and the shell that performs its effects.
+//! - [`view`]: the typed status `/status` serves and `failoverd status` reads.
 //! - [`cmd`]: the commands' work, called by the thin binary in `main.rs`.
 // Two audited exceptions: probe::sockopt (a socket option surge-ping hides)
 // and ha::socket (binding a netlink socket to its notification groups).
@@ -26,3 +28,4 @@ pub mod logging;
 pub mod mail;
 pub mod probe;
 pub mod state;
+pub mod view;
