@@ -70,6 +70,8 @@ fn all_kinds() -> Vec<Kind> {
         Kind::Daemon(D::StateDirFailure),
         Kind::Daemon(D::SpoolOverLimit),
         Kind::Daemon(D::ReloadRejected),
+        Kind::Daemon(D::BecameActive),
+        Kind::Daemon(D::BecameStandby),
         Kind::Daemon(D::Test),
     ];
     // A new kind stops this compiling until it is listed above.
@@ -94,6 +96,8 @@ fn all_kinds() -> Vec<Kind> {
                 | D::StateDirFailure
                 | D::SpoolOverLimit
                 | D::ReloadRejected
+                | D::BecameActive
+                | D::BecameStandby
                 | D::Test,
             ) => {}
         }

@@ -35,6 +35,10 @@ pub enum DaemonKind {
     StateDirFailure,
     SpoolOverLimit,
     ReloadRejected,
+    /// This host took the pair's virtual address (docs/ha.md).
+    BecameActive,
+    /// This host lost the pair's virtual address.
+    BecameStandby,
     Test,
 }
 
@@ -81,13 +85,14 @@ impl Kind {
                 | D::IcmpFailure
                 | D::StateDirFailure
                 | D::SpoolOverLimit
-                | D::ReloadRejected,
+                | D::ReloadRejected
+                | D::BecameStandby,
             ) => 1,
             Kind::Failover => 2,
             Kind::MemberDown => 3,
             Kind::GroupRestart => 4,
             Kind::Daemon(D::DeactivateDecided) => 5,
-            Kind::Daemon(D::ApiUsable | D::PushRecovered | D::GuardTripEnded) => 6,
+            Kind::Daemon(D::ApiUsable | D::PushRecovered | D::GuardTripEnded | D::BecameActive) => 6,
             Kind::GroupUp => 7,
             Kind::Failback => 8,
             Kind::MemberUp => 9,
@@ -124,13 +129,15 @@ impl Kind {
                 D::StateDirFailure => "StateDirFailure",
                 D::SpoolOverLimit => "SpoolOverLimit",
                 D::ReloadRejected => "ReloadRejected",
+                D::BecameActive => "BecameActive",
+                D::BecameStandby => "BecameStandby",
                 D::Test => "Test",
             },
         }
     }
 
     /// Every kind, for reading names back (logs, headers).
-    pub const ALL: [Kind; 19] = {
+    pub const ALL: [Kind; 21] = {
         use DaemonKind as D;
         [
             Kind::MemberDown,
@@ -151,6 +158,8 @@ impl Kind {
             Kind::Daemon(D::StateDirFailure),
             Kind::Daemon(D::SpoolOverLimit),
             Kind::Daemon(D::ReloadRejected),
+            Kind::Daemon(D::BecameActive),
+            Kind::Daemon(D::BecameStandby),
             Kind::Daemon(D::Test),
         ]
     };
@@ -183,6 +192,8 @@ impl Kind {
                 D::StateDirFailure => "state directory failure",
                 D::SpoolOverLimit => "mail spool over its limit",
                 D::ReloadRejected => "reload rejected",
+                D::BecameActive => "this host became active",
+                D::BecameStandby => "this host became standby",
                 D::Test => "test mail",
             },
         }

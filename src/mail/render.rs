@@ -334,6 +334,8 @@ fn daemon_headline(d: DaemonKind, e: &Event, short: bool) -> String {
         D::SpoolOverLimit => "failoverd: mail spool over its limit".to_owned(),
         D::ReloadRejected if short => "failoverd: reload rejected".to_owned(),
         D::ReloadRejected => "failoverd: reload rejected, old settings still running".to_owned(),
+        D::BecameActive => "failoverd: this host became active (it holds the pair's address)".to_owned(),
+        D::BecameStandby => "failoverd: this host became standby (the pair's address left it)".to_owned(),
         D::Test => "failoverd test mail".to_owned(),
     }
 }

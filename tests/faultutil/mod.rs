@@ -278,7 +278,7 @@ fn quoted_printable(body: &str) -> String {
 
 /// An event kind from a mail's headline.
 pub fn headline_kind(h: &str) -> &'static str {
-    let rules: [(&str, &str); 17] = [
+    let rules: [(&str, &str); 19] = [
         (" DOWN", "GroupDown"),
         (" UP", "GroupUp"),
         (" failed over", "Failover"),
@@ -296,6 +296,8 @@ pub fn headline_kind(h: &str) -> &'static str {
         ("reload rejected", "ReloadRejected"),
         ("ICMP probing failed", "IcmpFailure"),
         ("spool over its limit", "SpoolOverLimit"),
+        ("this host became active", "BecameActive"),
+        ("this host became standby", "BecameStandby"),
     ];
     if h.contains(" member ") {
         return if h.ends_with(" down") || h.contains(" down (") {
