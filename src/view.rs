@@ -13,6 +13,34 @@ pub struct Status {
     pub problems: Vec<String>,
     /// The firewall's API URL.
     pub firewall: String,
+    /// The pair (`[ha]`); absent on a host without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ha: Option<Pair>,
+}
+
+/// This host's place in an active/standby pair (docs/ha.md).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Pair {
+    /// "active" or "standby".
+    pub role: String,
+    /// Since when (Unix seconds; none before the first role was seen).
+    pub since: Option<u64>,
+    /// The virtual address watched.
+    pub address: String,
+    /// The other host's status URL.
+    pub peer: String,
+    /// Why the peer's holds cannot be read, while they cannot.
+    pub peer_error: Option<String>,
+    /// The peer's holds in force (this host's own are `groups[].hold`);
+    /// the rules use the later-ending of the two.
+    pub peer_holds: Vec<PeerHold>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PeerHold {
+    pub group: String,
+    pub until: u64,
+    pub reason: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -432,3 +432,313 @@ fn a_reload_keeps_beliefs_holds_and_arming_of_unchanged_groups() {
     let e = r.answer("G", 1, Class::Accepted);
     assert_eq!(mails(&e).len(), 1);
 }
+
+// ---- An active/standby pair ([ha], docs/ha.md) ----
+
+use failoverd::ha::peer::{PeerError, PeerHold};
+use failoverd::ha::{Role, RoleKind};
+
+/// BASE_SETTINGS with two requests at most in flight, one of a pair, and
+/// connections A_g and B_g (the targets of A and B) for each group g after
+/// the first (a connection belongs to one group).
+fn ha_settings(groups: &[&str]) -> String {
+    let mut s = format!("{BASE_SETTINGS}max_in_flight = 2\n");
+    for g in groups.iter().skip(1) {
+        s += &format!("[connections.A_{g}]\ntargets = [\"192.0.2.1\"]\nvia = \"underlay\"\n");
+        s += &format!("[connections.B_{g}]\ntargets = [\"192.0.2.2\"]\nvia = \"underlay\"\n");
+    }
+    s + "[http]\nlisten = \"198.51.100.11:9733\"\n[ha]\naddress = \"198.51.100.50\"\npeer = \"http://198.51.100.12:9733/status\"\n"
+}
+
+/// Group `name` (the `i`th) on its two connections, mailing its events.
+fn mailing_group(i: usize, name: &str) -> String {
+    let (a, b) = if i == 0 {
+        ("A".to_string(), "B".to_string())
+    } else {
+        (format!("A_{name}"), format!("B_{name}"))
+    };
+    format!(
+        "<VPNFailoverGroup><GroupDetail><Name>{name}</Name><MemberConnections><Connection>{a}</Connection><Connection>{b}</Connection></MemberConnections><MailNotification>Enable</MailNotification></GroupDetail></VPNFailoverGroup>"
+    )
+}
+
+impl Run {
+    fn role(&mut self, kind: RoleKind) -> Vec<Effect> {
+        let c = self.clocks();
+        self.core.role(&Role::new(kind, c.wall, c.mono), c)
+    }
+
+    fn peer(&mut self, read: Result<Vec<PeerHold>, PeerError>) -> Vec<Effect> {
+        let c = self.clocks();
+        self.core.peer(read, c)
+    }
+
+    /// Ticks for `secs` seconds, ten a second, collecting the effects.
+    fn ticks(&mut self, secs: u64) -> Vec<Effect> {
+        let mut e = Vec::new();
+        for _ in 0..secs * 10 {
+            self.elapsed += Duration::from_millis(100);
+            e.extend(self.tick());
+        }
+        e
+    }
+
+    fn status_json(&self) -> serde_json::Value {
+        serde_json::to_value(self.core.status(self.clocks())).unwrap()
+    }
+}
+
+fn ha_run(groups: &[&str]) -> Run {
+    let files: Vec<(String, String)> = groups
+        .iter()
+        .enumerate()
+        .map(|(i, g)| (format!("g{g}.xml"), mailing_group(i, g)))
+        .collect();
+    let refs: Vec<(&str, &str)> = files.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    Run::new(&ha_settings(groups), &refs)
+}
+
+fn mail_kinds(effects: &[Effect]) -> Vec<Kind> {
+    mails(effects).iter().map(|m| m.kind).collect()
+}
+
+#[test]
+fn the_standby_decides_but_never_yields_a_push_nor_mails_a_new_event() {
+    let mut r = ha_run(&["G"]);
+    let mut e = r.role(RoleKind::Standby);
+    e.extend(r.peer(Ok(vec![])));
+    e.extend(r.both(true));
+    e.extend(r.ticks(5));
+    r.both(false);
+    e.extend(r.ticks(60));
+    e.extend(r.both(true));
+    e.extend(r.ticks(5));
+    assert!(pushes(&e).is_empty(), "standby: no push: {:?}", pushes(&e));
+    assert!(
+        mails(&e).is_empty(),
+        "standby: group events logged, not mailed: {:?}",
+        mail_kinds(&e)
+    );
+    assert_eq!(r.core.in_flight(), 0);
+    assert_eq!(r.status_json()["ha"]["role"], "standby");
+    let m = r.core.control(Request::Metrics, 1, r.clocks(), 0);
+    assert!(
+        matches!(&m[..], [Effect::Reply { reply, .. }] if reply.body.as_str().unwrap().contains("\nfailoverd_ha_active 0\n")),
+        "{m:?}"
+    );
+}
+
+#[test]
+fn an_active_host_sends_nothing_until_its_peer_was_read_once() {
+    let mut r = ha_run(&["G"]);
+    r.role(RoleKind::Active);
+    r.both(true);
+    assert!(
+        pushes(&r.ticks(3)).is_empty(),
+        "a hold on the peer may not be known yet"
+    );
+    r.peer(Err(PeerError::Unreachable("connection refused".into())));
+    assert_eq!(pushes(&r.ticks(1)), ["Active G"], "read once (even failing): it goes");
+}
+
+#[test]
+fn becoming_active_forgets_beliefs_and_sends_each_wanted_state_once_within_max_in_flight() {
+    let mut r = ha_run(&["G1", "G2", "G3"]);
+    r.role(RoleKind::Active);
+    r.peer(Ok(vec![]));
+    r.both(true);
+    let mut sent = Vec::new();
+    for _ in 0..3 {
+        let e = r.ticks(1);
+        for p in pushes(&e) {
+            sent.push(p.clone());
+            r.answer(&p["Active ".len()..], 0, Class::Accepted);
+        }
+    }
+    sent.sort();
+    assert_eq!(sent, ["Active G1", "Active G2", "Active G3"]);
+    assert!(pushes(&r.ticks(2)).is_empty(), "every Active in place");
+
+    let e = r.role(RoleKind::Standby);
+    assert_eq!(
+        mail_kinds(&e),
+        [Kind::Daemon(DaemonKind::BecameStandby)],
+        "mailed though standby"
+    );
+    assert!(pushes(&r.ticks(2)).is_empty());
+    let e = r.role(RoleKind::Active);
+    assert_eq!(mail_kinds(&e), [Kind::Daemon(DaemonKind::BecameActive)]);
+    let mut all = Vec::new();
+    for _ in 0..5 {
+        let e = r.ticks(1);
+        let p = pushes(&e);
+        assert!(p.len() <= 2, "max_in_flight 2: {p:?}");
+        assert!(saved_before_push(&e), "{e:?}");
+        assert_eq!(r.core.in_flight(), p.len(), "answered before each second");
+        for push in p {
+            all.push(push.clone());
+            r.answer(&push["Active ".len()..], 0, Class::Accepted);
+        }
+    }
+    all.sort();
+    assert_eq!(
+        all,
+        ["Active G1", "Active G2", "Active G3"],
+        "each wanted state sent once"
+    );
+}
+
+#[test]
+fn losing_the_address_lets_the_push_in_flight_finish_and_starts_none() {
+    let mut r = ha_run(&["G1", "G2", "G3"]);
+    r.role(RoleKind::Active);
+    r.peer(Ok(vec![]));
+    r.both(true);
+    let first = pushes(&r.ticks(1));
+    assert_eq!(first.len(), 2, "two in flight: {first:?}");
+    r.role(RoleKind::Standby);
+    for p in &first {
+        let e = r.answer(&p["Active ".len()..], 0, Class::Accepted);
+        assert!(pushes(&e).is_empty());
+    }
+    assert_eq!(r.core.in_flight(), 0);
+    let e = r.ticks(30);
+    assert!(pushes(&e).is_empty(), "no new push on the standby: {:?}", pushes(&e));
+    let g = &r.status_json()["groups"];
+    let answered: Vec<_> = first.iter().map(|p| &p["Active ".len()..]).collect();
+    for grp in g.as_array().unwrap() {
+        let name = grp["name"].as_str().unwrap();
+        let want = if answered.contains(&name) { "Active" } else { "Unknown" };
+        assert_eq!(grp["belief"], want, "{name}: the answer in flight was taken");
+    }
+}
+
+#[test]
+fn a_peer_hold_is_honoured_and_shown_apart_from_own_holds() {
+    let mut r = ha_run(&["G"]);
+    r.role(RoleKind::Active);
+    r.peer(Ok(vec![]));
+    r.both(true);
+    r.ticks(1);
+    r.answer("G", 0, Class::Accepted);
+    let until = r.clocks().wall + Duration::from_secs(600);
+    let hold = PeerHold {
+        group: "G".into(),
+        until,
+        reason: "maintenance (on the peer)".into(),
+    };
+    r.peer(Ok(vec![hold.clone()]));
+    r.both(false);
+    let e = r.ticks(30);
+    assert!(pushes(&e).is_empty(), "the peer's hold: no DeActive");
+    let s = r.status_json();
+    assert!(s["groups"][0]["hold"].is_null(), "groups[].hold: this host's own only");
+    assert_eq!(s["ha"]["peer_holds"][0]["group"], "G");
+    // The peer cannot be read any more: its hold still binds until it ends.
+    r.peer(Err(PeerError::Unreachable("connection refused".into())));
+    assert!(pushes(&r.ticks(60)).is_empty());
+    r.after(600);
+    assert!(pushes(&r.ticks(2)).is_empty(), "the hold ended: disarmed until seen up");
+    r.both(true);
+    assert_eq!(
+        pushes(&r.ticks(1)),
+        ["Active G"],
+        "the peer may have pushed G: its wanted state goes once"
+    );
+    r.answer("G", 0, Class::Accepted);
+    r.both(false);
+    assert_eq!(pushes(&r.ticks(1)), ["DeActive G"], "armed again: the rules act");
+}
+
+#[test]
+fn a_manual_push_on_the_standby_places_a_hold_the_active_host_honours_after_takeover() {
+    let mut standby = ha_run(&["G"]);
+    standby.role(RoleKind::Standby);
+    standby.peer(Ok(vec![]));
+    let mut active = ha_run(&["G"]);
+    active.role(RoleKind::Active);
+    active.peer(Ok(vec![]));
+    for r in [&mut standby, &mut active] {
+        r.both(true);
+        r.ticks(1);
+    }
+    active.answer("G", 0, Class::Accepted);
+
+    let push = Request::Push {
+        group: "G".into(),
+        want: Want::DeActive,
+        hold_secs: 3600,
+    };
+    let e = standby.control(push, 5);
+    assert!(pushes(&e).is_empty(), "the standby sends nothing");
+    let reply = e
+        .iter()
+        .find_map(|e| match e {
+            Effect::Reply { to: 5, reply } => Some(reply),
+            _ => None,
+        })
+        .expect("answered at once");
+    assert_eq!(reply.body["accepted"], false, "not accepted: the exit code says so");
+    let text = reply.body["answer"].as_str().unwrap();
+    assert!(
+        text.starts_with("this host is standby: the hold is placed and binds both hosts"),
+        "{text}"
+    );
+    assert!(
+        text.contains("http://198.51.100.12:9733/status"),
+        "names the peer: {text}"
+    );
+
+    // The active host reads the standby's /status, as served.
+    let body = serde_json::to_vec(&standby.core.status(standby.clocks())).unwrap();
+    let holds = failoverd::ha::peer::parse(&body).expect("the peer reader parses view::Status");
+    assert_eq!(holds.len(), 1);
+    active.peer(Ok(holds));
+    for r in [&mut standby, &mut active] {
+        r.both(false);
+    }
+    let e = active.ticks(30);
+    assert!(
+        pushes(&e).is_empty(),
+        "the active host honours the standby's hold: {:?}",
+        pushes(&e)
+    );
+
+    // Takeover: the old active host is gone; the new one holds it itself.
+    active.role(RoleKind::Standby);
+    standby.peer(Err(PeerError::Unreachable("connection refused".into())));
+    let e = standby.role(RoleKind::Active);
+    assert_eq!(mail_kinds(&e), [Kind::Daemon(DaemonKind::BecameActive)]);
+    let e = standby.ticks(60);
+    assert!(pushes(&e).is_empty(), "held: the new active host pushes nothing for G");
+}
+
+#[test]
+fn a_hold_on_the_active_host_binds_the_standby_after_the_active_host_dies() {
+    let mut a = ha_run(&["G", "H"]);
+    a.role(RoleKind::Active);
+    a.peer(Ok(vec![]));
+    let mut b = ha_run(&["G", "H"]);
+    b.role(RoleKind::Standby);
+    b.peer(Ok(vec![]));
+    let hold = Request::Hold {
+        groups: vec!["G".into()],
+        for_secs: 3600,
+        reason: "change window".into(),
+    };
+    a.control(hold, 1);
+    let body = serde_json::to_vec(&a.core.status(a.clocks())).unwrap();
+    b.peer(failoverd::ha::peer::parse(&body));
+    // The active host dies: its /status no longer answers.
+    b.peer(Err(PeerError::Unreachable("connection refused".into())));
+    b.both(true);
+    assert!(pushes(&b.ticks(2)).is_empty(), "standby");
+    b.role(RoleKind::Active);
+    let e = b.ticks(5);
+    let p = pushes(&e);
+    assert_eq!(p, ["Active H"], "H's wanted state is sent; G is held by the dead peer");
+    b.answer("H", 0, Class::Accepted);
+    b.both(false);
+    let p = pushes(&b.ticks(5));
+    assert_eq!(p, ["DeActive H"], "armed from what the standby saw; G still held");
+}

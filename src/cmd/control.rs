@@ -98,6 +98,18 @@ fn when(secs: Option<u64>) -> String {
 /// The status as text for a person.
 pub fn render(s: &Status) -> String {
     let mut t = String::new();
+    if let Some(h) = &s.ha {
+        t += &format!(
+            "pair: this host is {} since {} (address {}; peer {})\n",
+            h.role,
+            when(h.since),
+            h.address,
+            h.peer
+        );
+        if let Some(e) = &h.peer_error {
+            t += &format!("  peer: {e}\n");
+        }
+    }
     for g in &s.groups {
         let active = g.expected_active.as_deref().unwrap_or("-");
         let armed = if g.armed { "armed" } else { "not armed" };
@@ -124,6 +136,10 @@ pub fn render(s: &Status) -> String {
         }
         if let Some(h) = &g.hold {
             t += &format!("  HELD until {}: {}\n", when(Some(h.until)), h.reason);
+        }
+        let peer_holds = s.ha.iter().flat_map(|h| &h.peer_holds).filter(|h| h.group == g.name);
+        for h in peer_holds {
+            t += &format!("  HELD by the peer until {}: {}\n", when(Some(h.until)), h.reason);
         }
         for m in &g.members {
             t += &format!("  member {}: {}\n", m.name, m.state);

@@ -16,7 +16,7 @@ use crate::mail::outbox::Mailer;
 /// Makes the Get in the background; problems are logged, and a
 /// configuration-class answer is mailed as a daemon event. The daemon owns
 /// the task: one at a time, aborted at a reload and at shutdown.
-pub fn spawn(api: Api, groups: Vec<String>, mailer: Mailer) -> JoinHandle<()> {
+pub fn spawn(api: Api, groups: Vec<String>, mailer: Option<Mailer>) -> JoinHandle<()> {
     tokio::spawn(async move {
         match api.get().await {
             Ok(reply) => {
@@ -31,13 +31,13 @@ pub fn spawn(api: Api, groups: Vec<String>, mailer: Mailer) -> JoinHandle<()> {
             }
             Err(answer) => {
                 // EVENT: the mail's kind when this is mailed (docs/events-and-mail.md).
-                let mailed = matches!(answer.class, Class::Configuration(_));
+                let mailed = matches!(answer.class, Class::Configuration(_)) && mailer.is_some();
                 tracing::warn!(
                     EVENT = if mailed { "ApiUnusable" } else { "api_check" },
                     "the read-only Get was not accepted: {}",
                     answer.text
                 );
-                if let Class::Configuration(fix) = answer.class {
+                if let (Class::Configuration(fix), Some(mailer)) = (answer.class, mailer) {
                     mailer.send(Event::new(
                         Kind::Daemon(DaemonKind::ApiUnusable),
                         format!("the firewall API refuses failoverd's read-only Get: {fix}"),

@@ -21,6 +21,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use super::core::{Core, Effect, Generation, ReplyTo};
 use super::notify::Notifier;
+use super::pair_tasks::{PairTasks, PeerRead};
 use super::persist::Clocks;
 use super::reads::Reads;
 use super::send::{DryRun, Live, Push, Sender};
@@ -133,6 +134,7 @@ pub async fn serve<C: Check>(plan: Plan, deps: Deps<C>, shutdown: impl Future<Ou
     let (obs_tx, obs_rx) = mpsc::channel(4096);
     let (answer_tx, answer_rx) = mpsc::unbounded_channel();
     let (synced_tx, synced_rx) = mpsc::unbounded_channel();
+    let (peer_tx, peer_rx) = mpsc::channel(4);
     let mut streams = Streams::new(deps.checker.clone(), &plan.settings.probe, obs_tx);
     let core = Core::new(plan, state, Clocks::now());
     streams.apply(core.engine(), &core.plan().settings.probe);
@@ -152,10 +154,13 @@ pub async fn serve<C: Check>(plan: Plan, deps: Deps<C>, shutdown: impl Future<Ou
         next_generation: 1,
         config: deps.config,
         dry_flag: deps.dry_flag,
+        pair: PairTasks::new(peer_tx),
     };
+    // The first role before anything is decided ([ha] only).
+    shell.pair_apply().await;
     let effects = shell.core.start();
     shell.perform(effects);
-    shell.reads.sync(shell.core.plan(), shell.core.state());
+    shell.reads.sync(&shell.core);
     tracing::info!(
         groups = shell.core.plan().groups.len(),
         streams = shell.core.engine().streams().len(),
@@ -167,6 +172,7 @@ pub async fn serve<C: Check>(plan: Plan, deps: Deps<C>, shutdown: impl Future<Ou
         control: ctl_rx,
         synced: synced_rx,
         reloads: deps.reloads,
+        peer: peer_rx,
     };
     shell.serve(inputs, shutdown).await;
     drop(listeners);
@@ -189,6 +195,7 @@ struct Inputs {
     control: mpsc::Receiver<control::Call>,
     synced: mpsc::UnboundedReceiver<(String, String)>,
     reloads: mpsc::Receiver<()>,
+    peer: mpsc::Receiver<PeerRead>,
 }
 
 pub(super) struct Shell<C: Check> {
@@ -209,6 +216,8 @@ pub(super) struct Shell<C: Check> {
     pub(super) next_generation: Generation,
     pub(super) config: PathBuf,
     pub(super) dry_flag: bool,
+    /// The role watcher and the peer's reader ([ha]).
+    pub(super) pair: PairTasks,
 }
 
 impl<C: Check> Shell<C> {
@@ -239,6 +248,11 @@ impl<C: Check> Shell<C> {
                     }
                 }
                 Some(()) = i.reloads.recv() => self.reload().await,
+                role = self.pair.changed() => self.role(&role),
+                Some(read) = i.peer.recv() => {
+                    let e = self.core.peer(read, Clocks::now());
+                    self.perform(e);
+                }
                 () = &mut shutdown => break,
             }
         }
@@ -255,7 +269,8 @@ impl<C: Check> Shell<C> {
 
     fn tick(&mut self) {
         let clocks = Clocks::now();
-        self.reads.tick(self.core.plan(), &self.mailer, clocks.mono);
+        let mailer = self.core.mails_new_events().then_some(&self.mailer);
+        self.reads.tick(self.core.plan(), mailer, clocks.mono);
         let e = self.core.tick(clocks);
         self.perform(e);
     }
@@ -267,6 +282,22 @@ impl<C: Check> Shell<C> {
         let spool = self.outbox.as_ref().map_or(0, |o| o.status().borrow().queued);
         let e = self.core.control(req, to, Clocks::now(), spool);
         self.perform(e);
+    }
+
+    /// The role watcher's news: to the core; a host that became active
+    /// runs its sync (standby runs none).
+    pub(super) fn role(&mut self, role: &crate::ha::Role) {
+        let e = self.core.role(role, Clocks::now());
+        self.perform(e);
+        self.reads.sync(&self.core);
+    }
+
+    /// Starts or restarts the pair's tasks for the current `[ha]`.
+    pub(super) async fn pair_apply(&mut self) {
+        let ha = self.core.plan().settings.ha.clone();
+        if let Some(first) = self.pair.apply(ha.as_ref()).await {
+            self.role(&first);
+        }
     }
 
     /// Carries out the core's effects in order (a write's outcome may add
@@ -311,6 +342,7 @@ impl<C: Check> Shell<C> {
         let e = self.core.stopping();
         self.perform(e);
         self.reads.stop();
+        self.pair.stop();
         let deadline = Instant::now() + STOP_GRACE;
         loop {
             let e = self.core.tick(Clocks::now());

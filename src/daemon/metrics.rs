@@ -27,6 +27,8 @@ pub struct Extra<'a> {
     pub pushes: &'a BTreeMap<(String, String), u64>,
     pub guard_tripped: bool,
     pub spool_depth: usize,
+    /// With `[ha]`: whether this host is the active one.
+    pub ha_active: Option<bool>,
 }
 
 /// The whole page.
@@ -80,6 +82,13 @@ pub fn render(engine: &Engine, x: &Extra<'_>) -> String {
         "# HELP failoverd_mail_spool_depth Mails waiting in the spool.\n# TYPE failoverd_mail_spool_depth gauge"
     );
     let _ = writeln!(t, "failoverd_mail_spool_depth {}", x.spool_depth);
+    if let Some(active) = x.ha_active {
+        let _ = writeln!(
+            t,
+            "# HELP failoverd_ha_active 1 while this host holds the pair's address, 0 on the standby.\n# TYPE failoverd_ha_active gauge"
+        );
+        let _ = writeln!(t, "failoverd_ha_active {}", u8::from(active));
+    }
     t
 }
 

@@ -16,6 +16,7 @@ mod mailing;
 mod metrics;
 pub mod notify;
 mod orphans;
+mod pair_tasks;
 pub mod persist;
 pub mod pushes;
 mod reads;

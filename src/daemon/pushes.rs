@@ -260,8 +260,16 @@ impl Pushes {
     }
 
     /// What to send now, each marked as started; and what to report.
-    /// `held[i]`: an admin's hold is on group `i`.
-    pub fn due(&mut self, anchors: &[AnchorStatus], held: &[bool], now: Instant) -> (Vec<(usize, Want)>, Vec<Note>) {
+    /// `held[i]`: an admin's hold is on group `i`. `gate(group, want)` is
+    /// asked before each attempt (retries included) once everything else
+    /// allows it: false (a standby) leaves the group as it is, not started.
+    pub fn due(
+        &mut self,
+        anchors: &[AnchorStatus],
+        held: &[bool],
+        now: Instant,
+        mut gate: impl FnMut(&str, Want) -> bool,
+    ) -> (Vec<(usize, Want)>, Vec<Note>) {
         let mut notes = Vec::new();
         let reasons: Vec<Option<Reason>> = (0..self.groups.len())
             .map(|i| self.guard_for(i, anchors, now))
@@ -312,6 +320,7 @@ impl Pushes {
                 || self.in_flight >= self.max_in_flight
                 || !g.slot.should_send(want, now, undoes, self.config_retry)
                 || !self.pause.allows(now, self.config_retry)
+                || !gate(&g.name, want)
             {
                 continue;
             }

@@ -8,10 +8,10 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::core::Core;
 use crate::config::Plan;
 use crate::firewall::api::Api;
 use crate::mail::outbox::Mailer;
-use crate::state::StateFile;
 
 pub struct Reads {
     /// The API for the Get and the sync, when a password is at hand.
@@ -52,7 +52,8 @@ impl Reads {
     }
 
     /// Starts the Get when due and none is running.
-    pub fn tick(&mut self, plan: &Plan, mailer: &Mailer, now: Instant) {
+    /// `mailer`: none on the standby (a problem is logged, not mailed).
+    pub fn tick(&mut self, plan: &Plan, mailer: Option<&Mailer>, now: Instant) {
         if now < self.next_get {
             return;
         }
@@ -60,14 +61,16 @@ impl Reads {
         let running = self.get.as_ref().is_some_and(|t| !t.is_finished());
         if let Some(api) = self.api.clone().filter(|_| !running) {
             let groups = plan.groups.iter().map(|g| g.name().to_string()).collect();
-            self.get = Some(super::api_check::spawn(api, groups, mailer.clone()));
+            self.get = Some(super::api_check::spawn(api, groups, mailer.cloned()));
         }
     }
 
     /// `sync = true`: sends the definitions that changed since the firewall
-    /// last accepted them from failoverd (a sync still running stops first).
-    pub fn sync(&mut self, plan: &Plan, state: &StateFile) {
-        if !plan.settings.firewall.sync {
+    /// last accepted them from failoverd (a sync still running stops first),
+    /// when the core allows it (a standby syncs nothing).
+    pub fn sync(&mut self, core: &Core) {
+        let (plan, state) = (core.plan(), core.state());
+        if !plan.settings.firewall.sync || !core.may_sync() {
             return;
         }
         let Some(api) = self.api.clone() else { return };

@@ -26,11 +26,14 @@ impl<C: Check> Shell<C> {
             EVENT = "ReloadRejected",
             "reload rejected: {why}; the old settings keep running"
         );
-        self.mailer.send(Event::new(
-            Kind::Daemon(DaemonKind::ReloadRejected),
-            format!("reload rejected: {why}; the old settings keep running"),
-            SystemTime::now(),
-        ));
+        // Standby: logged, not mailed (docs/ha.md).
+        if self.core.mails_new_events() {
+            self.mailer.send(Event::new(
+                Kind::Daemon(DaemonKind::ReloadRejected),
+                format!("reload rejected: {why}; the old settings keep running"),
+                SystemTime::now(),
+            ));
+        }
         self.notifier.send(&format!("READY=1\nSTATUS=reload rejected: {why}"));
     }
 
@@ -79,7 +82,7 @@ impl<C: Check> Shell<C> {
             self.restart_outbox(mail.as_ref()).await;
         }
         self.reads.reload(self.core.plan());
-        self.reads.sync(self.core.plan(), self.core.state());
+        self.reads.sync(&self.core);
         tracing::info!(
             EVENT = "reload",
             groups = self.core.plan().groups.len(),
@@ -87,6 +90,9 @@ impl<C: Check> Shell<C> {
             "reloaded"
         );
         self.perform(effects);
+        // [ha] changed: the peer's reader (and, for a new address, the
+        // role watcher) start again.
+        self.pair_apply().await;
     }
 
     /// The new plan, validated; what stays until a restart is kept.

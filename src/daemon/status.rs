@@ -121,10 +121,36 @@ pub fn build(
         api_paused: pushes.paused().map(str::to_string),
         problems: problems.to_vec(),
         firewall: url.to_string(),
+        ha: None,
     }
 }
 
 /// A duration for a person, to the second, rounded up ("4m 16s").
 pub(super) fn whole_secs(d: Duration) -> String {
     humantime::format_duration(Duration::from_secs(d.as_secs_f64().ceil() as u64)).to_string()
+}
+
+/// The pair's part of the status: role, since when, the peer's holds.
+pub fn pair(
+    pair: &crate::ha::pair::Pair,
+    ha: Option<&crate::config::settings::Ha>,
+    now: SystemTime,
+) -> Option<view::Pair> {
+    let ha = ha.filter(|_| pair.paired())?;
+    let since = pair.since();
+    Some(view::Pair {
+        role: pair.role().to_string(),
+        since: (since > SystemTime::UNIX_EPOCH).then(|| secs(since)),
+        address: ha.address.to_string(),
+        peer: ha.peer.clone(),
+        peer_error: pair.peer_error().map(ToString::to_string),
+        peer_holds: pair
+            .peer_holds(now)
+            .map(|h| view::PeerHold {
+                group: h.group.clone(),
+                until: secs(h.until),
+                reason: h.reason.clone(),
+            })
+            .collect(),
+    })
 }

@@ -33,8 +33,9 @@ impl HaEvent {
     /// The journald EVENT value.
     pub fn kind(&self) -> &'static str {
         match self {
-            HaEvent::BecameActive { .. } => "ha_active",
-            HaEvent::LostAddress { .. } => "ha_standby",
+            // Mailed: the mail kind's name (docs/events-and-mail.md).
+            HaEvent::BecameActive { .. } => "BecameActive",
+            HaEvent::LostAddress { .. } => "BecameStandby",
             HaEvent::StartedAs { .. } => "ha_start",
             HaEvent::PeerUnreadable { .. } => "ha_peer_unreadable",
             HaEvent::PeerReadable => "ha_peer_readable",
@@ -113,6 +114,8 @@ pub struct EffectiveHold {
 pub struct Pair {
     /// `None`: no `[ha]`; always active, nothing of this applies.
     address: Option<IpAddr>,
+    /// The first role was seen (see [`Pair::pending`]).
+    started: bool,
     role: RoleKind,
     since: SystemTime,
     /// Wanted states already logged as "standby: would push".
@@ -127,6 +130,7 @@ impl Pair {
     pub fn single() -> Pair {
         Pair {
             address: None,
+            started: true,
             role: RoleKind::Active,
             since: SystemTime::UNIX_EPOCH,
             logged: BTreeMap::new(),
@@ -142,6 +146,7 @@ impl Pair {
     pub fn new(address: IpAddr, role: &Role) -> (Pair, Vec<Effect>) {
         let pair = Pair {
             address: Some(address),
+            started: true,
             role: role.kind,
             since: role.since,
             logged: BTreeMap::new(),
@@ -160,6 +165,23 @@ impl Pair {
             effects.push(Effect::ForgetBeliefs);
         }
         (pair, effects)
+    }
+
+    /// A member of a pair watching `address` whose first role is not known
+    /// yet: standby (nothing is sent) until [`Pair::on_role`] gives it,
+    /// which then answers as [`Pair::new`] does.
+    pub fn pending(address: IpAddr) -> Pair {
+        let (mut p, _) = Pair::new(
+            address,
+            &Role::new(RoleKind::Standby, SystemTime::UNIX_EPOCH, tokio::time::Instant::now()),
+        );
+        p.started = false;
+        p
+    }
+
+    /// The address watched, when paired.
+    pub fn address(&self) -> Option<IpAddr> {
+        self.address
     }
 
     pub fn role(&self) -> RoleKind {
@@ -181,6 +203,14 @@ impl Pair {
         let Some(address) = self.address else {
             return Vec::new();
         };
+        if !self.started {
+            let (mut p, effects) = Pair::new(address, role);
+            std::mem::swap(&mut p.peer, &mut self.peer);
+            p.peer_read = self.peer_read;
+            p.peer_error = self.peer_error.take();
+            *self = p;
+            return effects;
+        }
         if role.kind == self.role {
             return Vec::new();
         }
@@ -218,19 +248,10 @@ impl Pair {
         }
     }
 
-    /// How long a manual `push` waits between placing its hold and sending:
-    /// nothing on the active host; on the standby, long enough for the
-    /// active host to have read the hold ([`peer::EVERY`] +
-    /// [`peer::TIMEOUT`]) and to stop pushing that group, so the two hosts
-    /// never send opposite states.
-    ///
-    /// [`peer::EVERY`]: super::peer::EVERY
-    /// [`peer::TIMEOUT`]: super::peer::TIMEOUT
-    pub fn manual_push_delay(&self) -> std::time::Duration {
-        match self.role {
-            RoleKind::Active => std::time::Duration::ZERO,
-            RoleKind::Standby => super::peer::EVERY + super::peer::TIMEOUT,
-        }
+    /// Whether a push may start now, without asking for one group (the
+    /// orphans' Actives, a manual push): active, and the peer read once.
+    pub fn may_push(&self) -> bool {
+        self.role == RoleKind::Active && self.peer_read
     }
 
     /// Whether the daemon's own sync (`sync = true`) may run.
@@ -295,6 +316,26 @@ impl Pair {
     /// The peer's holds in force at `now` (for status, under its own key).
     pub fn peer_holds(&self, now: SystemTime) -> impl Iterator<Item = &PeerHold> {
         self.peer.values().filter(move |h| h.until > now)
+    }
+
+    /// Whether a hold of the peer's is on `group`: one that ran out counts
+    /// until [`Pair::expire_peer`] ends it, as this host's own holds do.
+    pub fn peer_held(&self, group: &str) -> bool {
+        self.peer.contains_key(group)
+    }
+
+    /// The peer's holds that ended by `now`, removed; their groups.
+    pub fn expire_peer(&mut self, now: SystemTime) -> Vec<String> {
+        let ended: Vec<String> = self
+            .peer
+            .iter()
+            .filter(|(_, h)| h.until <= now)
+            .map(|(g, _)| g.clone())
+            .collect();
+        for g in &ended {
+            self.peer.remove(g);
+        }
+        ended
     }
 
     /// The hold in force for `group` at `now`: this host's own (`own`, as

@@ -52,7 +52,12 @@ impl Core {
                 Ok(_) if self.dry() => Reply::err("daemon in dry run"),
                 Ok(_) => {
                     let hold = Duration::from_secs(hold_secs);
-                    self.manual.insert(group, Manual { want, hold, to });
+                    let m = Manual { want, hold, to };
+                    if self.pair.role() == crate::ha::RoleKind::Standby {
+                        self.manual_on_standby(&group, m, clocks);
+                    } else {
+                        self.manual.insert(group, m);
+                    }
                     return self.take();
                 }
             },
@@ -118,6 +123,10 @@ impl Core {
             pushes: &self.push_counts,
             guard_tripped: self.pushes.guard_tripped(),
             spool_depth,
+            ha_active: self
+                .pair
+                .paired()
+                .then(|| self.pair.role() == crate::ha::RoleKind::Active),
         };
         crate::daemon::metrics::render(&self.engine, &extra)
     }
@@ -126,7 +135,7 @@ impl Core {
     pub fn status(&self, clocks: Clocks) -> crate::view::Status {
         let state_file = crate::state::StateDir::new(&self.plan.settings.state_dir).file();
         let problems = self.problems(&state_file);
-        crate::daemon::status::build(
+        let mut status = crate::daemon::status::build(
             &self.plan,
             &self.engine,
             &self.pushes,
@@ -134,6 +143,8 @@ impl Core {
             self.url(),
             &problems,
             clocks,
-        )
+        );
+        status.ha = crate::daemon::status::pair(&self.pair, self.plan.settings.ha.as_ref(), clocks.wall);
+        status
     }
 }

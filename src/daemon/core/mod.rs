@@ -13,6 +13,7 @@
 //! slots (copied into the state file as they change, for the next start).
 
 mod control;
+mod pairing;
 mod pushing;
 mod reload;
 mod saving;
@@ -109,6 +110,8 @@ pub struct Core {
     /// Something the push decisions depend on changed: decide again as
     /// soon as the shell has drained what is queued, not at the next tick.
     decide_soon: bool,
+    /// The pair (`[ha]`): asked before every push, sync and new mail.
+    pair: crate::ha::pair::Pair,
     effects: Vec<Effect>,
 }
 
@@ -123,7 +126,9 @@ impl Core {
         let engine = Engine::new(&plan, &persisted);
         state.firewalls.entry(plan.settings.firewall.url.clone()).or_default();
         let pushes = build_pushes(&plan, &state, &clocks);
+        let pair = pairing::pair_for(plan.settings.ha.as_ref());
         Core {
+            pair,
             index: index(&plan),
             plan,
             state,
@@ -259,7 +264,7 @@ impl Core {
         tracing::info!(GROUP = %e.group, MEMBER = member, EVENT = ?e.kind, ACTIVE = e.expected_active.as_deref().unwrap_or(""), "{}: {}", e.group, e.text);
         let g = self.index.get(&e.group).map(|&i| &self.plan.groups[i]);
         if g.is_some_and(|g| g.def.mail && g.intent().is_none()) {
-            self.effects.push(Effect::Mail(super::mailing::group_event(e)));
+            self.mail(super::mailing::group_event(e));
         }
     }
 
@@ -273,6 +278,7 @@ impl Core {
     /// and state.json when due.
     pub fn tick(&mut self, clocks: Clocks) -> Vec<Effect> {
         self.end_holds(clocks);
+        self.end_peer_holds(clocks);
         let engine = &self.engine;
         for i in self.pushes.rearm(|i| engine.good_sent_after(i)) {
             let name = self.plan.groups[i].name();

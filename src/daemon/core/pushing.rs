@@ -20,7 +20,8 @@ impl Core {
         let now = clocks.mono;
         // An orphaned restart's Active first, within max_in_flight; it goes
         // even after SIGTERM (it completes a restart).
-        for (group, via) in self.orphans.due(now, self.pushes.free()) {
+        let free = if self.may_push() { self.pushes.free() } else { 0 };
+        for (group, via) in self.orphans.due(now, free) {
             self.pushes.started_elsewhere();
             let push = Push {
                 group,
@@ -28,8 +29,16 @@ impl Core {
             };
             self.effects.push(Effect::Push { push, via });
         }
-        let held: Vec<bool> = self.plan.groups.iter().map(|g| self.held(g.name())).collect();
-        let (sends, notes) = self.pushes.due(self.engine.anchors(), &held, now);
+        // The effective hold: this host's own or the peer's.
+        let held: Vec<bool> = self
+            .plan
+            .groups
+            .iter()
+            .map(|g| self.held_here_or_peer(g.name()))
+            .collect();
+        let pair = &mut self.pair;
+        let gate = |name: &str, want| super::pairing::gate(pair, name, want);
+        let (sends, notes) = self.pushes.due(self.engine.anchors(), &held, now, gate);
         for n in &notes {
             self.note(n);
         }
@@ -51,6 +60,10 @@ impl Core {
                 continue;
             };
             let want = self.manual[&name].want;
+            if !self.may_push() {
+                // Active, but the peer not read yet: it waits.
+                continue;
+            }
             if self.pushes.start_manual(i, want)
                 && let Some(m) = self.manual.remove(&name)
             {
@@ -85,7 +98,7 @@ impl Core {
             Want::DeActive => None,
         };
         let push = Push { group, want };
-        tracing::info!(GROUP = %push.group, MEMBER = member.as_deref().unwrap_or(""), EVENT = "push", "pushing {push}");
+        tracing::info!(GROUP = %push.group, MEMBER = member.as_deref().unwrap_or(""), ROLE = self.role_word(), EVENT = "push", "pushing {push}");
         let via = self.generation;
         self.effects.push(Effect::Push { push, via });
     }
@@ -176,7 +189,7 @@ impl Core {
                     "{}",
                     event.reason
                 );
-                self.effects.push(Effect::Mail(event));
+                self.mail(event);
             }
         }
     }
@@ -213,6 +226,6 @@ impl Core {
         use crate::mail::event::{DaemonKind, Event, Kind};
         tracing::error!(EVENT = "StateDirFailure", "{why}");
         let event = Event::new(Kind::Daemon(DaemonKind::StateDirFailure), why, wall);
-        self.effects.push(Effect::Mail(event));
+        self.mail(event);
     }
 }

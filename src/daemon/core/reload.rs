@@ -31,6 +31,12 @@ impl Core {
             .firewalls
             .entry(plan.settings.firewall.url.clone())
             .or_default();
+        let address = |p: &Plan| p.settings.ha.as_ref().map(|h| h.address);
+        if address(&plan) != address(&self.plan) {
+            // Another address (or none, or a first one): the role is not
+            // known until the shell's new watcher reports it.
+            self.pair = super::pairing::pair_for(plan.settings.ha.as_ref());
+        }
         self.index = index(&plan);
         self.plan = plan;
         self.engine = engine;

@@ -216,14 +216,37 @@ fn a_new_peer_hold_forgets_that_groups_belief_once() {
 }
 
 #[test]
-fn a_manual_push_on_the_standby_waits_until_the_active_host_saw_its_hold() {
-    let mut p = standby();
+fn a_pending_pair_starts_like_new_at_its_first_role() {
+    let mut p = Pair::pending(addr());
+    assert!(p.paired() && p.role() == Standby);
+    assert!(matches!(p.push("HQ", Want::Active), PushGate::Standby { .. }));
+    let fx = p.on_role(&role(Active, 1));
     assert_eq!(
-        p.manual_push_delay(),
-        super::super::peer::EVERY + super::super::peer::TIMEOUT
+        fx,
+        vec![
+            event(
+                HaEvent::StartedAs {
+                    role: Active,
+                    address: addr()
+                },
+                false
+            ),
+            Effect::ForgetBeliefs
+        ],
+        "a start is not a takeover: not mailed"
     );
-    p.on_role(&role(Active, 1));
-    assert_eq!(p.manual_push_delay(), Duration::ZERO);
+    let fx = p.on_role(&role(Standby, 2));
+    assert_eq!(fx, vec![event(HaEvent::LostAddress { address: addr() }, true)]);
+}
+
+#[test]
+fn a_peer_hold_counts_until_expired_and_expiring_names_its_group() {
+    let (mut p, _) = Pair::new(addr(), &role(Active, 0));
+    p.on_peer(Ok(vec![peer_hold("HQ", 10, "x")]), at(0));
+    assert!(p.peer_held("HQ"));
+    assert_eq!(p.expire_peer(at(5)), Vec::<String>::new());
+    assert_eq!(p.expire_peer(at(10)), vec!["HQ".to_string()]);
+    assert!(!p.peer_held("HQ"));
 }
 
 #[test]
@@ -268,7 +291,7 @@ fn a_takeover_keeps_the_peers_holds() {
 #[test]
 fn events_read_as_sentences() {
     let e = HaEvent::BecameActive { address: addr() };
-    assert_eq!(e.kind(), "ha_active");
+    assert_eq!(e.kind(), "BecameActive");
     assert!(e.to_string().contains("198.51.100.50"));
     let e = HaEvent::PeerUnreadable {
         error: PeerError::Shape("no \"groups\"".into()),

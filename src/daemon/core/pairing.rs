@@ -1,0 +1,219 @@
+//! The core's side of an active/standby pair (docs/ha.md): the role and the
+//! peer's holds come in as inputs; the [`Pair`] is asked before every push
+//! attempt, before a sync and before a new event's mail. Standby: pushes
+//! are decided and logged ("standby: would push"), never sent; a manual
+//! push places its hold (which binds both hosts) and is not sent.
+
+use std::collections::BTreeSet;
+
+use super::{Core, Effect, Manual};
+use crate::control::Reply;
+use crate::daemon::persist::Clocks;
+use crate::firewall::decide::Want;
+use crate::ha::pair::{Effect as PairEffect, HaEvent, Pair, PushGate};
+use crate::ha::peer::{PeerError, PeerHold};
+use crate::ha::{Role, RoleKind};
+use crate::mail::event::{DaemonKind, Event, Kind};
+use crate::state::Belief;
+
+/// The pair of `plan`'s `[ha]`: waiting for its first role, or single.
+pub(super) fn pair_for(ha: Option<&crate::config::settings::Ha>) -> Pair {
+    match ha {
+        Some(ha) => Pair::pending(ha.address),
+        None => Pair::single(),
+    }
+}
+
+/// Asks the pair before a push attempt; logs the standby's would-be push.
+pub(super) fn gate(pair: &mut Pair, group: &str, want: Want) -> bool {
+    match pair.push(group, want) {
+        PushGate::Send => true,
+        PushGate::WaitForPeer => false,
+        PushGate::Standby { log } => {
+            if log {
+                tracing::info!(GROUP = %group, ROLE = "standby", EVENT = "standby_push", "standby: would push {want} {group}");
+            }
+            false
+        }
+    }
+}
+
+impl Core {
+    pub fn pair(&self) -> &Pair {
+        &self.pair
+    }
+
+    /// Whether the daemon's own sync may run now (standby: no).
+    pub fn may_sync(&self) -> bool {
+        self.pair.may_sync()
+    }
+
+    /// Whether a new event is mailed now (standby: logged only).
+    pub fn mails_new_events(&self) -> bool {
+        self.pair.mails_new_events()
+    }
+
+    /// "active" or "standby", for the ROLE field of push log lines.
+    pub(super) fn role_word(&self) -> &'static str {
+        match self.pair.role() {
+            RoleKind::Active => "active",
+            RoleKind::Standby => "standby",
+        }
+    }
+
+    /// A new value of the role watcher (the first one included).
+    pub fn role(&mut self, role: &Role, clocks: Clocks) -> Vec<Effect> {
+        let fx = self.pair.on_role(role);
+        if self.pair.role() == RoleKind::Standby {
+            self.manual_to_standby(clocks);
+        }
+        self.pair_effects(fx, clocks);
+        self.take()
+    }
+
+    /// A read of the peer's `/status` finished.
+    pub fn peer(&mut self, read: Result<Vec<PeerHold>, PeerError>, clocks: Clocks) -> Vec<Effect> {
+        let before = self.peer_held_groups();
+        let fx = self.pair.on_peer(read, clocks.wall);
+        let after = self.peer_held_groups();
+        // A peer hold that went (released there, or ended) disarms the
+        // group here too, as the end of an own hold does.
+        for g in before.difference(&after) {
+            self.peer_hold_ended(g, clocks);
+        }
+        self.pair_effects(fx, clocks);
+        self.decide_soon = true;
+        self.take()
+    }
+
+    fn peer_held_groups(&self) -> BTreeSet<String> {
+        self.plan
+            .groups
+            .iter()
+            .map(|g| g.name())
+            .filter(|g| self.pair.peer_held(g))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Peer holds whose time is up end, each disarming its group (a tick).
+    pub(super) fn end_peer_holds(&mut self, clocks: Clocks) {
+        for g in self.pair.expire_peer(clocks.wall) {
+            self.peer_hold_ended(&g, clocks);
+        }
+    }
+
+    fn peer_hold_ended(&mut self, group: &str, clocks: Clocks) {
+        if let Some(&i) = self.index.get(group) {
+            self.pushes.disarm(i, clocks.mono);
+            tracing::info!(GROUP = %group, EVENT = "hold_ended", "the peer's hold ended; the group is disarmed until seen up");
+        }
+    }
+
+    /// The effective hold: this host's own or the peer's.
+    pub(super) fn held_here_or_peer(&self, name: &str) -> bool {
+        self.held(name) || self.pair.peer_held(name)
+    }
+
+    fn pair_effects(&mut self, fx: Vec<PairEffect>, clocks: Clocks) {
+        for e in fx {
+            match e {
+                PairEffect::Event { event, mail } => self.pair_event(event, mail, clocks),
+                PairEffect::ForgetBeliefs => {
+                    for i in 0..self.pushes.groups.len() {
+                        self.forget_belief(i);
+                    }
+                }
+                PairEffect::ForgetBelief { group } => {
+                    if let Some(&i) = self.index.get(&group) {
+                        self.forget_belief(i);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Group `i`'s belief becomes unknown, so its wanted state is sent once
+    /// (persisted like any belief change).
+    fn forget_belief(&mut self, i: usize) {
+        let g = &mut self.pushes.groups[i];
+        g.slot.belief = Belief::Unknown;
+        let name = g.name.clone();
+        if !self.dry() {
+            self.firewall_mut().beliefs.insert(name, Belief::Unknown);
+        }
+        self.dirty = true;
+        self.decide_soon = true;
+    }
+
+    fn pair_event(&mut self, event: HaEvent, mail: bool, clocks: Clocks) {
+        let kind = match &event {
+            HaEvent::BecameActive { .. } => Some(DaemonKind::BecameActive),
+            HaEvent::LostAddress { .. } => Some(DaemonKind::BecameStandby),
+            _ => None,
+        };
+        match (&event, kind) {
+            (HaEvent::PeerUnreadable { .. }, _) => {
+                tracing::warn!(EVENT = event.kind(), ROLE = self.role_word(), "{event}");
+            }
+            (_, Some(_)) => tracing::warn!(EVENT = event.kind(), ROLE = self.role_word(), "{event}"),
+            _ => tracing::info!(EVENT = event.kind(), ROLE = self.role_word(), "{event}"),
+        }
+        // Both role changes are mailed whatever the role: if the address
+        // left both hosts, no other mail would say so.
+        if let (Some(k), true) = (kind, mail) {
+            let e = Event::new(Kind::Daemon(k), event.to_string(), clocks.wall);
+            self.effects.push(Effect::Mail(e));
+        }
+    }
+
+    /// A new event's mail: sent when active, logged only on the standby.
+    pub(super) fn mail(&mut self, event: Event) {
+        if self.pair.mails_new_events() {
+            self.effects.push(Effect::Mail(event));
+        } else {
+            tracing::info!(
+                EVENT = event.kind.name(),
+                ROLE = "standby",
+                GROUP = event.group.as_deref().unwrap_or(""),
+                "standby: not mailed: {}",
+                event.reason
+            );
+        }
+    }
+
+    /// Whether a push may start now (a standby, or an active host that has
+    /// not read its peer yet, starts none).
+    pub(super) fn may_push(&self) -> bool {
+        self.pair.may_push()
+    }
+
+    /// `failoverd push` on the standby: the hold is placed (it binds both
+    /// hosts: the active host reads it and honours it), nothing is sent,
+    /// and the reply says where the push must run.
+    pub(super) fn manual_on_standby(&mut self, group: &str, m: Manual, clocks: Clocks) {
+        self.hold_group(
+            group,
+            m.hold,
+            &format!("manual push of {} (placed on the standby)", m.want),
+            clocks,
+        );
+        let peer = self.plan.settings.ha.as_ref().map_or("", |h| h.peer.as_str());
+        let msg = format!(
+            "this host is standby: the hold is placed and binds both hosts; the push itself must be run on the active host ({peer})"
+        );
+        tracing::info!(GROUP = %group, ROLE = "standby", EVENT = "standby_push", "{msg}");
+        let body = serde_json::json!({"accepted": false, "answer": msg});
+        self.effects.push(Effect::Reply {
+            to: m.to,
+            reply: Reply::ok(body),
+        });
+    }
+
+    /// Manual pushes still waiting when the address left: placed as holds.
+    fn manual_to_standby(&mut self, clocks: Clocks) {
+        for (group, m) in std::mem::take(&mut self.manual) {
+            self.manual_on_standby(&group, m, clocks);
+        }
+    }
+}
