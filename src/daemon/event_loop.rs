@@ -270,7 +270,7 @@ impl<C: Check> Shell<C> {
     fn tick(&mut self) {
         let clocks = Clocks::now();
         let mailer = self.core.mails_new_events().then_some(&self.mailer);
-        self.reads.tick(self.core.plan(), mailer, clocks.mono);
+        self.reads.tick(&self.core, mailer, clocks.mono);
         let e = self.core.tick(clocks);
         self.perform(e);
     }

@@ -53,8 +53,11 @@ impl Reads {
 
     /// Starts the Get when due and none is running.
     /// `mailer`: none on the standby (a problem is logged, not mailed).
-    pub fn tick(&mut self, plan: &Plan, mailer: Option<&Mailer>, now: Instant) {
-        if now < self.next_get {
+    /// A standby makes no Get (it sends the firewall nothing); the first
+    /// tick after it became active does.
+    pub fn tick(&mut self, core: &Core, mailer: Option<&Mailer>, now: Instant) {
+        let plan = core.plan();
+        if now < self.next_get || !core.may_call_firewall() {
             return;
         }
         self.next_get = now + plan.settings.firewall.check_every;

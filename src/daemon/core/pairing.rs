@@ -48,6 +48,12 @@ impl Core {
         self.pair.may_sync()
     }
 
+    /// Whether any request may go to the firewall (the read-only Get
+    /// included): a standby sends none at all (docs/ha.md).
+    pub fn may_call_firewall(&self) -> bool {
+        self.pair.role() == RoleKind::Active
+    }
+
     /// Whether a new event is mailed now (standby: logged only).
     pub fn mails_new_events(&self) -> bool {
         self.pair.mails_new_events()
