@@ -9,6 +9,7 @@
 //! Needs root and keepalived; skipped visibly otherwise.
 
 mod hautil;
+mod mailutil;
 mod netutil;
 
 use std::io::Write;
@@ -358,4 +359,288 @@ fn the_shipped_keepalived_example_passes_keepalived_s_own_check() {
     assert_ne!(broken, a);
     let (_, printed) = keepalived_check(&ns, &broken);
     assert!(printed.contains("no_such_script"), "{printed}");
+}
+
+// ---- Two real daemons as a pair (docs/ha.md, Tests) ----
+
+use hautil::pair::{PairDaemon, Services};
+use sfos_emulator::ActionKind;
+
+const A_IP: &str = "198.51.100.11";
+const B_IP: &str = "198.51.100.12";
+
+/// A LAN with the services, a real failoverd on each host, the shipped
+/// keepalived example on each; settled with `a` holding the address and
+/// `a`'s Active of G and H received. Returns the examples too.
+fn pair(test: &str) -> Option<(Lan, Services, PairDaemon, PairDaemon, String)> {
+    let mut lan = lan(test)?;
+    let mut svc = Services::start(&lan);
+    let da = lan.a.start_pair_daemon(&svc, B_IP);
+    let db = lan.b.start_pair_daemon(&svc, A_IP);
+    let (conf_a, conf_b) = shipped_examples();
+    lan.a.start_keepalived_with(&conf_a);
+    lan.settle(Some('a'), Duration::from_secs(30));
+    lan.b.start_keepalived_with(&conf_b);
+    lan.b
+        .keepalived
+        .as_ref()
+        .unwrap()
+        .wait_log("Entering BACKUP STATE", SETTLE);
+    lan.settle(Some('a'), SETTLE);
+    wait_pushes(&svc, 0, A_IP, &["G", "H"], SETTLE).unwrap_or_else(|e| panic!("{e}\na: {}", da.log()));
+    // A member goes down and comes back on both hosts alike: only the
+    // active host mails it; the standby logs it.
+    let c_down = ["ip daddr 127.0.0.3 icmp type echo-request drop"];
+    lan.a.ns.filter_input(&c_down);
+    lan.b.ns.filter_input(&c_down);
+    assert!(
+        svc.wait_mail("failoverd-a@", "MemberDown", SETTLE),
+        "a mails its group events: {:?}",
+        svc.collect_mail()
+    );
+    lan.a.ns.filter_input(&[]);
+    lan.b.ns.filter_input(&[]);
+    assert!(svc.wait_mail("failoverd-a@", "MemberUp", SETTLE));
+    let from_b: Vec<_> = svc
+        .collect_mail()
+        .iter()
+        .filter(|m| m.from.contains("failoverd-b@"))
+        .collect();
+    assert!(from_b.is_empty(), "the standby mailed: {from_b:?}");
+    assert!(
+        db.log().contains("standby: not mailed"),
+        "b logs what it does not mail:\n{}",
+        db.log()
+    );
+    Some((lan, svc, da, db, conf_a))
+}
+
+/// Waits until `from` has pushed Active for each of `groups` among the
+/// pushes after the first `mark`; returns when the first of them came.
+fn wait_pushes(svc: &Services, mark: usize, from: &str, groups: &[&str], within: Duration) -> Result<Instant, String> {
+    let deadline = Instant::now() + within;
+    let mut first = None;
+    loop {
+        let p = svc.pushes();
+        let mine: Vec<_> = p[mark.min(p.len())..].iter().filter(|x| x.0 == from).collect();
+        if first.is_none() && !mine.is_empty() {
+            first = Some(Instant::now());
+        }
+        let done = groups
+            .iter()
+            .all(|g| mine.iter().any(|x| x.1 == *g && x.2 == ActionKind::Active));
+        if done {
+            return Ok(first.unwrap());
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "{from} did not push Active {groups:?} within {within:?}: {p:?}"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Requests from `ip` after the first `mark`.
+fn requests_from(svc: &Services, ip: &str, mark: usize) -> usize {
+    svc.senders().iter().skip(mark).filter(|s| *s == ip).count()
+}
+
+#[test]
+fn a_pair_of_daemons_only_the_holder_sends_and_mails_and_the_other_takes_over() {
+    let test = "a_pair_of_daemons_only_the_holder_sends_and_mails_and_the_other_takes_over";
+    let Some((mut lan, mut svc, mut da, db, conf_a)) = pair(test) else {
+        return;
+    };
+    assert_eq!(
+        requests_from(&svc, B_IP, 0),
+        0,
+        "the standby sent the firewall nothing: {:?}\nb: {}",
+        svc.emu
+            .requests()
+            .iter()
+            .map(|r| (r.peer, r.actions.clone()))
+            .collect::<Vec<_>>(),
+        db.log()
+    );
+    assert!(
+        db.log().contains("standby: would push"),
+        "b decides and logs: {}",
+        db.log()
+    );
+    let (code, out, _) = db.cli(&lan.b, &["status"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("pair: this host is standby since"), "{out}");
+    let n = trials();
+    // From here (a holds the address, b's last request answered) b sends
+    // nothing until it takes the address.
+    let mut req_mark = svc.senders().len();
+    for failure in ["keepalived TERM", "keepalived KILL", "failoverd KILL"] {
+        let mut times = Vec::new();
+        for _ in 0..n {
+            lan.settle(Some('a'), SETTLE);
+            assert_eq!(
+                requests_from(&svc, B_IP, req_mark),
+                0,
+                "no request from b while a held the address"
+            );
+            let mark = svc.pushes().len();
+            let mail_mark = svc.collect_mail().len();
+            let t0 = Instant::now();
+            match failure {
+                "keepalived TERM" => lan.a.stop_keepalived("TERM"),
+                "keepalived KILL" => lan.a.stop_keepalived("KILL"),
+                // The track script notices and gives the address up.
+                _ => da.kill(),
+            }
+            lan.b.watch.wait_for(Active, Duration::from_secs(30)).unwrap();
+            let first = wait_pushes(&svc, mark, B_IP, &["G", "H"], SETTLE)
+                .unwrap_or_else(|e| panic!("{failure}: {e}\nb: {}", db.log()));
+            times.push(first - t0);
+            assert!(
+                svc.wait_mail("failoverd-b@", "BecameActive", Duration::from_secs(15)),
+                "b's takeover is mailed: {:?}",
+                &svc.collect_mail()[mail_mark..]
+            );
+            if failure == "keepalived TERM" {
+                assert!(
+                    svc.wait_mail("failoverd-a@", "BecameStandby", Duration::from_secs(15)),
+                    "a's loss is mailed"
+                );
+            }
+            // KILL leaves the address on a too (both active): only
+            // identical pushes, never a DeActive against an Active.
+            let after: Vec<_> = svc.pushes()[mark..].to_vec();
+            assert!(
+                after.iter().all(|p| p.2 == ActionKind::Active),
+                "only the wanted state, from either host: {after:?}"
+            );
+            // a comes back and, with preempt, takes the address back; it
+            // sends each wanted state once.
+            let back = svc.pushes().len();
+            match failure {
+                "failoverd KILL" => da = lan.a.start_pair_daemon(&svc, B_IP),
+                _ => lan.a.start_keepalived_with(&conf_a),
+            }
+            if failure == "keepalived KILL" {
+                lan.watchers_follow(SETTLE);
+            }
+            lan.settle(Some('a'), Duration::from_secs(30));
+            wait_pushes(&svc, back, A_IP, &["G", "H"], SETTLE).unwrap_or_else(|e| panic!("{e}\na: {}", da.log()));
+            lan.settle(Some('a'), SETTLE);
+            req_mark = svc.senders().len();
+        }
+        let (m, w) = median_worst(&mut times);
+        report(&format!(
+            "HA pair: {failure} on the active host -> the other host's first push after median {m:?}, \
+             worst {w:?} ({n} trials)"
+        ));
+    }
+}
+
+#[test]
+fn a_hold_placed_on_the_standby_binds_the_new_active_host_after_failoverd_on_the_active_one_is_killed() {
+    let test = "a_hold_placed_on_the_standby_binds_the_new_active_host_after_failoverd_on_the_active_one_is_killed";
+    let Some((mut lan, mut svc, mut da, db, _)) = pair(test) else {
+        return;
+    };
+    let req_mark = svc.senders().len();
+    let (code, out, err) = db.cli(&lan.b, &["push", "G", "--deactivate", "--hold", "10m"]);
+    assert_ne!(code, 0, "not accepted: {out}{err}");
+    assert!(
+        out.contains("this host is standby: the hold is placed and binds both hosts"),
+        "{out}{err}"
+    );
+    assert!(
+        out.contains(&format!("http://{A_IP}:9733/status")),
+        "names the peer: {out}"
+    );
+    // a reads b's hold (polled, with a deadline).
+    let deadline = Instant::now() + SETTLE;
+    loop {
+        let (_, out, _) = da.cli(&lan.a, &["status"]);
+        if out.contains("HELD by the peer until") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "a never showed b's hold:\n{out}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(requests_from(&svc, B_IP, req_mark), 0, "b's push sent nothing");
+    let mark = svc.pushes().len();
+    let mail_mark = svc.collect_mail().len();
+    let t0 = Instant::now();
+    da.kill();
+    lan.b.watch.wait_for(Active, Duration::from_secs(30)).unwrap();
+    let first = wait_pushes(&svc, mark, B_IP, &["H"], SETTLE).unwrap_or_else(|e| panic!("{e}\nb: {}", db.log()));
+    report(&format!(
+        "HA pair: failoverd killed on the active host -> the other host's first push after {:?} (track script: interval 2 s, fall 2)",
+        first - t0
+    ));
+    // A window after H's Active: no push of G from b.
+    let until = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < until {
+        let g: Vec<_> = svc.pushes()[mark..].iter().filter(|p| p.1 == "G").cloned().collect();
+        assert!(g.is_empty(), "G is held (placed on the standby): {g:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        svc.wait_mail("failoverd-b@", "BecameActive", Duration::from_secs(15)),
+        "{:?}",
+        &svc.collect_mail()[mail_mark..]
+    );
+}
+
+#[test]
+fn a_split_brain_sends_only_identical_pushes_from_both_hosts() {
+    let test = "a_split_brain_sends_only_identical_pushes_from_both_hosts";
+    let Some((mut lan, svc, da, db, _)) = pair(test) else {
+        return;
+    };
+    // The address on b as well (keepalived on a still holds it): both active.
+    let mark = svc.pushes().len();
+    lan.b.ns.exec(&["ip", "addr", "add", &format!("{VIP}/32"), "dev", "lo"]);
+    lan.b.watch.wait_for(Active, SETTLE).unwrap();
+    wait_pushes(&svc, mark, B_IP, &["G", "H"], SETTLE).unwrap_or_else(|e| panic!("{e}\nb: {}", db.log()));
+    // G's members fail on both hosts alike: both decide DeActive G.
+    let rules = ["ip daddr { 127.0.0.1, 127.0.0.2 } icmp type echo-request drop"];
+    lan.a.ns.filter_input(&rules);
+    lan.b.ns.filter_input(&rules);
+    let deadline = Instant::now() + SETTLE;
+    loop {
+        let p = svc.pushes();
+        let de: Vec<_> = p[mark..]
+            .iter()
+            .filter(|x| x.1 == "G" && x.2 == ActionKind::DeActive)
+            .collect();
+        if de.iter().any(|x| x.0 == A_IP) && de.iter().any(|x| x.0 == B_IP) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "both hosts should push DeActive G: {:?}\na: {}\nb: {}",
+            &p[mark..],
+            da.log(),
+            db.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let p = svc.pushes();
+    for x in p[mark..].iter().filter(|x| x.1 == "H") {
+        assert_eq!(x.2, ActionKind::Active, "H stays up: {x:?}");
+    }
+    let g: Vec<_> = p[mark..]
+        .iter()
+        .filter(|x| x.1 == "G")
+        .map(|x| (x.0.clone(), x.2))
+        .collect();
+    // Per host, G goes Active then DeActive: never DeActive then Active.
+    for host in [A_IP, B_IP] {
+        let seq: Vec<_> = g.iter().filter(|x| x.0 == host).map(|x| x.1).collect();
+        let first_de = seq.iter().position(|k| *k == ActionKind::DeActive).unwrap();
+        assert!(
+            seq[first_de..].iter().all(|k| *k == ActionKind::DeActive),
+            "{host}: no Active after the DeActive: {seq:?}"
+        );
+    }
+    report(&format!("HA pair: split brain pushes (host, group, action): {g:?}"));
 }

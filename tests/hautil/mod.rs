@@ -18,6 +18,8 @@ use failoverd::ha::RoleKind;
 
 use crate::netutil::{Namespace, run};
 
+pub mod pair;
+
 /// The virtual address, from the documentation range, inside the
 /// namespaces only.
 pub const VIP: &str = "198.51.100.50";
