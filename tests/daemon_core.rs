@@ -742,3 +742,35 @@ fn a_hold_on_the_active_host_binds_the_standby_after_the_active_host_dies() {
     let p = pushes(&b.ticks(5));
     assert_eq!(p, ["DeActive H"], "armed from what the standby saw; G still held");
 }
+
+#[test]
+fn a_reload_to_another_address_sends_nothing_until_the_new_watcher_reports() {
+    let mut r = ha_run(&["G"]);
+    r.role(RoleKind::Active);
+    r.peer(Ok(vec![]));
+    r.both(true);
+    assert_eq!(pushes(&r.ticks(1)), ["Active G"]);
+    r.answer("G", 0, Class::Accepted);
+    let moved = ha_settings(&["G"]).replace("198.51.100.50", "198.51.100.60");
+    let case = Case::new(&with_state_dir(&moved), &[("gG.xml", &mailing_group(0, "G"))]);
+    let c = r.clocks();
+    r.core.reload(plan_of(&case), 1, c);
+    assert_eq!(
+        r.status_json()["ha"]["role"],
+        "standby",
+        "unknown until the watcher says"
+    );
+    r.both(false);
+    assert!(pushes(&r.ticks(5)).is_empty());
+    let e = r.role(RoleKind::Active);
+    assert!(
+        mails(&e).is_empty(),
+        "a new watcher's first role is a start, not a takeover"
+    );
+    r.peer(Ok(vec![]));
+    assert_eq!(
+        pushes(&r.ticks(1)),
+        ["DeActive G"],
+        "beliefs forgotten: the wanted state goes"
+    );
+}

@@ -160,7 +160,10 @@ pub async fn serve<C: Check>(plan: Plan, deps: Deps<C>, shutdown: impl Future<Ou
     shell.pair_apply().await;
     let effects = shell.core.start();
     shell.perform(effects);
-    shell.reads.sync(&shell.core);
+    if shell.core.plan().settings.ha.is_none() {
+        // With [ha], the role's arrival started it (active) or not.
+        shell.reads.sync(&shell.core);
+    }
     tracing::info!(
         groups = shell.core.plan().groups.len(),
         streams = shell.core.engine().streams().len(),
@@ -287,9 +290,12 @@ impl<C: Check> Shell<C> {
     /// The role watcher's news: to the core; a host that became active
     /// runs its sync (standby runs none).
     pub(super) fn role(&mut self, role: &crate::ha::Role) {
+        let before = self.core.may_sync();
         let e = self.core.role(role, Clocks::now());
         self.perform(e);
-        self.reads.sync(&self.core);
+        if before != self.core.may_sync() {
+            self.reads.sync(&self.core);
+        }
     }
 
     /// Starts or restarts the pair's tasks for the current `[ha]`.

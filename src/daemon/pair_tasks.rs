@@ -42,7 +42,11 @@ impl PairTasks {
         let address_changed = self.ha.as_ref().map(|h| h.address) != ha.map(|h| h.address);
         self.stop_reader();
         self.ha = ha.cloned();
-        let ha = ha?;
+        let Some(ha) = ha else {
+            // [ha] removed: the watcher ends with its receiver.
+            self.role = None;
+            return None;
+        };
         self.reader = Some(spawn_reader(ha.peer.clone(), self.reads.clone()));
         if !address_changed && self.role.is_some() {
             return None;

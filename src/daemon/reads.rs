@@ -73,7 +73,14 @@ impl Reads {
     /// when the core allows it (a standby syncs nothing).
     pub fn sync(&mut self, core: &Core) {
         let (plan, state) = (core.plan(), core.state());
-        if !plan.settings.firewall.sync || !core.may_sync() {
+        if !core.may_sync() {
+            // Became standby: a sync under way stops, no request follows.
+            if let Some(old) = self.sync.take() {
+                old.abort();
+            }
+            return;
+        }
+        if !plan.settings.firewall.sync {
             return;
         }
         let Some(api) = self.api.clone() else { return };
