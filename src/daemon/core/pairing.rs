@@ -178,8 +178,11 @@ impl Core {
         if self.pair.mails_new_events() {
             self.effects.push(Effect::Mail(event));
         } else {
+            // The event logged its own EVENT=<kind> line already; this
+            // one says only that it was not mailed.
             tracing::info!(
-                EVENT = event.kind.name(),
+                EVENT = "standby_not_mailed",
+                KIND = event.kind.name(),
                 ROLE = "standby",
                 GROUP = event.group.as_deref().unwrap_or(""),
                 "standby: not mailed: {}",
