@@ -6,6 +6,12 @@
 //! preempt and stays without; a minute of moves is followed; a split brain
 //! makes both active. Takeover times are printed, never asserted.
 //!
+//! Then the pair itself: a real `failoverd run` on each host, the emulator
+//! and an SMTP server on the switch (`hautil::pair`). Only the holder sends
+//! or mails; the other host takes over after keepalived's TERM or KILL, a
+//! cut link, or failoverd killed; a hold placed on the standby binds the
+//! new active host; a split brain sends only identical pushes.
+//!
 //! Needs root and keepalived; skipped visibly otherwise.
 
 mod hautil;
@@ -475,7 +481,7 @@ fn a_pair_of_daemons_only_the_holder_sends_and_mails_and_the_other_takes_over() 
     // From here (a holds the address, b's last request answered) b sends
     // nothing until it takes the address.
     let mut req_mark = svc.senders().len();
-    for failure in ["keepalived TERM", "keepalived KILL", "failoverd KILL"] {
+    for failure in ["keepalived TERM", "keepalived KILL", "link cut", "failoverd KILL"] {
         let mut times = Vec::new();
         for _ in 0..n {
             lan.settle(Some('a'), SETTLE);
@@ -490,6 +496,8 @@ fn a_pair_of_daemons_only_the_holder_sends_and_mails_and_the_other_takes_over() 
             match failure {
                 "keepalived TERM" => lan.a.stop_keepalived("TERM"),
                 "keepalived KILL" => lan.a.stop_keepalived("KILL"),
+                // a's switch port down: a reaches nothing any more.
+                "link cut" => lan.link('a', false),
                 // The track script notices and gives the address up.
                 _ => da.kill(),
             }
@@ -520,6 +528,7 @@ fn a_pair_of_daemons_only_the_holder_sends_and_mails_and_the_other_takes_over() 
             let back = svc.pushes().len();
             match failure {
                 "failoverd KILL" => da = lan.a.start_pair_daemon(&svc, B_IP),
+                "link cut" => lan.link('a', true),
                 _ => lan.a.start_keepalived_with(&conf_a),
             }
             if failure == "keepalived KILL" {
