@@ -8,6 +8,7 @@
 //! - [`health`]: pure state machines from check outcomes to events.
 //! - [`daemon`]: `failoverd run`, a pure core and the shell that performs its effects.
 //! - [`view`]: the typed status `/status` serves and `failoverd status` reads.
+//! - [`page`]: the status page `GET /` serves, rendered from a view and its history.
 //! - [`cmd`]: the commands' work, called by the thin binary in `main.rs`.
 // One audited exception: probe::sockopt (a socket option surge-ping hides).
 #![deny(unsafe_code)]
@@ -23,6 +24,7 @@ pub mod firewall;
 pub mod health;
 pub mod logging;
 pub mod mail;
+pub mod page;
 pub mod probe;
 pub mod state;
 pub mod view;

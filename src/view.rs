@@ -13,6 +13,9 @@ pub struct Status {
     pub problems: Vec<String>,
     /// The firewall's API URL.
     pub firewall: String,
+    /// With `[ha]`: this host's role and since when ("active since ...").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ha_role: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -24,6 +27,10 @@ pub struct Group {
     pub state: String,
     pub since: Option<u64>,
     pub expected_active: Option<String>,
+    /// With `[snmp]`: the member whose connection the firewall's tunnel
+    /// table shows active (docs/firewall-api.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carrying: Option<String>,
     pub armed: bool,
     pub members: Vec<Member>,
     /// What failoverd believes the firewall has: "Active", "DeActive", "Unknown".

@@ -93,6 +93,7 @@ pub fn build(
                 state: st.to_string(),
                 since: gs.and_then(|s| s.since).map(secs),
                 expected_active: active,
+                carrying: None,
                 armed: gp.policy.armed,
                 members: members(engine, g.name(), &clocks),
                 belief: gp.slot.belief.to_string(),
@@ -121,6 +122,7 @@ pub fn build(
         api_paused: pushes.paused().map(str::to_string),
         problems: problems.to_vec(),
         firewall: url.to_string(),
+        ha_role: None,
     }
 }
 
