@@ -16,6 +16,7 @@ impl Core {
     pub fn control(&mut self, req: Request, to: ReplyTo, clocks: Clocks, spool_depth: usize) -> Vec<Effect> {
         let reply = match req {
             Request::Metrics => Reply::ok(serde_json::Value::String(self.metrics(spool_depth))),
+            Request::Page => Reply::ok(serde_json::Value::String(crate::page::render(&self.page(clocks)))),
             Request::Status => match serde_json::to_value(self.status(clocks)) {
                 Ok(v) => Reply::ok(v),
                 Err(e) => Reply::err(format!("cannot serialise the status: {e}")),

@@ -13,6 +13,8 @@
 //! slots (copied into the state file as they change, for the next start).
 
 mod control;
+pub mod history;
+mod page_view;
 mod pushing;
 mod reload;
 mod saving;
@@ -109,6 +111,8 @@ pub struct Core {
     /// Something the push decisions depend on changed: decide again as
     /// soon as the shell has drained what is queued, not at the next tick.
     decide_soon: bool,
+    /// The status page's last hour of checks and day of events.
+    history: history::History,
     effects: Vec<Effect>,
 }
 
@@ -138,6 +142,7 @@ impl Core {
             dirty: true,
             saving: persist::Saving::default(),
             decide_soon: false,
+            history: history::History::new(clocks.mono),
             effects: Vec::new(),
         }
     }
@@ -217,6 +222,7 @@ impl Core {
     /// One check's result (its stream id is the current engine's).
     pub fn observe(&mut self, obs: &Observation, clocks: Clocks) -> Vec<Effect> {
         let outputs = self.engine.observe(obs);
+        self.history.record(obs, &outputs, clocks);
         if self.engine.is_anchor(obs.stream) {
             // The guard may have waited for this check.
             self.decide_soon = true;

@@ -21,6 +21,7 @@ impl Core {
         let changes = changes::changes(&self.plan, &plan);
         let mut engine = Engine::new(&plan, &self.engine.persisted());
         engine.adopt(&self.engine);
+        self.history.carry(&self.engine, &engine);
         let mut pushes = build_pushes(&plan, &self.state, &clocks);
         self.orphan_dropped_restarts(&plan, clocks);
         let url_same = plan.settings.firewall.url == self.plan.settings.firewall.url;
