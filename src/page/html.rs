@@ -30,7 +30,7 @@ svg .line{fill:none;stroke-width:1.5;stroke-linejoin:round;vector-effect:non-sca
 .rtt .line{stroke:#0969da}.loss .line{stroke:var(--down)}
 table.events{border-collapse:collapse;width:100%}table.events td{border-top:1px solid var(--line);padding:3px 6px;vertical-align:top;word-break:break-word}
 table.events td.at{white-space:nowrap;color:var(--muted)}
-@media (max-width:600px){body{padding:6px;font-size:14px}.target{margin-left:0}figure{flex-basis:100%}table.events td.at{white-space:normal}}
+@media (max-width:600px){body{padding:6px;font-size:14px}.target{margin-left:0}figure{flex-basis:100%}table.events tr{display:block;border-top:1px solid var(--line);padding:3px 0}table.events td{display:block;border:0;padding:1px 4px}}
 ";
 
 /// The whole page.
@@ -38,10 +38,11 @@ pub fn render(page: &Page) -> String {
     let s = &page.status;
     let mut out = String::with_capacity(8192 + 2600 * targets(s));
     let (up, down) = (count(s, "up"), count(s, "down"));
+    let n = s.groups.len();
     let title = format!(
-        "failoverd: {} groups, {up} up, {down} down, {} unknown",
-        s.groups.len(),
-        s.groups.len() - up - down
+        "failoverd: {n} group{}, {up} up, {down} down, {} unknown",
+        if n == 1 { "" } else { "s" },
+        n - up - down
     );
     let _ = write!(
         out,
