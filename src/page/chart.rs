@@ -43,8 +43,8 @@ pub(super) fn loss(out: &mut String, chart: &Chart) {
 }
 
 /// One chart: `height` gives each point's height above the baseline, or
-/// `None` for a gap. Runs of points are one path each; a lone point is a
-/// short dash so that it shows.
+/// `None` for a gap. Runs of points are one path each, flat stretches only
+/// their ends; a lone point is a short dash so that it shows.
 fn draw(out: &mut String, class: &str, label: &str, chart: &Chart, height: impl Fn(&super::Point) -> Option<u64>) {
     let skip = POINTS.saturating_sub(chart.points.len());
     let _ = write!(
@@ -52,30 +52,40 @@ fn draw(out: &mut String, class: &str, label: &str, chart: &Chart, height: impl 
         "<figure class=\"{class}\"><svg class=\"chart\" viewBox=\"0 0 {POINTS} {H}\" preserveAspectRatio=\"none\" role=\"img\" aria-label=\"{label}\"><path class=\"axis\" d=\"M0 {b}H{POINTS}\"/><path class=\"line\" d=\"",
         b = H - 2,
     );
-    let mut run = 0;
+    // A flat stretch is drawn as its two ends: `flat` is the last point
+    // not written yet that has the height of the last one written.
+    let (mut run, mut last_y, mut flat) = (0, 0, None);
     for (i, p) in chart.points.iter().take(POINTS).enumerate() {
-        match height(p) {
-            Some(h) => {
-                let (x, y) = (skip + i, u64::from(H - 2) - h.min(u64::from(H - 4)));
-                let _ = if run == 0 {
-                    write!(out, "M{x} {y}")
-                } else {
-                    write!(out, " {x} {y}")
-                };
-                run += 1;
+        let Some(h) = height(p) else {
+            end_run(out, run, flat.take(), last_y);
+            run = 0;
+            continue;
+        };
+        let (x, y) = (skip + i, u64::from(H - 2) - h.min(u64::from(H - 4)));
+        if run == 0 {
+            let _ = write!(out, "M{x} {y}");
+        } else if y == last_y {
+            flat = Some(x);
+        } else {
+            if let Some(fx) = flat.take() {
+                let _ = write!(out, " {fx} {last_y}");
             }
-            None => {
-                if run == 1 {
-                    out.push_str("h1");
-                }
-                run = 0;
-            }
+            let _ = write!(out, " {x} {y}");
         }
+        run += 1;
+        last_y = y;
     }
-    if run == 1 {
+    end_run(out, run, flat, last_y);
+    let _ = write!(out, "\"/></svg><figcaption>{label}</figcaption></figure>");
+}
+
+/// Ends a run of `run` points: its flat end, or a short dash for a lone point.
+fn end_run(out: &mut String, run: usize, flat: Option<usize>, y: u64) {
+    if let Some(x) = flat {
+        let _ = write!(out, " {x} {y}");
+    } else if run == 1 {
         out.push_str("h1");
     }
-    let _ = write!(out, "\"/></svg><figcaption>{label}</figcaption></figure>");
 }
 
 /// "850 µs", "12.3 ms", "1.20 s".

@@ -163,15 +163,15 @@ fn charts_hold_their_points_and_gaps() {
     let html = render(&page("G"));
     let l = lines(&html);
     assert_eq!(l.len(), 4, "RTT and loss for each of two targets");
-    // RTT: 180 points, rising to the top at the newest.
-    assert_eq!(l[0].len(), 180);
-    assert_eq!(l[0][0].0, 0);
-    assert_eq!(l[0][179], (179, 2));
-    assert_eq!(l[0][0].1, 38 - 1000 * 36 / 1179);
-    // Loss: 190 steps with checks, the last 10 at 100 % (the top).
-    assert_eq!(l[1].len(), 190);
-    assert!(l[1][..180].iter().all(|&(_, y)| y == 38));
-    assert!(l[1][180..].iter().all(|&(_, y)| y == 2));
+    // RTT: 180 steps rising to the top at the newest; flat stretches are
+    // drawn as their two ends.
+    let rtt = &l[0];
+    assert_eq!(rtt.first(), Some(&(0, 38 - 1000 * 36 / 1179)));
+    assert_eq!(rtt.last(), Some(&(179, 2)));
+    assert!(rtt.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 >= w[1].1), "{rtt:?}");
+    assert!(rtt.len() < 40, "{rtt:?}");
+    // Loss: 180 steps at 0 %, then 10 at 100 % (the top), then a gap.
+    assert_eq!(l[1], [(0, 38), (179, 38), (180, 2), (189, 2)]);
     // The empty chart has no points, and says so.
     assert!(l[2].is_empty() && l[3].is_empty());
     assert!(html.contains("loss, last hour: no checks"));
@@ -234,4 +234,21 @@ fn escaping_leaves_plain_text_alone() {
     assert_eq!(Esc("HQ_Primary 10.0.0.1").to_string(), "HQ_Primary 10.0.0.1");
     assert_eq!(Esc("a&b<c>d\"e'f").to_string(), "a&amp;b&lt;c&gt;d&quot;e&#39;f");
     assert_eq!(Esc("ünïcødé & µs").to_string(), "ünïcødé &amp; µs");
+}
+
+#[test]
+fn a_lone_point_is_a_dash_and_a_flat_run_its_two_ends() {
+    let mut points = vec![Point::default(); POINTS];
+    let p = Point {
+        good: 1,
+        lost: 0,
+        rtt_us: 500,
+    };
+    points[1] = p;
+    points[3] = p;
+    points[4] = p;
+    points[5] = p;
+    let mut out = String::new();
+    chart::rtt(&mut out, &Chart { points });
+    assert!(out.contains("class=\"line\" d=\"M1 2h1M3 2 5 2\""), "{out}");
 }
