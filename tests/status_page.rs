@@ -159,6 +159,44 @@ fn until_page(d: &Daemon, port: u16, what: &str, limit: Duration, cond: impl Fn(
     }
 }
 
+/// A member's peer that accepts and closes every connection (a listener
+/// that never accepts fills its backlog in half a minute and then looks
+/// dead); dropped, it closes its socket.
+struct Peer {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Peer {
+    fn start(addr: &str, port: u16) -> Peer {
+        let listener = listen(addr, port);
+        listener.set_nonblocking(true).unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((conn, _)) => drop(conn),
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        Peer {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 /// A pause a person asks for (0 unless set): not a wait for a condition.
 fn secs_from_env(name: &str) -> Duration {
     Duration::from_secs(std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(0))
@@ -169,8 +207,8 @@ fn the_page_in_a_real_browser_shows_every_group_member_target_and_the_failover()
     let Some(chrome) = chromium() else { return };
     let (_rt, emu) = emulator();
     let port = mailutil::free_port();
-    let a = listen("127.0.0.1", port);
-    let _b = listen("127.0.0.2", port);
+    let a = Peer::start("127.0.0.1", port);
+    let _b = Peer::start("127.0.0.2", port);
     let extra = "[http]\nlisten = \"127.0.0.1:0\"";
     let d = Daemon::start(&(settings(&emu, port, "underlay", "") + extra), port);
     d.until_notified("1 up", Duration::from_secs(20));
