@@ -9,6 +9,7 @@ mod daemon;
 mod detect;
 mod floor;
 mod measure;
+mod page;
 mod scenarios;
 
 use std::path::PathBuf;
@@ -56,6 +57,8 @@ pub enum Cmd {
     Detect,
     /// Start-up with 1,000 groups of 2 members; idle RSS with 10 groups.
     Startup,
+    /// The status page, in-process: history memory at 10,000 targets, CPU of one page of 1,000.
+    Page,
     /// (internal) the bare connect-and-close loop, run as its own process.
     #[command(hide = true)]
     Floor {
@@ -175,6 +178,11 @@ fn main() -> ExitCode {
     {
         return floor::run(targets, *port, *interval_ms, *timeout_ms, *seconds);
     }
+    if let Cmd::Page = cli.cmd {
+        let rows = page::run();
+        print_table(&rows);
+        return ExitCode::from(u8::from(rows.iter().any(|r| r.met == Some(false))));
+    }
     if !cli.failoverd.exists() {
         eprintln!(
             "no failoverd binary at {}: build it (cargo build --release -p failoverd) or pass --failoverd",
@@ -200,6 +208,9 @@ fn main() -> ExitCode {
     }
     if want("startup") {
         rows.extend(scenarios::startup(&cli));
+    }
+    if want("page") {
+        rows.extend(page::run());
     }
     println!();
     print_table(&rows);
