@@ -71,7 +71,9 @@ impl Section {
                  go down at once, failoverd decides no DeActive. The table may be left out."
             }
             Section::Mail => "Mail to the admins. Without this table mail is off and would-be mails are logged.",
-            Section::Http => "The HTTP server for /metrics (Prometheus) and /status (JSON). Without it, none runs.",
+            Section::Http => {
+                "The HTTP server for / (the status page), /metrics (Prometheus) and /status (JSON). Without it, none runs."
+            }
         }
     }
 }
@@ -595,7 +597,7 @@ pub const KEYS: &[Key] = &[
         "listen",
         "address:port",
         Text("unset (no server)"),
-        "Where /metrics and /status are served, e.g. \"127.0.0.1:9733\". Changes only at restart.",
+        "Where /, /metrics and /status are served, e.g. \"127.0.0.1:9733\"; keep it on loopback (the page has no login). Changes only at restart.",
     ),
 ];
 

@@ -23,7 +23,7 @@ dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px}dl.fact
 .member{border-top:1px solid var(--line);margin-top:8px;padding-top:8px}
 .target{display:flex;flex-wrap:wrap;gap:4px 16px;align-items:flex-start;margin:6px 0 6px 8px}
 .target .info{flex:1 1 16em;min-width:0;word-break:break-word}
-figure{margin:0;flex:0 1 200px;min-width:140px}figcaption{font-size:.75em;color:var(--muted)}
+figure{margin:0;flex:1 1 240px;min-width:140px;max-width:480px}figcaption{font-size:.75em;color:var(--muted)}
 svg.chart{display:block;width:100%;height:40px;background:var(--bg);border:1px solid var(--line)}
 svg .axis{stroke:var(--line);stroke-width:1;fill:none;vector-effect:non-scaling-stroke}
 svg .line{fill:none;stroke-width:1.5;stroke-linejoin:round;vector-effect:non-scaling-stroke}
