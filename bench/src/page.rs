@@ -66,7 +66,7 @@ fn check(stream: usize, at: tokio::time::Instant, i: u64) -> Observation {
 fn history_bytes(n: usize) -> (f64, f64) {
     let t0 = Clocks::now();
     let before = LIVE.load(Ordering::Relaxed);
-    let mut h = History::new(t0.mono);
+    let mut h = History::new(t0.mono, n);
     for step in 0..366u64 {
         let c = Clocks {
             mono: t0.mono + Duration::from_secs(step * 10),

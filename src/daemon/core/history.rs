@@ -156,14 +156,19 @@ pub struct History {
     origin: Instant,
     /// By the current engine's stream id.
     series: Vec<Option<Series>>,
+    /// How many streams the current engine has: a report of any other id
+    /// is not recorded (and allocates nothing).
+    streams: usize,
     events: VecDeque<page::Event>,
 }
 
 impl History {
-    pub fn new(origin: Instant) -> History {
+    /// An empty history of an engine with `streams` streams.
+    pub fn new(origin: Instant, streams: usize) -> History {
         History {
             origin,
             series: Vec::new(),
+            streams,
             events: VecDeque::new(),
         }
     }
@@ -175,7 +180,9 @@ impl History {
     /// One observation and what the engine made of it (the core's hook in
     /// `observe`).
     pub fn record(&mut self, obs: &Observation, outputs: &[Output], clocks: Clocks) {
-        if let Report::Check { outcome, .. } = &obs.report {
+        if let Report::Check { outcome, .. } = &obs.report
+            && obs.stream < self.streams
+        {
             let step = self.step(obs.at);
             if self.series.len() <= obs.stream {
                 self.series.resize_with(obs.stream + 1, || None);
@@ -227,6 +234,7 @@ impl History {
             .filter_map(|(k, s)| Some((k, s?)))
             .collect();
         self.series = new.streams().into_iter().map(|k| by_key.remove(k)).collect();
+        self.streams = self.series.len();
     }
 
     /// Stream `id`'s last hour as of `now`.

@@ -125,6 +125,7 @@ impl Core {
             .map(|(k, g)| (k.clone(), persist::persisted(g)))
             .collect();
         let engine = Engine::new(&plan, &persisted);
+        let history = history::History::new(clocks.mono, engine.streams().len());
         state.firewalls.entry(plan.settings.firewall.url.clone()).or_default();
         let pushes = build_pushes(&plan, &state, &clocks);
         Core {
@@ -142,7 +143,7 @@ impl Core {
             dirty: true,
             saving: persist::Saving::default(),
             decide_soon: false,
-            history: history::History::new(clocks.mono),
+            history,
             effects: Vec::new(),
         }
     }

@@ -28,7 +28,7 @@ fn good(ms: u64) -> Outcome {
 #[test]
 fn points_are_steps_of_ten_seconds_with_gaps() {
     let t0 = Instant::now();
-    let mut h = History::new(t0);
+    let mut h = History::new(t0, 4);
     // Step 0: two good (1 ms, 3 ms), one failed, one local error.
     for (s, o) in [
         (0.0, good(1)),
@@ -72,14 +72,17 @@ fn points_are_steps_of_ten_seconds_with_gaps() {
             rtt_us: 40_000
         }
     );
-    // An unknown stream draws an empty hour.
+    // An unknown stream draws an empty hour, and its reports are not kept.
     assert!(h.chart(7, t0).points.iter().all(|p| p.checks() == 0));
+    h.record(&check(usize::MAX, t0, good(1)), &[], clocks(t0, 0.0));
+    h.record(&check(4, t0, good(1)), &[], clocks(t0, 0.0));
+    assert_eq!(h.series.len(), 1);
 }
 
 #[test]
 fn an_hour_is_kept_and_no_more() {
     let t0 = Instant::now();
-    let mut h = History::new(t0);
+    let mut h = History::new(t0, 4);
     // One check every 10 s for two hours, RTT = the step number in µs.
     for k in 0..720u64 {
         let c = clocks(t0, k as f64 * 10.0);
@@ -128,7 +131,7 @@ fn event(group: &str, kind: EventKind, at: Instant) -> Output {
 #[test]
 fn events_are_bounded_by_count_and_by_age() {
     let t0 = Instant::now();
-    let mut h = History::new(t0);
+    let mut h = History::new(t0, 4);
     let gap = Observation {
         stream: 0,
         at: t0,
