@@ -23,3 +23,4 @@ pub mod logging;
 pub mod mail;
 pub mod probe;
 pub mod state;
+pub mod view;
