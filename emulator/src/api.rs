@@ -25,6 +25,9 @@ pub struct State {
     pub groups: BTreeMap<String, Group>,
     /// IPsec connections, only ever read (Get VPNIPSecConnection).
     pub connections: BTreeMap<String, IpsecConnection>,
+    /// The tunnel table served over SNMP, when an agent is attached:
+    /// accepted pushes change its rows.
+    pub tunnels: Option<std::sync::Arc<crate::tunnels::Tunnels>>,
 }
 
 /// What a request asked for, per group.

@@ -148,7 +148,7 @@ impl fmt::Display for WalkError {
                 f,
                 "no SNMP answer from {address} within {}: check that SNMP is enabled on the firewall for the zone failoverd reaches it from, \
                  that this host is an allowed manager, the community (v2c) or the v3 user, and that nothing drops UDP port {} on the way",
-                humantime::format_duration(*after),
+                humantime::format_duration(Duration::from_millis(after.as_millis() as u64)),
                 address.port()
             ),
             OtherAddress { address } => write!(

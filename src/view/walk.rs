@@ -143,6 +143,109 @@ fn cell(v: &Value) -> Cell {
     }
 }
 
+/// Net-SNMP answers a wrong v3 password or an unknown user with a Report
+/// it cannot authenticate, and the SNMP library drops such Reports on an
+/// authPriv session (an attacker could forge them): the walk times out.
+/// When it does, two lower-level requests tell the causes apart: without
+/// authentication the agent says whether it knows the user; with
+/// authentication only, an authenticated "unsupported security level"
+/// proves the authentication password right (so privacy is wrong), and
+/// silence proves it wrong. `None`: the agent does not answer at all.
+async fn diagnose_v3(cfg: &Snmp, address: SocketAddr) -> Option<WalkError> {
+    use async_snmp::v3::ReportStatus as R;
+    let SnmpSecurity::V3 {
+        user,
+        auth,
+        auth_password,
+        ..
+    } = &cfg.security
+    else {
+        return None;
+    };
+    let probe = Oid::from_slice(&ENTRY);
+    // What the agent did with a probe: refused it as the user's level
+    // demands (the user exists, and with authentication: the password is
+    // right), said the user is unknown, or stayed silent.
+    #[derive(PartialEq)]
+    enum Said {
+        Refused,
+        UnknownUser,
+        Silent,
+        Other,
+    }
+    let said = |r: Result<async_snmp::FixedCardinalityResponse, Box<async_snmp::Error>>| match r {
+        Ok(_) => Said::Refused,
+        Err(e) => match e.exchange_source() {
+            async_snmp::Error::Report { status, .. } => match **status {
+                R::UnknownUserName { .. } => Said::UnknownUser,
+                R::UnsupportedSecurityLevel { .. } => Said::Refused,
+                _ => Said::Other,
+            },
+            async_snmp::Error::Snmp { .. } => Said::Refused,
+            async_snmp::Error::Timeout { .. } => Said::Silent,
+            _ => Said::Other,
+        },
+    };
+    let connect = |a: Auth| {
+        Client::builder(address, a)
+            .request_timeout(cfg.timeout)
+            .retry(Retry::none())
+            .strict_source(true)
+            .construction_timeout(cfg.timeout)
+            .connect()
+    };
+    let plain = connect(Auth::usm(user.clone())).await.ok()?;
+    match said(plain.get_next(&probe).await) {
+        Said::UnknownUser => {
+            return Some(WalkError::UnknownUser {
+                address,
+                user: user.clone(),
+            });
+        }
+        Said::Refused => {}
+        Said::Silent | Said::Other => return None,
+    }
+    let a = match auth {
+        SnmpAuth::Md5 => AuthProtocol::Md5,
+        SnmpAuth::Sha => AuthProtocol::Sha1,
+        SnmpAuth::Sha256 => AuthProtocol::Sha256,
+        SnmpAuth::Sha512 => AuthProtocol::Sha512,
+    };
+    let usm = UsmConfig::new(user.clone())
+        .auth(a, secret(auth_password, "authentication password").ok()?)
+        .ok()?;
+    let Ok(authed) = connect(usm.into()).await else {
+        return Some(WalkError::Authentication { address });
+    };
+    match said(authed.get_next(&probe).await) {
+        Said::Refused => Some(WalkError::Privacy { address }),
+        Said::Silent => Some(WalkError::Authentication { address }),
+        Said::UnknownUser | Said::Other => None,
+    }
+}
+
+/// DES needs salts that never repeat under one key. failoverd keeps no
+/// state for it: each process takes the time it started (in seconds) as
+/// its epoch, so a restart never reuses one. DES is accepted only with a
+/// warning (docs/settings.md).
+fn des_salt_state() -> Result<async_snmp::DesSaltState, WalkError> {
+    use std::sync::OnceLock;
+    static STATE: OnceLock<Result<async_snmp::DesSaltState, String>> = OnceLock::new();
+    let made = STATE.get_or_init(|| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(1);
+        let boots = u32::try_from(now % i64::from(i32::MAX) as u64).unwrap_or(1).max(1);
+        let previous = async_snmp::PersistedDesSaltState::new(boots).map_err(|e| e.to_string())?;
+        async_snmp::DesSaltState::restart(previous, |_| Ok::<(), std::io::Error>(())).map_err(|e| e.to_string())
+    });
+    made.clone().map_err(|source| WalkError::Secret {
+        what: "DES privacy state",
+        source,
+    })
+}
+
 /// Resolves `[snmp] address` to the socket address the walk talks to.
 pub async fn resolve(cfg: &Snmp) -> Result<SocketAddr, WalkError> {
     let fail = |reason: String| WalkError::Resolve {
@@ -172,7 +275,15 @@ pub async fn walk(cfg: &Snmp) -> Result<Walked, WalkError> {
 pub async fn walk_at(cfg: &Snmp, address: SocketAddr) -> Result<Walked, WalkError> {
     let start = Instant::now();
     let auth = auth(cfg)?;
-    let client = Client::builder(address, auth)
+    let mut builder = Client::builder(address, auth);
+    if let SnmpSecurity::V3 {
+        privacy: SnmpPrivacy::Des,
+        ..
+    } = cfg.security
+    {
+        builder = builder.des_salt_state(des_salt_state()?);
+    }
+    let client = builder
         .request_timeout(cfg.timeout)
         .retry(Retry::none())
         .strict_source(true)
@@ -232,6 +343,7 @@ pub async fn walk_at(cfg: &Snmp, address: SocketAddr) -> Result<Walked, WalkErro
             rows,
             took: start.elapsed(),
         }),
+        Ok(Err(e @ WalkError::Timeout { .. })) => Err(diagnose_v3(cfg, address).await.unwrap_or(e)),
         Ok(Err(e)) => Err(e),
         Err(_) => Err(WalkError::TooSlow {
             address,

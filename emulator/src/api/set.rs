@@ -138,5 +138,8 @@ fn commit(definition: Option<Definition>, switch: Option<(ActionKind, &str)>, ct
         && let Some(group) = state.groups.get_mut(name)
     {
         group.active = action == ActionKind::Active;
+        if let Some(t) = &state.tunnels {
+            t.switched(&group.definition.members, group.active);
+        }
     }
 }
