@@ -10,6 +10,7 @@ mod detect;
 mod floor;
 mod measure;
 mod scenarios;
+mod snmp;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -56,6 +57,8 @@ pub enum Cmd {
     Detect,
     /// Start-up with 1,000 groups of 2 members; idle RSS with 10 groups.
     Startup,
+    /// Walks of a real snmpd's tunnel table of 1,000 rows: CPU per walk.
+    Snmp,
     /// (internal) the bare connect-and-close loop, run as its own process.
     #[command(hide = true)]
     Floor {
@@ -175,6 +178,12 @@ fn main() -> ExitCode {
     {
         return floor::run(targets, *port, *interval_ms, *timeout_ms, *seconds);
     }
+    if let Cmd::Snmp = &cli.cmd {
+        let rows = snmp::run(1000);
+        println!();
+        print_table(&rows);
+        return ExitCode::SUCCESS;
+    }
     if !cli.failoverd.exists() {
         eprintln!(
             "no failoverd binary at {}: build it (cargo build --release -p failoverd) or pass --failoverd",
@@ -200,6 +209,9 @@ fn main() -> ExitCode {
     }
     if want("startup") {
         rows.extend(scenarios::startup(&cli));
+    }
+    if want("snmp") {
+        rows.extend(snmp::run(1000));
     }
     println!();
     print_table(&rows);
