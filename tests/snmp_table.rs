@@ -460,6 +460,14 @@ async fn rows_no_group_uses_and_ten_thousand_rows() {
 
     a.tunnels.add_other_rows(9_995);
     let mut cfg = cfg;
+    // A walk is bounded by interval whatever the table's size.
+    cfg.interval = Duration::from_secs(1);
+    cfg.timeout = Duration::from_secs(1);
+    let started = std::time::Instant::now();
+    let e = walk_err(&cfg, &a).await;
+    assert!(matches!(e, WalkError::TooSlow { .. }), "{e:?}");
+    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    assert!(e.to_string().contains("lengthen [snmp] interval"), "{e}");
     cfg.interval = Duration::from_secs(120);
     let w = walk_at(&cfg, a.addr()).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(w.rows.len(), 10_000);

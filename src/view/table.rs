@@ -110,11 +110,7 @@ pub enum WalkError {
     /// The network refused (no route, port unreachable, ...).
     Network { address: SocketAddr, detail: String },
     /// The whole walk took longer than `interval`.
-    TooSlow {
-        address: SocketAddr,
-        after: Duration,
-        rows: usize,
-    },
+    TooSlow { address: SocketAddr, after: Duration },
     /// Anything else the SNMP library reported.
     Other { address: SocketAddr, detail: String },
 }
@@ -198,9 +194,9 @@ impl fmt::Display for WalkError {
                 f,
                 "cannot reach the SNMP agent at {address} ({detail}): check the route and that SNMP is enabled on the firewall"
             ),
-            TooSlow { address, after, rows } => write!(
+            TooSlow { address, after } => write!(
                 f,
-                "the walk of the tunnel table at {address} took over {} ({rows} rows read so far): lengthen [snmp] interval",
+                "the walk of the tunnel table at {address} took over {}: lengthen [snmp] interval, or check the firewall's load",
                 humantime::format_duration(*after)
             ),
             Other { address, detail } => write!(f, "reading the tunnel table at {address} failed: {detail}"),

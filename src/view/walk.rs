@@ -19,6 +19,10 @@ use crate::config::settings::{Snmp, SnmpAuth, SnmpPrivacy, SnmpSecurity};
 /// column, well inside one UDP datagram.
 const REPETITIONS: u32 = 25;
 
+/// Rows read per column at most: a bound on memory whatever an agent
+/// sends (a firewall has far fewer connections).
+pub const MAX_ROWS: usize = 100_000;
+
 /// A walk that read the table, with how long it took.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Walked {
@@ -299,21 +303,18 @@ pub async fn walk_at(cfg: &Snmp, address: SocketAddr) -> Result<Walked, WalkErro
             let mut prefix = ENTRY.to_vec();
             prefix.push(c);
             let base = Oid::from_slice(&prefix);
-            let vbs = client
-                .bulk_walk(base.clone(), REPETITIONS)
-                .map_err(fail)?
-                .collect()
-                .await
-                .map_err(fail)?;
-            let col: Column = vbs
-                .iter()
-                .map(|vb| {
-                    (
-                        vb.oid.arcs()[prefix.len().min(vb.oid.arcs().len())..].to_vec(),
-                        cell(&vb.value),
-                    )
-                })
-                .collect();
+            let mut stream = client.bulk_walk(base.clone(), REPETITIONS).map_err(fail)?;
+            let mut col: Column = Vec::new();
+            while let Some(vb) = stream.next().await {
+                let vb = vb.map_err(fail)?;
+                if col.len() >= MAX_ROWS {
+                    return Err(WalkError::Changed {
+                        detail: format!("column .{c} has more than {MAX_ROWS} rows, more than any firewall holds"),
+                    });
+                }
+                let arcs = vb.oid.arcs();
+                col.push((arcs[prefix.len().min(arcs.len())..].to_vec(), cell(&vb.value)));
+            }
             cols.push(col);
         }
         if !cols[0].is_empty() && cols[1].is_empty() && cols[2].is_empty() {
@@ -348,7 +349,6 @@ pub async fn walk_at(cfg: &Snmp, address: SocketAddr) -> Result<Walked, WalkErro
         Err(_) => Err(WalkError::TooSlow {
             address,
             after: deadline,
-            rows: 0,
         }),
     }
 }
