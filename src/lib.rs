@@ -23,4 +23,3 @@ pub mod logging;
 pub mod mail;
 pub mod probe;
 pub mod state;
-pub mod view;

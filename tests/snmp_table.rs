@@ -17,9 +17,9 @@ use failoverd::config::secret::{Password, Secret, SecretSource};
 use failoverd::config::settings::{Snmp, SnmpAuth, SnmpPrivacy, SnmpSecurity};
 use failoverd::firewall::request::{Action, Spelling};
 use failoverd::firewall::response::Verdict;
-use failoverd::view::track::Expected;
-use failoverd::view::walk::walk_at;
-use failoverd::view::{Carrying, GroupMembers, Timing, TunnelStatus, View, ViewEvent, WalkError};
+use failoverd::firewall::view::track::Expected;
+use failoverd::firewall::view::walk::walk_at;
+use failoverd::firewall::view::{Carrying, GroupMembers, Timing, TunnelStatus, View, ViewEvent, WalkError};
 use sfos_emulator::tunnels::{AgentOptions, OtherAddressFront, SnmpAgent, TableFault, V3User, snmpd_path};
 use sfos_emulator::{Definition, Protocol};
 use tokio::time::Instant;
@@ -121,7 +121,7 @@ fn groups() -> Vec<GroupMembers> {
     }]
 }
 
-fn rows(w: &[failoverd::view::Row]) -> Vec<(String, TunnelStatus, bool)> {
+fn rows(w: &[failoverd::firewall::view::Row]) -> Vec<(String, TunnelStatus, bool)> {
     w.iter().map(|r| (r.name.clone(), r.status, r.activated)).collect()
 }
 

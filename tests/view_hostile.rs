@@ -3,8 +3,8 @@
 //! range) or an error whose message names a cause; and the member views
 //! and trackers take any rows.
 
-use failoverd::view::table::{Cell, Column, assemble};
-use failoverd::view::{GroupMembers, Timing, View};
+use failoverd::firewall::view::table::{Cell, Column, assemble};
+use failoverd::firewall::view::{GroupMembers, Timing, View};
 use proptest::prelude::*;
 use std::time::Duration;
 

@@ -70,14 +70,14 @@ pub fn run(n: u32) -> Vec<Row> {
     };
     // One walk first: the agent's script loads the table, the engine is
     // discovered; then the measured walks.
-    if let Err(e) = rt.block_on(failoverd::view::walk::walk_at(&cfg, agent.addr())) {
+    if let Err(e) = rt.block_on(failoverd::firewall::view::walk::walk_at(&cfg, agent.addr())) {
         return skipped(format!("the first walk failed: {e}"));
     }
     let me = std::process::id();
     let cpu0 = measure::cpu_seconds(me).unwrap_or(0.0);
     let t0 = Instant::now();
     for i in 0..WALKS {
-        match rt.block_on(failoverd::view::walk::walk_at(&cfg, agent.addr())) {
+        match rt.block_on(failoverd::firewall::view::walk::walk_at(&cfg, agent.addr())) {
             Ok(w) if w.rows.len() == n as usize => {}
             Ok(w) => return skipped(format!("walk {i} read {} rows, not {n}", w.rows.len())),
             Err(e) => return skipped(format!("walk {i} failed: {e}")),

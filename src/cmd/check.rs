@@ -59,7 +59,7 @@ pub fn run(path: &Path, online: bool, out: &mut dyn Write, err: &mut dyn Write) 
 /// table could not be read (docs/health.md, "The firewall's own view").
 /// Returns false when it could not.
 fn snmp_online(plan: &Plan, out: &mut dyn Write, err: &mut dyn Write) -> bool {
-    use crate::view::{GroupMembers, members};
+    use crate::firewall::view::{GroupMembers, members};
     let Some(cfg) = &plan.settings.snmp else {
         return true;
     };
@@ -68,9 +68,9 @@ fn snmp_online(plan: &Plan, out: &mut dyn Write, err: &mut dyn Write) -> bool {
         return false;
     };
     let result = rt.block_on(async {
-        let address = crate::view::walk::resolve(cfg).await?;
-        let walked = crate::view::walk::walk_at(cfg, address).await?;
-        Ok::<_, crate::view::WalkError>((address, walked))
+        let address = crate::firewall::view::walk::resolve(cfg).await?;
+        let walked = crate::firewall::view::walk::walk_at(cfg, address).await?;
+        Ok::<_, crate::firewall::view::WalkError>((address, walked))
     });
     match result {
         Ok((address, walked)) => {
