@@ -6,6 +6,8 @@
 //! - [`probe`]: ICMP and TCP checks, name resolution, the stream scheduler.
 //! - [`engine`]: observations in, target/member/group states and events out.
 //! - [`health`]: pure state machines from check outcomes to events.
+//! - [`daemon`]: `failoverd run`, a pure core and the shell that performs its effects.
+//! - [`view`]: the typed status `/status` serves and `failoverd status` reads.
 //! - [`cmd`]: the commands' work, called by the thin binary in `main.rs`.
 // One audited exception: probe::sockopt (a socket option surge-ping hides).
 #![deny(unsafe_code)]
@@ -23,3 +25,4 @@ pub mod logging;
 pub mod mail;
 pub mod probe;
 pub mod state;
+pub mod view;

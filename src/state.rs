@@ -67,6 +67,19 @@ pub struct GroupState {
     pub last_up: Option<SystemTime>,
 }
 
+impl GroupState {
+    /// Holds the group until `until` for `reason`, unless a hold that ends
+    /// later is on it already: a hold never shortens (docs/safety.md).
+    pub fn hold_until(&mut self, until: SystemTime, reason: &str) {
+        if self.hold.as_ref().is_none_or(|h| h.until < until) {
+            self.hold = Some(Hold {
+                until,
+                reason: reason.to_string(),
+            });
+        }
+    }
+}
+
 /// The whole file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StateFile {

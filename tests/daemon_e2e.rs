@@ -130,19 +130,24 @@ fn a_failover_and_the_deactive_are_mailed_to_a_real_smtp_server() {
     let d = Daemon::start_with(&(settings(&emu, port, "underlay", "") + &mail), &group);
     actions(&emu, 1, Duration::from_secs(10), &d.log);
     drop(a);
-    let first = rt.block_on(mailutil::next(&mut smtp.rx));
-    let subject = first.header("Subject").unwrap_or_default();
+    // The member-down and the failover it causes come at once; with
+    // coalesce 0s the outbox may take the first before the second is
+    // queued, so they come in one mail or two, in that order.
+    let mut first = rt.block_on(mailutil::next(&mut smtp.rx));
+    let mut subject = first.header("Subject").unwrap_or_default();
+    let mut raw = first.raw.clone();
+    if subject == "G member A down" {
+        first = rt.block_on(mailutil::next(&mut smtp.rx));
+        raw += &first.raw;
+        subject = first.header("Subject").unwrap_or_default();
+    }
     assert!(
         subject.contains("G") && subject.to_lowercase().contains("fail"),
         "{subject}\n{}",
         first.raw
     );
     assert_eq!(first.to, ["netops@example.com"]);
-    assert!(
-        first.raw.contains("127.0.0.1"),
-        "the mail names the target: {}",
-        first.raw
-    );
+    assert!(raw.contains("127.0.0.1"), "the mail names the target: {raw}");
     drop(b);
     actions(&emu, 2, Duration::from_secs(10), &d.log);
     let mut seen = Vec::new();

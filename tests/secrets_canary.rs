@@ -344,8 +344,10 @@ fn setup(p: &Parts<'_>, trace: Trace) -> Setup {
     s
 }
 
+/// A port for the daemon's `[http] listen`, from below the ephemeral range
+/// so that no port-0 bind of a test running beside can take it meanwhile.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    mailutil::free_port()
 }
 
 fn http_get(port: u16, path: &str) -> String {

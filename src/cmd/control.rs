@@ -8,12 +8,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde_json::Value;
-
 use super::exit;
 use crate::config::Plan;
 use crate::control::{CallError, Reply, Request, call};
 use crate::firewall::decide::Want;
+use crate::view::Status;
 
 /// Exit code: no daemon, or one that does not answer.
 pub const NO_DAEMON: i32 = 3;
@@ -74,86 +73,80 @@ pub fn status(path: &Path, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
         Ok(r) => r,
         Err(code) => return code,
     };
-    let _ = write!(out, "{}", render(&reply.body));
-    exit::OK
+    match serde_json::from_value::<Status>(reply.body) {
+        Ok(status) => {
+            let _ = write!(out, "{}", render(&status));
+            exit::OK
+        }
+        Err(e) => {
+            // A daemon of another version: say so rather than print "?".
+            let _ = writeln!(
+                err,
+                "failoverd: cannot read the daemon's status ({e}); is it the same version as this command?"
+            );
+            exit::FAILED
+        }
+    }
 }
 
-fn when(v: &Value) -> String {
-    v.as_u64().map_or("-".into(), |s| {
+fn when(secs: Option<u64>) -> String {
+    secs.map_or("-".into(), |s| {
         humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + Duration::from_secs(s)).to_string()
     })
 }
 
 /// The status as text for a person.
-pub fn render(s: &Value) -> String {
+pub fn render(s: &Status) -> String {
     let mut t = String::new();
-    let empty = Vec::new();
-    for g in s["groups"].as_array().unwrap_or(&empty) {
-        let active = g["expected_active"].as_str().unwrap_or("-");
+    for g in &s.groups {
+        let active = g.expected_active.as_deref().unwrap_or("-");
+        let armed = if g.armed { "armed" } else { "not armed" };
         t += &format!(
-            "{} ({}): {} since {}, expected active {active}, {}\n",
-            g["name"].as_str().unwrap_or("?"),
-            g["kind"].as_str().unwrap_or("?"),
-            g["state"].as_str().unwrap_or("?"),
-            when(&g["since"]),
-            if g["armed"].as_bool() == Some(true) {
-                "armed"
-            } else {
-                "not armed"
-            },
+            "{} ({}): {} since {}, expected active {active}, {armed}\n",
+            g.name,
+            g.kind,
+            g.state,
+            when(g.since),
         );
         t += &format!(
             "  firewall: {}, last set by failoverd at {}\n",
-            g["belief"].as_str().unwrap_or("?"),
-            when(&g["last_set_by_failoverd"])
+            g.belief,
+            when(g.last_set_by_failoverd)
         );
-        if let Some(p) = g["last_push"].as_object() {
-            t += &format!(
-                "  last push: {} -> {}\n",
-                p["push"].as_str().unwrap_or("?"),
-                p["answer"].as_str().unwrap_or("?")
-            );
+        if let Some(p) = &g.last_push {
+            t += &format!("  last push: {} -> {}\n", p.push, p.answer);
         }
-        if let Some(f) = g["flap_damping"].as_object() {
+        if let Some(f) = &g.flap_damping {
             t += &format!(
                 "  flap damping: Active in {} if it stays up (held for {} after {} DeActives within flap_window)\n",
-                f["active_in"].as_str().unwrap_or("?"),
-                f["hold"].as_str().unwrap_or("?"),
-                f["deactives"].as_u64().unwrap_or(0)
+                f.active_in, f.hold, f.deactives
             );
         }
-        if let Some(h) = g["hold"].as_object() {
-            t += &format!(
-                "  HELD until {}: {}\n",
-                when(&h["until"]),
-                h["reason"].as_str().unwrap_or("")
-            );
+        if let Some(h) = &g.hold {
+            t += &format!("  HELD until {}: {}\n", when(Some(h.until)), h.reason);
         }
-        for m in g["members"].as_array().unwrap_or(&empty) {
-            t += &format!(
-                "  member {}: {}\n",
-                m["name"].as_str().unwrap_or("?"),
-                m["state"].as_str().unwrap_or("?")
-            );
-            for x in m["targets"].as_array().unwrap_or(&empty) {
-                let last = &x["last"];
-                let detail = last["rtt"].as_str().or(last["reason"].as_str()).unwrap_or("");
+        for m in &g.members {
+            t += &format!("  member {}: {}\n", m.name, m.state);
+            for x in &m.targets {
+                let (result, detail) = match &x.last {
+                    Some(c) => (
+                        c.result.as_str(),
+                        c.rtt.as_deref().or(c.reason.as_deref()).unwrap_or(""),
+                    ),
+                    None => ("none yet", ""),
+                };
                 t += &format!(
-                    "    {} {}: {} (last check {} {detail}) {}\n",
-                    x["condition"].as_str().unwrap_or("?"),
-                    x["target"].as_str().unwrap_or("?"),
-                    x["state"].as_str().unwrap_or("?"),
-                    last["result"].as_str().unwrap_or("none yet"),
-                    x["reason"].as_str().unwrap_or(""),
+                    "    {} {}: {} (last check {result} {detail}) {}\n",
+                    x.condition, x.target, x.state, x.reason
                 );
             }
         }
     }
-    if s["guard_tripped"].as_bool() == Some(true) {
+    if s.guard_tripped {
         t += "guard: holding DeActives\n";
     }
-    for p in s["problems"].as_array().unwrap_or(&empty) {
-        t += &format!("problem: {}\n", p.as_str().unwrap_or(""));
+    for p in &s.problems {
+        t += &format!("problem: {p}\n");
     }
     t
 }

@@ -13,7 +13,7 @@ use crate::firewall::api::Api;
 use crate::firewall::decide::Want;
 use crate::firewall::request::Operation;
 use crate::firewall::slot::Class;
-use crate::state::{Belief, Hold, StateDir};
+use crate::state::{Belief, StateDir};
 
 fn runtime() -> Option<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread().enable_all().build().ok()
@@ -85,13 +85,8 @@ pub fn push(path: &Path, group: &str, want: Want, hold: Duration, out: &mut dyn 
         fw.set_at.insert(group.into(), SystemTime::now());
     }
     let until = SystemTime::now() + hold;
-    let gs = state.groups.entry(group.into()).or_default();
-    if gs.hold.as_ref().is_none_or(|h| h.until < until) {
-        gs.hold = Some(Hold {
-            until,
-            reason: format!("manual push of {want}"),
-        });
-    }
+    let reason = format!("manual push of {want}");
+    state.groups.entry(group.into()).or_default().hold_until(until, &reason);
     let saved = dir.save(&state);
     drop(lock);
     let _ = writeln!(out, "{group}: {want}: {}", answer.text);
@@ -152,13 +147,8 @@ pub fn sync(path: &Path, only: Option<&str>, changed_only: bool, out: &mut dyn W
             );
             continue;
         }
-        let (verb, answer) = rt.block_on(async {
-            let a = api.set(name, Operation::Add).await;
-            match &a.class {
-                Class::Refused(t) if t.starts_with("502") => ("updated", api.set(name, Operation::Update).await),
-                _ => ("added", a),
-            }
-        });
+        let (op, answer) = rt.block_on(api.define(name));
+        let verb = if op == Operation::Update { "updated" } else { "added" };
         if answer.class == Class::Accepted {
             let _ = writeln!(out, "{name}: {verb}: {}", answer.text);
             fw.sync_hashes.insert(name.to_string(), hash);
@@ -198,18 +188,11 @@ pub fn online(plan: &Plan, out: &mut dyn Write, err: &mut dyn Write) -> bool {
                 "online: the firewall accepted the Get ({} failover group(s) defined there)",
                 reply.records.len()
             );
-            if !reply.records.is_empty() {
-                for g in plan
-                    .groups
-                    .iter()
-                    .filter(|g| !reply.records.iter().any(|r| r == g.name()))
-                {
-                    let _ = writeln!(
-                        err,
-                        "online: warning: group {} is not defined on the firewall: run failoverd sync",
-                        g.name()
-                    );
-                }
+            for g in reply.missing(plan.groups.iter().map(|g| g.name())) {
+                let _ = writeln!(
+                    err,
+                    "online: warning: group {g} is not defined on the firewall: run failoverd sync"
+                );
             }
             true
         }

@@ -25,15 +25,15 @@ pub fn spawn(api: Api, groups: Vec<String>, mailer: Mailer) -> JoinHandle<()> {
                     records = reply.records.len(),
                     "the firewall API answers"
                 );
-                if !reply.records.is_empty() {
-                    for g in groups.iter().filter(|g| !reply.records.contains(g)) {
-                        tracing::warn!(GROUP = %g, EVENT = "api_check", "group {g} is not defined on the firewall: run failoverd sync");
-                    }
+                for g in reply.missing(groups.iter().map(String::as_str)) {
+                    tracing::warn!(GROUP = %g, EVENT = "api_check", "group {g} is not defined on the firewall: run failoverd sync");
                 }
             }
             Err(answer) => {
+                // EVENT: the mail's kind when this is mailed (docs/events-and-mail.md).
+                let mailed = matches!(answer.class, Class::Configuration(_));
                 tracing::warn!(
-                    EVENT = "api_check",
+                    EVENT = if mailed { "ApiUnusable" } else { "api_check" },
                     "the read-only Get was not accepted: {}",
                     answer.text
                 );
@@ -62,7 +62,6 @@ pub fn spawn_sync(
     dry: bool,
     done: tokio::sync::mpsc::UnboundedSender<(String, String)>,
 ) -> JoinHandle<()> {
-    use crate::firewall::request::Operation;
     tokio::spawn(async move {
         for (group, hash) in changed {
             if dry {
@@ -71,10 +70,7 @@ pub fn spawn_sync(
             }
             let mut wait = std::time::Duration::from_secs(1);
             loop {
-                let mut answer = api.set(&group, Operation::Add).await;
-                if matches!(&answer.class, Class::Refused(t) if t.starts_with("502")) {
-                    answer = api.set(&group, Operation::Update).await;
-                }
+                let (_, answer) = api.define(&group).await;
                 match answer.class {
                     Class::Accepted => {
                         tracing::info!(GROUP = %group, EVENT = "sync", "definition sent: {}", answer.text);

@@ -78,3 +78,54 @@ fn reply(status: &str, kind: &str, body: impl Into<String>) -> (String, String) 
     );
     (head, body)
 }
+
+/// The daemon's two ways in for requests: the control socket in the state
+/// directory and, with `[http] listen`, the HTTP server. Dropping them
+/// stops both and removes the socket file.
+pub struct Listeners {
+    control: tokio::task::JoinHandle<()>,
+    http: Option<tokio::task::JoinHandle<()>>,
+    socket: std::path::PathBuf,
+}
+
+impl Listeners {
+    /// Opens both; on failure, the exit code (`[http] listen` unusable:
+    /// cannot start as configured; the socket: any other failure).
+    pub async fn open(
+        plan: &crate::config::Plan,
+        dir: &crate::state::StateDir,
+        tx: mpsc::Sender<Call>,
+    ) -> Result<Listeners, i32> {
+        let http = match plan.settings.http_listen {
+            Some(addr) => match serve(addr, tx.clone()).await {
+                Ok(task) => Some(task),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot listen on [http] listen = {addr}");
+                    return Err(crate::exit::CONFIG);
+                }
+            },
+            None => None,
+        };
+        let socket = crate::control::socket_path(&dir.path);
+        match crate::control::serve(&socket, tx) {
+            Ok(control) => Ok(Listeners { control, http, socket }),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot open the control socket in {}", dir.path.display());
+                if let Some(h) = http {
+                    h.abort();
+                }
+                Err(crate::exit::FAILED)
+            }
+        }
+    }
+}
+
+impl Drop for Listeners {
+    fn drop(&mut self) {
+        self.control.abort();
+        if let Some(h) = &self.http {
+            h.abort();
+        }
+        let _ = std::fs::remove_file(&self.socket);
+    }
+}

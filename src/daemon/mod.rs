@@ -9,6 +9,7 @@
 
 mod api_check;
 pub mod changes;
+pub mod core;
 mod event_loop;
 mod http;
 mod mailing;
@@ -17,9 +18,13 @@ pub mod notify;
 mod orphans;
 pub mod persist;
 pub mod pushes;
+mod reads;
 mod reload;
 pub mod send;
 mod status;
+mod streams;
+
+pub use event_loop::{Deps, SenderFactory, make_sender, serve};
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -26,6 +26,11 @@ impl Notifier {
         Notifier { socket }
     }
 
+    /// To the datagram socket at `path` (tests); `None`: silent.
+    pub fn at(path: Option<PathBuf>) -> Notifier {
+        Notifier { socket: path }
+    }
+
     /// Sends `state` (e.g. `READY=1\nSTATUS=...`); errors are logged at
     /// debug level and otherwise ignored. The socket is non-blocking: a
     /// receiver that does not read (its queue full) loses notifications

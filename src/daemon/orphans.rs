@@ -77,6 +77,16 @@ impl<S: Clone> Orphans<S> {
         true
     }
 
+    /// Whether `group` is an orphan.
+    pub fn is_orphan(&self, group: &str) -> bool {
+        self.groups.contains_key(group)
+    }
+
+    /// The senders orphans still need.
+    pub fn senders(&self) -> Vec<S> {
+        self.groups.values().map(|o| o.sender.clone()).collect()
+    }
+
     /// The Actives to send now, at most `free` of them, each marked in
     /// flight; with the sender to use.
     pub fn due(&mut self, now: Instant, free: usize) -> Vec<(String, S)> {

@@ -72,12 +72,9 @@ impl Saving {
     }
 }
 
-fn word(s: State) -> Option<String> {
-    match s {
-        State::Up => Some("up".into()),
-        State::Down => Some("down".into()),
-        State::Unknown => None,
-    }
+/// A health state as the state file spells it (unknown: absent).
+pub fn word(s: State) -> Option<String> {
+    (s != State::Unknown).then(|| s.word().to_string())
 }
 
 fn state(w: &Option<String>) -> State {

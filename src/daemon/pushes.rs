@@ -171,13 +171,76 @@ impl Pushes {
         armed
     }
 
-    pub fn in_flight(&self) -> usize {
-        self.in_flight
+    /// Group `i` loses its arming (a hold ended or was released).
+    pub fn disarm(&mut self, i: usize, now: Instant) {
+        if let Some(g) = self.groups.get_mut(i) {
+            g.policy.disarm(now);
+        }
     }
 
-    /// After a reload: requests still in flight from before.
-    pub fn set_in_flight(&mut self, n: usize) {
-        self.in_flight = n;
+    /// SIGTERM: no new push starts but those that must (a restart's Active).
+    pub fn close(&mut self) {
+        self.open = false;
+    }
+
+    /// Whether the guard holds DeActives back now.
+    pub fn guard_tripped(&self) -> bool {
+        self.guard.tripped
+    }
+
+    /// Why the client is paused (the API refuses us), if it is.
+    pub fn paused(&self) -> Option<&str> {
+        self.pause.reason.as_deref()
+    }
+
+    /// What a reload keeps of `old` (the running settings' pushes): each
+    /// group that stays keeps its rule memory (with the new kind and
+    /// timing), its down time and, when the firewall URL is the same, its
+    /// slot (belief, backoff, the request in flight); groups in `disarm`
+    /// lose their arming; the guard's trip carries on. `extra_in_flight`:
+    /// requests out for no group of the new settings (orphans).
+    pub fn carry_over(
+        &mut self,
+        old: &Pushes,
+        url_same: bool,
+        disarm: &[String],
+        extra_in_flight: usize,
+        now: Instant,
+    ) {
+        let mut in_flight = 0;
+        for new in &mut self.groups {
+            let Some(old) = old.groups.iter().find(|o| o.name == new.name) else {
+                continue;
+            };
+            let (kind, timing) = (new.policy.kind, new.policy.timing);
+            new.policy = old.policy.clone();
+            new.policy.kind = kind;
+            new.policy.timing = timing;
+            new.down_since = old.down_since;
+            if url_same {
+                new.slot = old.slot.clone();
+            }
+            new.slot.clear_refused();
+            in_flight += usize::from(old.slot.in_flight.is_some());
+            if disarm.contains(&new.name) {
+                new.policy.disarm(now);
+            }
+        }
+        self.guard.tripped = old.guard.tripped;
+        self.in_flight = in_flight + extra_in_flight;
+    }
+
+    /// Groups of these settings whose restart is under way, by name, with
+    /// whether a request for them is out.
+    pub fn restarting(&self) -> impl Iterator<Item = (&str, bool)> {
+        self.groups
+            .iter()
+            .filter(|g| g.policy.restart != crate::firewall::decide::Restart::Idle)
+            .map(|g| (g.name.as_str(), g.slot.in_flight.is_some()))
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.in_flight
     }
 
     /// Requests that may start now within `max_in_flight`.
@@ -197,7 +260,8 @@ impl Pushes {
     }
 
     /// What to send now, each marked as started; and what to report.
-    pub fn due(&mut self, anchors: &[AnchorStatus], now: Instant) -> (Vec<(usize, Want)>, Vec<Note>) {
+    /// `held[i]`: an admin's hold is on group `i`.
+    pub fn due(&mut self, anchors: &[AnchorStatus], held: &[bool], now: Instant) -> (Vec<(usize, Want)>, Vec<Note>) {
         let mut notes = Vec::new();
         let reasons: Vec<Option<Reason>> = (0..self.groups.len())
             .map(|i| self.guard_for(i, anchors, now))
@@ -214,7 +278,8 @@ impl Pushes {
         for (i, reason) in reasons.iter().enumerate() {
             let g = &mut self.groups[i];
             g.policy.tick(now);
-            let d = g.policy.decide(now, reason.is_some());
+            let is_held = held.get(i).copied().unwrap_or(false);
+            let d = g.policy.decide(now, reason.is_some(), is_held);
             if d.withheld.is_some()
                 && !self.guard.tripped
                 && let Some(r) = reason.as_ref().filter(|r| r.trips())
@@ -226,7 +291,7 @@ impl Pushes {
                 });
             }
             match g.policy.flap_hold(now) {
-                Some(hold) if d.want.is_none() && !g.policy.held && !g.damping_noted => {
+                Some(hold) if d.want.is_none() && !is_held && !g.damping_noted => {
                     g.damping_noted = true;
                     notes.push(Note::FlapDamped {
                         group: g.name.clone(),

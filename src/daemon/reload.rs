@@ -1,32 +1,29 @@
-//! SIGHUP: everything is loaded and validated first; an invalid result is
-//! logged in full (and mailed), STATUS says "reload rejected", and the old
-//! settings keep running. A valid one is applied as a difference: readers
-//! of unchanged streams keep their health, groups keep beliefs, rule memory,
-//! holds and requests in flight, and only groups whose definition or
-//! connections changed lose their arming. `[mail]` applies at once (the
-//! outbox restarts on the same spool); `state_dir` and `[http] listen`
-//! change only at a restart.
+//! SIGHUP, the shell's side: everything is loaded and validated first; an
+//! invalid result is logged in full (and mailed), STATUS says "reload
+//! rejected", and the old settings keep running. A valid one goes to the
+//! core as a typed difference (see `core::reload` and `changes`); the shell
+//! then keeps every unchanged stream running, stops and starts only those
+//! that changed, restarts the outbox if `[mail]` changed (on the same
+//! spool: nothing queued is lost) and the Get and sync. `state_dir` and
+//! `[http] listen` change only at a restart (docs/service.md, "Reload").
 
 use std::time::SystemTime;
 
-use tokio::sync::mpsc;
-
-use super::event_loop::{Daemon, build_pushes, hostname, make_sender, start_streams};
+use super::event_loop::{Shell, hostname};
 use super::persist::Clocks;
 use crate::config::Plan;
-use crate::engine::Engine;
 use crate::mail::event::{DaemonKind, Event, Kind};
 use crate::mail::outbox;
 use crate::mail::render::{Context, LocalZone};
 use crate::mail::types::MailSettings;
-use crate::probe::schedule::Observation;
+use crate::probe::Check;
 
-impl Daemon {
+impl<C: Check> Shell<C> {
     /// A rejected reload: logged, mailed (a daemon event), in STATUS; the
     /// old settings keep running.
-    fn reject<T>(&mut self, why: &str) -> Option<T> {
+    fn reject(&mut self, why: &str) {
         tracing::error!(
-            EVENT = "reload_rejected",
+            EVENT = "ReloadRejected",
             "reload rejected: {why}; the old settings keep running"
         );
         self.mailer.send(Event::new(
@@ -35,18 +32,16 @@ impl Daemon {
             SystemTime::now(),
         ));
         self.notifier.send(&format!("READY=1\nSTATUS=reload rejected: {why}"));
-        None
     }
 
-    /// Reloads; returns the new observation channel when applied.
-    pub(super) async fn reload(&mut self) -> Option<mpsc::Receiver<Observation>> {
+    pub(super) async fn reload(&mut self) {
         self.notifier.send("RELOADING=1");
         tracing::info!(EVENT = "reload", "SIGHUP: reloading {}", self.config.display());
         let plan = match self.candidate() {
             Ok(p) => p,
             Err(why) => return self.reject(&why),
         };
-        let sender = match make_sender(&plan) {
+        let sender = match (self.make_sender)(&plan) {
             Ok(s) => s,
             // Valid settings that cannot be used (e.g. a ca_file holding no
             // certificate): rejected, and mailed, like invalid ones.
@@ -54,7 +49,7 @@ impl Daemon {
         };
         let mail = plan.settings.mail.as_ref().map(MailSettings::from_config);
         // An outbox that could not start at the last reload is tried again.
-        let mail_changed = plan.settings.mail != self.plan.settings.mail || self.outbox.is_none();
+        let mail_changed = plan.settings.mail != self.core.plan().settings.mail || self.outbox.is_none();
         if mail_changed
             && let Some(s) = &mail
             && let Err(e) = crate::mail::smtp::Client::new(s, &hostname())
@@ -63,19 +58,35 @@ impl Daemon {
             // unreadable ca_file) is rejected like an unusable [firewall].
             return self.reject(&format!("[mail]: {e}"));
         }
-        let rx = self.apply(plan, sender);
+        let via = self.next_generation;
+        self.next_generation += 1;
+        self.senders.insert(via, sender);
+        let (changes, effects) = self.core.reload(plan, via, Clocks::now());
+        let streams = self.streams.apply(self.core.engine(), &self.core.plan().settings.probe);
+        let in_use = self.core.generations_in_use();
+        self.senders.retain(|g, _| in_use.contains(g));
+        tracing::info!(
+            EVENT = "reload",
+            streams_added = changes.streams_added.len(),
+            streams_removed = changes.streams_removed.len(),
+            streams_kept = streams.kept,
+            groups_added = ?changes.groups_added,
+            groups_removed = ?changes.groups_removed,
+            groups_changed = ?changes.groups_changed,
+            "the new settings' differences"
+        );
         if mail_changed {
             self.restart_outbox(mail.as_ref()).await;
         }
-        self.start_sync();
+        self.reads.reload(self.core.plan());
+        self.reads.sync(self.core.plan(), self.core.state());
         tracing::info!(
             EVENT = "reload",
-            groups = self.plan.groups.len(),
-            streams = self.engine.streams().len(),
+            groups = self.core.plan().groups.len(),
+            streams = self.core.engine().streams().len(),
             "reloaded"
         );
-        self.notifier.send(&format!("READY=1\nSTATUS={}", self.status_line()));
-        Some(rx)
+        self.perform(effects);
     }
 
     /// The new plan, validated; what stays until a restart is kept.
@@ -86,80 +97,20 @@ impl Daemon {
         if self.dry_flag {
             plan.settings.firewall.dry_run = true;
         }
-        if plan.settings.state_dir != self.plan.settings.state_dir {
+        let running = &self.core.plan().settings;
+        if plan.settings.state_dir != running.state_dir {
             tracing::warn!(
                 "state_dir changes only at a restart; keeping {}",
-                self.plan.settings.state_dir.display()
+                running.state_dir.display()
             );
-            plan.settings.state_dir = self.plan.settings.state_dir.clone();
+            plan.settings.state_dir = running.state_dir.clone();
+        }
+        if plan.settings.http_listen != running.http_listen {
+            tracing::warn!("[http] listen changes only at a restart; the old address keeps serving");
         }
         Ok(plan)
     }
 
-    fn apply(&mut self, plan: Plan, sender: std::sync::Arc<dyn super::send::Sender>) -> mpsc::Receiver<Observation> {
-        let clocks = Clocks::now();
-        self.save(&clocks);
-        let changes = super::changes::changes(&self.plan, &plan);
-        tracing::info!(
-            EVENT = "reload",
-            streams_added = changes.streams_added.len(),
-            streams_removed = changes.streams_removed.len(),
-            groups_added = ?changes.groups_added,
-            groups_removed = ?changes.groups_removed,
-            groups_changed = ?changes.groups_changed,
-            "the new settings' differences"
-        );
-        let mut engine = Engine::new(&plan, &self.engine.persisted());
-        engine.adopt(&self.engine);
-        let mut pushes = build_pushes(&plan, &self.state, &clocks);
-        let url_same = plan.settings.firewall.url == self.url;
-        let mut in_flight = 0;
-        for (i, g) in plan.groups.iter().enumerate() {
-            let Some(oi) = self.index(g.name()) else { continue };
-            let old = &self.pushes.groups[oi];
-            let new = &mut pushes.groups[i];
-            let kind = new.policy.kind;
-            let timing = new.policy.timing;
-            new.policy = old.policy.clone();
-            new.policy.kind = kind;
-            new.policy.timing = timing;
-            new.down_since = old.down_since;
-            if url_same {
-                new.slot = old.slot.clone();
-            }
-            new.slot.clear_refused();
-            in_flight += usize::from(old.slot.in_flight.is_some());
-            if changes.disarms(g.name()) {
-                new.policy.disarm(tokio::time::Instant::now());
-            }
-        }
-        self.finish_dropped_restarts(&plan);
-        pushes.guard.tripped = self.pushes.guard.tripped;
-        // Orphans' requests count against max_in_flight too.
-        pushes.set_in_flight(in_flight + self.orphans.in_flight());
-        for h in self.streams.drain(..) {
-            h.abort();
-        }
-        let (tx, rx) = mpsc::channel(4096);
-        self.streams = start_streams(&plan, &engine, tx);
-        self.url = plan.settings.firewall.url.clone();
-        self.state.firewalls.entry(self.url.clone()).or_default();
-        self.plan = plan;
-        self.engine = engine;
-        self.pushes = pushes;
-        self.sender = sender;
-        self.get_api = self.api_for_get();
-        // The Get of the old settings gives way to one of the new at once.
-        if let Some(old) = self.get_task.take() {
-            old.abort();
-        }
-        self.next_get = tokio::time::Instant::now();
-        self.dirty = true;
-        rx
-    }
-}
-
-impl Daemon {
     /// `[mail]` changed: the outbox stops (what it holds stays in the
     /// spool) and starts again with the new settings on the same spool, so
     /// nothing queued is lost and the next mail goes the new way.
@@ -191,25 +142,5 @@ impl Daemon {
             EVENT = "reload",
             "[mail] changed: the outbox restarted with the new settings"
         );
-    }
-
-    /// A tunnel restart's Active is sent whatever happens, a reload that
-    /// drops the group included: the group becomes an orphan that the old
-    /// settings' sender finishes (after any request still in flight).
-    fn finish_dropped_restarts(&mut self, plan: &Plan) {
-        let pending: Vec<(String, bool)> = self
-            .pushes
-            .groups
-            .iter()
-            .filter(|g| !plan.groups.iter().any(|n| n.name() == g.name))
-            .filter(|g| g.policy.restart != crate::firewall::decide::Restart::Idle)
-            .map(|g| (g.name.clone(), g.slot.in_flight.is_some()))
-            .collect();
-        let now = tokio::time::Instant::now();
-        for (name, in_flight) in pending {
-            tracing::warn!(GROUP = %name, EVENT = "push", "the group left the settings during a restart: its Active is still sent");
-            self.orphans.dropped(&name, self.sender.clone(), in_flight, now);
-        }
-        self.decide_soon = true;
     }
 }

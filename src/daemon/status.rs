@@ -4,7 +4,6 @@
 
 use std::time::{Duration, SystemTime};
 
-use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::persist::Clocks;
@@ -14,14 +13,7 @@ use crate::engine::Engine;
 use crate::health::outcome::Outcome;
 use crate::health::target::{State, format_duration};
 use crate::state::StateFile;
-
-fn word(s: State) -> &'static str {
-    match s {
-        State::Up => "up",
-        State::Down => "down",
-        State::Unknown => "unknown",
-    }
-}
+use crate::view;
 
 fn secs(t: SystemTime) -> u64 {
     t.duration_since(SystemTime::UNIX_EPOCH)
@@ -29,19 +21,51 @@ fn secs(t: SystemTime) -> u64 {
         .unwrap_or(0)
 }
 
-fn outcome(o: &Option<(Outcome, Instant)>, clocks: &Clocks) -> Value {
-    match o {
-        None => Value::Null,
-        Some((Outcome::Good { rtt }, at)) => {
-            json!({"result": "good", "rtt": format_duration(*rtt), "at": secs(clocks.to_wall(*at))})
-        }
-        Some((Outcome::Failed { reason }, at)) => {
-            json!({"result": "failed", "reason": reason, "at": secs(clocks.to_wall(*at))})
-        }
-        Some((Outcome::Error { reason }, at)) => {
-            json!({"result": "error", "reason": reason, "at": secs(clocks.to_wall(*at))})
-        }
-    }
+fn check(o: &Option<(Outcome, Instant)>, clocks: &Clocks) -> Option<view::Check> {
+    let (o, at) = o.as_ref()?;
+    let at = secs(clocks.to_wall(*at));
+    Some(match o {
+        Outcome::Good { rtt } => view::Check {
+            result: "good".into(),
+            rtt: Some(format_duration(*rtt)),
+            reason: None,
+            at,
+        },
+        Outcome::Failed { reason } => view::Check {
+            result: "failed".into(),
+            rtt: None,
+            reason: Some(reason.clone()),
+            at,
+        },
+        Outcome::Error { reason } => view::Check {
+            result: "error".into(),
+            rtt: None,
+            reason: Some(reason.clone()),
+            at,
+        },
+    })
+}
+
+fn members(engine: &Engine, group: &str, clocks: &Clocks) -> Vec<view::Member> {
+    engine
+        .members(group)
+        .iter()
+        .map(|m| view::Member {
+            name: m.name.clone(),
+            state: m.state.to_string(),
+            targets: m
+                .targets
+                .iter()
+                .map(|t| view::Target {
+                    condition: t.condition.clone(),
+                    target: t.target.clone(),
+                    state: t.state.to_string(),
+                    reason: t.reason.clone(),
+                    last: check(&t.last, clocks),
+                })
+                .collect(),
+        })
+        .collect()
 }
 
 /// The whole status.
@@ -52,58 +76,52 @@ pub fn build(
     state: &StateFile,
     url: &str,
     problems: &[String],
-) -> Value {
-    let clocks = Clocks::now();
+    clocks: Clocks,
+) -> view::Status {
     let fw = state.firewalls.get(url);
-    let groups: Vec<Value> = plan
+    let groups = plan
         .groups
         .iter()
         .enumerate()
         .map(|(i, g)| {
             let (st, active) = engine.group_state(g.name()).unwrap_or((State::Unknown, None));
-            let members: Vec<Value> = engine
-                .members(g.name())
-                .iter()
-                .map(|m| {
-                    let targets: Vec<Value> = m
-                        .targets
-                        .iter()
-                        .map(|t| json!({"condition": t.condition, "target": t.target, "state": word(t.state), "reason": t.reason, "last": outcome(&t.last, &clocks)}))
-                        .collect();
-                    json!({"name": m.name, "state": word(m.state), "targets": targets})
-                })
-                .collect();
             let gp = &pushes.groups[i];
             let gs = state.groups.get(g.name());
-            json!({
-                "name": g.name(),
-                "kind": gp.policy.kind.to_string(),
-                "state": word(st),
-                "since": gs.and_then(|s| s.since).map(secs),
-                "expected_active": active,
-                "armed": gp.policy.armed,
-                "members": members,
-                "belief": gp.slot.belief.to_string(),
-                "last_set_by_failoverd": fw.and_then(|f| f.set_at.get(g.name())).map(|t| secs(*t)),
-                "last_push": gp.slot.last.as_ref().map(|(w, c)| json!({"push": w.to_string(), "answer": c.to_string()})),
-                "refused": gp.slot.refused.is_some(),
-                "hold": gs.and_then(|s| s.hold.as_ref()).map(|h| json!({"until": secs(h.until), "reason": h.reason})),
-                "flap_damping": gp.policy.flap_hold(clocks.mono).map(|h| json!({
-                    "deactives": h.deactives,
-                    "hold": whole_secs(h.hold),
-                    "active_in": whole_secs(h.remaining),
-                    "active_in_secs": h.remaining.as_secs_f64().ceil() as u64,
-                })),
-            })
+            view::Group {
+                name: g.name().to_string(),
+                kind: gp.policy.kind.to_string(),
+                state: st.to_string(),
+                since: gs.and_then(|s| s.since).map(secs),
+                expected_active: active,
+                armed: gp.policy.armed,
+                members: members(engine, g.name(), &clocks),
+                belief: gp.slot.belief.to_string(),
+                last_set_by_failoverd: fw.and_then(|f| f.set_at.get(g.name())).map(|t| secs(*t)),
+                last_push: gp.slot.last.as_ref().map(|(w, c)| view::LastPush {
+                    push: w.to_string(),
+                    answer: c.to_string(),
+                }),
+                refused: gp.slot.refused.is_some(),
+                hold: gs.and_then(|s| s.hold.as_ref()).map(|h| view::Hold {
+                    until: secs(h.until),
+                    reason: h.reason.clone(),
+                }),
+                flap_damping: gp.policy.flap_hold(clocks.mono).map(|h| view::FlapDamping {
+                    deactives: h.deactives,
+                    hold: whole_secs(h.hold),
+                    active_in: whole_secs(h.remaining),
+                    active_in_secs: h.remaining.as_secs_f64().ceil() as u64,
+                }),
+            }
         })
         .collect();
-    json!({
-        "groups": groups,
-        "guard_tripped": pushes.guard.tripped,
-        "api_paused": pushes.pause.reason,
-        "problems": problems,
-        "firewall": url,
-    })
+    view::Status {
+        groups,
+        guard_tripped: pushes.guard_tripped(),
+        api_paused: pushes.paused().map(str::to_string),
+        problems: problems.to_vec(),
+        firewall: url.to_string(),
+    }
 }
 
 /// A duration for a person, to the second, rounded up ("4m 16s").

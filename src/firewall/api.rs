@@ -156,6 +156,17 @@ impl Api {
         classify(self.client.send(&xml).await)
     }
 
+    /// Sync's way to send a definition (docs/firewall-api.md): Add, and
+    /// Update when the firewall answers 502 (the group exists). Returns
+    /// which of the two gave the answer.
+    pub async fn define(&self, group: &str) -> (Operation, Answer) {
+        let a = self.set(group, Operation::Add).await;
+        match &a.class {
+            Class::Refused(t) if t.starts_with("502") => (Operation::Update, self.set(group, Operation::Update).await),
+            _ => (Operation::Add, a),
+        }
+    }
+
     /// The hash of `group`'s definition as sync sends it (no credentials).
     pub fn definition_hash(&self, group: &str) -> Option<String> {
         Some(hash_of(&self.detail(group)?, self.spelling))

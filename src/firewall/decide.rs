@@ -151,7 +151,6 @@ pub struct Policy {
     pub health: State,
     /// When `health` last changed.
     pub health_since: Option<Instant>,
-    pub held: bool,
     pub restart: Restart,
     pub next_restart: Option<Instant>,
     pub restart_backoff: Duration,
@@ -174,7 +173,6 @@ impl Policy {
             armed: false,
             health: State::Unknown,
             health_since: None,
-            held: false,
             restart: Restart::Idle,
             next_restart: None,
             restart_backoff: timing.restart_backoff,
@@ -247,8 +245,10 @@ impl Policy {
         }
     }
 
-    /// What to push now; `guard` says whether the guard holds.
-    pub fn decide(&mut self, now: Instant, guard: bool) -> Decision {
+    /// What to push now; `guard` says whether the guard holds, `held`
+    /// whether an admin's hold is on the group (its one owner is the
+    /// daemon core's hold table: docs/safety.md).
+    pub fn decide(&mut self, now: Instant, guard: bool, held: bool) -> Decision {
         let none = Decision {
             want: None,
             withheld: None,
@@ -261,7 +261,7 @@ impl Policy {
                 must_send: true,
             };
         }
-        if self.held {
+        if held {
             if self.restart == Restart::DeActivating {
                 // The restart's DeActive can no longer be sent: its Active
                 // still goes out, and the hold takes effect after it.

@@ -31,6 +31,21 @@ pub struct Reply {
     pub records: Vec<String>,
 }
 
+impl Reply {
+    /// Of `groups`, those a Get reply lists no record of; none when the
+    /// reply lists no record at all (a firewall that answers a Get without
+    /// its records tells nothing about which exist).
+    pub fn missing<'a>(&self, groups: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+        if self.records.is_empty() {
+            return Vec::new();
+        }
+        groups
+            .into_iter()
+            .filter(|g| !self.records.iter().any(|r| r == g))
+            .collect()
+    }
+}
+
 /// The login outcome.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LoginStatus {

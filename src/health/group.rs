@@ -290,11 +290,7 @@ fn event(kind: EventKind, reason: String, while_stopped: bool) -> Event {
 }
 
 fn state_word(state: State) -> &'static str {
-    match state {
-        State::Up => "up",
-        State::Down => "down",
-        State::Unknown => "unknown",
-    }
+    state.word()
 }
 
 #[cfg(test)]

@@ -80,6 +80,23 @@ pub enum State {
     Down,
 }
 
+impl State {
+    /// The word status, the state file and mails use: "up", "down", "unknown".
+    pub fn word(self) -> &'static str {
+        match self {
+            State::Up => "up",
+            State::Down => "down",
+            State::Unknown => "unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.word())
+    }
+}
+
 /// A state change with the human reason (and figures) that caused it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Verdict {

@@ -129,6 +129,37 @@ impl Kind {
         }
     }
 
+    /// Every kind, for reading names back (logs, headers).
+    pub const ALL: [Kind; 19] = {
+        use DaemonKind as D;
+        [
+            Kind::MemberDown,
+            Kind::MemberUp,
+            Kind::Failover,
+            Kind::Failback,
+            Kind::GroupDown,
+            Kind::GroupUp,
+            Kind::GroupRestart,
+            Kind::Daemon(D::ApiUnusable),
+            Kind::Daemon(D::ApiUsable),
+            Kind::Daemon(D::PushRefused),
+            Kind::Daemon(D::PushRecovered),
+            Kind::Daemon(D::DeactivateDecided),
+            Kind::Daemon(D::GuardTrip),
+            Kind::Daemon(D::GuardTripEnded),
+            Kind::Daemon(D::IcmpFailure),
+            Kind::Daemon(D::StateDirFailure),
+            Kind::Daemon(D::SpoolOverLimit),
+            Kind::Daemon(D::ReloadRejected),
+            Kind::Daemon(D::Test),
+        ]
+    };
+
+    /// The kind named `name` (as [`Kind::name`] spells it).
+    pub fn from_name(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
     /// Short name for digests and logs.
     pub fn label(self) -> &'static str {
         use DaemonKind as D;
@@ -222,6 +253,18 @@ impl Event {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_kind_name_reads_back_as_its_kind() {
+        let mut names: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
+        for k in Kind::ALL {
+            assert_eq!(Kind::from_name(k.name()), Some(k));
+        }
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), Kind::ALL.len(), "names are distinct");
+        assert_eq!(Kind::from_name("daemon"), None);
+    }
 
     #[test]
     fn severity_order_matches_the_contract() {

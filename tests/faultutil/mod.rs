@@ -325,47 +325,43 @@ pub fn mailed_kinds(mails: &[Received]) -> Vec<String> {
 
 const GROUP_KINDS: [&str; 6] = ["MemberDown", "MemberUp", "Failover", "Failback", "GroupDown", "GroupUp"];
 
-/// The mailable events the daemon logged, in order (every group mails).
+/// The `EVENT=` field of a log line (quoted or not).
+fn event_field(line: &str) -> Option<&str> {
+    let rest = line.split(" EVENT=").nth(1).or_else(|| line.strip_prefix("EVENT="))?;
+    match rest.strip_prefix('"') {
+        Some(quoted) => quoted.split('"').next(),
+        None => rest.split_whitespace().next(),
+    }
+}
+
+/// The mailable events the daemon logged, in order (every group mails),
+/// read from each line's machine-readable `EVENT=` kind, never from its
+/// wording: a reworded message cannot drop out of "every logged event is
+/// mailed".
 pub fn logged_kinds(log: &[String]) -> Vec<String> {
     let mut out = Vec::new();
     let mut open = HashSet::new();
     for line in log {
-        if let Some(k) = GROUP_KINDS.iter().find(|k| line.contains(&format!("EVENT={k}"))) {
-            out.push(k.to_string());
+        let Some(k) = event_field(line).filter(|k| failoverd::mail::event::Kind::from_name(k).is_some()) else {
             continue;
-        }
-        let daemon: [(&str, &str); 8] = [
-            ("DeActive withheld:", "GuardTrip"),
-            ("the guard no longer holds", "GuardTripEnded"),
-            ("three times:", "PushRefused"),
-            ("pushes are accepted again", "PushRecovered"),
-            ("the firewall API refuses us:", "ApiUnusable"),
-            ("the firewall API answers again", "ApiUsable"),
-            ("state not persisted: cannot write", "StateDirFailure"),
-            ("reload rejected:", "ReloadRejected"),
-        ];
-        if let Some((_, k)) = daemon.iter().find(|(p, _)| line.contains(p)) {
-            // Push trouble is one event per failure streak (docs/events-and-mail.md):
-            // repeats inside a streak, and a recovery that closes none,
-            // are not mailed.
-            let streak = match *k {
-                "ApiUnusable" => Some(("api", true)),
-                "ApiUsable" => Some(("api", false)),
-                "PushRefused" => Some(("refused", true)),
-                "PushRecovered" => Some(("refused", false)),
-                _ => None,
-            };
-            if let Some((name, opens)) = streak {
-                let changed = if opens { open.insert(name) } else { open.remove(name) };
-                if !changed {
-                    continue;
-                }
+        };
+        // Push trouble is one event per failure streak (docs/events-and-mail.md):
+        // repeats inside a streak, and a recovery that closes none, are not
+        // mailed.
+        let streak = match k {
+            "ApiUnusable" => Some(("api", true)),
+            "ApiUsable" => Some(("api", false)),
+            "PushRefused" => Some(("refused", true)),
+            "PushRecovered" => Some(("refused", false)),
+            _ => None,
+        };
+        if let Some((name, opens)) = streak {
+            let changed = if opens { open.insert(name) } else { open.remove(name) };
+            if !changed {
+                continue;
             }
-            out.push(k.to_string());
-        } else if line.contains("failoverd decided a DeActive of") {
-            let restart = line.contains("restart=true");
-            out.push(if restart { "GroupRestart" } else { "DeactivateDecided" }.to_string());
         }
+        out.push(k.to_string());
     }
     out
 }

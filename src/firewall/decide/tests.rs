@@ -18,6 +18,8 @@ fn timing() -> Timing {
 
 struct Run {
     p: Policy,
+    /// An admin's hold on the group (the daemon core owns it).
+    held: bool,
     t0: Instant,
     now: Instant,
 }
@@ -27,6 +29,7 @@ impl Run {
         let t0 = Instant::now();
         Run {
             p: Policy::new(kind, timing()),
+            held: false,
             t0,
             now: t0,
         }
@@ -41,11 +44,11 @@ impl Run {
         self
     }
     fn want(&mut self, guard: bool) -> Option<Want> {
-        self.p.decide(self.now, guard).want
+        self.p.decide(self.now, guard, self.held).want
     }
     /// Decides and, if something is wanted, sends it and gets `accepted`.
     fn push(&mut self, accepted: bool) -> Option<Want> {
-        let w = self.p.decide(self.now, false).want?;
+        let w = self.p.decide(self.now, false, self.held).want?;
         self.p.on_sending(w, self.now);
         self.p.on_answer(w, accepted);
         Some(w)
@@ -79,7 +82,7 @@ fn underlay_deactivates_once_armed_and_the_guard_can_hold_it() {
     r.health(State::Up);
     assert_eq!(r.want(false), Some(Want::Active));
     r.at(10).health(State::Down);
-    let d = r.p.decide(r.now, true);
+    let d = r.p.decide(r.now, true, r.held);
     assert_eq!((d.want, d.withheld), (None, Some(Withheld::Guard)));
     assert_eq!(r.want(false), Some(Want::DeActive));
     r.p.disarm(r.now);
@@ -215,7 +218,7 @@ fn tunnel_groups_are_restarted_never_left_off_with_backoff() {
     );
     assert_eq!(r.at(130).want(false), Some(Want::DeActive), "down for restart_after");
     assert_eq!(r.push(true), Some(Want::DeActive));
-    let d = r.p.decide(r.now, false);
+    let d = r.p.decide(r.now, false, r.held);
     assert_eq!((d.want, d.must_send), (Some(Want::Active), true), "then Active at once");
     assert_eq!(r.push(true), Some(Want::Active));
     assert_eq!(r.p.restart, Restart::Idle);
@@ -243,8 +246,8 @@ fn a_hold_or_the_guard_during_a_restart_still_sends_the_active() {
     r.at(0).health(State::Up);
     r.at(10).health(State::Down);
     assert_eq!(r.at(130).want(false), Some(Want::DeActive));
-    r.p.held = true;
-    let d = r.p.decide(r.now, false);
+    r.held = true;
+    let d = r.p.decide(r.now, false, r.held);
     assert_eq!(
         (d.want, d.must_send),
         (Some(Want::Active), true),
@@ -257,7 +260,7 @@ fn a_hold_or_the_guard_during_a_restart_still_sends_the_active() {
     r.at(0).health(State::Up);
     r.at(10).health(State::Down);
     assert_eq!(r.at(130).want(false), Some(Want::DeActive));
-    let d = r.p.decide(r.now, true);
+    let d = r.p.decide(r.now, true, r.held);
     assert_eq!(
         (d.want, d.withheld, d.must_send),
         (Some(Want::Active), Some(Withheld::Guard), true)
@@ -268,7 +271,7 @@ fn a_hold_or_the_guard_during_a_restart_still_sends_the_active() {
     r.at(10).health(State::Down);
     r.at(130);
     assert_eq!(r.push(true), Some(Want::DeActive));
-    r.p.held = true;
+    r.held = true;
     assert_eq!(r.want(false), Some(Want::Active));
     // An unknown outcome ends the DeActive too.
     let mut r = Run::new(Kind::Tunnel);
@@ -286,7 +289,7 @@ fn a_tunnel_group_up_again_before_its_deactive_goes_out_gets_its_active() {
     r.at(10).health(State::Down);
     assert_eq!(r.at(130).want(false), Some(Want::DeActive));
     r.health(State::Up);
-    let d = r.p.decide(r.now, false);
+    let d = r.p.decide(r.now, false, r.held);
     assert_eq!((d.want, d.must_send), (Some(Want::Active), true));
 }
 
@@ -300,7 +303,7 @@ fn intent_groups_want_their_intent_unless_held() {
     );
     r.health(State::Up);
     assert_eq!(r.want(false), Some(Want::DeActive));
-    r.p.held = true;
+    r.held = true;
     assert_eq!(r.want(false), None);
 }
 

@@ -1,0 +1,139 @@
+//! The core's answers to `failoverd hold`, `release`, `push`, `status` and
+//! `/metrics`; and the holds themselves (docs/safety.md: a hold never
+//! shortens; its end disarms the group).
+
+use std::time::Duration;
+
+use super::{Core, Effect, Manual, ReplyTo};
+use crate::control::{Reply, Request};
+use crate::daemon::persist::Clocks;
+use crate::state::Belief;
+
+impl Core {
+    /// A control request; the reply comes as an [`Effect::Reply`] to `to`
+    /// (for a manual push, once the firewall answered). `spool_depth`: the
+    /// mails the outbox holds, for /metrics.
+    pub fn control(&mut self, req: Request, to: ReplyTo, clocks: Clocks, spool_depth: usize) -> Vec<Effect> {
+        let reply = match req {
+            Request::Metrics => Reply::ok(serde_json::Value::String(self.metrics(spool_depth))),
+            Request::Status => match serde_json::to_value(self.status(clocks)) {
+                Ok(v) => Reply::ok(v),
+                Err(e) => Reply::err(format!("cannot serialise the status: {e}")),
+            },
+            Request::Hold {
+                groups,
+                for_secs,
+                reason,
+            } => match self.named(&groups) {
+                Err(e) => Reply::err(e),
+                Ok(idx) => {
+                    let mut deactivated = Vec::new();
+                    for i in idx {
+                        let name = self.plan.groups[i].name().to_string();
+                        self.hold_group(&name, Duration::from_secs(for_secs), &reason, clocks);
+                        if self.pushes.groups[i].slot.belief == Belief::DeActive {
+                            deactivated.push(name);
+                        }
+                    }
+                    Reply::ok(serde_json::json!({"deactivated": deactivated}))
+                }
+            },
+            Request::Release { groups } => match self.named(&groups) {
+                Err(e) => Reply::err(e),
+                Ok(idx) => {
+                    for i in idx {
+                        self.end_hold(i, clocks, "release", "hold released");
+                    }
+                    Reply::ok(serde_json::Value::Null)
+                }
+            },
+            Request::Push { group, want, hold_secs } => match self.named(std::slice::from_ref(&group)) {
+                Err(e) => Reply::err(e),
+                Ok(_) if self.dry() => Reply::err("daemon in dry run"),
+                Ok(_) => {
+                    let hold = Duration::from_secs(hold_secs);
+                    self.manual.insert(group, Manual { want, hold, to });
+                    return self.take();
+                }
+            },
+        };
+        self.effects.push(Effect::Reply { to, reply });
+        self.take()
+    }
+
+    /// Indices of the groups named (every group for none).
+    fn named(&self, groups: &[String]) -> Result<Vec<usize>, String> {
+        if groups.is_empty() {
+            return Ok((0..self.plan.groups.len()).collect());
+        }
+        groups
+            .iter()
+            .map(|g| self.index.get(g).copied().ok_or(format!("unknown group {g:?}")))
+            .collect()
+    }
+
+    /// Holds `name` for `dur` from now; never shortens a hold in place.
+    pub(super) fn hold_group(&mut self, name: &str, dur: Duration, reason: &str, clocks: Clocks) {
+        let until = clocks.wall + dur;
+        self.state
+            .groups
+            .entry(name.to_string())
+            .or_default()
+            .hold_until(until, reason);
+        tracing::info!(GROUP = %name, EVENT = "hold", "held for {}: {reason}", humantime::format_duration(dur));
+        self.dirty = true;
+    }
+
+    /// Ends group `i`'s hold (if any): the group is disarmed until seen up.
+    fn end_hold(&mut self, i: usize, clocks: Clocks, event: &str, what: &str) {
+        let name = self.plan.groups[i].name().to_string();
+        if let Some(gs) = self.state.groups.get_mut(&name) {
+            gs.hold = None;
+        }
+        self.pushes.disarm(i, clocks.mono);
+        tracing::info!(GROUP = %name, EVENT = event, "{what}; the group is disarmed until seen up");
+        self.dirty = true;
+    }
+
+    /// Holds whose time is up end, each disarming its group.
+    pub(super) fn end_holds(&mut self, clocks: Clocks) {
+        // Every tick: a walk over the saved groups without a lookup by
+        // name; only a hold that ends looks its group up.
+        let ended: Vec<usize> = self
+            .state
+            .groups
+            .iter()
+            .filter(|(_, gs)| gs.hold.as_ref().is_some_and(|h| h.until <= clocks.wall))
+            .filter_map(|(name, _)| self.index.get(name).copied())
+            .collect();
+        for i in ended {
+            self.end_hold(i, clocks, "hold_ended", "hold ended");
+        }
+    }
+
+    fn metrics(&self, spool_depth: usize) -> String {
+        let groups: Vec<String> = self.plan.groups.iter().map(|g| g.name().to_string()).collect();
+        let extra = crate::daemon::metrics::Extra {
+            groups: &groups,
+            pushes: &self.push_counts,
+            guard_tripped: self.pushes.guard_tripped(),
+            spool_depth,
+        };
+        crate::daemon::metrics::render(&self.engine, &extra)
+    }
+
+    /// The status `/status` serves and `failoverd status` reads.
+    pub fn status(&self, clocks: Clocks) -> crate::view::Status {
+        let state_file = crate::state::StateDir::new(&self.plan.settings.state_dir).file();
+        let problems = self.problems(&state_file);
+        crate::daemon::status::build(
+            &self.plan,
+            &self.engine,
+            &self.pushes,
+            &self.state,
+            self.url(),
+            &problems,
+            clocks,
+        )
+    }
+}

@@ -1,0 +1,218 @@
+//! The core's pushes: deciding, sending, answers, the notes they raise and
+//! the mails of DeActives failoverd decided (docs/safety.md).
+
+use std::time::SystemTime;
+
+use super::{Core, Effect, Generation, jitter};
+use crate::daemon::persist::Clocks;
+use crate::daemon::pushes::Note;
+use crate::daemon::send::Push;
+use crate::daemon::status::whole_secs;
+use crate::firewall::api::Answer;
+use crate::firewall::decide::Want;
+use crate::firewall::slot::Class;
+use crate::state::Belief;
+
+impl Core {
+    /// Decides every group's push now and starts those due, manual ones too.
+    pub(super) fn decide(&mut self, clocks: Clocks) {
+        self.decide_soon = false;
+        let now = clocks.mono;
+        // An orphaned restart's Active first, within max_in_flight; it goes
+        // even after SIGTERM (it completes a restart).
+        for (group, via) in self.orphans.due(now, self.pushes.free()) {
+            self.pushes.started_elsewhere();
+            let push = Push {
+                group,
+                want: Want::Active,
+            };
+            self.effects.push(Effect::Push { push, via });
+        }
+        let held: Vec<bool> = self.plan.groups.iter().map(|g| self.held(g.name())).collect();
+        let (sends, notes) = self.pushes.due(self.engine.anchors(), &held, now);
+        for n in &notes {
+            self.note(n);
+        }
+        for (i, want) in sends {
+            self.send(i, want, clocks);
+        }
+        self.start_manual(clocks);
+    }
+
+    /// Manual pushes waiting for their group's slot.
+    fn start_manual(&mut self, clocks: Clocks) {
+        let waiting: Vec<String> = self.manual.keys().cloned().collect();
+        for name in waiting {
+            let Some(&i) = self.index.get(&name) else {
+                if let Some(m) = self.manual.remove(&name) {
+                    let reply = crate::control::Reply::err(format!("group {name} is gone after a reload"));
+                    self.effects.push(Effect::Reply { to: m.to, reply });
+                }
+                continue;
+            };
+            let want = self.manual[&name].want;
+            if self.pushes.start_manual(i, want)
+                && let Some(m) = self.manual.remove(&name)
+            {
+                self.manual_in_flight.insert(name, m);
+                self.send(i, want, clocks);
+            }
+        }
+    }
+
+    fn send(&mut self, i: usize, want: Want, clocks: Clocks) {
+        let group = self.plan.groups[i].name().to_string();
+        if want == Want::Active {
+            // A decided DeActive that was never taken: the group is wanted
+            // Active again, so its mail goes now, with the last answer.
+            if let Some(d) = self.decided.remove(&group) {
+                let answer = format!(
+                    "not taken; failoverd now wants the group Active again (last answer: {})",
+                    d.last_answer.as_deref().unwrap_or("none")
+                );
+                self.mail_decided(&group, d.restart, &answer);
+            }
+        }
+        if !self.dry() {
+            // Before sending, the belief is written as unknown (fsynced).
+            self.firewall_mut().beliefs.insert(group.clone(), Belief::Unknown);
+            self.save(clocks);
+        }
+        // MEMBER: the member an Active hands the group to (the expected
+        // active one); none for a DeActive, which takes every member down.
+        let member = match want {
+            Want::Active => self.engine.group_state(&group).and_then(|(_, m)| m),
+            Want::DeActive => None,
+        };
+        let push = Push { group, want };
+        tracing::info!(GROUP = %push.group, MEMBER = member.as_deref().unwrap_or(""), EVENT = "push", "pushing {push}");
+        let via = self.generation;
+        self.effects.push(Effect::Push { push, via });
+    }
+
+    /// The firewall's answer to the push of `group` sent through `via`.
+    pub fn answered(&mut self, group: &str, via: Generation, answer: Answer, clocks: Clocks) -> Vec<Effect> {
+        let now = clocks.mono;
+        let accepted = answer.class == Class::Accepted;
+        let mine = via == self.generation || !self.orphans.is_orphan(group);
+        let Some(&i) = self.index.get(group).filter(|_| mine) else {
+            tracing::warn!(GROUP = %group, "answer for a group no longer configured: {}", answer.text);
+            if self.orphans.answered(group, accepted, now) {
+                self.pushes.answered_elsewhere();
+                self.decide_soon = true;
+            }
+            return self.take();
+        };
+        let group = group.to_string();
+        tracing::info!(GROUP = %group, EVENT = "push_answer", "the firewall answered: {}", answer.text);
+        *self
+            .push_counts
+            .entry((group.clone(), answer.class.label().to_owned()))
+            .or_default() += 1;
+        let notes = self.pushes.finish(i, answer.class.clone(), now, jitter(clocks.wall));
+        // A decided DeActive ends when it is accepted or refused for good
+        // (its tries used up); every other answer is tried again.
+        let over = accepted || notes.iter().any(|n| matches!(n, Note::Refused { .. }));
+        for n in &notes {
+            self.note(n);
+        }
+        // A slot is free again: the next push need not wait for a tick.
+        self.decide_soon = true;
+        if over && let Some(d) = self.decided.remove(&group) {
+            self.mail_decided(&group, d.restart, &answer.text);
+        } else if let Some(d) = self.decided.get_mut(&group) {
+            d.last_answer = Some(answer.text.clone());
+        }
+        if let Some(m) = self.manual_in_flight.remove(&group) {
+            self.hold_group(&group, m.hold, &format!("manual push of {}", m.want), clocks);
+            let body = serde_json::json!({"accepted": accepted, "answer": answer.text});
+            let reply = crate::control::Reply::ok(body);
+            self.effects.push(Effect::Reply { to: m.to, reply });
+        }
+        if !self.dry() {
+            let belief = self.pushes.groups[i].slot.belief;
+            let fw = self.firewall_mut();
+            fw.beliefs.insert(group.clone(), belief);
+            fw.set_at.insert(group, clocks.wall);
+        }
+        self.dirty = true;
+        self.take()
+    }
+
+    /// Logs (and mails) what the push loop reported.
+    fn note(&mut self, n: &Note) {
+        match n {
+            Note::DeactiveDecided { group, restart } => {
+                let first = !self.decided.contains_key(group);
+                self.decided.entry(group.clone()).or_default().restart = *restart;
+                if first {
+                    // EVENT: the kind of the mail this decision sends.
+                    let kind = if *restart { "GroupRestart" } else { "DeactivateDecided" };
+                    tracing::warn!(EVENT = kind, GROUP = %group, restart = *restart, "failoverd decided a DeActive of {group}");
+                } else {
+                    tracing::info!(GROUP = %group, EVENT = "push_retry", "trying the DeActive of {group} again");
+                }
+            }
+            Note::FlapDamped { group, hold } => {
+                let f = &self.plan.settings.firewall;
+                tracing::warn!(
+                    EVENT = "flap_damped",
+                    GROUP = %group,
+                    "{group} is up, but flap damping holds its Active until it has been up for {} ({} DeActives within flap_window {}, flap_limit {}): the Active goes in {} if it stays up",
+                    whole_secs(hold.hold),
+                    hold.deactives,
+                    whole_secs(f.flap_window),
+                    f.flap_limit,
+                    whole_secs(hold.remaining),
+                );
+            }
+            _ => {
+                let Some(event) = crate::daemon::mailing::note(n) else {
+                    return;
+                };
+                tracing::warn!(
+                    EVENT = event.kind.name(),
+                    GROUP = event.group.as_deref().unwrap_or(""),
+                    "{}",
+                    event.reason
+                );
+                self.effects.push(Effect::Mail(event));
+            }
+        }
+    }
+
+    /// The mail of a DeActive failoverd decided, with the firewall's answer.
+    fn mail_decided(&mut self, group: &str, restart: bool, answer: &str) {
+        let note = Note::DeactiveDecided {
+            group: group.to_string(),
+            restart,
+        };
+        let push = format!("DeActive {group}");
+        if let Some(event) = crate::daemon::mailing::note(&note) {
+            self.effects.push(Effect::Mail(event.with_push(&push, answer)));
+        }
+    }
+
+    /// DeActives decided by an earlier run that stopped or crashed before
+    /// the firewall answered: their mails, with the outcome unknown.
+    pub(super) fn mail_decided_before_stop(&mut self) {
+        let decided = std::mem::take(&mut self.firewall_mut().decided);
+        for (group, restart) in decided {
+            tracing::warn!(EVENT = "daemon", GROUP = %group, restart, "a DeActive of {group} failoverd decided was not taken when it stopped");
+            self.mail_decided(
+                &group,
+                restart,
+                "unknown: failoverd stopped before the firewall took it",
+            );
+            self.dirty = true;
+        }
+    }
+
+    /// The state file could not be written: a daemon event, once per streak.
+    pub(super) fn state_dir_failed(&mut self, why: String, wall: SystemTime) {
+        use crate::mail::event::{DaemonKind, Event, Kind};
+        tracing::error!(EVENT = "StateDirFailure", "{why}");
+        let event = Event::new(Kind::Daemon(DaemonKind::StateDirFailure), why, wall);
+        self.effects.push(Effect::Mail(event));
+    }
+}

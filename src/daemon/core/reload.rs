@@ -1,0 +1,61 @@
+//! A reload's effect on the core (docs/service.md, "Reload"): health of
+//! unchanged readers, beliefs, rule memory, holds and requests in flight
+//! carry over; groups whose definition or connections changed lose their
+//! arming; a group dropped during a tunnel restart becomes an orphan whose
+//! Active is still sent through the old settings' sender.
+
+use super::{Core, Effect, Generation, build_pushes, index};
+use crate::config::Plan;
+use crate::daemon::changes::{self, Changes};
+use crate::daemon::persist::Clocks;
+use crate::engine::Engine;
+
+impl Core {
+    /// Applies the validated `plan`, whose sender is generation `via`;
+    /// returns what changed (the shell restarts only the streams and parts
+    /// that did) and the effects.
+    pub fn reload(&mut self, plan: Plan, via: Generation, clocks: Clocks) -> (Changes, Vec<Effect>) {
+        // What the running settings saw goes into the state file first: the
+        // new settings' push state is built from it.
+        self.save(clocks);
+        let changes = changes::changes(&self.plan, &plan);
+        let mut engine = Engine::new(&plan, &self.engine.persisted());
+        engine.adopt(&self.engine);
+        let mut pushes = build_pushes(&plan, &self.state, &clocks);
+        self.orphan_dropped_restarts(&plan, clocks);
+        let url_same = plan.settings.firewall.url == self.plan.settings.firewall.url;
+        // Orphans' requests count against max_in_flight too.
+        let extra = self.orphans.in_flight();
+        pushes.carry_over(&self.pushes, url_same, &changes.groups_changed, extra, clocks.mono);
+        self.state
+            .firewalls
+            .entry(plan.settings.firewall.url.clone())
+            .or_default();
+        self.index = index(&plan);
+        self.plan = plan;
+        self.engine = engine;
+        self.pushes = pushes;
+        self.generation = via;
+        self.decide_soon = true;
+        self.dirty = true;
+        let status = format!("READY=1\nSTATUS={}", self.status_line());
+        self.effects.push(Effect::Notify(status));
+        (changes, self.take())
+    }
+
+    /// A tunnel restart's Active is sent whatever happens, a reload that
+    /// drops the group included: the group becomes an orphan that the old
+    /// settings' sender finishes (after any request still in flight).
+    fn orphan_dropped_restarts(&mut self, plan: &Plan, clocks: Clocks) {
+        let pending: Vec<(String, bool)> = self
+            .pushes
+            .restarting()
+            .filter(|(name, _)| !plan.groups.iter().any(|n| n.name() == *name))
+            .map(|(name, in_flight)| (name.to_string(), in_flight))
+            .collect();
+        for (name, in_flight) in pending {
+            tracing::warn!(GROUP = %name, EVENT = "push", "the group left the settings during a restart: its Active is still sent");
+            self.orphans.dropped(&name, self.generation, in_flight, clocks.mono);
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! The shell's own firewall tasks besides pushes: the read-only Get every
+//! `check_every` and the sync of definitions (docs/firewall-api.md). Both
+//! are owned: never two of a kind at once, cancelled at a reload (the Get
+//! of the old settings gives way to one of the new at once) and at
+//! shutdown.
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::config::Plan;
+use crate::firewall::api::Api;
+use crate::mail::outbox::Mailer;
+use crate::state::StateFile;
+
+pub struct Reads {
+    /// The API for the Get and the sync, when a password is at hand.
+    api: Option<Api>,
+    next_get: Instant,
+    get: Option<JoinHandle<()>>,
+    sync: Option<JoinHandle<()>>,
+    /// Definitions the sync got accepted, with their hashes, for the core.
+    synced: mpsc::UnboundedSender<(String, String)>,
+}
+
+fn api_for(plan: &Plan) -> Option<Api> {
+    match Api::new(plan) {
+        Ok(a) => Some(a),
+        Err(e) => {
+            tracing::info!(EVENT = "api_check", "no read-only Get of the firewall: {e}");
+            None
+        }
+    }
+}
+
+impl Reads {
+    pub fn new(plan: &Plan, synced: mpsc::UnboundedSender<(String, String)>) -> Reads {
+        Reads {
+            api: api_for(plan),
+            next_get: Instant::now(),
+            get: None,
+            sync: None,
+            synced,
+        }
+    }
+
+    /// The settings changed: both tasks stop; the next Get goes at once.
+    pub fn reload(&mut self, plan: &Plan) {
+        self.stop();
+        self.api = api_for(plan);
+        self.next_get = Instant::now();
+    }
+
+    /// Starts the Get when due and none is running.
+    pub fn tick(&mut self, plan: &Plan, mailer: &Mailer, now: Instant) {
+        if now < self.next_get {
+            return;
+        }
+        self.next_get = now + plan.settings.firewall.check_every;
+        let running = self.get.as_ref().is_some_and(|t| !t.is_finished());
+        if let Some(api) = self.api.clone().filter(|_| !running) {
+            let groups = plan.groups.iter().map(|g| g.name().to_string()).collect();
+            self.get = Some(super::api_check::spawn(api, groups, mailer.clone()));
+        }
+    }
+
+    /// `sync = true`: sends the definitions that changed since the firewall
+    /// last accepted them from failoverd (a sync still running stops first).
+    pub fn sync(&mut self, plan: &Plan, state: &StateFile) {
+        if !plan.settings.firewall.sync {
+            return;
+        }
+        let Some(api) = self.api.clone() else { return };
+        let fw = state.firewalls.get(&plan.settings.firewall.url);
+        let changed: Vec<(String, String)> = plan
+            .groups
+            .iter()
+            .filter_map(|g| api.definition_hash(g.name()).map(|h| (g.name().to_string(), h)))
+            .filter(|(g, h)| fw.and_then(|f| f.sync_hashes.get(g)) != Some(h))
+            .collect();
+        if let Some(old) = self.sync.take() {
+            old.abort();
+        }
+        if !changed.is_empty() {
+            let dry = plan.settings.firewall.dry_run;
+            self.sync = Some(super::api_check::spawn_sync(api, changed, dry, self.synced.clone()));
+        }
+    }
+
+    pub fn stop(&mut self) {
+        for task in [self.get.take(), self.sync.take()].into_iter().flatten() {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for Reads {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

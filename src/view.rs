@@ -1,0 +1,89 @@
+//! What `/status` serves and `failoverd status` reads: one typed view of
+//! the daemon, serialised as JSON by the daemon and parsed back by the
+//! command (docs/daemon.md). Times are Unix seconds; states are words.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    pub groups: Vec<Group>,
+    pub guard_tripped: bool,
+    /// Why the client is paused (the API refuses us), if it is.
+    pub api_paused: Option<String>,
+    pub problems: Vec<String>,
+    /// The firewall's API URL.
+    pub firewall: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Group {
+    pub name: String,
+    /// "tunnel", "underlay", "underlay (identical members)", "intent Active".
+    pub kind: String,
+    /// "up", "down", "unknown".
+    pub state: String,
+    pub since: Option<u64>,
+    pub expected_active: Option<String>,
+    pub armed: bool,
+    pub members: Vec<Member>,
+    /// What failoverd believes the firewall has: "Active", "DeActive", "Unknown".
+    pub belief: String,
+    pub last_set_by_failoverd: Option<u64>,
+    pub last_push: Option<LastPush>,
+    pub refused: bool,
+    pub hold: Option<Hold>,
+    pub flap_damping: Option<FlapDamping>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Member {
+    pub name: String,
+    pub state: String,
+    pub targets: Vec<Target>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Target {
+    /// "PING", "TCP/443".
+    pub condition: String,
+    pub target: String,
+    pub state: String,
+    /// Why it is in its state, with figures.
+    pub reason: String,
+    pub last: Option<Check>,
+}
+
+/// A target's last check.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Check {
+    /// "good", "failed" or "error" (could not be made here).
+    pub result: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rtt: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub at: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LastPush {
+    /// "Active" or "DeActive".
+    pub push: String,
+    /// The answer's class and text.
+    pub answer: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Hold {
+    pub until: u64,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FlapDamping {
+    pub deactives: u32,
+    /// How long the group must stay up ("4m 16s").
+    pub hold: String,
+    pub active_in: String,
+    pub active_in_secs: u64,
+}
