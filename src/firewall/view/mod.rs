@@ -84,14 +84,15 @@ impl ViewEvent {
         }
     }
 
-    /// The journal's EVENT field.
+    /// The journal's EVENT field: the mail kind's name, as the
+    /// `X-Failoverd-Event` header spells it (docs/events-and-mail.md).
     pub fn name(&self) -> &'static str {
         match self {
-            ViewEvent::Disagreement { .. } => "firewall_disagrees",
-            ViewEvent::Agreement { .. } => "firewall_agrees",
-            ViewEvent::NotHonoured { .. } => "push_not_honoured",
-            ViewEvent::SnmpUnusable { .. } => "snmp_unusable",
-            ViewEvent::SnmpUsable { .. } => "snmp_usable",
+            ViewEvent::Disagreement { .. } => "FirewallDisagrees",
+            ViewEvent::Agreement { .. } => "FirewallAgrees",
+            ViewEvent::NotHonoured { .. } => "PushNotHonoured",
+            ViewEvent::SnmpUnusable { .. } => "SnmpUnusable",
+            ViewEvent::SnmpUsable { .. } => "SnmpUsable",
         }
     }
 }
