@@ -16,6 +16,33 @@ pub struct Status {
     /// With `[ha]`: this host's role and since when ("active since ...").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ha_role: Option<String>,
+    /// With `[snmp]`: how reading the tunnel table goes.
+    #[serde(default)]
+    pub snmp: Option<Snmp>,
+}
+
+/// The walks of the firewall's tunnel table (`[snmp]`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Snmp {
+    /// Whether the last walk read the table.
+    pub usable: bool,
+    /// When the table was last read.
+    pub last_read: Option<u64>,
+    /// Why the last walk failed, with the fix.
+    pub error: Option<String>,
+}
+
+/// A group as the firewall's tunnel table shows it (`[snmp]`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FirewallGroup {
+    /// The member the firewall carries the group on, "no member", or
+    /// "unknown" (the table could not be read).
+    pub carrying: String,
+    /// Firewall and failoverd disagree (reported after `disagree_after`).
+    pub disagrees: bool,
+    /// The last accepted push the table has not shown yet, if its
+    /// `verify_within` is over ("not honoured").
+    pub not_honoured: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -40,6 +67,9 @@ pub struct Group {
     pub refused: bool,
     pub hold: Option<Hold>,
     pub flap_damping: Option<FlapDamping>,
+    /// With `[snmp]`: the firewall's own view of the group.
+    #[serde(default)]
+    pub firewall: Option<FirewallGroup>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -47,6 +77,13 @@ pub struct Member {
     pub name: String,
     pub state: String,
     pub targets: Vec<Target>,
+    /// With `[snmp]`: its connection in the tunnel table ("active,
+    /// activated, read 3s ago", "not in the tunnel table", "unknown: ...").
+    #[serde(default)]
+    pub firewall: Option<String>,
+    /// Why a member failoverd sees down may look fine on the firewall.
+    #[serde(default)]
+    pub firewall_note: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -145,7 +145,7 @@ fn mails(effects: &[Effect]) -> Vec<&failoverd::mail::event::Event> {
     effects
         .iter()
         .filter_map(|e| match e {
-            Effect::Mail(m) => Some(m),
+            Effect::Mail(m) => Some(&**m),
             _ => None,
         })
         .collect()

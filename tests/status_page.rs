@@ -292,6 +292,7 @@ fn hostile_names_stay_text_in_a_real_browser() {
                 name: hostile.into(),
                 state: "up".into(),
                 targets: vec![target],
+                ..Member::default()
             }],
             ..Group::default()
         }],

@@ -11,6 +11,7 @@ mod floor;
 mod measure;
 mod page;
 mod scenarios;
+mod snmp;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -59,6 +60,8 @@ pub enum Cmd {
     Startup,
     /// The status page, in-process: history memory at 10,000 targets, CPU of one page of 1,000.
     Page,
+    /// Walks of a real snmpd's tunnel table of 1,000 rows: CPU per walk.
+    Snmp,
     /// (internal) the bare connect-and-close loop, run as its own process.
     #[command(hide = true)]
     Floor {
@@ -183,6 +186,12 @@ fn main() -> ExitCode {
         print_table(&rows);
         return ExitCode::from(u8::from(rows.iter().any(|r| r.met == Some(false))));
     }
+    if let Cmd::Snmp = &cli.cmd {
+        let rows = snmp::run(1000);
+        println!();
+        print_table(&rows);
+        return ExitCode::SUCCESS;
+    }
     if !cli.failoverd.exists() {
         eprintln!(
             "no failoverd binary at {}: build it (cargo build --release -p failoverd) or pass --failoverd",
@@ -211,6 +220,9 @@ fn main() -> ExitCode {
     }
     if want("page") {
         rows.extend(page::run());
+    }
+    if want("snmp") {
+        rows.extend(snmp::run(1000));
     }
     println!();
     print_table(&rows);

@@ -49,6 +49,9 @@ pub fn read(src: &Source, top: &Table<'_, '_>, d: &mut Diagnostics) -> Settings 
             }
         }
     });
+    let snmp = top
+        .table(d, "snmp")
+        .map(|t| super::snmp_read::snmp(&t, &base, &firewall, d));
     Settings {
         file: src.path.clone(),
         group_files,
@@ -59,6 +62,7 @@ pub fn read(src: &Source, top: &Table<'_, '_>, d: &mut Diagnostics) -> Settings 
         guard,
         mail,
         http_listen,
+        snmp,
     }
 }
 

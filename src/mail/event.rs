@@ -35,6 +35,14 @@ pub enum DaemonKind {
     StateDirFailure,
     SpoolOverLimit,
     ReloadRejected,
+    /// The firewall view (`[snmp]`, docs/health.md): the firewall carries
+    /// another member than failoverd expects, and agrees again.
+    FirewallDisagrees,
+    FirewallAgrees,
+    /// An accepted push the tunnel table did not show within `verify_within`.
+    PushNotHonoured,
+    SnmpUnusable,
+    SnmpUsable,
     Test,
 }
 
@@ -59,6 +67,10 @@ pub struct Event {
     pub push: Option<String>,
     /// The firewall's answer to that push.
     pub answer: Option<String>,
+    /// With `[snmp]`: each member's firewall view when the event was
+    /// noted ("carries HQ_Primary; HQ_Primary active, activated; ...").
+    #[serde(default)]
+    pub firewall: Option<String>,
     pub at: SystemTime,
     /// The state changed while failoverd was not running (found at start
     /// by comparing with the persisted state).
@@ -81,13 +93,16 @@ impl Kind {
                 | D::IcmpFailure
                 | D::StateDirFailure
                 | D::SpoolOverLimit
-                | D::ReloadRejected,
+                | D::ReloadRejected
+                | D::FirewallDisagrees
+                | D::PushNotHonoured
+                | D::SnmpUnusable,
             ) => 1,
             Kind::Failover => 2,
             Kind::MemberDown => 3,
             Kind::GroupRestart => 4,
             Kind::Daemon(D::DeactivateDecided) => 5,
-            Kind::Daemon(D::ApiUsable | D::PushRecovered | D::GuardTripEnded) => 6,
+            Kind::Daemon(D::ApiUsable | D::PushRecovered | D::GuardTripEnded | D::FirewallAgrees | D::SnmpUsable) => 6,
             Kind::GroupUp => 7,
             Kind::Failback => 8,
             Kind::MemberUp => 9,
@@ -124,13 +139,18 @@ impl Kind {
                 D::StateDirFailure => "StateDirFailure",
                 D::SpoolOverLimit => "SpoolOverLimit",
                 D::ReloadRejected => "ReloadRejected",
+                D::FirewallDisagrees => "FirewallDisagrees",
+                D::FirewallAgrees => "FirewallAgrees",
+                D::PushNotHonoured => "PushNotHonoured",
+                D::SnmpUnusable => "SnmpUnusable",
+                D::SnmpUsable => "SnmpUsable",
                 D::Test => "Test",
             },
         }
     }
 
     /// Every kind, for reading names back (logs, headers).
-    pub const ALL: [Kind; 19] = {
+    pub const ALL: [Kind; 24] = {
         use DaemonKind as D;
         [
             Kind::MemberDown,
@@ -151,6 +171,11 @@ impl Kind {
             Kind::Daemon(D::StateDirFailure),
             Kind::Daemon(D::SpoolOverLimit),
             Kind::Daemon(D::ReloadRejected),
+            Kind::Daemon(D::FirewallDisagrees),
+            Kind::Daemon(D::FirewallAgrees),
+            Kind::Daemon(D::PushNotHonoured),
+            Kind::Daemon(D::SnmpUnusable),
+            Kind::Daemon(D::SnmpUsable),
             Kind::Daemon(D::Test),
         ]
     };
@@ -183,6 +208,11 @@ impl Kind {
                 D::StateDirFailure => "state directory failure",
                 D::SpoolOverLimit => "mail spool over its limit",
                 D::ReloadRejected => "reload rejected",
+                D::FirewallDisagrees => "firewall disagrees",
+                D::FirewallAgrees => "firewall agrees again",
+                D::PushNotHonoured => "push not honoured",
+                D::SnmpUnusable => "SNMP unusable",
+                D::SnmpUsable => "SNMP usable again",
                 D::Test => "test mail",
             },
         }
@@ -205,9 +235,16 @@ impl Event {
             expected_active: None,
             push: None,
             answer: None,
+            firewall: None,
             at,
             while_stopped: false,
         }
+    }
+
+    /// With the firewall view at the time (`[snmp]`).
+    pub fn with_firewall(mut self, view: Option<String>) -> Self {
+        self.firewall = view;
+        self
     }
 
     pub fn with_group(mut self, g: &str) -> Self {

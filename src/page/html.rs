@@ -115,6 +115,14 @@ fn group(out: &mut String, g: &view::Group, charts: &[Vec<Chart>]) {
     fact(out, "expected active", g.expected_active.as_deref().unwrap_or("none"));
     let carrying = g.carrying.as_deref().unwrap_or("not read ([snmp] not set)");
     fact(out, "firewall carries", carrying);
+    if let Some(f) = &g.firewall {
+        if f.disagrees {
+            fact(out, "firewall view", "DISAGREES with failoverd");
+        }
+        if let Some(n) = &f.not_honoured {
+            fact(out, "not honoured", n);
+        }
+    }
     let since = g.since.map_or("-".to_string(), time);
     fact(out, "state since", &since);
     fact(out, "firewall has (belief)", &g.belief);
@@ -162,6 +170,16 @@ fn member(out: &mut String, m: &view::Member, charts: &[Chart]) {
     let _ = write!(out, "<div class=\"member\" data-member=\"{}\"><h3>", Esc(&m.name));
     badge(out, &m.state);
     let _ = write!(out, "member {}</h3>", Esc(&m.name));
+    // With [snmp]: the member's row in the firewall's tunnel table.
+    for line in [
+        m.firewall.as_ref().map(|v| format!("on the firewall: {v}")),
+        m.firewall_note.clone(),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let _ = write!(out, "<p class=\"fw\">{}</p>", Esc(&line));
+    }
     let empty = Chart::default();
     for (ti, t) in m.targets.iter().enumerate() {
         let c = charts.get(ti).unwrap_or(&empty);

@@ -35,11 +35,13 @@ fn status(name: &str) -> Status {
                     name: name.into(),
                     state: "down".into(),
                     targets: vec![target(name, "down")],
+                    ..Member::default()
                 },
                 Member {
                     name: "B".into(),
                     state: "up".into(),
                     targets: vec![target("127.0.0.2", "up")],
+                    ..Member::default()
                 },
             ],
             belief: "Active".into(),
@@ -251,4 +253,24 @@ fn a_lone_point_is_a_dash_and_a_flat_run_its_two_ends() {
     let mut out = String::new();
     chart::rtt(&mut out, &Chart { points });
     assert!(out.contains("class=\"line\" d=\"M1 2h1M3 2 5 2\""), "{out}");
+}
+
+#[test]
+fn with_snmp_the_firewall_view_is_shown_and_escaped() {
+    let mut p = page("G");
+    let g = &mut p.status.groups[0];
+    g.carrying = Some("B".into());
+    g.firewall = Some(crate::view::FirewallGroup {
+        carrying: "B".into(),
+        disagrees: true,
+        not_honoured: Some("DeActive G, accepted 1m ago".into()),
+    });
+    g.members[0].firewall = Some("active, activated, read 3s <ago>".into());
+    g.members[0].firewall_note = Some("the firewall shows the tunnel established, but traffic through it fails".into());
+    let html = render(&p);
+    assert!(html.contains("<dt>firewall carries</dt><dd>B</dd>"), "{html}");
+    assert!(html.contains("DISAGREES with failoverd"));
+    assert!(html.contains("DeActive G, accepted 1m ago"));
+    assert!(html.contains("on the firewall: active, activated, read 3s &lt;ago&gt;"));
+    assert!(html.contains("traffic through it fails"));
 }

@@ -119,6 +119,10 @@ impl Core {
             pushes: &self.push_counts,
             guard_tripped: self.pushes.guard_tripped(),
             spool_depth,
+            snmp: self.view.as_ref().map(|v| crate::daemon::metrics::Snmp {
+                usable: v.last_error().is_none(),
+                disagrees: groups.iter().map(|g| (g.as_str(), v.disagreeing(g))).collect(),
+            }),
         };
         crate::daemon::metrics::render(&self.engine, &extra)
     }
@@ -127,14 +131,6 @@ impl Core {
     pub fn status(&self, clocks: Clocks) -> crate::view::Status {
         let state_file = crate::state::StateDir::new(&self.plan.settings.state_dir).file();
         let problems = self.problems(&state_file);
-        crate::daemon::status::build(
-            &self.plan,
-            &self.engine,
-            &self.pushes,
-            &self.state,
-            self.url(),
-            &problems,
-            clocks,
-        )
+        super::status::build(self, &problems, clocks)
     }
 }

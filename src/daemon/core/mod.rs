@@ -13,11 +13,13 @@
 //! slots (copied into the state file as they change, for the next start).
 
 mod control;
+mod firewall_view;
 pub mod history;
 mod page_view;
 mod pushing;
 mod reload;
 mod saving;
+mod status;
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, SystemTime};
@@ -54,7 +56,8 @@ pub enum Effect {
     /// Write [`Core::state`] to `state.json` now (fsynced), and tell
     /// [`Core::saved`] how it went. Comes before any push it must precede.
     Save,
-    Mail(Event),
+    /// Boxed: an event is large and most effects are small.
+    Mail(Box<Event>),
     /// A line for systemd's notify socket ("STATUS=…", "READY=1", …).
     Notify(String),
     Reply {
@@ -113,6 +116,8 @@ pub struct Core {
     decide_soon: bool,
     /// The status page's last hour of checks and day of events.
     history: history::History,
+    /// The firewall's own view (`[snmp]`), when set.
+    view: Option<crate::firewall::view::View>,
     effects: Vec<Effect>,
 }
 
@@ -130,6 +135,7 @@ impl Core {
         let pushes = build_pushes(&plan, &state, &clocks);
         Core {
             index: index(&plan),
+            view: firewall_view::view_of(&plan),
             plan,
             state,
             engine,
@@ -204,10 +210,6 @@ impl Core {
         self.plan.settings.firewall.dry_run
     }
 
-    fn url(&self) -> &str {
-        &self.plan.settings.firewall.url
-    }
-
     /// Whether an admin's hold is on group `name`. A hold that ran out
     /// counts until the tick that ends it (and disarms the group), so no
     /// decision falls between the two.
@@ -266,7 +268,17 @@ impl Core {
         tracing::info!(GROUP = %e.group, MEMBER = member, EVENT = ?e.kind, ACTIVE = e.expected_active.as_deref().unwrap_or(""), "{}: {}", e.group, e.text);
         let g = self.index.get(&e.group).map(|&i| &self.plan.groups[i]);
         if g.is_some_and(|g| g.def.mail && g.intent().is_none()) {
-            self.effects.push(Effect::Mail(super::mailing::group_event(e)));
+            let mut event = super::mailing::group_event(e);
+            // With [snmp]: each member's firewall view at the time, and why
+            // a member failoverd sees down may still look fine there.
+            if let (Some(view), Some(m)) = (&self.view, e.member.as_deref())
+                && e.kind == crate::health::group::EventKind::MemberDown
+                && let Some(why) = view.down_reason(&e.group, m)
+            {
+                event.reason = format!("{}; {why}", event.reason);
+            }
+            let summary = self.firewall_summary(&e.group);
+            self.effects.push(Effect::Mail(Box::new(event.with_firewall(summary))));
         }
     }
 

@@ -33,6 +33,7 @@ impl Core {
             .entry(plan.settings.firewall.url.clone())
             .or_default();
         self.index = index(&plan);
+        self.view = super::firewall_view::view_of(&plan);
         self.plan = plan;
         self.engine = engine;
         self.pushes = pushes;
