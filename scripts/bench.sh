@@ -6,7 +6,7 @@
 #   scripts/bench.sh ARGS...    anything else goes to failoverd-bench (see --help),
 #                               e.g. scripts/bench.sh --icmp 1000 icmp
 #
-# As root it first installs what it needs from Debian if missing (fping,
+# As root it first installs what it needs from Debian if missing (fping, snmpd,
 # iproute2, procps). Without root the ICMP scenario (raw sockets for
 # failoverd and fping) and the detection scenario (network namespace,
 # veth, raw socket) are skipped with a visible SKIPPED row; TCP and
@@ -18,7 +18,7 @@ cd "$(dirname "$0")/.."
 
 if [ "$(id -u)" = 0 ]; then
     missing=()
-    for pkg in fping iproute2 procps; do
+    for pkg in fping iproute2 procps snmpd; do
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
     done
     if [ "${#missing[@]}" -gt 0 ]; then

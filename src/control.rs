@@ -20,6 +20,8 @@ use crate::firewall::decide::Want;
 #[serde(tag = "cmd", rename_all = "snake_case")]
 pub enum Request {
     Status,
+    /// The status page's HTML (as a JSON string).
+    Page,
     /// The Prometheus text of `/metrics` (as a JSON string).
     Metrics,
     Hold {

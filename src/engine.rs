@@ -369,6 +369,19 @@ impl Engine {
             .collect()
     }
 
+    /// The stream each target of group `name` reads, per member, in the
+    /// order of [`Engine::members`] (for the status page's charts).
+    pub fn member_streams(&self, name: &str) -> Vec<Vec<StreamId>> {
+        let Some(&gi) = self.by_name.get(name) else {
+            return Vec::new();
+        };
+        let g = &self.groups[gi];
+        g.members
+            .iter()
+            .map(|m| m.streams.iter().flatten().copied().collect())
+            .collect()
+    }
+
     fn reader_last(&self, g: usize, m: usize, c: usize, t: usize) -> Option<(Outcome, Instant)> {
         self.stream_of(g, m, c, t).and_then(|s| s.last.clone())
     }

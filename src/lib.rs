@@ -9,6 +9,7 @@
 //! - [`ha`]: an active/standby pair: the role, the peer's holds, the policy.
 //! - [`daemon`]: `failoverd run`, a pure core and the shell that performs its effects.
 //! - [`view`]: the typed status `/status` serves and `failoverd status` reads.
+//! - [`page`]: the status page `GET /` serves, rendered from a view and its history.
 //! - [`cmd`]: the commands' work, called by the thin binary in `main.rs`.
 // Two audited exceptions: probe::sockopt (a socket option surge-ping hides)
 // and ha::socket (binding a netlink socket to its notification groups).
@@ -26,6 +27,7 @@ pub mod ha;
 pub mod health;
 pub mod logging;
 pub mod mail;
+pub mod page;
 pub mod probe;
 pub mod state;
 pub mod view;

@@ -16,6 +16,12 @@ pub struct Status {
     /// The pair (`[ha]`); absent on a host without one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ha: Option<Pair>,
+    /// With `[ha]`: this host's role and since when ("active since ...").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ha_role: Option<String>,
+    /// With `[snmp]`: how reading the tunnel table goes.
+    #[serde(default)]
+    pub snmp: Option<Snmp>,
 }
 
 /// This host's place in an active/standby pair (docs/ha.md).
@@ -43,6 +49,30 @@ pub struct PeerHold {
     pub reason: String,
 }
 
+/// The walks of the firewall's tunnel table (`[snmp]`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Snmp {
+    /// Whether the last walk read the table.
+    pub usable: bool,
+    /// When the table was last read.
+    pub last_read: Option<u64>,
+    /// Why the last walk failed, with the fix.
+    pub error: Option<String>,
+}
+
+/// A group as the firewall's tunnel table shows it (`[snmp]`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FirewallGroup {
+    /// The member the firewall carries the group on, "no member", or
+    /// "unknown" (the table could not be read).
+    pub carrying: String,
+    /// Firewall and failoverd disagree (reported after `disagree_after`).
+    pub disagrees: bool,
+    /// The last accepted push the table has not shown yet, if its
+    /// `verify_within` is over ("not honoured").
+    pub not_honoured: Option<String>,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Group {
     pub name: String,
@@ -52,6 +82,10 @@ pub struct Group {
     pub state: String,
     pub since: Option<u64>,
     pub expected_active: Option<String>,
+    /// With `[snmp]`: the member whose connection the firewall's tunnel
+    /// table shows active (docs/firewall-api.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carrying: Option<String>,
     pub armed: bool,
     pub members: Vec<Member>,
     /// What failoverd believes the firewall has: "Active", "DeActive", "Unknown".
@@ -61,6 +95,9 @@ pub struct Group {
     pub refused: bool,
     pub hold: Option<Hold>,
     pub flap_damping: Option<FlapDamping>,
+    /// With `[snmp]`: the firewall's own view of the group.
+    #[serde(default)]
+    pub firewall: Option<FirewallGroup>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -68,6 +105,13 @@ pub struct Member {
     pub name: String,
     pub state: String,
     pub targets: Vec<Target>,
+    /// With `[snmp]`: its connection in the tunnel table ("active,
+    /// activated, read 3s ago", "not in the tunnel table", "unknown: ...").
+    #[serde(default)]
+    pub firewall: Option<String>,
+    /// Why a member failoverd sees down may look fine on the firewall.
+    #[serde(default)]
+    pub firewall_note: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -145,7 +145,7 @@ fn mails(effects: &[Effect]) -> Vec<&failoverd::mail::event::Event> {
     effects
         .iter()
         .filter_map(|e| match e {
-            Effect::Mail(m) => Some(m),
+            Effect::Mail(m) => Some(&**m),
             _ => None,
         })
         .collect()
@@ -772,5 +772,47 @@ fn a_reload_to_another_address_sends_nothing_until_the_new_watcher_reports() {
         pushes(&r.ticks(1)),
         ["DeActive G"],
         "beliefs forgotten: the wanted state goes"
+    );
+}
+
+/// The checks of the page's chart of target `target` of member `member`.
+fn charted(page: &failoverd::page::Page, member: usize, target: &str) -> u32 {
+    let m = &page.status.groups[0].members[member];
+    let t = m.targets.iter().position(|t| t.target == target).unwrap();
+    page.charts[0][member][t].points.iter().map(|p| p.checks()).sum()
+}
+
+#[test]
+fn the_page_history_keeps_unchanged_streams_across_a_reload_and_every_event() {
+    let mut r = Run::new(BASE_SETTINGS, &[("g.xml", BASE_GROUP)]);
+    r.both(true);
+    r.checks("192.0.2.1", false, 3);
+    let page = r.core.page(r.clocks());
+    assert_eq!(charted(&page, 0, "192.0.2.1"), 6);
+    assert_eq!(charted(&page, 1, "192.0.2.2"), 3);
+    let kinds: Vec<&str> = page.events.iter().map(|e| e.kind.as_str()).collect();
+    assert!(kinds.contains(&"member down"), "{kinds:?}");
+    // B's target changes; A's is the same stream.
+    let changed = Case::new(
+        &with_state_dir(&BASE_SETTINGS.replace("\"192.0.2.2\"", "\"192.0.2.3\"")),
+        &[("g.xml", BASE_GROUP)],
+    );
+    let c = r.clocks();
+    r.core.reload(plan_of(&changed), 1, c);
+    let page = r.core.page(r.clocks());
+    assert_eq!(charted(&page, 0, "192.0.2.1"), 6, "kept across the reload");
+    assert_eq!(charted(&page, 1, "192.0.2.3"), 0, "a new stream starts empty");
+    assert_eq!(page.events.len(), kinds.len(), "events are kept");
+    r.checks("192.0.2.3", true, 2);
+    assert_eq!(charted(&r.core.page(r.clocks()), 1, "192.0.2.3"), 2);
+    // The page itself is served through the control request.
+    let e = r.core.control(Request::Page, 9, r.clocks(), 0);
+    let Some(Effect::Reply { to: 9, reply }) = e.first() else {
+        panic!("{e:?}")
+    };
+    let html = reply.body.as_str().unwrap();
+    assert!(
+        html.contains("data-group=\"G\"") && html.contains(" 192.0.2.3\">"),
+        "{html}"
     );
 }

@@ -259,7 +259,25 @@ fn the_state_directory_read_only() {
     let read_only = |state: &Path| {
         let at = state.to_str().unwrap();
         netutil::run(&["mount", "--bind", at, at]);
-        netutil::run(&["mount", "-o", "remount,bind,ro", at]);
+        // The remount is refused as busy while the daemon happens to have a
+        // file of the new mount open for writing (a state.json write in
+        // progress): tried again until it takes, for at most 10 s.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let out = std::process::Command::new("mount")
+                .args(["-o", "remount,bind,ro", at])
+                .output()
+                .unwrap();
+            if out.status.success() {
+                break;
+            }
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                err.contains("busy") && std::time::Instant::now() < deadline,
+                "remount read-only failed: {err}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
     };
     let writable = |state: &Path| netutil::run(&["umount", state.to_str().unwrap()]);
     state_dir_fault(None, &read_only, &writable);

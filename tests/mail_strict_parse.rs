@@ -72,8 +72,14 @@ fn all_kinds() -> Vec<Kind> {
         Kind::Daemon(D::ReloadRejected),
         Kind::Daemon(D::BecameActive),
         Kind::Daemon(D::BecameStandby),
+        Kind::Daemon(D::FirewallDisagrees),
+        Kind::Daemon(D::FirewallAgrees),
+        Kind::Daemon(D::PushNotHonoured),
+        Kind::Daemon(D::SnmpUnusable),
+        Kind::Daemon(D::SnmpUsable),
         Kind::Daemon(D::Test),
     ];
+    assert_eq!(kinds.len(), Kind::ALL.len(), "Kind::ALL lists every kind");
     // A new kind stops this compiling until it is listed above.
     for k in &kinds {
         match k {
@@ -98,6 +104,11 @@ fn all_kinds() -> Vec<Kind> {
                 | D::ReloadRejected
                 | D::BecameActive
                 | D::BecameStandby
+                | D::FirewallDisagrees
+                | D::FirewallAgrees
+                | D::PushNotHonoured
+                | D::SnmpUnusable
+                | D::SnmpUsable
                 | D::Test,
             ) => {}
         }

@@ -18,8 +18,9 @@ mod daemonutil;
 
 use daemonutil::*;
 
-/// Metrics the rules use that failoverd does not serve yet ([snmp] is
-/// planned); docs/metrics.md must name each.
+/// Metrics the rules use that failoverd serves only with `[snmp]` (this
+/// test's daemon has none; tests/snmp_daemon.rs reads them from a daemon
+/// that has); docs/metrics.md must name each.
 const PLANNED: [&str; 2] = ["failoverd_snmp_usable", "failoverd_firewall_disagrees"];
 
 fn dir() -> PathBuf {

@@ -4,7 +4,7 @@
 //! mailed over STARTTLS with AUTH, and through the error paths (login
 //! refused by the firewall, AUTH refused by the mail server, a wrong pin,
 //! an untrusted certificate, broken settings). stdout, stderr, the mails
-//! received, `/status`, `/metrics` and every file in the state directory
+//! received, `/status`, `/metrics`, the status page `/` and every file in the state directory
 //! are searched for the canaries and their encodings (the raw text, any
 //! escaping that keeps its letters: XML, percent, JSON, TOML, Debug; and
 //! base64 at every alignment, as AUTH PLAIN and LOGIN carry it).
@@ -544,6 +544,7 @@ fn every_command_and_the_daemon(inline: bool, trace: Trace) {
     mail_with(&rt, &mut smtp, &mut seen, "deactivat", &d);
     seen.add("/status", http_get(http_port, "/status"));
     seen.add("/metrics", http_get(http_port, "/metrics"));
+    seen.add("the status page", http_get(http_port, "/"));
 
     // Every command through the daemon.
     let (code, out, err) = s.cli(&mut seen, &["status"]);
@@ -560,6 +561,7 @@ fn every_command_and_the_daemon(inline: bool, trace: Trace) {
     assert_eq!(code, 0, "{out}{err}");
     seen.add("/status after", http_get(http_port, "/status"));
     seen.add("/metrics after", http_get(http_port, "/metrics"));
+    seen.add("the status page after", http_get(http_port, "/"));
 
     let (code, log) = d.stop();
     assert_eq!(code, 0, "{log}");

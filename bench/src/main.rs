@@ -9,7 +9,9 @@ mod daemon;
 mod detect;
 mod floor;
 mod measure;
+mod page;
 mod scenarios;
+mod snmp;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -56,6 +58,10 @@ pub enum Cmd {
     Detect,
     /// Start-up with 1,000 groups of 2 members; idle RSS with 10 groups.
     Startup,
+    /// The status page, in-process: history memory at 10,000 targets, CPU of one page of 1,000.
+    Page,
+    /// Walks of a real snmpd's tunnel table of 1,000 rows: CPU per walk.
+    Snmp,
     /// (internal) the bare connect-and-close loop, run as its own process.
     #[command(hide = true)]
     Floor {
@@ -175,6 +181,17 @@ fn main() -> ExitCode {
     {
         return floor::run(targets, *port, *interval_ms, *timeout_ms, *seconds);
     }
+    if let Cmd::Page = cli.cmd {
+        let rows = page::run();
+        print_table(&rows);
+        return ExitCode::from(u8::from(rows.iter().any(|r| r.met == Some(false))));
+    }
+    if let Cmd::Snmp = &cli.cmd {
+        let rows = snmp::run(1000);
+        println!();
+        print_table(&rows);
+        return ExitCode::SUCCESS;
+    }
     if !cli.failoverd.exists() {
         eprintln!(
             "no failoverd binary at {}: build it (cargo build --release -p failoverd) or pass --failoverd",
@@ -200,6 +217,12 @@ fn main() -> ExitCode {
     }
     if want("startup") {
         rows.extend(scenarios::startup(&cli));
+    }
+    if want("page") {
+        rows.extend(page::run());
+    }
+    if want("snmp") {
+        rows.extend(snmp::run(1000));
     }
     println!();
     print_table(&rows);

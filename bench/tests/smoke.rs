@@ -39,3 +39,23 @@ fn quick_tcp_run_prints_both_rows() {
     assert!(rows[1].contains("bare loop"), "{text}");
     assert!(!text.contains("FAILED"), "{text}");
 }
+
+#[test]
+fn the_page_benchmark_prints_both_rows() {
+    let out = Command::new(env!("CARGO_BIN_EXE_failoverd-bench"))
+        .arg("page")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    let history = text
+        .lines()
+        .find(|l| l.starts_with("| page history"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(history.contains("bytes per target"), "{text}");
+    let render = text
+        .lines()
+        .find(|l| l.starts_with("| page render"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(render.contains("ms CPU per page"), "{text}");
+}

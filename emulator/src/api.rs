@@ -25,6 +25,9 @@ pub struct State {
     pub groups: BTreeMap<String, Group>,
     /// IPsec connections, only ever read (Get VPNIPSecConnection).
     pub connections: BTreeMap<String, IpsecConnection>,
+    /// The tunnel table served over SNMP, when an agent is attached:
+    /// accepted pushes change its rows.
+    pub tunnels: Option<std::sync::Arc<crate::tunnels::Tunnels>>,
 }
 
 /// What a request asked for, per group.
@@ -159,6 +162,15 @@ fn operation(
         }
         "Remove" => {
             let name = entity.child_text("Name").unwrap_or_default().to_string();
+            if ctx.faults.contains(&Fault::RemoveSilent) && !state.groups.contains_key(&name) {
+                actions.push(GroupAction {
+                    group: name,
+                    action: ActionKind::Remove,
+                    code: Some(200),
+                    note: "no status".to_string(),
+                });
+                return String::new();
+            }
             let code = forced_code(ctx).unwrap_or_else(|| if state.groups.remove(&name).is_some() { 200 } else { 500 });
             actions.push(GroupAction {
                 group: name.clone(),
@@ -219,6 +231,7 @@ fn forced_code(ctx: &Context<'_>) -> Option<u32> {
     ctx.faults.iter().find_map(|f| match f {
         Fault::EntityCode(code) => Some(*code),
         Fault::NoPrivilege => Some(599),
+        Fault::InvalidParams => Some(501),
         _ => None,
     })
 }
@@ -242,18 +255,43 @@ fn status_text(texts: Texts, code: u32, kind: ActionKind, name: &str) -> String 
              already exists. Choose a different name"
         ),
         (599, _) => "Operation not permitted: missing privilege.".to_string(),
+        (501, _) => "Configuration parameters validation failed.".to_string(),
         _ => "Operation failed.".to_string(),
     }
 }
 
 fn entity_status(ctx: &Context<'_>, code: u32, text: &str) -> String {
-    let wrapper = if ctx.faults.contains(&Fault::AltWrapper) {
+    entity_status_of(ctx, code, text, None)
+}
+
+/// The status element of one write entity, in the shape the faults choose;
+/// `action` is the entity's Active or DeActive, if any.
+fn entity_status_of(ctx: &Context<'_>, code: u32, text: &str, action: Option<ActionKind>) -> String {
+    let wrapper = if ctx.faults.contains(&Fault::WriteAction) {
+        match action {
+            Some(ActionKind::Active) => "Active",
+            Some(ActionKind::DeActive) => "DeActive",
+            _ => "GroupDetail",
+        }
+    } else if ctx.faults.contains(&Fault::WriteConfiguration) {
+        "Configuration"
+    } else if ctx.faults.contains(&Fault::AltWrapper) {
         "GroupDetail"
     } else {
         "VPNFailoverGroup"
     };
+    let params = if code == 501 && ctx.faults.contains(&Fault::InvalidParams) {
+        "<InvalidParams><Params>/VPNFailoverGroup/GroupDetail/MailNotification</Params></InvalidParams>"
+    } else {
+        ""
+    };
+    let open = if wrapper == "VPNFailoverGroup" || wrapper == "GroupDetail" {
+        format!("<{wrapper} transactionid=\"\">")
+    } else {
+        format!("<{wrapper}>")
+    };
     format!(
-        "<{wrapper} transactionid=\"\"><Status code=\"{code}\">{}</Status></{wrapper}>",
+        "{open}<Status code=\"{code}\">{}</Status>{params}</{wrapper}>",
         escape(text)
     )
 }

@@ -77,6 +77,18 @@ pub enum Fault {
     GetSfos17,
     /// Get VPNFailoverGroup with every second group in the 2017 spelling.
     GetMixed,
+    /// Write replies without the entity element: the status under
+    /// `<Configuration>` directly below `<Response>`.
+    WriteConfiguration,
+    /// Write replies without the entity element: the status under the
+    /// action's own element (`<Active>`, `<DeActive>`), else `<GroupDetail>`.
+    WriteAction,
+    /// Every write is refused with 501 "Configuration parameters
+    /// validation failed." and the `<InvalidParams>` path of the field.
+    InvalidParams,
+    /// A Remove of a group that does not exist answers 200 with no entity
+    /// element and no status at all.
+    RemoveSilent,
 }
 
 impl Fault {
@@ -116,6 +128,10 @@ impl Fault {
             "get-deep-empty" => Fault::GetDeepEmpty,
             "get-sfos17" => Fault::GetSfos17,
             "get-mixed" => Fault::GetMixed,
+            "write-configuration" => Fault::WriteConfiguration,
+            "write-action" => Fault::WriteAction,
+            "invalid-params" => Fault::InvalidParams,
+            "remove-silent" => Fault::RemoveSilent,
             _ => return Err(format!("unknown fault {spec:?}; known: {FAULT_NAMES}")),
         };
         Ok(fault)
@@ -131,7 +147,8 @@ impl Fault {
 pub const FAULT_NAMES: &str = "delay=MS, hang, drop, http=CODE, login-failure, code=N, deny, \
                                api-disabled, no-privilege, alt-wrapper, endless, huge=MIB, truncated, \
                                not-xml, deep, get-bare, get-one-entity, get-deep-empty, get-sfos17, \
-                               get-mixed";
+                               get-mixed, write-configuration, write-action, invalid-params, \
+                               remove-silent";
 
 fn small(n: u64, min: u64, max: u64) -> Result<u64, String> {
     if (min..=max).contains(&n) {

@@ -17,6 +17,7 @@ pub mod ipsec;
 pub mod record;
 mod server;
 mod tls;
+pub mod tunnels;
 pub mod xml;
 
 pub use api::{ActionKind, GroupAction};
@@ -178,9 +179,22 @@ impl Emulator {
     /// Puts a group on the emulated firewall directly (test setup).
     pub fn add_group(&self, definition: Definition, active: bool) {
         let group = api::Group { definition, active };
-        lock(&self.shared.state)
-            .groups
-            .insert(group.definition.name.clone(), group);
+        let mut state = lock(&self.shared.state);
+        if let Some(t) = &state.tunnels {
+            t.add_group(&group.definition.members, active);
+        }
+        state.groups.insert(group.definition.name.clone(), group);
+    }
+
+    /// Serves this firewall's tunnel table through `tunnels` (an
+    /// [`tunnels::SnmpAgent`]'s): a row for each group's members, set as
+    /// the group's state says, and accepted pushes change them from now on.
+    pub fn attach_tunnels(&self, tunnels: Arc<tunnels::Tunnels>) {
+        let mut state = lock(&self.shared.state);
+        for g in state.groups.values() {
+            tunnels.add_group(&g.definition.members, g.active);
+        }
+        state.tunnels = Some(tunnels);
     }
 
     /// Puts an IPsec connection on the emulated firewall (test setup):

@@ -3,6 +3,7 @@
 //! logs one line per request (never the XML, which holds the password) and
 //! takes fault switches on standard input while it runs.
 
+use sfos_emulator::tunnels::{AgentOptions, SnmpAgent, TableFault, V3User};
 use sfos_emulator::{
     Definition, Emulator, EmulatorConfig, FAULT_NAMES, Fault, IpsecConnection, Protocol, Spellings, Texts,
 };
@@ -13,10 +14,14 @@ const USAGE: &str = "usage: sfos-emulator --password-file FILE [--listen ADDR] [
     [--allow IP]... [--spelling sfos19|sfos17|either] [--texts seed|generic]
     [--require-api-version] [--cert-name NAME]... [--cert-out FILE]
     [--added-inactive] [--fault SPEC]... [--demo] [--quiet]
+    [--snmp-password-file FILE]   (a real snmpd serving the tunnel table; v3
+                                   user failoverd, SHA-256 and AES, this password)
 defaults: --listen 127.0.0.1:4444 --username api --spelling either --texts seed
 faults: ";
 
-const COMMANDS: &str = "commands on standard input: fault SPEC | clear | texts seed|generic | groups | help";
+const COMMANDS: &str = "commands on standard input: fault SPEC | clear | texts seed|generic | groups | \
+                        table FAULT (not-applied, carry-other, old-firmware) | table clear | table rows | \
+                        snmp stop | snmp resume | help";
 
 /// What the command line asked for beyond the emulator's settings.
 struct Args {
@@ -24,6 +29,7 @@ struct Args {
     cert_out: Option<String>,
     quiet: bool,
     demo: bool,
+    snmp_password: Option<(String, String)>,
 }
 
 fn main() -> ExitCode {
@@ -53,6 +59,23 @@ fn main() -> ExitCode {
 async fn run(args: Args) -> Result<(), String> {
     let emulator = Emulator::start(args.config).await?;
     emulator.set_verbose(!args.quiet);
+    let agent = match &args.snmp_password {
+        Some((file, password)) => {
+            let agent = SnmpAgent::start(AgentOptions {
+                community: format!("emulator-{}", std::process::id()),
+                users: vec![V3User {
+                    name: "failoverd".into(),
+                    auth: "SHA-256".into(),
+                    auth_password: password.clone(),
+                    privacy: "AES".into(),
+                    privacy_password: password.clone(),
+                }],
+            })?;
+            emulator.attach_tunnels(agent.tunnels.clone());
+            Some((file.clone(), agent))
+        }
+        None => None,
+    };
     if args.demo {
         demo(&emulator);
     }
@@ -65,9 +88,17 @@ async fn run(args: Args) -> Result<(), String> {
     if let Some(path) = &args.cert_out {
         println!("# or: ca_file = \"{path}\" with tls_name = \"localhost\"");
     }
+    if let Some((file, agent)) = &agent {
+        println!("# a real snmpd serves the tunnel table; settings for failoverd's [snmp]:");
+        println!("address = \"{}\"", agent.addr());
+        println!("user = \"failoverd\"");
+        println!("auth = \"sha256\"");
+        println!("auth_password_file = \"{file}\"");
+        println!("privacy_password_file = \"{file}\"");
+    }
     println!("# {COMMANDS}");
     tokio::select! {
-        _ = commands(&emulator) => {}
+        _ = commands(&emulator, agent.as_ref().map(|(_, a)| a)) => {}
         _ = stop_signal() => {}
     }
     emulator.shutdown().await;
@@ -121,17 +152,47 @@ fn demo(emulator: &Emulator) {
 }
 
 /// Reads commands until standard input ends, then keeps serving.
-async fn commands(emulator: &Emulator) {
+async fn commands(emulator: &Emulator, agent: Option<&SnmpAgent>) {
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     while let Ok(Some(line)) = lines.next_line().await {
-        println!("{}", command(emulator, line.trim()));
+        println!("{}", command(emulator, agent, line.trim()));
     }
     std::future::pending::<()>().await;
 }
 
-fn command(emulator: &Emulator, line: &str) -> String {
+/// The `table` and `snmp` commands: the tunnel table's faults and rows, and
+/// an agent that stops answering.
+fn snmp_command(agent: Option<&SnmpAgent>, verb: &str, rest: &str) -> String {
+    let Some(agent) = agent else {
+        return "no tunnel table: start with --snmp-password-file FILE".to_string();
+    };
+    let done = |r: Result<(), String>, what: &str| r.map_or_else(|e| e, |()| what.to_string());
+    match (verb, rest) {
+        ("table", "clear") => {
+            agent.tunnels.clear_faults();
+            "table faults: none".to_string()
+        }
+        ("table", "rows") => format!("{:?}", agent.tunnels.rows()),
+        ("table", f) => {
+            let fault = match f {
+                "not-applied" => TableFault::NotApplied,
+                "carry-other" => TableFault::CarryOther,
+                "old-firmware" => TableFault::OldFirmware,
+                _ => return format!("table {f:?}: not-applied, carry-other, old-firmware, clear or rows"),
+            };
+            agent.tunnels.set_fault(fault);
+            format!("table fault: {fault:?}")
+        }
+        ("snmp", "stop") => done(agent.stop_answering(), "snmpd stopped: no answers"),
+        ("snmp", "resume") => done(agent.resume(), "snmpd answers again"),
+        _ => "snmp stop | snmp resume".to_string(),
+    }
+}
+
+fn command(emulator: &Emulator, agent: Option<&SnmpAgent>, line: &str) -> String {
     let (verb, rest) = line.split_once(' ').unwrap_or((line, ""));
     match verb {
+        "table" | "snmp" => snmp_command(agent, verb, rest.trim()),
         "fault" => match Fault::parse(rest.trim()) {
             Ok(fault) => {
                 emulator.set_fault(fault);
@@ -171,6 +232,7 @@ fn parse(argv: Vec<String>) -> Result<Args, String> {
     };
     let (mut password, mut cert_out, mut quiet, mut names) = (None, None, false, Vec::new());
     let mut demo = false;
+    let mut snmp_password = None;
     let mut argv = argv.into_iter();
     while let Some(flag) = argv.next() {
         let mut value = || argv.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -191,6 +253,15 @@ fn parse(argv: Vec<String>) -> Result<Args, String> {
             "--fault" => config.faults.push(Fault::parse(&value()?)?),
             "--quiet" => quiet = true,
             "--demo" => demo = true,
+            "--snmp-password-file" => {
+                let file = value()?;
+                let password = read_password(&file)?;
+                if password.len() < 8 {
+                    return Err(format!("{file}: an SNMPv3 password needs at least 8 characters"));
+                }
+                let file = std::fs::canonicalize(&file).map_or(file, |p| p.display().to_string());
+                snmp_password = Some((file, password));
+            }
             "-h" | "--help" => return Err("help".to_string()),
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -204,6 +275,7 @@ fn parse(argv: Vec<String>) -> Result<Args, String> {
         cert_out,
         quiet,
         demo,
+        snmp_password,
     })
 }
 

@@ -44,10 +44,60 @@ pub fn run(path: &Path, online: bool, out: &mut dyn Write, err: &mut dyn Write) 
         plan.groups.len(),
         plan.settings.connections.len()
     );
-    if online && !super::firewall::online(&plan, out, err) {
-        return exit::FAILED;
+    if online {
+        let api = super::firewall::online(&plan, out, err);
+        let view = snmp_online(&plan, out, err);
+        if !(api && view) {
+            return exit::FAILED;
+        }
     }
     exit::OK
+}
+
+/// With `[snmp]`: one walk of the firewall's tunnel table, then each
+/// member's firewall view and each group's carrying member; or why the
+/// table could not be read (docs/health.md, "The firewall's own view").
+/// Returns false when it could not.
+fn snmp_online(plan: &Plan, out: &mut dyn Write, err: &mut dyn Write) -> bool {
+    use crate::firewall::view::{GroupMembers, members};
+    let Some(cfg) = &plan.settings.snmp else {
+        return true;
+    };
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+        let _ = writeln!(err, "online: snmp: cannot start the runtime");
+        return false;
+    };
+    let result = rt.block_on(async {
+        let address = crate::firewall::view::walk::resolve(cfg).await?;
+        let walked = crate::firewall::view::walk::walk_at(cfg, address).await?;
+        Ok::<_, crate::firewall::view::WalkError>((address, walked))
+    });
+    match result {
+        Ok((address, walked)) => {
+            let _ = writeln!(
+                out,
+                "online: snmp: read the tunnel table at {address}: {} row(s) in {} ms",
+                walked.rows.len(),
+                walked.took.as_millis()
+            );
+            let views = members::group_views(
+                &walked.rows,
+                &GroupMembers::of_plan(&plan.groups),
+                tokio::time::Instant::now(),
+            );
+            for g in views {
+                let _ = writeln!(out, "online: snmp: {}: the firewall carries {}", g.group, g.carrying);
+                for (m, v) in &g.members {
+                    let _ = writeln!(out, "online: snmp: {}/{m}: {v}", g.group);
+                }
+            }
+            true
+        }
+        Err(e) => {
+            let _ = writeln!(err, "online: snmp: the tunnel table could not be read: {e}");
+            false
+        }
+    }
 }
 
 /// One line: what failoverd does when the group fails, and why.

@@ -125,8 +125,15 @@ pub fn render(s: &Status) -> String {
             g.belief,
             when(g.last_set_by_failoverd)
         );
+        if let Some(f) = &g.firewall {
+            let disagrees = if f.disagrees { " (DISAGREES with failoverd)" } else { "" };
+            t += &format!("  firewall carries: {}{disagrees}\n", f.carrying);
+        }
         if let Some(p) = &g.last_push {
             t += &format!("  last push: {} -> {}\n", p.push, p.answer);
+        }
+        if let Some(n) = g.firewall.as_ref().and_then(|f| f.not_honoured.as_deref()) {
+            t += &format!("  NOT HONOURED: {n}, but the tunnel table does not show it\n");
         }
         if let Some(f) = &g.flap_damping {
             t += &format!(
@@ -143,6 +150,12 @@ pub fn render(s: &Status) -> String {
         }
         for m in &g.members {
             t += &format!("  member {}: {}\n", m.name, m.state);
+            if let Some(v) = &m.firewall {
+                t += &format!("    on the firewall: {v}\n");
+            }
+            if let Some(n) = &m.firewall_note {
+                t += &format!("    {n}\n");
+            }
             for x in &m.targets {
                 let (result, detail) = match &x.last {
                     Some(c) => (
@@ -160,6 +173,12 @@ pub fn render(s: &Status) -> String {
     }
     if s.guard_tripped {
         t += "guard: holding DeActives\n";
+    }
+    if let Some(snmp) = &s.snmp {
+        match &snmp.error {
+            Some(e) => t += &format!("snmp: the tunnel table cannot be read: {e}\n"),
+            None => t += &format!("snmp: tunnel table read at {}\n", when(snmp.last_read)),
+        }
     }
     for p in &s.problems {
         t += &format!("problem: {p}\n");

@@ -18,11 +18,12 @@ pub enum Section {
     Http,
     /// `[ha]`: an active/standby pair.
     Ha,
+    Snmp,
 }
 
 impl Section {
     /// Every section, in the order of the man page.
-    pub const ALL: [Section; 8] = [
+    pub const ALL: [Section; 9] = [
         Section::Top,
         Section::Probe,
         Section::Connection,
@@ -31,6 +32,7 @@ impl Section {
         Section::Mail,
         Section::Http,
         Section::Ha,
+        Section::Snmp,
     ];
 
     /// The header as written in the file (`""` for the top level).
@@ -44,6 +46,7 @@ impl Section {
             Section::Mail => "[mail]",
             Section::Http => "[http]",
             Section::Ha => "[ha]",
+            Section::Snmp => "[snmp]",
         }
     }
 
@@ -58,6 +61,7 @@ impl Section {
             Section::Mail => Some("mail"),
             Section::Http => Some("http"),
             Section::Ha => Some("ha"),
+            Section::Snmp => Some("snmp"),
         }
     }
 
@@ -76,7 +80,14 @@ impl Section {
                  go down at once, failoverd decides no DeActive. The table may be left out."
             }
             Section::Mail => "Mail to the admins. Without this table mail is off and would-be mails are logged.",
-            Section::Http => "The HTTP server for /metrics (Prometheus) and /status (JSON). Without it, none runs.",
+            Section::Http => {
+                "The HTTP server for / (the status page), /metrics (Prometheus) and /status (JSON). Without it, none runs."
+            }
+            Section::Snmp => {
+                "The firewall's own view of its tunnels: its SNMP tunnel table (SOPHOS-XG-MIB, SFOS 20 and later), \
+                 read every interval and shown beside failoverd's decisions. Read only: the view never starts a push. \
+                 Without this table the tunnel table is not read."
+            }
             Section::Ha => {
                 "An active/standby pair of monitoring hosts: keepalived (VRRP) holds a virtual address on one of them, \
                  and only the host that holds it pushes and mails. Needs [http] listen on an address the other host reaches. \
@@ -605,7 +616,92 @@ pub const KEYS: &[Key] = &[
         "listen",
         "address:port",
         Text("unset (no server)"),
-        "Where /metrics and /status are served, e.g. \"127.0.0.1:9733\". Changes only at restart.",
+        "Where /, /metrics and /status are served, e.g. \"127.0.0.1:9733\"; keep it on loopback (the page has no login). Changes only at restart.",
+    ),
+    // [snmp]
+    key(
+        Snmp,
+        "address",
+        "host[:port]",
+        Text("the firewall url's host, port 161"),
+        "The firewall's SNMP agent, e.g. \"192.0.2.1:161\". Replies must come from this address.",
+    ),
+    key(
+        Snmp,
+        "version",
+        "\"3\" | \"2c\"",
+        Literal("\"3\""),
+        "SNMPv3 with a user, always authPriv; or v2c with a community (warned: it travels in clear text).",
+    ),
+    key(
+        Snmp,
+        "user",
+        "string",
+        Text("required with version 3"),
+        "The SNMPv3 user set up on the firewall (1 to 32 characters).",
+    ),
+    key(
+        Snmp,
+        "auth",
+        "\"sha\" | \"sha256\" | \"sha512\" | \"md5\"",
+        Literal("\"sha\""),
+        "The v3 user's authentication protocol, as set on the firewall; md5 is accepted and warned.",
+    ),
+    key(
+        Snmp,
+        "privacy",
+        "\"aes\" | \"aes256\" | \"des\"",
+        Literal("\"aes\""),
+        "The v3 user's privacy (encryption) protocol: aes is AES-128; des is accepted and warned.",
+    ),
+    key(
+        Snmp,
+        "auth_password_file",
+        "path",
+        Text("unset (the credential snmp.auth is read)"),
+        "The v3 authentication password's file (at least 8 characters); without it, the systemd credential snmp.auth is read.",
+    ),
+    key(
+        Snmp,
+        "privacy_password_file",
+        "path",
+        Text("unset (the credential snmp.privacy is read)"),
+        "The v3 privacy password's file (at least 8 characters); without it, the systemd credential snmp.privacy is read.",
+    ),
+    key(
+        Snmp,
+        "community_file",
+        "path",
+        Text("unset (the credential snmp.community is read)"),
+        "With version 2c: the community's file; without it, the systemd credential snmp.community is read.",
+    ),
+    key(
+        Snmp,
+        "interval",
+        "duration",
+        Literal("\"10s\""),
+        "Time between two walks of the tunnel table; at least 1s.",
+    ),
+    key(
+        Snmp,
+        "timeout",
+        "duration",
+        Literal("\"2s\""),
+        "How long one request of a walk may wait for its answer; not above interval.",
+    ),
+    key(
+        Snmp,
+        "verify_within",
+        "duration",
+        Literal("\"60s\""),
+        "An accepted push the tunnel table does not show by then is reported \"not honoured\" (never re-sent); at least interval.",
+    ),
+    key(
+        Snmp,
+        "disagree_after",
+        "duration",
+        Literal("\"2m\""),
+        "Firewall and failoverd disagree about the carrying member this long: one event, and one when they agree again; at least interval.",
     ),
     // [ha]
     key(
@@ -661,6 +757,7 @@ mod tests {
             Ha,
             "[ha]\naddress = \"198.51.100.50\"\npeer = \"http://198.51.100.12:9733/status\"\n",
         ),
+        (Snmp, "[snmp]\nuser = \"u\"\n"),
     ];
 
     /// A settings file with `extra` appended to `section`'s table.

@@ -15,6 +15,7 @@ pub mod secret;
 mod secret_read;
 pub mod settings;
 mod settings_read;
+mod snmp_read;
 pub mod targets;
 mod toml_read;
 mod validate;

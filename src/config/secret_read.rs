@@ -85,6 +85,62 @@ pub fn password(t: &Table<'_, '_>, base: &Path, credential: &str, d: &mut Diagno
     }
 }
 
+/// Reads a secret that has no inline form (the `[snmp]` passwords and
+/// community): `file_key` names its file, else the systemd credential
+/// `credential` is read, exactly as a password without `password` is. An
+/// unreadable file is an error; an unreadable credential only a warning.
+pub fn secret_file(t: &Table<'_, '_>, base: &Path, file_key: &str, credential: &str, d: &mut Diagnostics) -> Password {
+    let src = t.src();
+    if let Some(f) = t.string(d, file_key) {
+        let path = base.join(&f.value);
+        let secret = match read_password_file(&path) {
+            Ok(s) if s.expose().is_empty() => {
+                let msg = format!("{} is empty: write the secret into it", path.display());
+                d.error(src, f.pos, &t.key_path(file_key), msg);
+                None
+            }
+            Ok(s) => {
+                warn_if_readable_by_others(src, &path, f.pos, &t.key_path(file_key), d);
+                Some(s)
+            }
+            Err(e) => {
+                let msg = format!("{e}: create it (mode 0600) or fix the path");
+                d.error(src, f.pos, &t.key_path(file_key), msg);
+                None
+            }
+        };
+        return Password {
+            source: SecretSource::File(path),
+            secret,
+        };
+    }
+    match read_credential(credential) {
+        Ok((path, s)) => {
+            warn_if_readable_by_others(src, &path, t.pos, &t.key_path(file_key), d);
+            Password {
+                source: SecretSource::Credential {
+                    name: credential.into(),
+                    path: Some(path),
+                },
+                secret: Some(s),
+            }
+        }
+        Err(e) => {
+            let msg = format!(
+                "no {file_key}, and {e}: set {file_key}, or install the credential (LoadCredential= in the unit, or /etc/credstore/{credential})"
+            );
+            d.warn(src, t.pos, &t.key_path(file_key), msg);
+            Password {
+                source: SecretSource::Credential {
+                    name: credential.into(),
+                    path: None,
+                },
+                secret: None,
+            }
+        }
+    }
+}
+
 /// Warns at `pos` of `src` when `file` can be read by others.
 pub fn warn_if_readable_by_others(src: &Source, file: &Path, pos: usize, path: &str, d: &mut Diagnostics) {
     let Ok(meta) = std::fs::metadata(file) else {

@@ -196,6 +196,77 @@ pub struct Ha {
     pub peer: String,
 }
 
+/// SNMPv3 authentication protocols `[snmp] auth` accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SnmpAuth {
+    /// HMAC-MD5-96 (accepted, warned).
+    Md5,
+    /// HMAC-SHA-96 (SHA-1).
+    Sha,
+    Sha256,
+    Sha512,
+}
+
+impl fmt::Display for SnmpAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SnmpAuth::Md5 => "md5",
+            SnmpAuth::Sha => "sha",
+            SnmpAuth::Sha256 => "sha256",
+            SnmpAuth::Sha512 => "sha512",
+        })
+    }
+}
+
+/// SNMPv3 privacy protocols `[snmp] privacy` accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SnmpPrivacy {
+    /// CBC-DES (accepted, warned).
+    Des,
+    /// AES-128 in CFB mode.
+    Aes,
+    /// AES-256 in CFB mode (the Blumenthal key extension Net-SNMP uses).
+    Aes256,
+}
+
+impl fmt::Display for SnmpPrivacy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SnmpPrivacy::Des => "des",
+            SnmpPrivacy::Aes => "aes",
+            SnmpPrivacy::Aes256 => "aes256",
+        })
+    }
+}
+
+/// How `[snmp]` logs in: a v3 user (always authPriv) or a v2c community.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SnmpSecurity {
+    V3 {
+        user: String,
+        auth: SnmpAuth,
+        auth_password: Password,
+        privacy: SnmpPrivacy,
+        privacy_password: Password,
+    },
+    V2c {
+        community: Password,
+    },
+}
+
+/// `[snmp]`: the firewall's own view of its tunnels (docs/settings.md).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Snmp {
+    /// Host name or address, as written (or the firewall url's host).
+    pub host: String,
+    pub port: u16,
+    pub security: SnmpSecurity,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub verify_within: Duration,
+    pub disagree_after: Duration,
+}
+
 /// The whole settings file, validated.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Settings {
@@ -211,6 +282,8 @@ pub struct Settings {
     pub http_listen: Option<SocketAddr>,
     /// `[ha]`; absent: this host is always active.
     pub ha: Option<Ha>,
+    /// `[snmp]`; absent: the tunnel table is not read.
+    pub snmp: Option<Snmp>,
 }
 
 impl ProbeTiming {

@@ -54,6 +54,9 @@ pub fn read(src: &Source, top: &Table<'_, '_>, d: &mut Diagnostics) -> Settings 
     let ha = top
         .table(d, "ha")
         .map(|t| super::ha_read::ha(&t, http, listen_written, d));
+    let snmp = top
+        .table(d, "snmp")
+        .map(|t| super::snmp_read::snmp(&t, &base, &firewall, d));
     Settings {
         file: src.path.clone(),
         group_files,
@@ -65,6 +68,7 @@ pub fn read(src: &Source, top: &Table<'_, '_>, d: &mut Diagnostics) -> Settings 
         mail,
         http_listen,
         ha: ha.flatten(),
+        snmp,
     }
 }
 

@@ -135,11 +135,12 @@ pub async fn serve<C: Check>(plan: Plan, deps: Deps<C>, shutdown: impl Future<Ou
     let (answer_tx, answer_rx) = mpsc::unbounded_channel();
     let (synced_tx, synced_rx) = mpsc::unbounded_channel();
     let (peer_tx, peer_rx) = mpsc::channel(4);
+    let (walks_tx, walks_rx) = mpsc::channel(2);
     let mut streams = Streams::new(deps.checker.clone(), &plan.settings.probe, obs_tx);
     let core = Core::new(plan, state, Clocks::now());
     streams.apply(core.engine(), &core.plan().settings.probe);
     let mut shell = Shell {
-        reads: Reads::new(core.plan(), synced_tx),
+        reads: Reads::new(core.plan(), synced_tx, walks_tx),
         core,
         streams,
         senders: BTreeMap::from([(0, sender)]),
@@ -174,6 +175,7 @@ pub async fn serve<C: Check>(plan: Plan, deps: Deps<C>, shutdown: impl Future<Ou
         answers: answer_rx,
         control: ctl_rx,
         synced: synced_rx,
+        walks: walks_rx,
         reloads: deps.reloads,
         peer: peer_rx,
     };
@@ -197,6 +199,7 @@ struct Inputs {
     answers: mpsc::UnboundedReceiver<Answered>,
     control: mpsc::Receiver<control::Call>,
     synced: mpsc::UnboundedReceiver<(String, String)>,
+    walks: mpsc::Receiver<super::reads::Walk>,
     reloads: mpsc::Receiver<()>,
     peer: mpsc::Receiver<PeerRead>,
 }
@@ -243,6 +246,10 @@ impl<C: Check> Shell<C> {
                 }
                 Some((req, reply)) = i.control.recv() => self.control(req, reply),
                 Some((group, hash)) = i.synced.recv() => self.core.synced(group, hash),
+                Some(walk) = i.walks.recv() => {
+                    let e = self.core.walked(walk, Clocks::now());
+                    self.perform(e);
+                }
                 _ = tick.tick() => {
                     self.tick();
                     if watchdog.is_some_and(|w| last_watchdog.elapsed() >= w) {
@@ -317,7 +324,7 @@ impl<C: Check> Shell<C> {
                     let r = self.dir.save(self.core.state()).map_err(|e| e.to_string());
                     queue.extend(self.core.saved(r, Clocks::now()));
                 }
-                Effect::Mail(event) => self.mailer.send(event),
+                Effect::Mail(event) => self.mailer.send(*event),
                 Effect::Notify(line) => self.notifier.send(&line),
                 Effect::Reply { to, reply } => {
                     if let Some(tx) = self.replies.remove(&to) {

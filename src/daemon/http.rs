@@ -1,6 +1,7 @@
-//! `[http] listen`: `/metrics` (Prometheus text) and `/status` (JSON), read
-//! from the daemon's loop through the same channel as the control socket.
-//! GET only, one request per connection, small and bounded.
+//! `[http] listen`: `/` (the status page, docs/status-page.md), `/metrics`
+//! (Prometheus text) and `/status` (JSON), read from the daemon's loop
+//! through the same channel as the control socket. GET only, one request
+//! per connection, small and bounded.
 
 use std::net::SocketAddr;
 
@@ -52,9 +53,10 @@ async fn answer(request_line: &str, tx: &mpsc::Sender<Call>) -> (String, String)
         return reply("405 Method Not Allowed", "text/plain", "GET only\n");
     }
     let (req, kind) = match path {
+        "/" => (Request::Page, PAGE),
         "/metrics" => (Request::Metrics, "text/plain; version=0.0.4"),
         "/status" => (Request::Status, "application/json"),
-        _ => return reply("404 Not Found", "text/plain", "try /metrics or /status\n"),
+        _ => return reply("404 Not Found", "text/plain", "try /, /metrics or /status\n"),
     };
     let (rtx, rrx) = oneshot::channel();
     if tx.send((req, rtx)).await.is_err() {
@@ -69,11 +71,22 @@ async fn answer(request_line: &str, tx: &mpsc::Sender<Call>) -> (String, String)
     }
 }
 
-/// The response's head and body.
+const PAGE: &str = "text/html; charset=utf-8";
+
+/// The response's head and body. The page gets its Content-Security-Policy
+/// (nothing from elsewhere, no script) and is never cached or framed.
 fn reply(status: &str, kind: &str, body: impl Into<String>) -> (String, String) {
     let body = body.into();
+    let page = if kind == PAGE {
+        format!(
+            "Content-Security-Policy: {}\r\nX-Content-Type-Options: nosniff\r\nReferrer-Policy: no-referrer\r\nCache-Control: no-store\r\n",
+            crate::page::csp()
+        )
+    } else {
+        String::new()
+    };
     let head = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\n{page}Content-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
     (head, body)

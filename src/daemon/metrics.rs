@@ -29,6 +29,14 @@ pub struct Extra<'a> {
     pub spool_depth: usize,
     /// With `[ha]`: whether this host is the active one.
     pub ha_active: Option<bool>,
+    /// With `[snmp]`: whether walks read the table, and each group's
+    /// disagreement (docs/metrics.md).
+    pub snmp: Option<Snmp<'a>>,
+}
+
+pub struct Snmp<'a> {
+    pub usable: bool,
+    pub disagrees: Vec<(&'a str, bool)>,
 }
 
 /// The whole page.
@@ -88,6 +96,25 @@ pub fn render(engine: &Engine, x: &Extra<'_>) -> String {
             "# HELP failoverd_ha_active 1 while this host holds the pair's address, 0 on the standby.\n# TYPE failoverd_ha_active gauge"
         );
         let _ = writeln!(t, "failoverd_ha_active {}", u8::from(active));
+    }
+    if let Some(snmp) = &x.snmp {
+        let _ = writeln!(
+            t,
+            "# HELP failoverd_snmp_usable 1 while walks of the firewall's tunnel table succeed.\n# TYPE failoverd_snmp_usable gauge"
+        );
+        let _ = writeln!(t, "failoverd_snmp_usable {}", u8::from(snmp.usable));
+        let _ = writeln!(
+            t,
+            "# HELP failoverd_firewall_disagrees 1 while firewall and failoverd disagree on a group for disagree_after.\n# TYPE failoverd_firewall_disagrees gauge"
+        );
+        for (g, d) in &snmp.disagrees {
+            let _ = writeln!(
+                t,
+                "failoverd_firewall_disagrees{{group=\"{}\"}} {}",
+                esc(g),
+                u8::from(*d)
+            );
+        }
     }
     t
 }

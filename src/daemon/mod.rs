@@ -22,7 +22,6 @@ pub mod pushes;
 mod reads;
 mod reload;
 pub mod send;
-mod status;
 mod streams;
 
 pub use event_loop::{Deps, SenderFactory, make_sender, serve};

@@ -1,8 +1,10 @@
 //! The shell's own firewall tasks besides pushes: the read-only Get every
-//! `check_every` and the sync of definitions (docs/firewall-api.md). Both
-//! are owned: never two of a kind at once, cancelled at a reload (the Get
-//! of the old settings gives way to one of the new at once) and at
-//! shutdown.
+//! `check_every`, the sync of definitions (docs/firewall-api.md) and, with
+//! `[snmp]`, the walk of the tunnel table every `interval` (docs/health.md,
+//! "The firewall's own view"). All are owned: never two of a kind at once,
+//! cancelled at a reload (the Get of the old settings gives way to one of
+//! the new at once) and at shutdown. The walk runs apart from the loop, so
+//! a slow or dead agent delays no probe, push or mail.
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -11,6 +13,7 @@ use tokio::time::Instant;
 use super::core::Core;
 use crate::config::Plan;
 use crate::firewall::api::Api;
+use crate::firewall::view::{Row, WalkError};
 use crate::mail::outbox::Mailer;
 
 pub struct Reads {
@@ -21,6 +24,27 @@ pub struct Reads {
     sync: Option<JoinHandle<()>>,
     /// Definitions the sync got accepted, with their hashes, for the core.
     synced: mpsc::UnboundedSender<(String, String)>,
+    walker: Option<JoinHandle<()>>,
+    walks: mpsc::Sender<Walk>,
+}
+
+/// One walk's outcome, for the core.
+pub type Walk = Result<Vec<Row>, WalkError>;
+
+/// Walks the table every `interval` (each walk bounded by it) and hands
+/// each outcome over; a full channel drops the outcome rather than wait.
+fn walker(snmp: crate::config::settings::Snmp, tx: mpsc::Sender<Walk>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(snmp.interval);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            let outcome = crate::firewall::view::walk::walk(&snmp).await.map(|w| w.rows);
+            if tx.try_send(outcome).is_err() && tx.is_closed() {
+                return;
+            }
+        }
+    })
 }
 
 fn api_for(plan: &Plan) -> Option<Api> {
@@ -34,21 +58,25 @@ fn api_for(plan: &Plan) -> Option<Api> {
 }
 
 impl Reads {
-    pub fn new(plan: &Plan, synced: mpsc::UnboundedSender<(String, String)>) -> Reads {
+    pub fn new(plan: &Plan, synced: mpsc::UnboundedSender<(String, String)>, walks: mpsc::Sender<Walk>) -> Reads {
         Reads {
             api: api_for(plan),
             next_get: Instant::now(),
             get: None,
             sync: None,
             synced,
+            walker: plan.settings.snmp.clone().map(|s| walker(s, walks.clone())),
+            walks,
         }
     }
 
-    /// The settings changed: both tasks stop; the next Get goes at once.
+    /// The settings changed: every task stops; the next Get goes at once,
+    /// and so does the first walk of the new settings.
     pub fn reload(&mut self, plan: &Plan) {
         self.stop();
         self.api = api_for(plan);
         self.next_get = Instant::now();
+        self.walker = plan.settings.snmp.clone().map(|s| walker(s, self.walks.clone()));
     }
 
     /// Starts the Get when due and none is running.
@@ -101,7 +129,10 @@ impl Reads {
     }
 
     pub fn stop(&mut self) {
-        for task in [self.get.take(), self.sync.take()].into_iter().flatten() {
+        for task in [self.get.take(), self.sync.take(), self.walker.take()]
+            .into_iter()
+            .flatten()
+        {
             task.abort();
         }
     }

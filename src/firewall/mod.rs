@@ -10,3 +10,4 @@ pub mod read;
 pub mod request;
 pub mod response;
 pub mod slot;
+pub mod view;

@@ -153,6 +153,9 @@ struct Walk {
     text: String,
     root_seen: bool,
     login_status: Option<LoginStatus>,
+    /// `<InvalidParams><Params>` paths seen in the element under
+    /// `<Response>` being read, attached to its status when it closes.
+    params: Vec<String>,
     reply: Reply,
 }
 
@@ -209,8 +212,42 @@ impl Walk {
                 };
                 self.reply.entities.push(EntityStatus { element, status });
             }
-            ["Response", "VPNFailoverGroup", "Name"] | ["Response", "VPNFailoverGroup", "GroupDetail", "Name"] => {
+            // An empty Get's codeless status, one level deeper, under the
+            // entity's detail element (live firmware).
+            ["Response", element, "GroupDetail" | "Configuration", "Status"] => {
+                let element = element.to_string();
+                let status = Status {
+                    code: self.stack[3].code,
+                    text,
+                };
+                self.reply.entities.push(EntityStatus { element, status });
+            }
+            ["Response", "VPNFailoverGroup", "Name"]
+            | ["Response", "VPNFailoverGroup", "GroupDetail", "Name"]
+            | ["Response", "GroupDetail", "Name"] => {
                 self.reply.records.push(text);
+            }
+            // 501's path of the offending field, beside or inside its Status.
+            [.., "InvalidParams", "Params"] if path.len() <= 5 && !text.is_empty() => {
+                self.params.push(text);
+            }
+            ["Response", element] if !matches!(*element, "Login" | "InvalidParams") && !self.params.is_empty() => {
+                let params = std::mem::take(&mut self.params).join(", ");
+                let element = element.to_string();
+                let target = match self.reply.entities.iter_mut().rev().find(|e| e.element == element) {
+                    Some(e) => &mut e.status,
+                    None => {
+                        self.reply.entities.push(EntityStatus {
+                            element,
+                            status: Status {
+                                code: None,
+                                text: String::new(),
+                            },
+                        });
+                        &mut self.reply.entities.last_mut().expect("just pushed").status
+                    }
+                };
+                target.text = with_params(&target.text, &params);
             }
             _ => {}
         }
@@ -219,14 +256,30 @@ impl Walk {
         Ok(())
     }
 
-    fn finish(self) -> Result<Reply, String> {
+    fn finish(mut self) -> Result<Reply, String> {
         if let Some(open) = self.stack.last() {
             return Err(format!("reply ends early: <{}> is not closed", open.name));
         }
         if !self.root_seen {
             return Err("reply holds no XML element".to_string());
         }
+        // Paths directly under <Response>: the request-level status's.
+        if !self.params.is_empty() {
+            let params = self.params.join(", ");
+            if let Some(s) = self.reply.request_status.as_mut() {
+                s.text = with_params(&s.text, &params);
+            }
+        }
         Ok(self.reply)
+    }
+}
+
+/// A status text with the offending fields' paths the firewall named.
+fn with_params(text: &str, params: &str) -> String {
+    if text.is_empty() {
+        format!("invalid parameter: {params}")
+    } else {
+        format!("{text} (invalid parameter: {params})")
     }
 }
 

@@ -39,6 +39,14 @@ pub enum DaemonKind {
     BecameActive,
     /// This host lost the pair's virtual address.
     BecameStandby,
+    /// The firewall view (`[snmp]`, docs/health.md): the firewall carries
+    /// another member than failoverd expects, and agrees again.
+    FirewallDisagrees,
+    FirewallAgrees,
+    /// An accepted push the tunnel table did not show within `verify_within`.
+    PushNotHonoured,
+    SnmpUnusable,
+    SnmpUsable,
     Test,
 }
 
@@ -63,6 +71,10 @@ pub struct Event {
     pub push: Option<String>,
     /// The firewall's answer to that push.
     pub answer: Option<String>,
+    /// With `[snmp]`: each member's firewall view when the event was
+    /// noted ("carries HQ_Primary; HQ_Primary active, activated; ...").
+    #[serde(default)]
+    pub firewall: Option<String>,
     pub at: SystemTime,
     /// The state changed while failoverd was not running (found at start
     /// by comparing with the persisted state).
@@ -86,13 +98,23 @@ impl Kind {
                 | D::StateDirFailure
                 | D::SpoolOverLimit
                 | D::ReloadRejected
-                | D::BecameStandby,
+                | D::BecameStandby
+                | D::FirewallDisagrees
+                | D::PushNotHonoured
+                | D::SnmpUnusable,
             ) => 1,
             Kind::Failover => 2,
             Kind::MemberDown => 3,
             Kind::GroupRestart => 4,
             Kind::Daemon(D::DeactivateDecided) => 5,
-            Kind::Daemon(D::ApiUsable | D::PushRecovered | D::GuardTripEnded | D::BecameActive) => 6,
+            Kind::Daemon(
+                D::ApiUsable
+                | D::PushRecovered
+                | D::GuardTripEnded
+                | D::BecameActive
+                | D::FirewallAgrees
+                | D::SnmpUsable,
+            ) => 6,
             Kind::GroupUp => 7,
             Kind::Failback => 8,
             Kind::MemberUp => 9,
@@ -131,13 +153,18 @@ impl Kind {
                 D::ReloadRejected => "ReloadRejected",
                 D::BecameActive => "BecameActive",
                 D::BecameStandby => "BecameStandby",
+                D::FirewallDisagrees => "FirewallDisagrees",
+                D::FirewallAgrees => "FirewallAgrees",
+                D::PushNotHonoured => "PushNotHonoured",
+                D::SnmpUnusable => "SnmpUnusable",
+                D::SnmpUsable => "SnmpUsable",
                 D::Test => "Test",
             },
         }
     }
 
     /// Every kind, for reading names back (logs, headers).
-    pub const ALL: [Kind; 21] = {
+    pub const ALL: [Kind; 26] = {
         use DaemonKind as D;
         [
             Kind::MemberDown,
@@ -160,6 +187,11 @@ impl Kind {
             Kind::Daemon(D::ReloadRejected),
             Kind::Daemon(D::BecameActive),
             Kind::Daemon(D::BecameStandby),
+            Kind::Daemon(D::FirewallDisagrees),
+            Kind::Daemon(D::FirewallAgrees),
+            Kind::Daemon(D::PushNotHonoured),
+            Kind::Daemon(D::SnmpUnusable),
+            Kind::Daemon(D::SnmpUsable),
             Kind::Daemon(D::Test),
         ]
     };
@@ -194,6 +226,11 @@ impl Kind {
                 D::ReloadRejected => "reload rejected",
                 D::BecameActive => "this host became active",
                 D::BecameStandby => "this host became standby",
+                D::FirewallDisagrees => "firewall disagrees",
+                D::FirewallAgrees => "firewall agrees again",
+                D::PushNotHonoured => "push not honoured",
+                D::SnmpUnusable => "SNMP unusable",
+                D::SnmpUsable => "SNMP usable again",
                 D::Test => "test mail",
             },
         }
@@ -216,9 +253,16 @@ impl Event {
             expected_active: None,
             push: None,
             answer: None,
+            firewall: None,
             at,
             while_stopped: false,
         }
+    }
+
+    /// With the firewall view at the time (`[snmp]`).
+    pub fn with_firewall(mut self, view: Option<String>) -> Self {
+        self.firewall = view;
+        self
     }
 
     pub fn with_group(mut self, g: &str) -> Self {

@@ -336,6 +336,14 @@ fn daemon_headline(d: DaemonKind, e: &Event, short: bool) -> String {
         D::ReloadRejected => "failoverd: reload rejected, old settings still running".to_owned(),
         D::BecameActive => "failoverd: this host became active (it holds the pair's address)".to_owned(),
         D::BecameStandby => "failoverd: this host became standby (the pair's address left it)".to_owned(),
+        D::FirewallDisagrees => format!("failoverd: the firewall disagrees{for_group}"),
+        D::FirewallAgrees => format!("failoverd: the firewall agrees again{for_group}"),
+        D::PushNotHonoured => match &e.push {
+            Some(p) => format!("failoverd: firewall accepted {p} but did not apply it"),
+            None => format!("failoverd: a push{for_group} was not honoured"),
+        },
+        D::SnmpUnusable => "failoverd: the firewall's tunnel table cannot be read (SNMP)".to_owned(),
+        D::SnmpUsable => "failoverd: the firewall's tunnel table is read again (SNMP)".to_owned(),
         D::Test => "failoverd test mail".to_owned(),
     }
 }
@@ -361,6 +369,7 @@ pub fn details(e: &Event, zone: &LocalZone) -> String {
     field("Expected active", e.expected_active.as_deref());
     field("Push", e.push.as_deref());
     field("Firewall answer", e.answer.as_deref());
+    field("Firewall view", e.firewall.as_deref());
     field("Time", Some(&time(e.at, zone)));
     if e.while_stopped {
         field("Note", Some("changed while failoverd was stopped; found at start"));

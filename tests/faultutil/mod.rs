@@ -278,7 +278,12 @@ fn quoted_printable(body: &str) -> String {
 
 /// An event kind from a mail's headline.
 pub fn headline_kind(h: &str) -> &'static str {
-    let rules: [(&str, &str); 19] = [
+    let rules: [(&str, &str); 24] = [
+        ("tunnel table cannot be read", "SnmpUnusable"),
+        ("tunnel table is read again", "SnmpUsable"),
+        ("firewall disagrees", "FirewallDisagrees"),
+        ("firewall agrees again", "FirewallAgrees"),
+        ("did not apply it", "PushNotHonoured"),
         (" DOWN", "GroupDown"),
         (" UP", "GroupUp"),
         (" failed over", "Failover"),
@@ -597,9 +602,24 @@ impl Drop for NsListener {
     }
 }
 
+/// The `[snmp]` of every case: an agent that never answers (a UDP port on
+/// loopback nothing listens on), so every case also shows that a dead
+/// agent changes nothing about pushes or mail (contract section 10). The
+/// community is read from the case's password file (it must be 0600 like
+/// any secret; nothing ever answers it).
+fn dead_snmp() -> String {
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map_or(9, |a| a.port());
+    format!(
+        "[snmp]\naddress = \"127.0.0.1:{port}\"\nversion = \"2c\"\ncommunity_file = \"pw\"\ninterval = \"1s\"\ntimeout = \"300ms\"\n"
+    )
+}
+
 /// Settings for a case: `probe` lines under `[probe]`, one connection per
 /// `(name, target, via)`, `firewall` lines under `[firewall]`, then `tail`
-/// (more sections). Mail, when wanted, goes in `tail`.
+/// (more sections), and `[snmp]` with an agent that never answers. Mail,
+/// when wanted, goes in `tail`.
 pub fn config(url: &str, pin: &str, probe: &str, conns: &[(&str, &str, &str)], firewall: &str, tail: &str) -> String {
     let mut s = format!("groups = [\"g.xml\"]\nstate_dir = \"state\"\n[probe]\n{probe}\n");
     for (name, target, via) in conns {
@@ -608,7 +628,8 @@ pub fn config(url: &str, pin: &str, probe: &str, conns: &[(&str, &str, &str)], f
         ));
     }
     s.push_str(&format!(
-        "[firewall]\nurl = \"{url}\"\nusername = \"api\"\npassword_file = \"pw\"\npin_sha256 = \"{pin}\"\n{firewall}\n{tail}"
+        "[firewall]\nurl = \"{url}\"\nusername = \"api\"\npassword_file = \"pw\"\npin_sha256 = \"{pin}\"\n{firewall}\n{tail}\n{}",
+        dead_snmp()
     ));
     s
 }

@@ -2,7 +2,7 @@
 //! updated by the operation), then its Active or DeActive, validated as a
 //! whole before anything changes, answered with one status.
 
-use super::{ActionKind, Context, Group, GroupAction, State, entity_status, forced_code, status_text};
+use super::{ActionKind, Context, Group, GroupAction, State, entity_status_of, forced_code, status_text};
 use crate::group::{self, Definition};
 use crate::xml::Element;
 
@@ -48,7 +48,12 @@ pub(super) fn set(
     if let Some((action, group)) = switch {
         record(group, action);
     }
-    entity_status(ctx, code, &status_text(ctx.texts, code, shown, &name))
+    entity_status_of(
+        ctx,
+        code,
+        &status_text(ctx.texts, code, shown, &name),
+        switch.map(|(a, _)| a),
+    )
 }
 
 /// Applies the entity unless a fault or a refusal stops it; the code and
@@ -138,5 +143,8 @@ fn commit(definition: Option<Definition>, switch: Option<(ActionKind, &str)>, ct
         && let Some(group) = state.groups.get_mut(name)
     {
         group.active = action == ActionKind::Active;
+        if let Some(t) = &state.tunnels {
+            t.switched(&group.definition.members, group.active);
+        }
     }
 }

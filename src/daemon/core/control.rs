@@ -16,6 +16,7 @@ impl Core {
     pub fn control(&mut self, req: Request, to: ReplyTo, clocks: Clocks, spool_depth: usize) -> Vec<Effect> {
         let reply = match req {
             Request::Metrics => Reply::ok(serde_json::Value::String(self.metrics(spool_depth))),
+            Request::Page => Reply::ok(serde_json::Value::String(crate::page::render(&self.page(clocks)))),
             Request::Status => match serde_json::to_value(self.status(clocks)) {
                 Ok(v) => Reply::ok(v),
                 Err(e) => Reply::err(format!("cannot serialise the status: {e}")),
@@ -127,6 +128,10 @@ impl Core {
                 .pair
                 .paired()
                 .then(|| self.pair.role() == crate::ha::RoleKind::Active),
+            snmp: self.view.as_ref().map(|v| crate::daemon::metrics::Snmp {
+                usable: v.last_error().is_none(),
+                disagrees: groups.iter().map(|g| (g.as_str(), v.disagreeing(g))).collect(),
+            }),
         };
         crate::daemon::metrics::render(&self.engine, &extra)
     }
@@ -135,16 +140,6 @@ impl Core {
     pub fn status(&self, clocks: Clocks) -> crate::view::Status {
         let state_file = crate::state::StateDir::new(&self.plan.settings.state_dir).file();
         let problems = self.problems(&state_file);
-        let mut status = crate::daemon::status::build(
-            &self.plan,
-            &self.engine,
-            &self.pushes,
-            &self.state,
-            self.url(),
-            &problems,
-            clocks,
-        );
-        status.ha = crate::daemon::status::pair(&self.pair, self.plan.settings.ha.as_ref(), clocks.wall);
-        status
+        super::status::build(self, &problems, clocks)
     }
 }

@@ -13,10 +13,14 @@
 //! slots (copied into the state file as they change, for the next start).
 
 mod control;
+mod firewall_view;
+pub mod history;
+mod page_view;
 mod pairing;
 mod pushing;
 mod reload;
 mod saving;
+mod status;
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, SystemTime};
@@ -53,7 +57,8 @@ pub enum Effect {
     /// Write [`Core::state`] to `state.json` now (fsynced), and tell
     /// [`Core::saved`] how it went. Comes before any push it must precede.
     Save,
-    Mail(Event),
+    /// Boxed: an event is large and most effects are small.
+    Mail(Box<Event>),
     /// A line for systemd's notify socket ("STATUS=…", "READY=1", …).
     Notify(String),
     Reply {
@@ -112,6 +117,10 @@ pub struct Core {
     decide_soon: bool,
     /// The pair (`[ha]`): asked before every push, sync and new mail.
     pair: crate::ha::pair::Pair,
+    /// The status page's last hour of checks and day of events.
+    history: history::History,
+    /// The firewall's own view (`[snmp]`), when set.
+    view: Option<crate::firewall::view::View>,
     effects: Vec<Effect>,
 }
 
@@ -124,12 +133,14 @@ impl Core {
             .map(|(k, g)| (k.clone(), persist::persisted(g)))
             .collect();
         let engine = Engine::new(&plan, &persisted);
+        let history = history::History::new(clocks.mono, engine.streams().len());
         state.firewalls.entry(plan.settings.firewall.url.clone()).or_default();
         let pushes = build_pushes(&plan, &state, &clocks);
         let pair = pairing::pair_for(plan.settings.ha.as_ref());
         Core {
             pair,
             index: index(&plan),
+            view: firewall_view::view_of(&plan),
             plan,
             state,
             engine,
@@ -143,6 +154,7 @@ impl Core {
             dirty: true,
             saving: persist::Saving::default(),
             decide_soon: false,
+            history,
             effects: Vec::new(),
         }
     }
@@ -203,10 +215,6 @@ impl Core {
         self.plan.settings.firewall.dry_run
     }
 
-    fn url(&self) -> &str {
-        &self.plan.settings.firewall.url
-    }
-
     /// Whether an admin's hold is on group `name`. A hold that ran out
     /// counts until the tick that ends it (and disarms the group), so no
     /// decision falls between the two.
@@ -222,6 +230,7 @@ impl Core {
     /// One check's result (its stream id is the current engine's).
     pub fn observe(&mut self, obs: &Observation, clocks: Clocks) -> Vec<Effect> {
         let outputs = self.engine.observe(obs);
+        self.history.record(obs, &outputs, clocks);
         if self.engine.is_anchor(obs.stream) {
             // The guard may have waited for this check.
             self.decide_soon = true;
@@ -264,7 +273,17 @@ impl Core {
         tracing::info!(GROUP = %e.group, MEMBER = member, EVENT = ?e.kind, ACTIVE = e.expected_active.as_deref().unwrap_or(""), "{}: {}", e.group, e.text);
         let g = self.index.get(&e.group).map(|&i| &self.plan.groups[i]);
         if g.is_some_and(|g| g.def.mail && g.intent().is_none()) {
-            self.mail(super::mailing::group_event(e));
+            let mut event = super::mailing::group_event(e);
+            // With [snmp]: each member's firewall view at the time, and why
+            // a member failoverd sees down may still look fine there.
+            if let (Some(view), Some(m)) = (&self.view, e.member.as_deref())
+                && e.kind == crate::health::group::EventKind::MemberDown
+                && let Some(why) = view.down_reason(&e.group, m)
+            {
+                event.reason = format!("{}; {why}", event.reason);
+            }
+            let summary = self.firewall_summary(&e.group);
+            self.mail(event.with_firewall(summary));
         }
     }
 

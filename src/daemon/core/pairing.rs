@@ -169,14 +169,14 @@ impl Core {
         // left both hosts, no other mail would say so.
         if let (Some(k), true) = (kind, mail) {
             let e = Event::new(Kind::Daemon(k), event.to_string(), clocks.wall);
-            self.effects.push(Effect::Mail(e));
+            self.effects.push(Effect::Mail(Box::new(e)));
         }
     }
 
     /// A new event's mail: sent when active, logged only on the standby.
     pub(super) fn mail(&mut self, event: Event) {
         if self.pair.mails_new_events() {
-            self.effects.push(Effect::Mail(event));
+            self.effects.push(Effect::Mail(Box::new(event)));
         } else {
             // The event logged its own EVENT=<kind> line already; this
             // one says only that it was not mailed.

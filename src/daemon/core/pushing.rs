@@ -3,11 +3,11 @@
 
 use std::time::SystemTime;
 
+use super::status::whole_secs;
 use super::{Core, Effect, Generation, jitter};
 use crate::daemon::persist::Clocks;
 use crate::daemon::pushes::Note;
 use crate::daemon::send::Push;
-use crate::daemon::status::whole_secs;
 use crate::firewall::api::Answer;
 use crate::firewall::decide::Want;
 use crate::firewall::slot::Class;
@@ -122,7 +122,11 @@ impl Core {
             .push_counts
             .entry((group.clone(), answer.class.label().to_owned()))
             .or_default() += 1;
+        let sent = self.pushes.groups[i].slot.in_flight;
         let notes = self.pushes.finish(i, answer.class.clone(), now, jitter(clocks.wall));
+        if let Some(want) = sent.filter(|_| accepted) {
+            self.view_push_accepted(&group, want, clocks);
+        }
         // A decided DeActive ends when it is accepted or refused for good
         // (its tries used up); every other answer is tried again.
         let over = accepted || notes.iter().any(|n| matches!(n, Note::Refused { .. }));
@@ -202,7 +206,7 @@ impl Core {
         };
         let push = format!("DeActive {group}");
         if let Some(event) = crate::daemon::mailing::note(&note) {
-            self.effects.push(Effect::Mail(event.with_push(&push, answer)));
+            self.mail(event.with_push(&push, answer));
         }
     }
 

@@ -21,6 +21,7 @@ impl Core {
         let changes = changes::changes(&self.plan, &plan);
         let mut engine = Engine::new(&plan, &self.engine.persisted());
         engine.adopt(&self.engine);
+        self.history.carry(&self.engine, &engine);
         let mut pushes = build_pushes(&plan, &self.state, &clocks);
         self.orphan_dropped_restarts(&plan, clocks);
         let url_same = plan.settings.firewall.url == self.plan.settings.firewall.url;
@@ -38,6 +39,7 @@ impl Core {
             self.pair = super::pairing::pair_for(plan.settings.ha.as_ref());
         }
         self.index = index(&plan);
+        self.view = super::firewall_view::view_of(&plan);
         self.plan = plan;
         self.engine = engine;
         self.pushes = pushes;

@@ -360,3 +360,102 @@ fn nesting_at_the_limit_is_accepted() {
     let body = format!("<Response>{}{}</Response>", "<a>".repeat(inner), "</a>".repeat(inner));
     assert!(parse(&body).is_ok());
 }
+
+/// The shapes live firmware is reported to answer (docs/firewall-api.md,
+/// "What live firmware is reported to answer"): each write shape judged
+/// by its code, the deeper empty Get accepted, a 501's path kept.
+#[test]
+fn live_firmware_shapes() {
+    let accepted = |code: u32, text: &str| Verdict::Accepted {
+        code,
+        text: text.to_string(),
+    };
+    let writes = [
+        (
+            format!("{OK_LOGIN}<Configuration><Status code=\"200\">Configuration applied successfully.</Status></Configuration>"),
+            accepted(200, "Configuration applied successfully."),
+        ),
+        (
+            format!("{OK_LOGIN}<Active><Status code=\"200\">Configuration applied successfully.</Status></Active>"),
+            accepted(200, "Configuration applied successfully."),
+        ),
+        (
+            format!("{OK_LOGIN}<DeActive><Status code=\"200\">Configuration applied successfully.</Status></DeActive>"),
+            accepted(200, "Configuration applied successfully."),
+        ),
+        (
+            format!("{OK_LOGIN}<GroupDetail><Status code=\"500\">Connection group \"HQ\" could not be updated</Status></GroupDetail>"),
+            Verdict::Refused {
+                code: Some(500),
+                text: "Connection group \"HQ\" could not be updated".into(),
+            },
+        ),
+        (
+            format!(
+                "{OK_LOGIN}<VPNFailoverGroup transactionid=\"\"><Status code=\"501\">Configuration parameters validation failed.</Status><InvalidParams><Params>/VPNFailoverGroup/GroupDetail/MailNotification</Params></InvalidParams></VPNFailoverGroup>"
+            ),
+            Verdict::Refused {
+                code: Some(501),
+                text: "Configuration parameters validation failed. (invalid parameter: /VPNFailoverGroup/GroupDetail/MailNotification)".into(),
+            },
+        ),
+        (
+            // The path before the status, and two of them.
+            format!(
+                "{OK_LOGIN}<Configuration><InvalidParams><Params>/A/B</Params><Params>/A/C</Params></InvalidParams><Status code=\"501\">Configuration parameters validation failed.</Status></Configuration>"
+            ),
+            Verdict::Refused {
+                code: Some(501),
+                text: "Configuration parameters validation failed. (invalid parameter: /A/B, /A/C)".into(),
+            },
+        ),
+        (
+            // A Remove of what does not exist: 200, no entity, no status.
+            OK_LOGIN.to_string(),
+            Verdict::Refused {
+                code: None,
+                text: "the reply carried no status for the request (unexpected reply shape)".into(),
+            },
+        ),
+    ];
+    for (inner, want) in writes {
+        assert_eq!(judge(&reply(&inner)), want, "{inner}");
+    }
+    let gets = [
+        (
+            format!(
+                "{OK_LOGIN}<VPNFailoverGroup transactionid=\"\"><GroupDetail><Status>No. of records Zero.</Status></GroupDetail></VPNFailoverGroup>"
+            ),
+            true,
+            0,
+        ),
+        (
+            format!(
+                "{OK_LOGIN}<VPNIPSecConnection transactionid=\"\"><Configuration><Status>No. of records Zero.</Status></Configuration></VPNIPSecConnection>"
+            ),
+            true,
+            0,
+        ),
+        (
+            format!("{OK_LOGIN}<GroupDetail><Status>No. of records Zero.</Status></GroupDetail>"),
+            true,
+            0,
+        ),
+        (
+            format!("{OK_LOGIN}<GroupDetail><Name>HQ</Name></GroupDetail><GroupDetail><Name>B</Name></GroupDetail>"),
+            true,
+            2,
+        ),
+        (
+            format!(
+                "{OK_LOGIN}<VPNFailoverGroup><GroupDetail><Status code=\"500\">No. of records Zero.</Status></GroupDetail></VPNFailoverGroup>"
+            ),
+            false,
+            0,
+        ),
+    ];
+    for (inner, ok, records) in gets {
+        let r = parse(&reply(&inner)).unwrap();
+        assert_eq!((get_accepted(&r), r.records.len()), (ok, records), "{inner}");
+    }
+}

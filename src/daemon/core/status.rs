@@ -6,13 +6,12 @@ use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
-use super::persist::Clocks;
-use super::pushes::Pushes;
-use crate::config::Plan;
+use super::Core;
+use crate::daemon::persist::Clocks;
 use crate::engine::Engine;
+use crate::firewall::view::{MemberView, View as FirewallView};
 use crate::health::outcome::Outcome;
 use crate::health::target::{State, format_duration};
-use crate::state::StateFile;
 use crate::view;
 
 fn secs(t: SystemTime) -> u64 {
@@ -46,11 +45,27 @@ fn check(o: &Option<(Outcome, Instant)>, clocks: &Clocks) -> Option<view::Check>
     })
 }
 
-fn members(engine: &Engine, group: &str, clocks: &Clocks) -> Vec<view::Member> {
+/// A member's connection as the tunnel table shows it, with how long ago.
+fn seen(v: &MemberView, clocks: &Clocks) -> String {
+    let read = match v {
+        MemberView::Seen { read_at, .. } | MemberView::NotInTable { read_at } => *read_at,
+        MemberView::Unknown { .. } => return v.to_string(),
+    };
+    let ago = clocks.mono.saturating_duration_since(read);
+    format!("{v}, read {} ago", whole_secs(ago))
+}
+
+fn members(engine: &Engine, group: &str, fw: Option<&FirewallView>, clocks: &Clocks) -> Vec<view::Member> {
+    let gv = fw.and_then(|v| v.group(group));
     engine
         .members(group)
         .iter()
         .map(|m| view::Member {
+            firewall: gv.and_then(|g| g.member(&m.name)).map(|v| seen(v, clocks)),
+            firewall_note: fw
+                .filter(|_| m.state == State::Down)
+                .and_then(|v| v.down_reason(group, &m.name))
+                .map(str::to_string),
             name: m.name.clone(),
             state: m.state.to_string(),
             targets: m
@@ -69,15 +84,11 @@ fn members(engine: &Engine, group: &str, clocks: &Clocks) -> Vec<view::Member> {
 }
 
 /// The whole status.
-pub fn build(
-    plan: &Plan,
-    engine: &Engine,
-    pushes: &Pushes,
-    state: &StateFile,
-    url: &str,
-    problems: &[String],
-    clocks: Clocks,
-) -> view::Status {
+pub fn build(core: &Core, problems: &[String], clocks: Clocks) -> view::Status {
+    let (plan, engine, pushes, state) = (core.plan(), core.engine(), core.pushes(), core.state());
+    let url = plan.settings.firewall.url.as_str();
+    let tunnels = core.firewall_view();
+    let ha = pair(&core.pair, plan.settings.ha.as_ref(), clocks.wall);
     let fw = state.firewalls.get(url);
     let groups = plan
         .groups
@@ -93,8 +104,11 @@ pub fn build(
                 state: st.to_string(),
                 since: gs.and_then(|s| s.since).map(secs),
                 expected_active: active,
+                carrying: tunnels
+                    .and_then(|v| v.group(g.name()))
+                    .map(|gv| gv.carrying.to_string()),
                 armed: gp.policy.armed,
-                members: members(engine, g.name(), &clocks),
+                members: members(engine, g.name(), tunnels, &clocks),
                 belief: gp.slot.belief.to_string(),
                 last_set_by_failoverd: fw.and_then(|f| f.set_at.get(g.name())).map(|t| secs(*t)),
                 last_push: gp.slot.last.as_ref().map(|(w, c)| view::LastPush {
@@ -112,6 +126,18 @@ pub fn build(
                     active_in: whole_secs(h.remaining),
                     active_in_secs: h.remaining.as_secs_f64().ceil() as u64,
                 }),
+                firewall: tunnels.map(|v| view::FirewallGroup {
+                    carrying: v.group(g.name()).map_or("unknown".into(), |gv| gv.carrying.to_string()),
+                    disagrees: v.disagreeing(g.name()),
+                    not_honoured: v.not_honoured(g.name()).map(|p| {
+                        format!(
+                            "{} {}, accepted {} ago",
+                            p.want,
+                            g.name(),
+                            whole_secs(clocks.mono.saturating_duration_since(p.at))
+                        )
+                    }),
+                }),
             }
         })
         .collect();
@@ -121,12 +147,25 @@ pub fn build(
         api_paused: pushes.paused().map(str::to_string),
         problems: problems.to_vec(),
         firewall: url.to_string(),
-        ha: None,
+        ha_role: ha.as_ref().map(|p| match p.since {
+            Some(t) => format!(
+                "this host is {} since {}",
+                p.role,
+                humantime::format_rfc3339_seconds(SystemTime::UNIX_EPOCH + Duration::from_secs(t))
+            ),
+            None => format!("this host is {}", p.role),
+        }),
+        ha,
+        snmp: tunnels.map(|v| view::Snmp {
+            usable: v.last_error().is_none(),
+            last_read: v.last_read().map(|t| secs(clocks.to_wall(t))),
+            error: v.last_error().map(|e| e.to_string()),
+        }),
     }
 }
 
 /// A duration for a person, to the second, rounded up ("4m 16s").
-pub(super) fn whole_secs(d: Duration) -> String {
+pub(crate) fn whole_secs(d: Duration) -> String {
     humantime::format_duration(Duration::from_secs(d.as_secs_f64().ceil() as u64)).to_string()
 }
 

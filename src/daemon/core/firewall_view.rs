@@ -1,0 +1,110 @@
+//! The core's side of the firewall view (`[snmp]`, docs/health.md "The
+//! firewall's own view"): walk results in, events out. Safety (contract
+//! section 10): nothing here starts a push, counts as a check of a target,
+//! or waits for the agent; the walk runs in a task of the shell, and a
+//! walk's failure counts neither way.
+
+use super::{Core, Effect};
+use crate::daemon::persist::Clocks;
+use crate::firewall::decide::Want;
+use crate::firewall::view::track::Expected;
+use crate::firewall::view::{GroupMembers, Row, Timing, View, ViewEvent, WalkError};
+use crate::health::target::State;
+use crate::mail::event::{DaemonKind, Event, Kind};
+use crate::state::Belief;
+
+/// The view of `plan`'s groups, when `[snmp]` is set (each reload builds a
+/// new one: a group's trackers start afresh).
+pub(super) fn view_of(plan: &crate::config::Plan) -> Option<View> {
+    let s = plan.settings.snmp.as_ref()?;
+    Some(View::new(GroupMembers::of_plan(&plan.groups), Timing::of(s)))
+}
+
+fn kind(e: &ViewEvent) -> Kind {
+    Kind::Daemon(match e {
+        ViewEvent::Disagreement { .. } => DaemonKind::FirewallDisagrees,
+        ViewEvent::Agreement { .. } => DaemonKind::FirewallAgrees,
+        ViewEvent::NotHonoured { .. } => DaemonKind::PushNotHonoured,
+        ViewEvent::SnmpUnusable { .. } => DaemonKind::SnmpUnusable,
+        ViewEvent::SnmpUsable { .. } => DaemonKind::SnmpUsable,
+    })
+}
+
+impl Core {
+    /// One walk of the tunnel table, or why it failed. Logs and mails the
+    /// view's events; changes nothing else.
+    pub fn walked(&mut self, result: Result<Vec<Row>, WalkError>, clocks: Clocks) -> Vec<Effect> {
+        self.tell_view_what_failoverd_expects();
+        let Some(view) = self.view.as_mut() else {
+            return self.take();
+        };
+        for e in view.walked(result, clocks.mono) {
+            let text = e.to_string();
+            let group = e.group().map(str::to_string);
+            tracing::warn!(EVENT = e.name(), GROUP = group.as_deref().unwrap_or(""), "{text}");
+            let mut event = Event::new(kind(&e), text, clocks.wall);
+            if let Some(g) = &group {
+                event = event.with_group(g);
+            }
+            if let ViewEvent::NotHonoured { group, want, .. } = &e {
+                event.push = Some(format!("{want} {group}"));
+            }
+            let summary = group.as_deref().and_then(|g| self.firewall_summary(g));
+            self.mail(event.with_firewall(summary));
+        }
+        self.take()
+    }
+
+    /// What failoverd believes of each group, for the disagreement check:
+    /// nothing while it has no opinion (belief unknown, or held).
+    fn tell_view_what_failoverd_expects(&mut self) {
+        let Some(view) = self.view.as_mut() else { return };
+        for (i, g) in self.plan.groups.iter().enumerate() {
+            let name = g.name();
+            let belief = self.pushes.groups[i].slot.belief;
+            let held = self.state.groups.get(name).is_some_and(|s| s.hold.is_some());
+            if belief == Belief::Unknown || held {
+                view.expected(name, None);
+                continue;
+            }
+            let (_, active) = self.engine.group_state(name).unwrap_or((State::Unknown, None));
+            let members = self.engine.members(name);
+            let with = |s: State| {
+                members
+                    .iter()
+                    .filter(|m| m.state == s)
+                    .map(|m| m.name.clone())
+                    .collect()
+            };
+            let expected = Expected {
+                active: if belief == Belief::DeActive { None } else { active },
+                up: with(State::Up),
+                down: with(State::Down),
+            };
+            view.expected(name, Some(expected));
+        }
+    }
+
+    /// An accepted push, for the not-honoured check (never in dry run).
+    pub(super) fn view_push_accepted(&mut self, group: &str, want: Want, clocks: Clocks) {
+        if self.dry() {
+            return;
+        }
+        if let Some(view) = self.view.as_mut() {
+            view.push_accepted(group, want, clocks.mono);
+        }
+    }
+
+    /// "carries HQ_Primary; HQ_Primary active, activated; HQ_Backup
+    /// inactive", for mails and status; `None` without `[snmp]`.
+    pub(super) fn firewall_summary(&self, group: &str) -> Option<String> {
+        let g = self.view.as_ref()?.group(group)?;
+        let members: Vec<String> = g.members.iter().map(|(m, v)| format!("{m} {v}")).collect();
+        Some(format!("carries {}; {}", g.carrying, members.join("; ")))
+    }
+
+    /// The view, for status and metrics.
+    pub fn firewall_view(&self) -> Option<&View> {
+        self.view.as_ref()
+    }
+}

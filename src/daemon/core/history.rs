@@ -1,0 +1,262 @@
+//! The status page's memory (docs/status-page.md, "History"): per check
+//! stream one point per 10 s for the last hour, and the last 24 hours of
+//! group events, at most [`EVENTS`]. Bounded: a stream's points are a fixed
+//! ring of 4-byte points, allocated at its first check; events beyond the
+//! count or the age are dropped, oldest first. Pure: every input carries
+//! its time. A reload keeps the points of every stream whose key is
+//! unchanged, and every event.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, SystemTime};
+
+use tokio::time::Instant;
+
+use crate::daemon::persist::Clocks;
+use crate::engine::{Engine, GroupEvent, Output};
+use crate::health::group::EventKind;
+use crate::health::outcome::Outcome;
+use crate::page::{self, POINTS, STEP_SECS};
+use crate::probe::schedule::{Observation, Report, StreamId};
+
+/// Events kept at most.
+pub const EVENTS: usize = 1000;
+/// Events kept at most this long.
+pub const EVENT_AGE: Duration = Duration::from_secs(24 * 3600);
+const STEP: Duration = Duration::from_secs(STEP_SECS);
+
+/// One closed step: counts saturate at 255, the RTT is [`Rtt`]-coded.
+#[derive(Clone, Copy, Debug, Default)]
+struct Point {
+    good: u8,
+    lost: u8,
+    rtt: Rtt,
+}
+
+/// A mean RTT in 16 bits: exact in µs below 32,768 µs, in ms above (up to
+/// 32.7 s, more than any timeout).
+#[derive(Clone, Copy, Debug, Default)]
+struct Rtt(u16);
+
+impl Rtt {
+    fn new(us: u64) -> Rtt {
+        if us < 32_768 {
+            Rtt(us as u16)
+        } else {
+            Rtt(32_768 + (us / 1000).min(32_767) as u16)
+        }
+    }
+
+    fn micros(self) -> u32 {
+        match self.0 {
+            v @ 0..32_768 => u32::from(v),
+            v => u32::from(v - 32_768) * 1000,
+        }
+    }
+}
+
+/// The step being filled, at full precision.
+#[derive(Clone, Copy, Debug, Default)]
+struct Open {
+    good: u32,
+    lost: u32,
+    rtt_sum_us: u64,
+}
+
+impl Open {
+    fn close(self) -> Point {
+        let mean = self.rtt_sum_us.checked_div(u64::from(self.good)).unwrap_or(0);
+        Point {
+            good: self.good.min(255) as u8,
+            lost: self.lost.min(255) as u8,
+            rtt: Rtt::new(mean),
+        }
+    }
+
+    fn page(self) -> page::Point {
+        let p = self.close();
+        page::Point {
+            good: self.good.min(u32::from(u16::MAX)) as u16,
+            lost: self.lost.min(u32::from(u16::MAX)) as u16,
+            rtt_us: p.rtt.micros(),
+        }
+    }
+}
+
+/// One stream's last hour.
+#[derive(Debug)]
+struct Series {
+    /// The step (counted from the history's origin) `open` belongs to.
+    head: u64,
+    open: Open,
+    /// Closed steps, step `k` at `k % POINTS`; those older than `head -
+    /// POINTS` are stale and never read.
+    ring: Box<[Point; POINTS]>,
+}
+
+impl Series {
+    fn new(step: u64) -> Series {
+        Series {
+            head: step,
+            open: Open::default(),
+            ring: Box::new([Point::default(); POINTS]),
+        }
+    }
+
+    fn add(&mut self, step: u64, outcome: &Outcome) {
+        if step > self.head {
+            self.ring[(self.head % POINTS as u64) as usize] = self.open.close();
+            // Steps with no check at all are gaps.
+            for k in (self.head + 1..step).take(POINTS) {
+                self.ring[(k % POINTS as u64) as usize] = Point::default();
+            }
+            self.head = step;
+            self.open = Open::default();
+        }
+        match outcome {
+            Outcome::Good { rtt } => {
+                self.open.good += 1;
+                self.open.rtt_sum_us += rtt.as_micros().min(u128::from(u32::MAX)) as u64;
+            }
+            Outcome::Failed { .. } => self.open.lost += 1,
+            // A local fault says nothing about the target.
+            Outcome::Error { .. } => {}
+        }
+    }
+
+    /// The [`POINTS`] steps up to `now_step`, oldest first.
+    fn chart(&self, now_step: u64) -> page::Chart {
+        let points = (0..POINTS as u64)
+            .map(|j| {
+                // Steps before the origin are as empty as steps with no check.
+                let Some(k) = (now_step + 1 + j).checked_sub(POINTS as u64) else {
+                    return page::Point::default();
+                };
+                if k == self.head {
+                    self.open.page()
+                } else if k < self.head && self.head - k < POINTS as u64 {
+                    let p = self.ring[(k % POINTS as u64) as usize];
+                    page::Point {
+                        good: p.good.into(),
+                        lost: p.lost.into(),
+                        rtt_us: p.rtt.micros(),
+                    }
+                } else {
+                    page::Point::default()
+                }
+            })
+            .collect();
+        page::Chart { points }
+    }
+}
+
+/// The page's history of every stream and the group events.
+#[derive(Debug)]
+pub struct History {
+    /// Steps count from here.
+    origin: Instant,
+    /// By the current engine's stream id.
+    series: Vec<Option<Series>>,
+    /// How many streams the current engine has: a report of any other id
+    /// is not recorded (and allocates nothing).
+    streams: usize,
+    events: VecDeque<page::Event>,
+}
+
+impl History {
+    /// An empty history of an engine with `streams` streams.
+    pub fn new(origin: Instant, streams: usize) -> History {
+        History {
+            origin,
+            series: Vec::new(),
+            streams,
+            events: VecDeque::new(),
+        }
+    }
+
+    fn step(&self, at: Instant) -> u64 {
+        at.saturating_duration_since(self.origin).as_secs() / STEP.as_secs()
+    }
+
+    /// One observation and what the engine made of it (the core's hook in
+    /// `observe`).
+    pub fn record(&mut self, obs: &Observation, outputs: &[Output], clocks: Clocks) {
+        if let Report::Check { outcome, .. } = &obs.report
+            && obs.stream < self.streams
+        {
+            let step = self.step(obs.at);
+            if self.series.len() <= obs.stream {
+                self.series.resize_with(obs.stream + 1, || None);
+            }
+            self.series[obs.stream]
+                .get_or_insert_with(|| Series::new(step))
+                .add(step, outcome);
+        }
+        for o in outputs {
+            if let Output::Event(e) = o {
+                self.event(e, clocks);
+            }
+        }
+    }
+
+    fn event(&mut self, e: &GroupEvent, clocks: Clocks) {
+        let (kind, bad) = match e.kind {
+            EventKind::MemberDown => ("member down", true),
+            EventKind::MemberUp => ("member up", false),
+            EventKind::Failover => ("failover", true),
+            EventKind::Failback => ("failback", false),
+            EventKind::GroupDown => ("group down", true),
+            EventKind::GroupUp => ("group up", false),
+        };
+        self.events.push_back(page::Event {
+            at: secs(clocks.to_wall(e.at)),
+            group: e.group.clone(),
+            kind: kind.to_string(),
+            bad,
+            text: e.text.clone(),
+        });
+        self.prune(clocks.wall);
+    }
+
+    fn prune(&mut self, now: SystemTime) {
+        let oldest = secs(now).saturating_sub(EVENT_AGE.as_secs());
+        while self.events.len() > EVENTS || self.events.front().is_some_and(|e| e.at < oldest) {
+            self.events.pop_front();
+        }
+    }
+
+    /// A reload: each stream of `new` keeps the points it had under `old`
+    /// if its key is unchanged (the core's hook in `reload`).
+    pub fn carry(&mut self, old: &Engine, new: &Engine) {
+        let mut by_key: HashMap<_, _> = old
+            .streams()
+            .into_iter()
+            .zip(std::mem::take(&mut self.series))
+            .filter_map(|(k, s)| Some((k, s?)))
+            .collect();
+        self.series = new.streams().into_iter().map(|k| by_key.remove(k)).collect();
+        self.streams = self.series.len();
+    }
+
+    /// Stream `id`'s last hour as of `now`.
+    pub fn chart(&self, id: StreamId, now: Instant) -> page::Chart {
+        match self.series.get(id).and_then(Option::as_ref) {
+            Some(s) => s.chart(self.step(now)),
+            None => page::Chart {
+                points: vec![page::Point::default(); POINTS],
+            },
+        }
+    }
+
+    /// The events of the 24 hours before `now`, oldest first.
+    pub fn events(&self, now: SystemTime) -> Vec<page::Event> {
+        let oldest = secs(now).saturating_sub(EVENT_AGE.as_secs());
+        self.events.iter().filter(|e| e.at >= oldest).cloned().collect()
+    }
+}
+
+fn secs(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,161 @@
+//! The history on hand-made observations with time passed in: steps,
+//! gaps, the hour's bound, the events' bounds, and a reload's carry-over.
+
+use std::time::{Duration, SystemTime};
+
+use super::*;
+use crate::probe::schedule::{Observation, Report};
+
+fn clocks(t0: Instant, secs: f64) -> Clocks {
+    Clocks {
+        mono: t0 + Duration::from_secs_f64(secs),
+        wall: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000) + Duration::from_secs_f64(secs),
+    }
+}
+
+fn check(stream: usize, at: Instant, outcome: Outcome) -> Observation {
+    Observation {
+        stream,
+        at,
+        report: Report::Check { outcome, addr: None },
+    }
+}
+
+fn good(ms: u64) -> Outcome {
+    Outcome::good(Duration::from_millis(ms))
+}
+
+#[test]
+fn points_are_steps_of_ten_seconds_with_gaps() {
+    let t0 = Instant::now();
+    let mut h = History::new(t0, 4);
+    // Step 0: two good (1 ms, 3 ms), one failed, one local error.
+    for (s, o) in [
+        (0.0, good(1)),
+        (1.0, good(3)),
+        (2.0, Outcome::failed("x")),
+        (3.0, Outcome::error("e")),
+    ] {
+        h.record(&check(0, clocks(t0, s).mono, o), &[], clocks(t0, s));
+    }
+    // Nothing in steps 1 and 2; step 3 one good check of 40 ms.
+    h.record(&check(0, clocks(t0, 35.0).mono, good(40)), &[], clocks(t0, 35.0));
+    let c = h.chart(0, clocks(t0, 39.0).mono);
+    assert_eq!(c.points.len(), POINTS);
+    let tail = &c.points[POINTS - 4..];
+    assert_eq!(
+        tail[0],
+        page::Point {
+            good: 2,
+            lost: 1,
+            rtt_us: 2000
+        }
+    );
+    assert_eq!(tail[1], page::Point::default());
+    assert_eq!(tail[2], page::Point::default());
+    assert_eq!(
+        tail[3],
+        page::Point {
+            good: 1,
+            lost: 0,
+            rtt_us: 40_000
+        }
+    );
+    assert!(c.points[..POINTS - 4].iter().all(|p| p.checks() == 0));
+    // A page drawn a minute later shows the same points, six steps back.
+    let c = h.chart(0, clocks(t0, 99.0).mono);
+    assert_eq!(
+        c.points[POINTS - 7],
+        page::Point {
+            good: 1,
+            lost: 0,
+            rtt_us: 40_000
+        }
+    );
+    // An unknown stream draws an empty hour, and its reports are not kept.
+    assert!(h.chart(7, t0).points.iter().all(|p| p.checks() == 0));
+    h.record(&check(usize::MAX, t0, good(1)), &[], clocks(t0, 0.0));
+    h.record(&check(4, t0, good(1)), &[], clocks(t0, 0.0));
+    assert_eq!(h.series.len(), 1);
+}
+
+#[test]
+fn an_hour_is_kept_and_no_more() {
+    let t0 = Instant::now();
+    let mut h = History::new(t0, 4);
+    // One check every 10 s for two hours, RTT = the step number in µs.
+    for k in 0..720u64 {
+        let c = clocks(t0, k as f64 * 10.0);
+        h.record(&check(0, c.mono, Outcome::good(Duration::from_micros(k))), &[], c);
+    }
+    let c = h.chart(0, clocks(t0, 7195.0).mono);
+    let rtts: Vec<u32> = c.points.iter().map(|p| p.rtt_us).collect();
+    assert_eq!(rtts, (360..720).collect::<Vec<u32>>());
+    // After a silence of more than an hour, nothing old shows.
+    let later = clocks(t0, 7200.0 + 4000.0);
+    h.record(&check(0, later.mono, good(2)), &[], later);
+    let c = h.chart(0, later.mono);
+    assert_eq!(c.points.iter().filter(|p| p.checks() > 0).count(), 1);
+}
+
+#[test]
+fn rtt_codes_keep_microseconds_low_and_milliseconds_high() {
+    for (us, back) in [
+        (0, 0),
+        (850, 850),
+        (32_767, 32_767),
+        (32_768, 32_000),
+        (1_234_567, 1_234_000),
+    ] {
+        assert_eq!(Rtt::new(us).micros(), back, "{us}");
+    }
+    assert_eq!(Rtt::new(u64::MAX).micros(), 32_767_000);
+    assert_eq!(std::mem::size_of::<Point>(), 4);
+}
+
+fn event(group: &str, kind: EventKind, at: Instant) -> Output {
+    Output::Event(GroupEvent {
+        group: group.into(),
+        kind,
+        member: None,
+        from: None,
+        to: None,
+        reason: String::new(),
+        while_stopped: false,
+        expected_active: None,
+        text: format!("{group} {kind:?}"),
+        at,
+    })
+}
+
+#[test]
+fn events_are_bounded_by_count_and_by_age() {
+    let t0 = Instant::now();
+    let mut h = History::new(t0, 4);
+    let gap = Observation {
+        stream: 0,
+        at: t0,
+        report: Report::Gap {
+            late_by: Duration::ZERO,
+        },
+    };
+    for i in 0..1500u64 {
+        let c = clocks(t0, i as f64);
+        h.record(&gap, &[event(&format!("g{i}"), EventKind::MemberDown, c.mono)], c);
+    }
+    let ev = h.events(clocks(t0, 1500.0).wall);
+    assert_eq!(ev.len(), EVENTS);
+    assert_eq!(ev[0].group, "g500", "the oldest were dropped");
+    assert_eq!(ev[999].group, "g1499");
+    assert!(ev[0].bad && ev[0].kind == "member down");
+    assert_eq!(ev[0].at, 1_800_000_500);
+    // A day later only the newest are younger than 24 h.
+    let next_day = clocks(t0, 1000.0 + 86_400.0);
+    let ev = h.events(next_day.wall);
+    assert_eq!(ev.first().map(|e| e.group.as_str()), Some("g1000"));
+    // Recording drops them for good.
+    let c = clocks(t0, 1500.0 + 86_400.0);
+    h.record(&gap, &[event("new", EventKind::GroupUp, c.mono)], c);
+    assert_eq!(h.events.len(), 1, "only the new event is left");
+    assert!(!h.events[0].bad);
+}
