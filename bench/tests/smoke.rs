@@ -47,7 +47,14 @@ fn the_page_benchmark_prints_both_rows() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    // Exit 1 means a target was missed, which a debug build on a shared
+    // machine may well do: timing is the benchmark's to report, not this
+    // test's to assert. Anything else is a crash.
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let history = text
         .lines()
         .find(|l| l.starts_with("| page history"))
