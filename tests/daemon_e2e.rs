@@ -416,16 +416,6 @@ fn sync_true_sends_changed_definitions_once() {
     assert_eq!(adds(), 1, "an unchanged definition is not sent again");
 }
 
-fn http_get(port: u16, method: &str, path: &str) -> String {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(s, "{method} {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
-}
-
 #[test]
 fn http_serves_metrics_and_status() {
     let (_rt, emu) = emulator();

@@ -124,13 +124,9 @@ fn metric_names(rules: &str) -> Vec<String> {
     names
 }
 
+/// The body of a GET of `path`.
 fn http_get(port: u16, path: &str) -> String {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
+    let out = daemonutil::http_get(port, "GET", path);
     out.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned()
 }
 

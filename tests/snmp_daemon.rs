@@ -58,16 +58,6 @@ fn kinds(got: &[mailutil::Received], kind: &str) -> usize {
         .count()
 }
 
-fn metrics(port: u16) -> String {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(s, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
-}
-
 fn until_status(config: &std::path::Path, want: &str, limit: Duration) -> String {
     let deadline = Instant::now() + limit;
     loop {
@@ -155,7 +145,7 @@ fn the_daemon_shows_the_firewall_view_and_mails_each_disagreement_once() {
         "firewall carries: B (DISAGREES with failoverd)",
         Duration::from_secs(10),
     );
-    let page = metrics(d.http_port());
+    let page = daemonutil::http_get(d.http_port(), "GET", "/metrics");
     assert!(
         page.contains("# TYPE failoverd_snmp_usable gauge\nfailoverd_snmp_usable 1\n"),
         "{page}"
