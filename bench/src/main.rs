@@ -267,7 +267,7 @@ impl Col {
 }
 
 /// A Markdown table of `rows` with `cols`.
-fn print_table(rows: &[&Row], cols: &[Col]) {
+fn print_markdown(rows: &[&Row], cols: &[Col]) {
     let cells: Vec<Vec<String>> = rows.iter().map(|r| cols.iter().map(|c| c.cell(r)).collect()).collect();
     let mut width: Vec<usize> = cols.iter().map(|c| c.head().chars().count()).collect();
     for c in &cells {
@@ -293,15 +293,15 @@ fn print_table(rows: &[&Row], cols: &[Col]) {
     }
 }
 
-/// The three tables, each under a title line, each only if it has rows.
-fn print_tables(rows: &[Row], rounds: u32) {
+/// The three tables (headline, detail, rounds), each under a title line,
+/// each only if it has rows.
+fn print_table(rows: &[Row]) {
     let sections = [
         (
             Section::Headline,
             HEADLINE,
-            format!(
-                "headline: like for like; ICMP and TCP are medians over {rounds} interleaved rounds (ratio = failoverd / reference, min..max over the rounds)"
-            ),
+            "headline: like for like; ICMP and TCP are medians over interleaved rounds (ratio = failoverd / reference, min..max over the rounds)"
+                .to_string(),
         ),
         (
             Section::Detail,
@@ -319,7 +319,7 @@ fn print_tables(rows: &[Row], rounds: u32) {
         let these: Vec<&Row> = rows.iter().filter(|r| r.section == section).collect();
         if !these.is_empty() {
             println!("\n{title}\n");
-            print_table(&these, cols);
+            print_markdown(&these, cols);
         }
     }
 }
@@ -381,7 +381,7 @@ fn main() -> ExitCode {
             rows.extend(scenario(&cli));
         }
     }
-    print_tables(&rows, cli.rounds);
+    print_table(&rows);
     if !in_process {
         // Other work on the machine moves CPU figures: say how busy it was.
         println!(
