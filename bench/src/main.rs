@@ -9,6 +9,7 @@ mod daemon;
 mod detect;
 mod floor;
 mod measure;
+mod metrics_page;
 mod page;
 mod scenarios;
 mod snmp;
@@ -62,6 +63,8 @@ pub enum Cmd {
     Page,
     /// Walks of a real snmpd's tunnel table of 1,000 rows: CPU per walk.
     Snmp,
+    /// /metrics at 10,000 ICMP streams: page bytes, CPU of one scrape, peak RSS.
+    Metrics,
     /// (internal) the bare connect-and-close loop, run as its own process.
     #[command(hide = true)]
     Floor {
@@ -223,6 +226,9 @@ fn main() -> ExitCode {
     }
     if want("snmp") {
         rows.extend(snmp::run(1000));
+    }
+    if want("metrics") {
+        rows.extend(metrics_page::metrics_page(&cli));
     }
     println!();
     print_table(&rows);

@@ -176,7 +176,7 @@ pub fn icmp(cli: &Cli, n: usize) -> Vec<Row> {
                 Ok((f, ..)) => (Some(w.cpu / f.cpu), Some(w.rss / f.rss)),
                 Err(_) => (None, None),
             };
-            let lost = c.failed + c.error;
+            let lost = c.not_good;
             let fmt = |r: Option<f64>| r.map_or("?".to_string(), |r| format!("{r:.2}"));
             let targeted = n >= 10_000;
             let met = cpu_ratio.is_some_and(|r| r <= 1.0) && w.rss < 64.0 && lost == 0;
@@ -355,7 +355,7 @@ pub fn tcp(cli: &Cli, n: usize) -> Vec<Row> {
                 seconds: Some(w.seconds),
                 rss_mib: Some(w.rss),
                 checks_s: Some(*checks_s),
-                lost: Some(c.failed + c.error),
+                lost: Some(c.not_good),
                 result: format!(
                     "{:.1} us CPU/check, {} x floor; {rss_scraped:.1} MiB after one /metrics read",
                     per * 1e6,
