@@ -15,15 +15,16 @@ use crate::engine::{Engine, RTT_BUCKETS};
 use crate::health::target::State;
 use crate::probe::StreamKey;
 
-/// Bytes reserved per stream, group, member and target: a little above
-/// what a line of an IPv4 target with counters of 7 digits takes, so the
-/// page is not grown by doubling (a doubling briefly holds two copies).
+/// Bytes reserved per stream, group, member, target and push count: a
+/// little above what its lines take with an IPv4 target and counters of 7
+/// digits, so the page is not grown by doubling (which briefly holds two copies).
 const STREAM_BYTES: usize = 240;
 /// With `rtt_histograms`, per stream on top: 11 bucket lines.
 const HISTOGRAM_BYTES: usize = 11 * 90;
 const GROUP_BYTES: usize = 40;
 const MEMBER_BYTES: usize = 64;
 const TARGET_BYTES: usize = 110;
+const PUSH_BYTES: usize = 64;
 
 /// Writes `v` with the text format's label value escaping.
 fn push_esc(t: &mut String, v: &str) {
@@ -68,8 +69,9 @@ pub struct Snmp<'a> {
     pub disagrees: Vec<(&'a str, bool)>,
 }
 
-/// The bytes to reserve for the page of `engine`.
-fn estimate(engine: &Engine, page: MetricsPage) -> usize {
+/// The bytes to reserve for the page of `engine` and `x`.
+fn estimate(engine: &Engine, x: &Extra<'_>) -> usize {
+    let page = x.page;
     let shape = engine.shape();
     let per_stream = STREAM_BYTES + if page.rtt_histograms { HISTOGRAM_BYTES } else { 0 };
     let targets = if page.target_states {
@@ -81,6 +83,7 @@ fn estimate(engine: &Engine, page: MetricsPage) -> usize {
         + shape.groups * GROUP_BYTES
         + shape.members * MEMBER_BYTES
         + targets
+        + x.pushes.len() * PUSH_BYTES
 }
 
 /// `protocol="...",target="..."` of stream `k`.
@@ -97,7 +100,7 @@ fn labels(t: &mut String, k: &StreamKey) {
 
 /// The whole page.
 pub fn render(engine: &Engine, x: &Extra<'_>) -> String {
-    let mut t = String::with_capacity(estimate(engine, x.page));
+    let mut t = String::with_capacity(estimate(engine, x));
     streams(&mut t, engine, x.page);
     states(&mut t, engine, x.page);
     let _ = writeln!(
