@@ -116,6 +116,24 @@ pub struct TargetView {
     pub last: Option<(Outcome, Instant)>,
 }
 
+/// How big the plan is, for sizing the /metrics page.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Shape {
+    pub groups: usize,
+    pub members: usize,
+    pub targets: usize,
+}
+
+/// One target's state, borrowed, for /metrics.
+#[derive(Clone, Copy, Debug)]
+pub struct TargetState<'a> {
+    pub group: &'a str,
+    pub member: &'a str,
+    pub condition: Protocol,
+    pub target: &'a str,
+    pub state: State,
+}
+
 /// One member, for status.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MemberView {
@@ -292,9 +310,58 @@ impl Engine {
         self.tally
     }
 
-    /// Every stream with its counts, for /metrics.
-    pub fn stream_counts(&self) -> Vec<(&StreamKey, &Counts)> {
-        self.streams.iter().map(|s| (&s.key, &s.counts)).collect()
+    /// Every stream with its counts, for /metrics (no allocation).
+    pub fn stream_counts(&self) -> impl ExactSizeIterator<Item = (&StreamKey, &Counts)> + '_ {
+        self.streams.iter().map(|s| (&s.key, &s.counts))
+    }
+
+    /// How many groups, members and targets (one per target of each
+    /// member's condition) there are, for sizing the /metrics page.
+    pub fn shape(&self) -> Shape {
+        let mut s = Shape {
+            groups: self.groups.len(),
+            ..Shape::default()
+        };
+        for g in &self.groups {
+            s.members += g.members.len();
+            s.targets += g.members.iter().flat_map(|m| &m.health).map(Vec::len).sum::<usize>();
+        }
+        s
+    }
+
+    /// Every group's name and state, in plan order, for /metrics (no
+    /// allocation, unlike [`Engine::group_state`]).
+    pub fn group_states(&self) -> impl Iterator<Item = (&str, State)> + '_ {
+        self.groups.iter().map(|g| (g.name.as_str(), g.health.state()))
+    }
+
+    /// Every member's group, name and state, for /metrics (no allocation,
+    /// unlike [`Engine::members`]).
+    pub fn member_states(&self) -> impl Iterator<Item = (&str, &str, State)> + '_ {
+        self.groups.iter().flat_map(|g| {
+            g.members
+                .iter()
+                .enumerate()
+                .map(move |(mi, m)| (g.name.as_str(), m.name.as_str(), g.health.member_state(mi)))
+        })
+    }
+
+    /// Every target of every member's condition with its state, for
+    /// /metrics (no allocation).
+    pub fn target_states(&self) -> impl Iterator<Item = TargetState<'_>> + '_ {
+        self.groups.iter().flat_map(|g| {
+            g.members.iter().flat_map(move |m| {
+                m.health.iter().enumerate().flat_map(move |(ci, row)| {
+                    row.iter().zip(&m.targets).map(move |(th, target)| TargetState {
+                        group: &g.name,
+                        member: &m.name,
+                        condition: g.conditions[ci],
+                        target,
+                        state: th.state(),
+                    })
+                })
+            })
+        })
     }
 
     /// The streams to run, by id.

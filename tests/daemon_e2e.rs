@@ -434,7 +434,13 @@ fn http_serves_metrics_and_status() {
     assert!(metrics.contains("failoverd_group_up{group=\"G\"} 1"), "{metrics}");
     assert!(
         metrics.contains(&format!(
-            "failoverd_checks_total{{protocol=\"TCP/{port}\",target=\"127.0.0.1\",result=\"good\"}}"
+            "failoverd_checks_total{{protocol=\"TCP/{port}\",target=\"127.0.0.1\"}} "
+        )),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(&format!(
+            "failoverd_rtt_seconds_count{{protocol=\"TCP/{port}\",target=\"127.0.0.1\"}} "
         )),
         "{metrics}"
     );
@@ -442,7 +448,10 @@ fn http_serves_metrics_and_status() {
         metrics.contains("failoverd_pushes_total{group=\"G\",class=\"accepted\"} 1"),
         "{metrics}"
     );
-    assert!(metrics.contains("failoverd_rtt_seconds_bucket{"), "{metrics}");
+    // [http] rtt_histograms and target_states are off by default.
+    assert!(metrics.contains("# TYPE failoverd_rtt_seconds summary\n"), "{metrics}");
+    assert!(!metrics.contains("failoverd_rtt_seconds_bucket{"), "{metrics}");
+    assert!(!metrics.contains("failoverd_target_up"), "{metrics}");
     let status = http_get(http_port, "GET", "/status");
     assert!(
         status.starts_with("HTTP/1.1 200 OK\r\nContent-Type: application/json"),
@@ -463,7 +472,9 @@ mod netutil;
 /// client's parser: every family once, each under its TYPE line. The
 /// parser shows a family split by another as a second, untyped family,
 /// which a lenient linter lets pass. Two members with a target each make
-/// the member and target families interleave if the page mixes them.
+/// the member and target families interleave if the page mixes them; both
+/// `[http]` keys are on, so every family is there (tests/metrics_page.rs
+/// parses the default page at 10,000 streams).
 #[test]
 fn metrics_page_parses_into_typed_families_each_once() {
     let python = "/usr/bin/python3";
@@ -480,7 +491,7 @@ fn metrics_page_parses_into_typed_families_each_once() {
     let a = listen("127.0.0.1", 0);
     let port = a.local_addr().unwrap().port();
     let _b = listen("127.0.0.2", port);
-    let extra = "[http]\nlisten = \"127.0.0.1:0\"";
+    let extra = "[http]\nlisten = \"127.0.0.1:0\"\nrtt_histograms = true\ntarget_states = true";
     let d = Daemon::start(&(settings(&emu, port, "underlay", "") + extra), port);
     d.until_logged("the firewall answered", Duration::from_secs(10));
     let http_port = d.http_port();

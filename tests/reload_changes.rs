@@ -125,6 +125,17 @@ fn changes_table() {
             }),
         ),
         (
+            "what /metrics serves: seen, and no stream or group touched",
+            plan(
+                &with("\n[http]\nrtt_histograms = true\ntarget_states = true\n"),
+                &[("g.xml", BASE_GROUP)],
+            ),
+            Box::new(move |c| {
+                assert!(c.metrics && !c.http_listen, "{c:?}");
+                assert!(c.streams_added.is_empty() && c.groups_changed.is_empty(), "{c:?}");
+            }),
+        ),
+        (
             "the group replaced by another on other connections",
             plan(&with(CD), &[("g.xml", GROUP_H)]),
             Box::new(move |c| {

@@ -49,41 +49,52 @@ pub fn peak_rss_mib(pid: u32) -> Result<f64, String> {
     status_mib(pid, "VmHWM:")
 }
 
-/// Checks counted by failoverd's /metrics, by result.
+/// Checks counted by failoverd's /metrics: good ones, and every other
+/// (failed or not made) as not good.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Checks {
     pub good: u64,
-    pub failed: u64,
-    pub error: u64,
+    pub not_good: u64,
 }
 
 impl Checks {
     pub fn total(&self) -> u64 {
-        self.good + self.failed + self.error
+        self.good + self.not_good
     }
 }
 
-/// Sums `failoverd_checks_total` over every stream.
+/// Sums the checks of every stream: all of them from
+/// `failoverd_checks_total`, the good ones from `failoverd_rtt_seconds_count`.
 pub fn scrape(addr: SocketAddr) -> Result<Checks, String> {
     let body = http_get(addr, "/metrics")?;
-    let mut c = Checks::default();
-    for line in body.lines().filter(|l| l.starts_with("failoverd_checks_total{")) {
-        let Some((labels, value)) = line.rsplit_once(' ') else {
-            continue;
-        };
-        let n: u64 = value.parse().map_err(|_| format!("bad metric line {line:?}"))?;
-        if labels.contains("result=\"good\"") {
-            c.good += n;
-        } else if labels.contains("result=\"failed\"") {
-            c.failed += n;
-        } else if labels.contains("result=\"error\"") {
-            c.error += n;
-        }
-    }
-    Ok(c)
+    count_checks(&body)
 }
 
-fn http_get(addr: SocketAddr, path: &str) -> Result<String, String> {
+/// The checks of a /metrics page (see [`scrape`]).
+pub fn count_checks(body: &str) -> Result<Checks, String> {
+    let (mut total, mut good) = (0u64, 0u64);
+    for line in body.lines() {
+        let sum = if line.starts_with("failoverd_checks_total{") {
+            &mut total
+        } else if line.starts_with("failoverd_rtt_seconds_count{") {
+            &mut good
+        } else {
+            continue;
+        };
+        let n: u64 = line
+            .rsplit_once(' ')
+            .and_then(|(_, v)| v.parse().ok())
+            .ok_or_else(|| format!("bad metric line {line:?}"))?;
+        *sum += n;
+    }
+    Ok(Checks {
+        good,
+        not_good: total.saturating_sub(good),
+    })
+}
+
+/// The body of `GET path` from `addr`.
+pub fn http_get(addr: SocketAddr, path: &str) -> Result<String, String> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(|e| format!("{addr}: {e}"))?;
     s.set_read_timeout(Some(Duration::from_secs(30))).ok();
     write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").map_err(|e| e.to_string())?;

@@ -137,7 +137,7 @@ impl Run {
             seconds: self.w.seconds,
             rss: self.w.rss,
             rate: self.checks_s,
-            lost: self.checks.failed + self.checks.error,
+            lost: self.checks.not_good,
             rss_after_scrape: Some(self.rss_scraped),
         }
     }

@@ -618,6 +618,22 @@ pub const KEYS: &[Key] = &[
         Text("unset (no server)"),
         "Where /, /metrics and /status are served, e.g. \"127.0.0.1:9733\"; keep it on loopback (the page has no login). Changes only at restart.",
     ),
+    key(
+        Http,
+        "rtt_histograms",
+        "boolean",
+        Literal("false"),
+        "Serve failoverd_rtt_seconds as a histogram, 10 buckets per check stream (about 1 KB a stream), instead of a summary \
+         of only _sum and _count; average RTT and loss work either way. A reload applies it.",
+    ),
+    key(
+        Http,
+        "target_states",
+        "boolean",
+        Literal("false"),
+        "Serve failoverd_target_up, one line per target of each member's condition (about 100 bytes a target); \
+         the same states are on /status and the status page. A reload applies it.",
+    ),
     // [snmp]
     key(
         Snmp,

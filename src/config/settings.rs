@@ -267,6 +267,18 @@ pub struct Snmp {
     pub disagree_after: Duration,
 }
 
+/// What `/metrics` serves beyond its default families: both off by
+/// default, so the page stays small at thousands of targets. Read at every
+/// render, so a reload applies them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MetricsPage {
+    /// `[http] rtt_histograms`: `failoverd_rtt_seconds` as a histogram
+    /// (buckets per stream) instead of a summary of `_sum` and `_count`.
+    pub rtt_histograms: bool,
+    /// `[http] target_states`: `failoverd_target_up` per target.
+    pub target_states: bool,
+}
+
 /// The whole settings file, validated.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Settings {
@@ -280,6 +292,8 @@ pub struct Settings {
     pub guard: Guard,
     pub mail: Option<Mail>,
     pub http_listen: Option<SocketAddr>,
+    /// `[http]`'s choices of what /metrics serves (docs/metrics.md).
+    pub metrics: MetricsPage,
     /// `[ha]`; absent: this host is always active.
     pub ha: Option<Ha>,
     /// `[snmp]`; absent: the tunnel table is not read.

@@ -33,8 +33,13 @@ pub fn read(src: &Source, top: &Table<'_, '_>, d: &mut Diagnostics) -> Settings 
     let firewall = super::firewall_read::firewall(top, &base, d);
     let guard = guard(top, d);
     let mail = top.table(d, "mail").map(|t| super::mail_read::mail(&t, &base, d));
+    let mut metrics = MetricsPage::default();
     let http = top.table(d, "http").and_then(|t| {
         t.finish(d, &names(Section::Http));
+        metrics = MetricsPage {
+            rtt_histograms: t.bool(d, "rtt_histograms").unwrap_or(false),
+            target_states: t.bool(d, "target_states").unwrap_or(false),
+        };
         let s = t.string(d, "listen")?;
         match s.value.parse() {
             Ok(a) => Some((a, s.pos)),
@@ -67,6 +72,7 @@ pub fn read(src: &Source, top: &Table<'_, '_>, d: &mut Diagnostics) -> Settings 
         guard,
         mail,
         http_listen,
+        metrics,
         ha: ha.flatten(),
         snmp,
     }

@@ -24,6 +24,9 @@ pub struct Changes {
     pub firewall: bool,
     pub guard: bool,
     pub mail: bool,
+    /// `[http] rtt_histograms` or `target_states`: the next /metrics
+    /// page shows them.
+    pub metrics: bool,
     /// These two apply only at a restart.
     pub state_dir: bool,
     pub http_listen: bool,
@@ -67,6 +70,7 @@ pub fn changes(old: &Plan, new: &Plan) -> Changes {
         firewall: o.firewall != n.firewall,
         guard: o.guard != n.guard,
         mail: o.mail != n.mail,
+        metrics: o.metrics != n.metrics,
         state_dir: o.state_dir != n.state_dir,
         http_listen: o.http_listen != n.http_listen,
     }

@@ -1,16 +1,45 @@
-//! `/metrics` in the Prometheus text format: checks and RTT histograms per
-//! stream, target, member and group state, pushes by answer class, the
-//! guard and the mail spool.
+//! `/metrics` in the Prometheus text format: checks and RTT per stream,
+//! group and member state (target state with `[http] target_states`),
+//! pushes by answer class, the guard and the mail spool (docs/metrics.md).
+//!
+//! Built for tens of thousands of streams: one buffer reserved from the
+//! plan's size, each stream's labels written once and copied for its other
+//! lines, no per-line `String` and no view of cloned names.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
+use std::ops::Range;
 
+use crate::config::settings::{MetricsPage, Target};
 use crate::engine::{Engine, RTT_BUCKETS};
 use crate::health::target::State;
+use crate::probe::StreamKey;
 
-/// Label value escaping of the text format.
-fn esc(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+/// Bytes reserved per stream, group, member, target and push count: a
+/// little above what its lines take with an IPv4 target and counters of 7
+/// digits, so the page is not grown by doubling (which briefly holds two copies).
+const STREAM_BYTES: usize = 240;
+/// With `rtt_histograms`, per stream on top: 11 bucket lines.
+const HISTOGRAM_BYTES: usize = 11 * 90;
+const GROUP_BYTES: usize = 40;
+const MEMBER_BYTES: usize = 64;
+const TARGET_BYTES: usize = 110;
+const PUSH_BYTES: usize = 64;
+
+/// Writes `v` with the text format's label value escaping.
+fn push_esc(t: &mut String, v: &str) {
+    if !v.contains(['\\', '"', '\n']) {
+        t.push_str(v);
+        return;
+    }
+    for c in v.chars() {
+        match c {
+            '\\' => t.push_str("\\\\"),
+            '"' => t.push_str("\\\""),
+            '\n' => t.push_str("\\n"),
+            c => t.push(c),
+        }
+    }
 }
 
 fn up(s: State) -> i32 {
@@ -23,7 +52,6 @@ fn up(s: State) -> i32 {
 
 /// What the daemon adds to the engine's view.
 pub struct Extra<'a> {
-    pub groups: &'a [String],
     pub pushes: &'a BTreeMap<(String, String), u64>,
     pub guard_tripped: bool,
     pub spool_depth: usize,
@@ -32,6 +60,8 @@ pub struct Extra<'a> {
     /// With `[snmp]`: whether walks read the table, and each group's
     /// disagreement (docs/metrics.md).
     pub snmp: Option<Snmp<'a>>,
+    /// `[http] rtt_histograms` and `target_states`, as of the last reload.
+    pub page: MetricsPage,
 }
 
 pub struct Snmp<'a> {
@@ -39,46 +69,48 @@ pub struct Snmp<'a> {
     pub disagrees: Vec<(&'a str, bool)>,
 }
 
+/// The bytes to reserve for the page of `engine` and `x`.
+fn estimate(engine: &Engine, x: &Extra<'_>) -> usize {
+    let page = x.page;
+    let shape = engine.shape();
+    let per_stream = STREAM_BYTES + if page.rtt_histograms { HISTOGRAM_BYTES } else { 0 };
+    let targets = if page.target_states {
+        shape.targets * TARGET_BYTES
+    } else {
+        0
+    };
+    4096 + engine.stream_counts().len() * per_stream
+        + shape.groups * GROUP_BYTES
+        + shape.members * MEMBER_BYTES
+        + targets
+        + x.pushes.len() * PUSH_BYTES
+}
+
+/// `protocol="...",target="..."` of stream `k`.
+fn labels(t: &mut String, k: &StreamKey) {
+    let _ = write!(t, "protocol=\"{}\",target=\"", k.protocol);
+    match &k.target {
+        Target::Ip(ip) => {
+            let _ = write!(t, "{ip}");
+        }
+        Target::Name(n) => push_esc(t, n),
+    }
+    t.push('"');
+}
+
 /// The whole page.
 pub fn render(engine: &Engine, x: &Extra<'_>) -> String {
-    let streams = engine.stream_counts();
-    // About 1.6 KB a stream and 0.3 KB a group: reserved once, the page
-    // (many MiB with thousands of targets) is not grown by doubling.
-    let mut t = String::with_capacity(4096 + streams.len() * 1600 + x.groups.len() * 300);
-    let _ = writeln!(
-        t,
-        "# HELP failoverd_checks_total Checks made, by stream and result.\n# TYPE failoverd_checks_total counter"
-    );
-    for (k, c) in &streams {
-        let l = format!("protocol=\"{}\",target=\"{}\"", k.protocol, esc(&k.target.to_string()));
-        let _ = writeln!(t, "failoverd_checks_total{{{l},result=\"good\"}} {}", c.good);
-        let _ = writeln!(t, "failoverd_checks_total{{{l},result=\"failed\"}} {}", c.failed);
-        let _ = writeln!(t, "failoverd_checks_total{{{l},result=\"error\"}} {}", c.error);
-    }
-    let _ = writeln!(
-        t,
-        "# HELP failoverd_rtt_seconds RTT of good checks, by stream.\n# TYPE failoverd_rtt_seconds histogram"
-    );
-    for (k, c) in &streams {
-        let l = format!("protocol=\"{}\",target=\"{}\"", k.protocol, esc(&k.target.to_string()));
-        for (bound, n) in RTT_BUCKETS.iter().zip(c.rtt_buckets) {
-            let _ = writeln!(t, "failoverd_rtt_seconds_bucket{{{l},le=\"{bound}\"}} {n}");
-        }
-        let _ = writeln!(t, "failoverd_rtt_seconds_bucket{{{l},le=\"+Inf\"}} {}", c.good);
-        let _ = writeln!(t, "failoverd_rtt_seconds_sum{{{l}}} {}", c.rtt_sum);
-        let _ = writeln!(t, "failoverd_rtt_seconds_count{{{l}}} {}", c.good);
-    }
-    states(&mut t, engine, x.groups);
+    let mut t = String::with_capacity(estimate(engine, x));
+    streams(&mut t, engine, x.page);
+    states(&mut t, engine, x.page);
     let _ = writeln!(
         t,
         "# HELP failoverd_pushes_total Pushes by group and answer class.\n# TYPE failoverd_pushes_total counter"
     );
     for ((g, class), n) in x.pushes {
-        let _ = writeln!(
-            t,
-            "failoverd_pushes_total{{group=\"{}\",class=\"{class}\"}} {n}",
-            esc(g)
-        );
+        t.push_str("failoverd_pushes_total{group=\"");
+        push_esc(&mut t, g);
+        let _ = writeln!(t, "\",class=\"{class}\"}} {n}");
     }
     let _ = writeln!(
         t,
@@ -108,59 +140,100 @@ pub fn render(engine: &Engine, x: &Extra<'_>) -> String {
             "# HELP failoverd_firewall_disagrees 1 while firewall and failoverd disagree on a group for disagree_after.\n# TYPE failoverd_firewall_disagrees gauge"
         );
         for (g, d) in &snmp.disagrees {
-            let _ = writeln!(
-                t,
-                "failoverd_firewall_disagrees{{group=\"{}\"}} {}",
-                esc(g),
-                u8::from(*d)
-            );
+            t.push_str("failoverd_firewall_disagrees{group=\"");
+            push_esc(&mut t, g);
+            let _ = writeln!(t, "\"}} {}", u8::from(*d));
         }
     }
     t
 }
 
-fn states(t: &mut String, engine: &Engine, groups: &[String]) {
+/// `failoverd_checks_total` and `failoverd_rtt_seconds`, per stream. Each
+/// family once, all its samples under its TYPE line, so the streams are
+/// walked twice; the second walk copies the labels the first one wrote.
+fn streams(t: &mut String, engine: &Engine, page: MetricsPage) {
+    let _ = writeln!(
+        t,
+        "# HELP failoverd_checks_total Checks made, good or not, by stream.\n# TYPE failoverd_checks_total counter"
+    );
+    let mut spans: Vec<Range<usize>> = Vec::with_capacity(engine.stream_counts().len());
+    for (k, c) in engine.stream_counts() {
+        t.push_str("failoverd_checks_total{");
+        let start = t.len();
+        labels(t, k);
+        spans.push(start..t.len());
+        let _ = writeln!(t, "}} {}", c.good + c.failed + c.error);
+    }
+    let kind = if page.rtt_histograms { "histogram" } else { "summary" };
+    let _ = writeln!(
+        t,
+        "# HELP failoverd_rtt_seconds RTT of good checks, by stream (_count: good checks).\n# TYPE failoverd_rtt_seconds {kind}"
+    );
+    let mut l = String::with_capacity(128);
+    for ((_, c), span) in engine.stream_counts().zip(spans) {
+        l.clear();
+        l.push_str(&t[span]);
+        if page.rtt_histograms {
+            for (bound, n) in RTT_BUCKETS.iter().zip(c.rtt_buckets) {
+                let _ = writeln!(t, "failoverd_rtt_seconds_bucket{{{l},le=\"{bound}\"}} {n}");
+            }
+            let _ = writeln!(t, "failoverd_rtt_seconds_bucket{{{l},le=\"+Inf\"}} {}", c.good);
+        }
+        // Microseconds: a probe's RTT is not known finer, and f64's
+        // shortest form would print up to 17 digits.
+        let _ = writeln!(t, "failoverd_rtt_seconds_sum{{{l}}} {:.6}", c.rtt_sum);
+        let _ = writeln!(t, "failoverd_rtt_seconds_count{{{l}}} {}", c.good);
+    }
+}
+
+fn states(t: &mut String, engine: &Engine, page: MetricsPage) {
     let _ = writeln!(
         t,
         "# HELP failoverd_group_up 1 up, 0 down, -1 unknown.\n# TYPE failoverd_group_up gauge"
     );
-    for g in groups {
-        let s = engine.group_state(g).map_or(State::Unknown, |s| s.0);
-        let _ = writeln!(t, "failoverd_group_up{{group=\"{}\"}} {}", esc(g), up(s));
+    for (g, s) in engine.group_states() {
+        t.push_str("failoverd_group_up{group=\"");
+        push_esc(t, g);
+        let _ = writeln!(t, "\"}} {}", up(s));
     }
-    // Each family once, all its samples under its TYPE line: a parser
-    // meeting a family again after another one takes it as a new, untyped
-    // family. The target lines are gathered apart and written after.
     let _ = writeln!(
         t,
         "# HELP failoverd_member_up 1 up, 0 down, -1 unknown.\n# TYPE failoverd_member_up gauge"
     );
-    let mut targets = String::new();
-    for g in groups {
-        for m in engine.members(g) {
-            let _ = writeln!(
-                t,
-                "failoverd_member_up{{group=\"{}\",member=\"{}\"}} {}",
-                esc(g),
-                esc(&m.name),
-                up(m.state)
-            );
-            for x in &m.targets {
-                let _ = writeln!(
-                    targets,
-                    "failoverd_target_up{{group=\"{}\",member=\"{}\",condition=\"{}\",target=\"{}\"}} {}",
-                    esc(g),
-                    esc(&m.name),
-                    x.condition,
-                    esc(&x.target),
-                    up(x.state)
-                );
-            }
-        }
+    for (g, m, s) in engine.member_states() {
+        t.push_str("failoverd_member_up{group=\"");
+        push_esc(t, g);
+        t.push_str("\",member=\"");
+        push_esc(t, m);
+        let _ = writeln!(t, "\"}} {}", up(s));
+    }
+    if !page.target_states {
+        return;
     }
     let _ = writeln!(
         t,
         "# HELP failoverd_target_up 1 up, 0 down, -1 unknown.\n# TYPE failoverd_target_up gauge"
     );
-    t.push_str(&targets);
+    for x in engine.target_states() {
+        t.push_str("failoverd_target_up{group=\"");
+        push_esc(t, x.group);
+        t.push_str("\",member=\"");
+        push_esc(t, x.member);
+        let _ = write!(t, "\",condition=\"{}\",target=\"", x.condition);
+        push_esc(t, x.target);
+        let _ = writeln!(t, "\"}} {}", up(x.state));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_values_are_escaped_without_copying_plain_ones() {
+        let mut t = String::new();
+        push_esc(&mut t, "plain");
+        push_esc(&mut t, "a\"b\\c\nd");
+        assert_eq!(t, "plaina\\\"b\\\\c\\nd");
+    }
 }

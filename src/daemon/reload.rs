@@ -76,6 +76,7 @@ impl<C: Check> Shell<C> {
             groups_added = ?changes.groups_added,
             groups_removed = ?changes.groups_removed,
             groups_changed = ?changes.groups_changed,
+            metrics_page = changes.metrics,
             "the new settings' differences"
         );
         if mail_changed {

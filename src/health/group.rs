@@ -172,6 +172,11 @@ impl GroupHealth {
         self.members.iter().map(|m| m.state).collect()
     }
 
+    /// Member `index`'s state as of the last update (no allocation).
+    pub fn member_state(&self, index: usize) -> State {
+        self.members.get(index).map_or(State::Unknown, |m| m.state)
+    }
+
     /// What to persist so a restart can tell what changed while stopped.
     pub fn persisted(&self) -> Persisted {
         let known = |t: &Tracked| t.last_known.unwrap_or_default();

@@ -118,9 +118,7 @@ impl Core {
     }
 
     fn metrics(&self, spool_depth: usize) -> String {
-        let groups: Vec<String> = self.plan.groups.iter().map(|g| g.name().to_string()).collect();
         let extra = crate::daemon::metrics::Extra {
-            groups: &groups,
             pushes: &self.push_counts,
             guard_tripped: self.pushes.guard_tripped(),
             spool_depth,
@@ -130,8 +128,14 @@ impl Core {
                 .then(|| self.pair.role() == crate::ha::RoleKind::Active),
             snmp: self.view.as_ref().map(|v| crate::daemon::metrics::Snmp {
                 usable: v.last_error().is_none(),
-                disagrees: groups.iter().map(|g| (g.as_str(), v.disagreeing(g))).collect(),
+                disagrees: self
+                    .plan
+                    .groups
+                    .iter()
+                    .map(|g| (g.name(), v.disagreeing(g.name())))
+                    .collect(),
             }),
+            page: self.plan.settings.metrics,
         };
         crate::daemon::metrics::render(&self.engine, &extra)
     }
