@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use failoverd::config::settings::{Family, Target};
 use failoverd::health::outcome::Outcome;
-use failoverd::probe::schedule::{Observation, Report, Resolving, offset, spawn};
+use failoverd::probe::schedule::{Observation, Report, Resolving, SLOT, offset, spawn};
 use failoverd::probe::{Check, Protocol, StreamKey};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -176,4 +176,21 @@ async fn a_name_that_does_not_exist_is_a_failed_check_and_the_stream_goes_on() {
         checker.starts.lock().unwrap().is_empty(),
         "nothing to probe without an address"
     );
+}
+
+#[test]
+fn offsets_share_slots() {
+    let second = Duration::from_secs(1);
+    // 1,000 streams over a second: ten to a 10 ms slot, spread over all.
+    let offsets: Vec<Duration> = (0..1000).map(|i| offset(i, 1000, second)).collect();
+    assert!(
+        offsets
+            .iter()
+            .all(|o| o.as_nanos() % SLOT.as_nanos() == 0 && *o < second)
+    );
+    let mut slots = offsets.clone();
+    slots.dedup();
+    assert_eq!(slots.len(), 100);
+    assert_eq!(offsets.iter().filter(|o| **o == Duration::from_millis(990)).count(), 10);
+    assert_eq!(offset(0, 1, second), Duration::ZERO);
 }
