@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
-# The benchmark of issue #7, the one command: BENCHMARKS.md records its table.
+# The benchmark of issues #7 and #16, the one command: BENCHMARKS.md records its tables.
 #
-#   scripts/bench.sh            full run (about 10 minutes)
-#   scripts/bench.sh --quick    smoke run (about 3 minutes): shorter windows, 5 trials
+#   scripts/bench.sh            full run (about 22 minutes, estimated): 3 interleaved rounds per
+#                               ICMP and TCP size, 8 s warm-up + 30 s window per process
+#   scripts/bench.sh --quick    smoke run (about 6 minutes, measured): 3 rounds of 4 + 5 s windows,
+#                               5 detection trials
 #   scripts/bench.sh ARGS...    anything else goes to failoverd-bench (see --help),
-#                               e.g. scripts/bench.sh --icmp 1000 icmp
+#                               e.g. scripts/bench.sh --icmp 1000 --rounds 5 icmp
+#
+# The headline table compares like for like (failoverd against one fping
+# process on the same targets, against the bare connect loop on the same
+# targets), each figure the median over the rounds, with the rounds' min..max;
+# the rounds alternate which process runs first. Each round is printed too.
 #
 # As root it first installs what it needs from Debian if missing (fping, snmpd,
 # iproute2, procps). Without root the ICMP scenario (raw sockets for
 # failoverd and fping) and the detection scenario (network namespace,
-# veth, raw socket) are skipped with a visible SKIPPED row; TCP and
+# veth, raw socket) are skipped with a visible SKIPPED row; TCP, idle and
 # start-up run.
 #
 # Exit status: 0 every target met, 1 a target missed, 2 setup failed.
@@ -35,7 +42,7 @@ cargo build --release --locked -p failoverd -p failoverd-bench
 args=()
 if [ "${1:-}" = "--quick" ]; then
     shift
-    args=(--duration 5 --warmup 4 --trials 5)
+    args=(--duration 5 --warmup 4 --trials 5 --rounds 3)
 fi
 if [ "$#" -eq 0 ]; then
     set -- all

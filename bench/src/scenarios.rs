@@ -1,4 +1,5 @@
-//! The ICMP, TCP and start-up scenarios.
+//! The ICMP and TCP scenarios (interleaved rounds against fping and the bare
+//! loop), idle and start-up.
 
 use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
@@ -10,7 +11,8 @@ use sfos_emulator::{Definition, Emulator, EmulatorConfig, Protocol};
 
 use crate::daemon::{Cond, Daemon, Scratch, connections_toml, groups_xml, stop_child};
 use crate::measure::{Checks, cpu_seconds, free_port, peak_rss_mib, scrape, status_mib};
-use crate::{Cli, Row, is_root, say};
+use crate::rounds::{Round, Side, Summary, interleave, median, spread, summarize};
+use crate::{Cli, Row, Section, is_root, say};
 
 /// `n` addresses from `base` + 1 on (all of 127.0.0.0/8 answers on loopback).
 pub fn loopback_targets(base: Ipv4Addr, n: usize) -> Vec<String> {
@@ -128,83 +130,207 @@ fn run_failoverd(cli: &Cli, targets: &[String], cond: Cond, what: &str) -> Resul
     result
 }
 
+impl Run {
+    fn side(&self) -> Side {
+        Side {
+            cpu: self.w.cpu,
+            seconds: self.w.seconds,
+            rss: self.w.rss,
+            rate: self.checks_s,
+            lost: self.checks.failed + self.checks.error,
+            rss_after_scrape: Some(self.rss_scraped),
+        }
+    }
+}
+
+/// The ICMP scenario at every `--icmp` size.
+pub fn icmp_sizes(cli: &Cli) -> Vec<Row> {
+    cli.icmp.iter().flat_map(|&n| icmp(cli, n)).collect()
+}
+
+/// The TCP scenario at every `--tcp` size.
+pub fn tcp_sizes(cli: &Cli) -> Vec<Row> {
+    cli.tcp.iter().flat_map(|&n| tcp(cli, n)).collect()
+}
+
+/// The ICMP target: failoverd's CPU at most this times one fping's (median).
+const ICMP_CPU: f64 = 1.0;
+/// Printed as information: the stretch goal of issue #16.
+const ICMP_STRETCH: f64 = 0.7;
+/// failoverd's peak RSS at 5,000 ICMP targets, MiB.
+const ICMP_RSS_5000: f64 = 24.0;
+/// The TCP target: CPU per check at most this times the floor's, every round.
+const TCP_PER_CHECK: f64 = 1.3;
+
+/// A round's line in the rounds table.
+fn round_row(scenario: &str, n: usize, process: &str, reference: &str, r: &Round, result: String) -> Row {
+    Row {
+        section: Section::Round,
+        scenario: scenario.into(),
+        n: n.to_string(),
+        process: process.into(),
+        round: r.label(reference),
+        cpu_s: Some(r.failoverd.cpu),
+        seconds: Some(r.failoverd.seconds),
+        rss_mib: Some(r.failoverd.rss),
+        checks_s: Some(r.failoverd.rate),
+        lost: Some(r.failoverd.lost),
+        ref_cpu_s: Some(r.reference.cpu),
+        ref_seconds: Some(r.reference.seconds),
+        ref_rss_mib: Some(r.reference.rss),
+        ratio: Some(r.ratio),
+        result,
+        ..Row::default()
+    }
+}
+
+/// The headline (or detail) line of an interleaved scenario.
+fn summary_row(section: Section, scenario: &str, n: usize, process: &str, s: &Summary) -> Row {
+    Row {
+        section,
+        scenario: scenario.into(),
+        n: n.to_string(),
+        process: process.into(),
+        rounds: Some(s.rounds),
+        cpu_s: Some(s.failoverd.cpu),
+        seconds: Some(s.failoverd.seconds),
+        rss_mib: Some(s.failoverd.rss),
+        checks_s: Some(s.failoverd.rate),
+        lost: Some(s.failoverd.lost),
+        ref_cpu_s: Some(s.reference.cpu),
+        ref_seconds: Some(s.reference.seconds),
+        ref_rss_mib: Some(s.reference.rss),
+        ratio: Some(s.ratio),
+        spread: Some((s.ratio_lo, s.ratio_hi)),
+        ..Row::default()
+    }
+}
+
+fn after_scrape(s: &Side) -> String {
+    s.rss_after_scrape
+        .map_or(String::new(), |m| format!("; {m:.1} MiB after one /metrics read"))
+}
+
 pub fn icmp(cli: &Cli, n: usize) -> Vec<Row> {
     let scenario = "icmp 1s";
+    let procs = n.div_ceil(FPING_MAX_TARGETS).max(1);
+    let like_for_like = procs == 1;
+    let reference = if like_for_like {
+        "fping".to_string()
+    } else {
+        format!("fping x{procs}")
+    };
+    let process = format!("failoverd vs {reference}");
+    // Targeted: 1,000 to 5,000 targets against one fping process.
+    let targeted = like_for_like && n >= 1000;
+    let section = if targeted { Section::Headline } else { Section::Detail };
     if !is_root() {
         say!("SKIPPED icmp N={n}: needs root (raw ICMP sockets for failoverd and fping)");
         return vec![Row {
+            section,
             scenario: scenario.into(),
             n: n.to_string(),
-            process: "-".into(),
+            process,
             result: "SKIPPED: needs root".into(),
             ..Row::default()
         }];
     }
     let targets = loopback_targets(Ipv4Addr::new(127, 10, 0, 0), n);
-    say!("icmp N={n}: failoverd, {}+{} s", cli.warmup, cli.duration);
-    let fo = run_failoverd(cli, &targets, Cond::Ping, &format!("icmp-{n}"));
-    say!("icmp N={n}: fping, {}+{} s", cli.warmup, cli.duration);
-    let fp = run_fping(cli, &targets);
-    let mut rows = Vec::new();
-    let fping_row = match &fp {
-        Ok((w, xmt, lost, procs)) => Row {
-            scenario: scenario.into(),
-            n: n.to_string(),
-            process: if *procs > 1 {
-                format!("fping x{procs}")
-            } else {
-                "fping".into()
-            },
-            cpu_s: Some(w.cpu),
-            seconds: Some(w.seconds),
-            rss_mib: Some(w.rss),
-            checks_s: Some(*xmt),
-            lost: Some(*lost),
-            result: "reference".into(),
-            ..Row::default()
+    let label = format!("icmp N={n}");
+    let (rounds, err) = interleave(
+        cli.rounds as usize,
+        &label,
+        &reference,
+        || {
+            say!("{label}: failoverd, {}+{} s", cli.warmup, cli.duration);
+            run_failoverd(cli, &targets, Cond::Ping, &format!("icmp-{n}")).map(|r| r.side())
         },
-        Err(e) => failed_row(scenario, n, "fping", e.clone()),
-    };
-    match &fo {
-        Ok(Run {
-            w,
-            checks: c,
-            checks_s,
-            rss_scraped,
-        }) => {
-            let (cpu_ratio, rss_ratio) = match &fp {
-                Ok((f, ..)) => (Some(w.cpu / f.cpu), Some(w.rss / f.rss)),
-                Err(_) => (None, None),
-            };
-            let lost = c.failed + c.error;
-            let fmt = |r: Option<f64>| r.map_or("?".to_string(), |r| format!("{r:.2}"));
-            let targeted = n >= 10_000;
-            let met = cpu_ratio.is_some_and(|r| r <= 1.0) && w.rss < 64.0 && lost == 0;
-            rows.push(Row {
-                scenario: scenario.into(),
-                n: n.to_string(),
-                process: "failoverd".into(),
-                cpu_s: Some(w.cpu),
-                seconds: Some(w.seconds),
-                rss_mib: Some(w.rss),
-                checks_s: Some(*checks_s),
-                lost: Some(lost),
-                result: format!(
-                    "CPU {}x fping, RSS {}x fping; {rss_scraped:.1} MiB after one /metrics read",
-                    fmt(cpu_ratio),
-                    fmt(rss_ratio)
-                ),
-                target: if targeted {
-                    "CPU <= 1.0x fping, RSS < 64 MiB, lost 0".into()
-                } else {
-                    "(none; for scale)".into()
-                },
-                met: targeted.then_some(met),
-            });
-        }
-        Err(e) => rows.push(failed_row(scenario, n, "failoverd", e.clone())),
+        || {
+            say!("{label}: {reference}, {}+{} s", cli.warmup, cli.duration);
+            run_fping(cli, &targets)
+        },
+        // CPU over the same window length: each process's share of a core.
+        |f, r| f.share() / r.share(),
+        |r| {
+            let (f, p) = (&r.failoverd, &r.reference);
+            format!(
+                "failoverd {:.2} s CPU in {:.1} s ({:.1} %), {:.1} MiB, lost {}; {reference} {:.2} s ({:.1} %), {:.1} MiB, lost {}; CPU {:.2}x {reference}",
+                f.cpu,
+                f.seconds,
+                100.0 * f.share(),
+                f.rss,
+                f.lost,
+                p.cpu,
+                100.0 * p.share(),
+                p.rss,
+                p.lost,
+                r.ratio
+            )
+        },
+    );
+    let mut rows = Vec::new();
+    let mut per_round = Vec::new();
+    for r in &rounds {
+        let (f, p) = (&r.failoverd, &r.reference);
+        per_round.push(round_row(
+            scenario,
+            n,
+            &process,
+            &reference,
+            r,
+            format!(
+                "CPU {:.2}x {reference}; {reference} lost {}{}",
+                r.ratio,
+                p.lost,
+                after_scrape(f)
+            ),
+        ));
     }
-    rows.push(fping_row);
+    if let Some(e) = err {
+        let mut row = failed_row(scenario, n, &process, e);
+        row.section = section;
+        rows.push(row);
+        rows.extend(per_round);
+        return rows;
+    }
+    let s = summarize(&rounds);
+    let mut row = summary_row(section, scenario, n, &process, &s);
+    let rss_bound = n >= 5000;
+    let stretch = if s.ratio <= ICMP_STRETCH { "met" } else { "not met" };
+    row.result = if like_for_like {
+        format!(
+            "CPU {:.2}x one fping (median of {}; stretch {ICMP_STRETCH}x: {stretch}); fping lost {}{}",
+            s.ratio,
+            s.rounds,
+            s.reference.lost,
+            after_scrape(&s.failoverd)
+        )
+    } else {
+        format!(
+            "CPU {:.2}x {procs} fping processes: not like for like (fping 5.1 takes at most {FPING_MAX_TARGETS} targets a second; each raw socket receives every reply); fping lost {}{}",
+            s.ratio,
+            s.reference.lost,
+            after_scrape(&s.failoverd)
+        )
+    };
+    if targeted {
+        row.target = format!(
+            "CPU <= {ICMP_CPU:.1}x fping (median), lost 0{}",
+            if rss_bound {
+                format!(", peak RSS <= {ICMP_RSS_5000:.0} MiB")
+            } else {
+                String::new()
+            }
+        );
+        row.met =
+            Some(s.ratio <= ICMP_CPU && s.failoverd.lost == 0 && (!rss_bound || s.failoverd.rss <= ICMP_RSS_5000));
+    } else if like_for_like {
+        row.target = "(none; for scale)".into();
+    } else {
+        row.target = "(none; not like for like)".into();
+    }
+    rows.push(row);
+    rows.extend(per_round);
     rows
 }
 
@@ -235,11 +361,11 @@ pub fn fping_args(n: usize, file: &Path) -> Vec<String> {
     ]
 }
 
-/// fping on `targets` (several processes at once, at most
-/// [`FPING_MAX_TARGETS`] each; CPU and peak RSS summed): the window, sends
-/// per second over the whole run, replies lost (sent minus received over
-/// the whole run), and how many processes.
-fn run_fping(cli: &Cli, targets: &[String]) -> Result<(Window, f64, u64, usize), String> {
+/// fping on `targets` (one process up to [`FPING_MAX_TARGETS`], else
+/// several at once, at most that many each; CPU and peak RSS summed): the
+/// window, sends per second over the whole run, replies lost (sent minus
+/// received over the whole run).
+fn run_fping(cli: &Cli, targets: &[String]) -> Result<Side, String> {
     let dir = Scratch::new("fping");
     let started = Instant::now();
     let mut children = Vec::new();
@@ -296,7 +422,14 @@ fn run_fping(cli: &Cli, targets: &[String]) -> Result<(Window, f64, u64, usize),
     if lines != targets.len() {
         return Err(format!("fping printed {lines} summaries for {} targets", targets.len()));
     }
-    Ok((w, xmt as f64 / ran, xmt - rcv, children.len()))
+    Ok(Side {
+        cpu: w.cpu,
+        seconds: w.seconds,
+        rss: w.rss,
+        rate: xmt as f64 / ran,
+        lost: xmt.saturating_sub(rcv),
+        rss_after_scrape: None,
+    })
 }
 
 /// A listener on 0.0.0.0:`port` (0: any) that accepts and closes, in this
@@ -314,69 +447,98 @@ pub fn tcp_sink() -> u16 {
 
 pub fn tcp(cli: &Cli, n: usize) -> Vec<Row> {
     let scenario = "tcp 1s";
+    let reference = "bare loop";
+    let process = format!("failoverd vs {reference}");
+    let targeted = n >= 5000;
+    let section = if targeted { Section::Headline } else { Section::Detail };
     let port = tcp_sink();
     let targets = loopback_targets(Ipv4Addr::new(127, 20, 0, 0), n);
-    say!("tcp N={n}: failoverd, {}+{} s", cli.warmup, cli.duration);
-    let fo = run_failoverd(cli, &targets, Cond::Tcp(port), &format!("tcp-{n}"));
-    say!("tcp N={n}: bare connect loop, {}+{} s", cli.warmup, cli.duration);
-    let fl = run_floor(cli, &targets, port);
-    let mut rows = Vec::new();
-    let floor_row = match &fl {
-        Ok((w, rate, lost)) => Row {
-            scenario: scenario.into(),
-            n: n.to_string(),
-            process: "bare loop".into(),
-            cpu_s: Some(w.cpu),
-            seconds: Some(w.seconds),
-            rss_mib: Some(w.rss),
-            checks_s: Some(*rate),
-            lost: Some(*lost),
-            result: format!("{:.1} us CPU/check", 1e6 * w.cpu / (rate * w.seconds)),
-            ..Row::default()
+    let label = format!("tcp N={n}");
+    let us = |s: &Side| s.per_check() * 1e6;
+    let (rounds, err) = interleave(
+        cli.rounds as usize,
+        &label,
+        reference,
+        || {
+            say!("{label}: failoverd, {}+{} s", cli.warmup, cli.duration);
+            run_failoverd(cli, &targets, Cond::Tcp(port), &format!("tcp-{n}")).map(|r| r.side())
         },
-        Err(e) => failed_row(scenario, n, "bare loop", e.clone()),
-    };
-    match &fo {
-        Ok(Run {
-            w,
-            checks: c,
-            checks_s,
-            rss_scraped,
-        }) => {
-            // CPU per check: CPU in the window over the checks it made.
-            let per = w.cpu / (checks_s * w.seconds).max(1.0);
-            let ratio = fl.as_ref().ok().map(|(f, rate, _)| per / (f.cpu / (rate * f.seconds)));
-            let targeted = n >= 5000;
-            rows.push(Row {
-                scenario: scenario.into(),
-                n: n.to_string(),
-                process: "failoverd".into(),
-                cpu_s: Some(w.cpu),
-                seconds: Some(w.seconds),
-                rss_mib: Some(w.rss),
-                checks_s: Some(*checks_s),
-                lost: Some(c.failed + c.error),
-                result: format!(
-                    "{:.1} us CPU/check, {} x floor; {rss_scraped:.1} MiB after one /metrics read",
-                    per * 1e6,
-                    ratio.map_or("?".into(), |r| format!("{r:.2}"))
-                ),
-                target: if targeted {
-                    "CPU/check <= 1.5x floor".into()
-                } else {
-                    "(none; for scale)".into()
-                },
-                met: targeted.then_some(ratio.is_some_and(|r| r <= 1.5)),
-            });
-        }
-        Err(e) => rows.push(failed_row(scenario, n, "failoverd", e.clone())),
+        || {
+            say!("{label}: bare connect loop, {}+{} s", cli.warmup, cli.duration);
+            run_floor(cli, &targets, port)
+        },
+        // CPU per check: CPU in the window over the checks it made.
+        |f, r| f.per_check() / r.per_check(),
+        |r| {
+            let (f, l) = (&r.failoverd, &r.reference);
+            format!(
+                "failoverd {:.1} us CPU/check ({:.2} s CPU, {:.1} %, {:.0} checks/s, {:.1} MiB, failed {}); bare loop {:.1} us CPU/check ({:.2} s, {:.0} connects/s, failed {}); {:.2}x floor",
+                us(f),
+                f.cpu,
+                100.0 * f.share(),
+                f.rate,
+                f.rss,
+                f.lost,
+                us(l),
+                l.cpu,
+                l.rate,
+                l.lost,
+                r.ratio
+            )
+        },
+    );
+    let mut rows = Vec::new();
+    let mut per_round = Vec::new();
+    for r in &rounds {
+        let (f, l) = (&r.failoverd, &r.reference);
+        per_round.push(round_row(
+            scenario,
+            n,
+            &process,
+            reference,
+            r,
+            format!(
+                "{:.1} vs {:.1} us CPU/check, {:.2} x floor; bare loop failed {}{}",
+                us(f),
+                us(l),
+                r.ratio,
+                l.lost,
+                after_scrape(f)
+            ),
+        ));
     }
-    rows.push(floor_row);
+    if let Some(e) = err {
+        let mut row = failed_row(scenario, n, &process, e);
+        row.section = section;
+        rows.push(row);
+        rows.extend(per_round);
+        return rows;
+    }
+    let s = summarize(&rounds);
+    let every = rounds.iter().all(|r| r.ratio <= TCP_PER_CHECK);
+    let mut row = summary_row(section, scenario, n, &process, &s);
+    row.result = format!(
+        "{:.1} vs {:.1} us CPU/check (medians), {:.2} x floor; every round <= {TCP_PER_CHECK}x: {}; bare loop failed {}{}",
+        median(rounds.iter().map(|r| us(&r.failoverd))),
+        median(rounds.iter().map(|r| us(&r.reference))),
+        s.ratio,
+        if every { "yes" } else { "no" },
+        s.reference.lost,
+        after_scrape(&s.failoverd)
+    );
+    if targeted {
+        row.target = format!("CPU/check <= {TCP_PER_CHECK}x floor in every round");
+        row.met = Some(every);
+    } else {
+        row.target = "(none; for scale)".into();
+    }
+    rows.push(row);
+    rows.extend(per_round);
     rows
 }
 
 /// The bare loop as its own process: window, connects per second, failed.
-fn run_floor(cli: &Cli, targets: &[String], port: u16) -> Result<(Window, f64, u64), String> {
+fn run_floor(cli: &Cli, targets: &[String], port: u16) -> Result<Side, String> {
     let dir = Scratch::new("floor");
     let file = dir.write("targets", &(targets.join("\n") + "\n"));
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
@@ -414,7 +576,14 @@ fn run_floor(cli: &Cli, targets: &[String], port: u16) -> Result<(Window, f64, u
     let [good, failed, secs] = v[..] else {
         return Err(format!("bare loop printed {out:?}"));
     };
-    Ok((w, (good + failed) / secs, failed as u64))
+    Ok(Side {
+        cpu: w.cpu,
+        seconds: w.seconds,
+        rss: w.rss,
+        rate: (good + failed) / secs,
+        lost: failed as u64,
+        rss_after_scrape: None,
+    })
 }
 
 /// The emulator on a runtime of its own, knowing groups G0..G{n-1}.
@@ -471,112 +640,166 @@ pub fn write_password(dir: &Scratch) {
     let _ = std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o600));
 }
 
+/// Settings and groups of `groups` groups of 2 TCP members against `emu`
+/// in a fresh folder; the daemon started.
+fn start_live(
+    cli: &Cli,
+    emu: &Emulator,
+    targets: &[String],
+    port: u16,
+    label: &str,
+) -> Result<(Scratch, Daemon), String> {
+    let dir = Scratch::new(label);
+    write_password(&dir);
+    let settings = dir.write(
+        "failoverd.toml",
+        &live_settings(
+            emu,
+            "interval = \"1s\"\ntimeout = \"1s\"",
+            "",
+            &connections_toml(targets, "tunnel"),
+        ),
+    );
+    dir.write("groups.xml", &groups_xml(targets, 2, Cond::Tcp(port)));
+    let d = Daemon::start(&cli.failoverd, &dir, &settings)?;
+    Ok((dir, d))
+}
+
+/// The emulator and the members of `groups` groups of 2 (C0, C1; C2, C3; ...).
+fn live_groups(groups: usize) -> (Vec<String>, (tokio::runtime::Runtime, Emulator)) {
+    let targets = loopback_targets(Ipv4Addr::new(127, 30, 0, 0), groups * 2);
+    let members: Vec<Vec<String>> = (0..groups)
+        .map(|g| vec![format!("C{}", 2 * g), format!("C{}", 2 * g + 1)])
+        .collect();
+    (targets, emulator(groups, &members))
+}
+
 /// Start-up with 1,000 groups of 2 members (TCP members, so no root is
-/// needed), five starts; idle RSS with 10 groups.
+/// needed), five starts: median time to READY, peak RSS 3 s after READY.
 pub fn startup(cli: &Cli) -> Vec<Row> {
+    let (groups, label) = (1000usize, "start-up");
     let port = tcp_sink();
-    let mut rows = Vec::new();
-    for (groups, label) in [(1000usize, "start-up"), (10, "idle")] {
-        let targets = loopback_targets(Ipv4Addr::new(127, 30, 0, 0), groups * 2);
-        let members: Vec<Vec<String>> = (0..groups)
-            .map(|g| vec![format!("C{}", 2 * g), format!("C{}", 2 * g + 1)])
-            .collect();
-        let (_rt, emu) = emulator(groups, &members);
-        let runs = if label == "idle" { 1 } else { 5 };
-        let mut times = Vec::new();
-        let mut rss: f64 = 0.0;
-        let mut cpu = None;
-        let mut secs = None;
-        let mut fail = None;
-        for _ in 0..runs {
-            let dir = Scratch::new(label);
-            write_password(&dir);
-            let settings = dir.write(
-                "failoverd.toml",
-                &live_settings(
-                    &emu,
-                    "interval = \"1s\"\ntimeout = \"1s\"",
-                    "",
-                    &connections_toml(&targets, "tunnel"),
-                ),
-            );
-            dir.write("groups.xml", &groups_xml(&targets, 2, Cond::Tcp(port)));
-            let mut d = match Daemon::start(&cli.failoverd, &dir, &settings) {
-                Ok(d) => d,
-                Err(e) => {
-                    fail = Some(e);
-                    break;
-                }
-            };
-            match d.wait_ready(Duration::from_secs(60)) {
-                Ok(t) => times.push(t.as_secs_f64() * 1000.0),
-                Err(e) => {
-                    fail = Some(e);
-                    d.stop();
-                    break;
-                }
-            }
-            if label == "idle" {
-                say!("idle: 10 groups, {}+{} s", cli.warmup, cli.duration);
-                match measure(
-                    &[d.pid()],
-                    Instant::now(),
-                    Duration::from_secs(cli.warmup),
-                    Duration::from_secs(cli.duration),
-                    || {},
-                    || {},
-                ) {
-                    Ok(w) => {
-                        rss = w.rss;
-                        cpu = Some(w.cpu);
-                        secs = Some(w.seconds);
-                        let now = status_mib(d.pid(), "VmRSS:").unwrap_or(f64::NAN);
-                        say!("idle: VmRSS now {now:.1} MiB, VmHWM {:.1} MiB", w.rss);
-                    }
-                    Err(e) => fail = Some(e),
-                }
-            } else {
-                std::thread::sleep(Duration::from_secs(3));
-                rss = rss.max(peak_rss_mib(d.pid()).unwrap_or(f64::NAN));
-            }
-            d.stop();
-        }
-        if let Some(e) = fail {
-            rows.push(failed_row(label, groups, "failoverd", e));
-            continue;
-        }
-        times.sort_by(f64::total_cmp);
-        let median = times[times.len() / 2];
-        let (result, target, met) = if label == "idle" {
-            (
-                format!("READY in {median:.0} ms"),
-                "peak RSS < 12 MiB".to_string(),
-                rss < 12.0,
-            )
-        } else {
-            (
-                format!(
-                    "READY in {median:.0} ms (median of {}, {:.0}..{:.0})",
-                    times.len(),
-                    times[0],
-                    times[times.len() - 1]
-                ),
-                "READY < 200 ms".to_string(),
-                median < 200.0,
-            )
+    let (targets, (_rt, emu)) = live_groups(groups);
+    let mut times = Vec::new();
+    let mut rss: f64 = 0.0;
+    for _ in 0..5 {
+        let (_dir, mut d) = match start_live(cli, &emu, &targets, port, label) {
+            Ok(x) => x,
+            Err(e) => return vec![failed_row(label, groups, "failoverd", e)],
         };
-        rows.push(Row {
-            scenario: format!("{label} ({groups} groups x 2)"),
+        match d.wait_ready(Duration::from_secs(60)) {
+            Ok(t) => times.push(t.as_secs_f64() * 1000.0),
+            Err(e) => {
+                d.stop();
+                return vec![failed_row(label, groups, "failoverd", e)];
+            }
+        }
+        std::thread::sleep(Duration::from_secs(3));
+        rss = rss.max(peak_rss_mib(d.pid()).unwrap_or(f64::NAN));
+        d.stop();
+    }
+    let m = median(times.iter().copied());
+    let (lo, hi) = spread(times.iter().copied());
+    vec![Row {
+        scenario: format!("{label} ({groups} groups x 2)"),
+        n: groups.to_string(),
+        process: "failoverd".into(),
+        rounds: Some(times.len()),
+        rss_mib: Some(rss),
+        result: format!("READY in {m:.0} ms (median of {}, {lo:.0}..{hi:.0})", times.len()),
+        target: "READY < 200 ms".into(),
+        met: Some(m < 200.0),
+        ..Row::default()
+    }]
+}
+
+/// Idle RSS (VmHWM) at most this, MiB.
+const IDLE_RSS: f64 = 10.0;
+/// Idle CPU at most this, % of one core.
+const IDLE_CPU_PCT: f64 = 0.5;
+
+/// Idle with 10 groups of 2 members: `--rounds` runs, each a fresh daemon
+/// measured over the warm-up and window; medians of CPU % and VmHWM.
+pub fn idle(cli: &Cli) -> Vec<Row> {
+    let (groups, label) = (10usize, "idle");
+    let scenario = format!("{label} ({groups} groups x 2)");
+    let port = tcp_sink();
+    let (targets, (_rt, emu)) = live_groups(groups);
+    let runs = cli.rounds as usize;
+    let mut got: Vec<(Window, f64)> = Vec::new();
+    let mut per_run = Vec::new();
+    for k in 1..=runs {
+        let (_dir, mut d) = match start_live(cli, &emu, &targets, port, label) {
+            Ok(x) => x,
+            Err(e) => return vec![failed_row(&scenario, groups, "failoverd", e)],
+        };
+        let ready = match d.wait_ready(Duration::from_secs(60)) {
+            Ok(t) => t.as_secs_f64() * 1000.0,
+            Err(e) => {
+                d.stop();
+                return vec![failed_row(&scenario, groups, "failoverd", e)];
+            }
+        };
+        say!(
+            "idle run {k}/{runs}: {groups} groups, {}+{} s",
+            cli.warmup,
+            cli.duration
+        );
+        let w = measure(
+            &[d.pid()],
+            Instant::now(),
+            Duration::from_secs(cli.warmup),
+            Duration::from_secs(cli.duration),
+            || {},
+            || {},
+        );
+        let now = status_mib(d.pid(), "VmRSS:").unwrap_or(f64::NAN);
+        d.stop();
+        let w = match w {
+            Ok(w) => w,
+            Err(e) => return vec![failed_row(&scenario, groups, "failoverd", e)],
+        };
+        let pct = 100.0 * w.cpu / w.seconds;
+        say!(
+            "idle run {k}/{runs}: CPU {:.2} s in {:.1} s ({pct:.2} %), VmRSS now {now:.1} MiB, VmHWM {:.1} MiB, READY in {ready:.0} ms",
+            w.cpu,
+            w.seconds,
+            w.rss
+        );
+        per_run.push(Row {
+            section: Section::Round,
+            scenario: scenario.clone(),
             n: groups.to_string(),
             process: "failoverd".into(),
-            cpu_s: cpu,
-            seconds: secs,
-            rss_mib: Some(rss),
-            result,
-            target,
-            met: Some(met),
+            round: k.to_string(),
+            cpu_s: Some(w.cpu),
+            seconds: Some(w.seconds),
+            rss_mib: Some(w.rss),
+            result: format!("CPU {pct:.2} % of a core, READY in {ready:.0} ms"),
             ..Row::default()
         });
+        got.push((w, ready));
     }
+    let pct = median(got.iter().map(|(w, _)| 100.0 * w.cpu / w.seconds));
+    let (pct_lo, pct_hi) = spread(got.iter().map(|(w, _)| 100.0 * w.cpu / w.seconds));
+    let rss = median(got.iter().map(|(w, _)| w.rss));
+    let (rss_lo, rss_hi) = spread(got.iter().map(|(w, _)| w.rss));
+    let mut rows = vec![Row {
+        scenario,
+        n: groups.to_string(),
+        process: "failoverd".into(),
+        rounds: Some(runs),
+        cpu_s: Some(median(got.iter().map(|(w, _)| w.cpu))),
+        seconds: Some(median(got.iter().map(|(w, _)| w.seconds))),
+        rss_mib: Some(rss),
+        result: format!(
+            "CPU {pct:.2} % of a core ({pct_lo:.2}..{pct_hi:.2}), VmHWM {rss:.1} MiB ({rss_lo:.1}..{rss_hi:.1}), medians of {runs} runs; READY in {:.0} ms",
+            median(got.iter().map(|(_, r)| *r))
+        ),
+        target: format!("VmHWM <= {IDLE_RSS:.0} MiB, CPU <= {IDLE_CPU_PCT} %"),
+        met: Some(rss <= IDLE_RSS && pct <= IDLE_CPU_PCT),
+        ..Row::default()
+    }];
+    rows.extend(per_run);
     rows
 }
