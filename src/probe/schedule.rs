@@ -46,22 +46,30 @@ pub struct Resolving {
     pub timeout: Duration,
 }
 
-/// Streams due within this much of each other start on the same instant:
-/// one wake-up sends all of them (and a timer wheel turn times them out
-/// together), instead of one wake-up per stream. Small against any
-/// interval or timeout, and the bounds count from each check's own send.
+/// Streams start in slots of at least this length: every stream of a slot
+/// starts on the same instant, so one wake-up sends all of them (and one
+/// timer wheel turn times them out together) instead of one wake-up per
+/// stream. Small against any interval or timeout, and the bounds count
+/// from each check's own send.
 pub const SLOT: Duration = Duration::from_millis(10);
 
+/// At most about this many streams share a slot when there is room (fewer
+/// streams: longer slots, down to one a interval): a burst this small
+/// never fills a socket buffer or trips a rate limit on the path.
+pub const PER_SLOT: usize = 16;
+
 /// Spread offset of stream `index` of `count` inside `interval`, so that
-/// thousands of streams do not send at the same instant; rounded down to a
-/// [`SLOT`].
+/// thousands of streams do not send at the same instant; rounded down to
+/// a slot of `interval × PER_SLOT / count`, at least [`SLOT`], at most the
+/// interval.
 pub fn offset(index: usize, count: usize, interval: Duration) -> Duration {
-    if count <= 1 {
+    if count <= 1 || interval.is_zero() {
         return Duration::ZERO;
     }
+    let slot = SLOT.max(interval.mul_f64(PER_SLOT as f64 / count as f64)).min(interval);
     let spread = interval.mul_f64(index as f64 / count as f64);
-    let slots = spread.as_nanos() / SLOT.as_nanos();
-    SLOT * u32::try_from(slots).unwrap_or(u32::MAX)
+    let slots = spread.as_nanos() / slot.as_nanos().max(1);
+    slot * u32::try_from(slots).unwrap_or(u32::MAX)
 }
 
 /// Starts a stream's task; it ends when the receiver is dropped or the

@@ -75,9 +75,13 @@ fn open(
     {
         v6.set_scope_id(scope);
     }
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
-        .and_then(|s| s.set_nonblocking(true).map(|()| s))
-        .map_err(|err| error(format!("cannot open TCP socket: {}", os_text(&err))))?;
+    // Non-blocking from the start (SOCK_NONBLOCK): no second syscall.
+    let socket = Socket::new(
+        Domain::for_address(addr),
+        Type::STREAM.nonblocking(),
+        Some(Protocol::TCP),
+    )
+    .map_err(|err| error(format!("cannot open TCP socket: {}", os_text(&err))))?;
     if let Some(interface) = interface {
         socket
             .bind_device(Some(interface.as_bytes()))
