@@ -11,8 +11,8 @@
 //! - [`view`]: the typed status `/status` serves and `failoverd status` reads.
 //! - [`page`]: the status page `GET /` serves, rendered from a view and its history.
 //! - [`cmd`]: the commands' work, called by the thin binary in `main.rs`.
-// Two audited exceptions: probe::sockopt (a socket option surge-ping hides)
-// and ha::socket (binding a netlink socket to its notification groups).
+// One audited exception: ha::socket (binding a netlink socket to its
+// notification groups).
 #![deny(unsafe_code)]
 
 pub mod cli;

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use failoverd::config::settings::{Family, Target};
 use failoverd::health::outcome::Outcome;
-use failoverd::probe::schedule::{Observation, Report, Resolving, offset, spawn};
+use failoverd::probe::schedule::{Observation, PER_SLOT, Report, Resolving, SLOT, offset, spawn};
 use failoverd::probe::{Check, Protocol, StreamKey};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -70,36 +70,24 @@ const RESOLVING: Resolving = Resolving {
 #[tokio::test(start_paused = true)]
 async fn streams_start_spread_and_keep_their_pace() {
     let checker = Scripted::new();
-    let (tx, mut rx) = mpsc::channel::<Observation>(64);
+    let (tx, mut rx) = mpsc::channel::<Observation>(256);
     let t0 = Instant::now();
-    let count = 4;
+    // 64 streams at 1 s: four slots of 16 (PER_SLOT), 250 ms apart.
+    let count = 64;
     for i in 0..count {
         let start = t0 + offset(i, count, Duration::from_secs(1));
         spawn(i, key(i as u8 + 1), start, checker.clone(), RESOLVING, tx.clone());
     }
-    let mut seen = Vec::new();
-    for _ in 0..12 {
+    let mut seen = vec![Vec::new(); count];
+    for _ in 0..count * 3 {
         let o = rx.recv().await.unwrap();
         assert!(matches!(o.report, Report::Check { .. }));
-        seen.push((o.stream, (o.at - t0).as_millis()));
+        seen[o.stream].push((o.at - t0).as_millis());
     }
-    assert_eq!(
-        seen,
-        [
-            (0, 0),
-            (1, 250),
-            (2, 500),
-            (3, 750),
-            (0, 1000),
-            (1, 1250),
-            (2, 1500),
-            (3, 1750),
-            (0, 2000),
-            (1, 2250),
-            (2, 2500),
-            (3, 2750)
-        ]
-    );
+    for (i, at) in seen.iter().enumerate() {
+        let first = 250 * (i as u128 / 16);
+        assert_eq!(at, &[first, first + 1000, first + 2000], "stream {i}");
+    }
 }
 
 #[tokio::test(start_paused = true)]
@@ -176,4 +164,33 @@ async fn a_name_that_does_not_exist_is_a_failed_check_and_the_stream_goes_on() {
         checker.starts.lock().unwrap().is_empty(),
         "nothing to probe without an address"
     );
+}
+
+#[test]
+fn offsets_share_slots() {
+    let second = Duration::from_secs(1);
+    // 5,000 streams over a second: slots of 10 ms (SLOT), 50 to a slot.
+    let offsets: Vec<Duration> = (0..5000).map(|i| offset(i, 5000, second)).collect();
+    assert!(
+        offsets
+            .iter()
+            .all(|o| o.as_nanos() % SLOT.as_nanos() == 0 && *o < second)
+    );
+    let mut slots = offsets.clone();
+    slots.dedup();
+    assert_eq!(slots.len(), 100);
+    assert_eq!(offsets.iter().filter(|o| **o == Duration::from_millis(990)).count(), 50);
+    // 1,000: 16 ms slots of at most 16 (PER_SLOT).
+    let offsets: Vec<Duration> = (0..1000).map(|i| offset(i, 1000, second)).collect();
+    let mut counts = std::collections::BTreeMap::new();
+    for o in &offsets {
+        *counts.entry(*o).or_insert(0) += 1;
+    }
+    assert!(counts.values().all(|&n| n <= PER_SLOT), "{counts:?}");
+    assert!(counts.keys().all(|o| o.as_micros() % 16_000 == 0));
+    // 20 streams: two wake-ups a second, not twenty.
+    let offsets: Vec<Duration> = (0..20).map(|i| offset(i, 20, second)).collect();
+    assert_eq!(offsets.iter().filter(|o| o.is_zero()).count(), 16);
+    assert_eq!(offsets.iter().filter(|o| **o == Duration::from_millis(800)).count(), 4);
+    assert_eq!(offset(0, 1, second), Duration::ZERO);
 }

@@ -20,22 +20,19 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::core::{Core, Effect, Generation, ReplyTo};
-use super::notify::Notifier;
 use super::pair_tasks::{PairTasks, PeerRead};
-use super::persist::Clocks;
-use super::reads::Reads;
 use super::send::{DryRun, Live, Push, Sender};
-use super::streams::Streams;
-use crate::config::Plan;
+use super::{notify::Notifier, persist::Clocks, reads::Reads, streams::Streams};
 use crate::control::{self, Reply};
-use crate::exit;
 use crate::firewall::api::{Answer, Api};
-use crate::mail::outbox::{self, Mailer, Outbox};
-use crate::mail::render::{Context, LocalZone};
-use crate::mail::types::MailSettings;
-use crate::probe::schedule::Observation;
-use crate::probe::{Check, Prober};
+use crate::mail::{
+    outbox::{self, Mailer, Outbox},
+    render::{Context, LocalZone},
+    types::MailSettings,
+};
+use crate::probe::{Check, Prober, schedule::Observation};
 use crate::state::StateDir;
+use crate::{config::Plan, exit};
 
 /// How long the push in flight gets at SIGTERM.
 const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -226,6 +223,10 @@ pub(super) struct Shell<C: Check> {
     pub(super) pair: PairTasks,
 }
 
+/// Observations come in bursts: after one, up to this many already queued
+/// are taken without going round every input again.
+const OBSERVATION_BATCH: usize = 63;
+
 impl<C: Check> Shell<C> {
     async fn serve(&mut self, mut i: Inputs, shutdown: impl Future<Output = ()>) {
         let mut tick = tokio::time::interval(TICK);
@@ -239,7 +240,14 @@ impl<C: Check> Shell<C> {
                 self.perform(e);
             }
             tokio::select! {
-                Some(obs) = i.obs.recv() => self.observe(obs),
+                Some(obs) = i.obs.recv() => {
+                    self.observe(obs);
+                    // Those already queued too, a batch at most (see the const).
+                    for _ in 0..OBSERVATION_BATCH {
+                        let Ok(obs) = i.obs.try_recv() else { break };
+                        self.observe(obs);
+                    }
+                }
                 Some((group, via, answer)) = i.answers.recv() => {
                     let e = self.core.answered(&group, via, answer, Clocks::now());
                     self.perform(e);

@@ -52,11 +52,7 @@ pub fn run(opts: &Options) -> i32 {
     if opts.dry_run {
         plan.settings.firewall.dry_run = true;
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             tracing::error!(error = %e, "cannot start the runtime");

@@ -324,6 +324,11 @@ impl Pair {
         self.peer.contains_key(group)
     }
 
+    /// Whether the peer holds any group (most ticks: none).
+    pub fn peer_holds_any(&self) -> bool {
+        !self.peer.is_empty()
+    }
+
     /// The peer's holds that ended by `now`, removed; their groups.
     pub fn expire_peer(&mut self, now: SystemTime) -> Vec<String> {
         let ended: Vec<String> = self

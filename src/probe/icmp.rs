@@ -1,7 +1,7 @@
-//! ICMP echo checks: the shared ICMP sockets (one surge-ping client per
-//! address family, source address and interface), the per-stream state that
-//! keeps streams from taking each other's replies, and the up-front
-//! permission test the daemon runs before it starts.
+//! ICMP echo checks: the shared ICMP sockets (one per address family,
+//! source address and interface, each with one reading task: see
+//! `socket.rs`), the per-stream state, and the up-front permission test the
+//! daemon runs before it starts.
 //!
 //! Sockets: an unprivileged datagram ("ping") socket is tried first, which
 //! works for any user whose group is in `net.ipv4.ping_group_range`; a raw
@@ -10,22 +10,21 @@
 mod classify;
 mod permission;
 use super::reason;
-mod sequence;
+mod socket;
 
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasher, RandomState};
 use std::io;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::net::{IpAddr, SocketAddr, SocketAddrV6};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use std::time::Duration;
-
-use socket2::Type;
-use surge_ping::{Client, Config, ICMP, PingIdentifier, PingSequence, SurgeError};
 
 use crate::health::outcome::Outcome;
 use permission::is_permission;
 pub use permission::{IcmpError, check_permission};
-use sequence::{Lease, SequenceBlocks};
+use socket::EchoSocket;
 
 /// Echo payload length by default, as `ping` sends: never zero, because some
 /// ISPs drop empty echo requests.
@@ -79,24 +78,42 @@ struct ClientKey {
     binding: IcmpBinding,
 }
 
-/// Sequence blocks are leased per socket and host.
-type LeaseKey = (ClientKey, IpAddr);
+/// The identifier of the next raw socket, process-wide: every raw socket
+/// sees every echo reply on the host, so identifiers differ between the
+/// sockets of one process, and start at a random point so that two
+/// failoverd processes (or a test beside a daemon) rarely share one.
+static NEXT_IDENT: LazyLock<AtomicU16> = LazyLock::new(|| {
+    let seed = RandomState::new().hash_one(std::process::id());
+    AtomicU16::new(seed as u16)
+});
+
+/// An open socket and its reader, which ends when the socket is closed.
+struct Open {
+    socket: Arc<EchoSocket>,
+    reader: tokio::task::AbortHandle,
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
 
 /// The ICMP sockets of the whole daemon, shared by all check streams.
 ///
-/// One surge-ping client (one socket and one receiving task) per family,
-/// source address and interface in use, opened on first use: thousands of
-/// targets share a handful of sockets. A socket that cannot be opened (a
-/// source address not yet there) is not remembered, so the next check tries
-/// again. Cheap to clone; clones share the sockets.
+/// One socket (and one reading task) per family, source address and
+/// interface in use, opened on first use: thousands of targets share a
+/// handful of sockets. A socket that cannot be opened (a source address not
+/// yet there) is not remembered, so the next check tries again. Cheap to
+/// clone; clones share the sockets. Sockets are opened on the runtime of
+/// the first check that needs them.
 #[derive(Clone)]
 pub struct IcmpClients {
     shared: Arc<Shared>,
 }
 
 struct Shared {
-    clients: Mutex<HashMap<ClientKey, Client>>,
-    blocks: Arc<SequenceBlocks<LeaseKey>>,
+    clients: Mutex<HashMap<ClientKey, Open>>,
     payload: Box<[u8]>,
 }
 
@@ -113,14 +130,14 @@ impl IcmpClients {
     }
 
     /// Clients sending `len` payload bytes (at least 1: empty echoes get
-    /// dropped by some networks).
+    /// dropped by some networks). From 8 bytes on, the first 8 carry the
+    /// request's token, which its reply must bring back.
     pub fn with_payload_len(len: usize) -> Self {
         let pattern = b"failoverd ";
         let payload = (0..len.max(1)).map(|i| pattern[i % pattern.len()]);
         Self {
             shared: Arc::new(Shared {
                 clients: Mutex::new(HashMap::new()),
-                blocks: Arc::default(),
                 payload: payload.collect(),
             }),
         }
@@ -132,12 +149,7 @@ impl IcmpClients {
             family,
             binding: binding.clone(),
         };
-        let clients = self.lock();
-        let socket = clients.get(&key)?.get_socket();
-        Some(match socket.get_type() {
-            Type::DGRAM => SocketKind::Datagram,
-            _ => SocketKind::Raw,
-        })
+        Some(self.lock().get(&key)?.socket.kind())
     }
 
     /// One echo request to `addr`, waiting up to `timeout` for the answer.
@@ -156,30 +168,42 @@ impl IcmpClients {
         timeout: Duration,
         stream: &mut IcmpStreamState,
     ) -> Result<Outcome, Outcome> {
-        let binding = stream.binding.clone();
+        let binding = &stream.binding;
         if let Some(mismatch) = binding.source.and_then(|s| reason::family_mismatch(s, addr)) {
             return Err(mismatch);
         }
         let scope = reason::scope_for(addr, binding.interface.as_deref())?;
+        let dest = match addr {
+            IpAddr::V6(v6) => SocketAddr::V6(SocketAddrV6::new(v6, 0, 0, scope.unwrap_or(0))),
+            IpAddr::V4(_) => SocketAddr::new(addr, 0),
+        };
         let key = ClientKey {
             family: Family::of(addr),
-            binding,
+            binding: binding.clone(),
         };
-        let client = self.client(&key)?;
-        let seq = stream.next_sequence(&self.shared.blocks, (key.clone(), addr))?;
-        let mut pinger = client.pinger(addr, stream.ident).await;
-        pinger.timeout(timeout);
-        if let Some(scope) = scope {
-            pinger.scope_id(scope);
-        }
-        Ok(match pinger.ping(seq, &self.shared.payload).await {
-            Ok((packet, rtt)) => classify::reply(&packet, rtt),
-            Err(err) => {
-                if matches!(&err, SurgeError::IOError(io) if reason::is_device_gone(io)) {
-                    self.forget(&key);
-                }
-                classify::failure(err, addr, timeout, &stream.binding)
+        let socket = self.client(&key)?;
+        let payload = &self.shared.payload;
+        let ticket = socket.register(addr, payload.len() >= 8).ok_or_else(|| {
+            reason::error(format!(
+                "too many echo requests in flight on the {} ICMP socket",
+                key.family
+            ))
+        })?;
+        let packet = socket.request(&ticket, payload);
+        if let Err(err) = socket.send(&ticket, &packet, dest).await {
+            if reason::is_device_gone(&err) {
+                self.forget(&key);
             }
+            return Err(reason::local_send_error(
+                &err,
+                addr,
+                binding.source,
+                binding.interface.as_deref(),
+            ));
+        }
+        Ok(match ticket.reply(timeout).await {
+            Some(outcome) => outcome,
+            None => reason::failed(format!("no reply within {}", reason::human_duration(timeout))),
         })
     }
 
@@ -190,46 +214,29 @@ impl IcmpClients {
         self.lock().remove(key);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ClientKey, Client>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ClientKey, Open>> {
         self.shared.clients.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The client for `key`, opened now if there is none yet.
-    fn client(&self, key: &ClientKey) -> Result<Client, Outcome> {
+    /// The socket for `key`, opened now if there is none yet.
+    fn client(&self, key: &ClientKey) -> Result<Arc<EchoSocket>, Outcome> {
         let mut clients = self.lock();
-        if let Some(client) = clients.get(key) {
-            return Ok(client.clone());
+        if let Some(open) = clients.get(key) {
+            return Ok(Arc::clone(&open.socket));
         }
-        let client = open_client(key).map_err(|err| open_error(&err, key))?;
-        clients.insert(key.clone(), client.clone());
-        Ok(client)
+        let ident = NEXT_IDENT.fetch_add(1, Ordering::Relaxed);
+        let (socket, reader) =
+            EchoSocket::open(key.family, key.binding.source, key.binding.interface.as_deref(), ident)
+                .map_err(|err| open_error(&err, key))?;
+        clients.insert(
+            key.clone(),
+            Open {
+                socket: Arc::clone(&socket),
+                reader,
+            },
+        );
+        Ok(socket)
     }
-}
-
-fn open_client(key: &ClientKey) -> io::Result<Client> {
-    let kind = match key.family {
-        Family::V4 => ICMP::V4,
-        Family::V6 => ICMP::V6,
-    };
-    let mut config = Config::builder().kind(kind).sock_type_hint(Type::DGRAM);
-    if let Some(source) = key.binding.source {
-        config = config.bind(SocketAddr::new(source, 0));
-    }
-    if let Some(interface) = &key.binding.interface {
-        config = config.interface(interface);
-    }
-    let client = Client::new(&config.build())?;
-    // Replies to thousands of targets arrive in bursts: ask for 4 MiB. The
-    // kernel caps it at net.core.rmem_max; say so once it matters.
-    match super::sockopt::set_receive_buffer(&client, super::sockopt::RECEIVE_BUFFER) {
-        Ok(got) if got < super::sockopt::RECEIVE_BUFFER => tracing::info!(
-            granted = got,
-            "ICMP receive buffer capped by net.core.rmem_max; for thousands of targets set net.core.rmem_max=4194304"
-        ),
-        Ok(_) => {}
-        Err(e) => tracing::warn!(error = %e, "cannot set the ICMP receive buffer"),
-    }
-    Ok(client)
 }
 
 /// Why a client could not be opened, as an outcome for the check.
@@ -257,51 +264,20 @@ fn open_error(err: &io::Error, key: &ClientKey) -> Outcome {
     }
 }
 
-/// What one check stream keeps between its echo requests: its binding, its
-/// own identifier and its leased block of sequence numbers.
-///
-/// Create one per stream and pass it to every `ping` of that stream; drop it
-/// with the stream so its sequence block is freed.
+/// What one check stream keeps between its echo requests: where they
+/// leave from. Sequence numbers are handed out by the socket, unique among
+/// the requests it has in flight.
 pub struct IcmpStreamState {
     binding: IcmpBinding,
-    ident: PingIdentifier,
-    lease: Option<Lease<LeaseKey>>,
-    next: u16,
 }
 
 impl IcmpStreamState {
     pub fn new(binding: IcmpBinding) -> Self {
-        Self {
-            binding,
-            ident: sequence::next_identifier(),
-            lease: None,
-            next: 0,
-        }
+        Self { binding }
     }
 
     pub fn binding(&self) -> &IcmpBinding {
         &self.binding
-    }
-
-    /// The next sequence number for a ping to `key`; a changed target
-    /// address (after re-resolving) takes a block for the new host.
-    fn next_sequence(
-        &mut self,
-        blocks: &Arc<SequenceBlocks<LeaseKey>>,
-        key: LeaseKey,
-    ) -> Result<PingSequence, Outcome> {
-        if !self.lease.as_ref().is_some_and(|l| l.is_for(blocks, &key)) {
-            self.lease = None;
-            let host = key.1;
-            let lease = blocks
-                .lease(key)
-                .ok_or_else(|| reason::error(format!("too many check streams to {host} on one socket")))?;
-            self.lease = Some(lease);
-        }
-        let lease = self.lease.as_ref().expect("lease taken above");
-        let seq = lease.sequence(self.next);
-        self.next = (self.next + 1) % sequence::BLOCK_LEN;
-        Ok(seq)
     }
 }
 
@@ -309,9 +285,7 @@ impl fmt::Debug for IcmpStreamState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("IcmpStreamState")
             .field("binding", &self.binding)
-            .field("ident", &self.ident.0)
-            .field("next", &self.next)
-            .finish_non_exhaustive()
+            .finish()
     }
 }
 

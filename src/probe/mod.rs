@@ -10,7 +10,6 @@ pub mod icmp;
 pub(crate) mod reason;
 pub mod resolve;
 pub mod schedule;
-mod sockopt;
 pub mod tcp;
 
 use std::fmt;

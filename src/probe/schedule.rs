@@ -46,13 +46,30 @@ pub struct Resolving {
     pub timeout: Duration,
 }
 
+/// Streams start in slots of at least this length: every stream of a slot
+/// starts on the same instant, so one wake-up sends all of them (and one
+/// timer wheel turn times them out together) instead of one wake-up per
+/// stream. Small against any interval or timeout, and the bounds count
+/// from each check's own send.
+pub const SLOT: Duration = Duration::from_millis(10);
+
+/// At most about this many streams share a slot when there is room (fewer
+/// streams: longer slots, down to one a interval): a burst this small
+/// never fills a socket buffer or trips a rate limit on the path.
+pub const PER_SLOT: usize = 16;
+
 /// Spread offset of stream `index` of `count` inside `interval`, so that
-/// thousands of streams do not send at the same instant.
+/// thousands of streams do not send at the same instant; rounded down to
+/// a slot of `interval × PER_SLOT / count`, at least [`SLOT`], at most the
+/// interval.
 pub fn offset(index: usize, count: usize, interval: Duration) -> Duration {
-    if count <= 1 {
+    if count <= 1 || interval.is_zero() {
         return Duration::ZERO;
     }
-    interval.mul_f64(index as f64 / count as f64)
+    let slot = SLOT.max(interval.mul_f64(PER_SLOT as f64 / count as f64)).min(interval);
+    let spread = interval.mul_f64(index as f64 / count as f64);
+    let slots = spread.as_nanos() / slot.as_nanos().max(1);
+    slot * u32::try_from(slots).unwrap_or(u32::MAX)
 }
 
 /// Starts a stream's task; it ends when the receiver is dropped or the
@@ -112,8 +129,17 @@ async fn run<C: Check>(
     }
 }
 
+/// Hands a report on; false once nobody receives. Queued at once when
+/// there is room (nearly always); only a full queue waits, in a boxed
+/// future, so that each of thousands of idle streams does not carry the
+/// few hundred bytes of a channel send in its own state.
 async fn send(tx: &mpsc::Sender<Observation>, stream: StreamId, at: Instant, report: Report) -> bool {
-    tx.send(Observation { stream, at, report }).await.is_ok()
+    use mpsc::error::TrySendError;
+    match tx.try_send(Observation { stream, at, report }) {
+        Ok(()) => true,
+        Err(TrySendError::Full(obs)) => Box::pin(tx.send(obs)).await.is_ok(),
+        Err(TrySendError::Closed(_)) => false,
+    }
 }
 
 /// Resolves when due, then checks the address.

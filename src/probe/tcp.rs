@@ -38,6 +38,16 @@ pub async fn connect(addr: SocketAddr, timeout: Duration, source: Option<IpAddr>
         Err(err) if err.raw_os_error() == Some(libc::EINPROGRESS) => {}
         Err(err) => return local_send_error(&err, addr.ip(), source, interface),
     }
+    // To a nearby peer (loopback, the same LAN) the handshake is often over
+    // by the time connect() returns: then the socket needs no readiness
+    // registration, no wake-up and no timer. Elsewhere this costs one
+    // getpeername() that fails with ENOTCONN.
+    if socket.peer_addr().is_ok() {
+        return Outcome::Good { rtt: started.elapsed() };
+    }
+    if let Ok(Some(err)) = socket.take_error() {
+        return answered(&err, addr.ip());
+    }
     let stream = match TcpStream::from_std(socket.into()) {
         Ok(stream) => stream,
         Err(err) => return error(format!("cannot watch TCP socket: {}", os_text(&err))),
@@ -65,9 +75,13 @@ fn open(
     {
         v6.set_scope_id(scope);
     }
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
-        .and_then(|s| s.set_nonblocking(true).map(|()| s))
-        .map_err(|err| error(format!("cannot open TCP socket: {}", os_text(&err))))?;
+    // Non-blocking from the start (SOCK_NONBLOCK): no second syscall.
+    let socket = Socket::new(
+        Domain::for_address(addr),
+        Type::STREAM.nonblocking(),
+        Some(Protocol::TCP),
+    )
+    .map_err(|err| error(format!("cannot open TCP socket: {}", os_text(&err))))?;
     if let Some(interface) = interface {
         socket
             .bind_device(Some(interface.as_bytes()))

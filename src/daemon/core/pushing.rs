@@ -29,13 +29,18 @@ impl Core {
             };
             self.effects.push(Effect::Push { push, via });
         }
-        // The effective hold: this host's own or the peer's.
-        let held: Vec<bool> = self
-            .plan
-            .groups
-            .iter()
-            .map(|g| self.held_here_or_peer(g.name()))
-            .collect();
+        // The effective hold: this host's own or the peer's. Most ticks no
+        // group is held: then no lookup by name for each group.
+        let any = self.pair.peer_holds_any() || self.state.groups.values().any(|g| g.hold.is_some());
+        let held: Vec<bool> = if any {
+            self.plan
+                .groups
+                .iter()
+                .map(|g| self.held_here_or_peer(g.name()))
+                .collect()
+        } else {
+            vec![false; self.plan.groups.len()]
+        };
         let pair = &mut self.pair;
         let gate = |name: &str, want| super::pairing::gate(pair, name, want);
         let (sends, notes) = self.pushes.due(self.engine.anchors(), &held, now, gate);
