@@ -226,8 +226,9 @@ fn the_page_in_a_real_browser_shows_every_group_member_target_and_the_failover()
         format!("data-target=\"TCP/{port} 127.0.0.1\""),
         format!("data-target=\"TCP/{port} 127.0.0.2\""),
     );
-    // Two steps of the chart (10 s each) with answers: an RTT line.
-    until_page(&d, http, "two RTT points for A", Duration::from_secs(30), |p| {
+    // Two steps of the chart (STEP_SECS each) with answers: an RTT line.
+    let steps = Duration::from_secs(3 * failoverd::page::STEP_SECS);
+    until_page(&d, http, "two RTT points for A", steps, |p| {
         p.contains(&ta) && chart_points(p, &ta)[0] >= 2
     });
     // A longer run for a picture with more of the hour in it (the README's).
@@ -235,7 +236,7 @@ fn the_page_in_a_real_browser_shows_every_group_member_target_and_the_failover()
     drop(a); // the primary's peer dies
     d.until_logged("G: failover 'A' -> 'B'", Duration::from_secs(10));
     // A whole step with every check of A failed: loss at the top.
-    until_page(&d, http, "a step of A at 100 % loss", Duration::from_secs(30), |p| {
+    until_page(&d, http, "a step of A at 100 % loss", steps, |p| {
         last_loss_y(p, &ta) == Some(2)
     });
     std::thread::sleep(secs_from_env("PAGE_TEST_AFTER_SECS"));

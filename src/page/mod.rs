@@ -14,12 +14,14 @@ use std::fmt;
 
 use crate::view;
 
-/// Seconds between two chart points.
-pub const STEP_SECS: u64 = 10;
+/// Seconds between two chart points. 20 s: 180 points an hour draw a
+/// small chart as finely as 360 did, and the history of each target takes
+/// half the memory (720 bytes; 3.5 MiB at 5,000 targets).
+pub const STEP_SECS: u64 = 20;
 /// Points per chart: one hour.
-pub const POINTS: usize = 360;
+pub const POINTS: usize = 180;
 /// Points the "loss over the window" figure sums: the last 5 minutes.
-pub const WINDOW_POINTS: usize = 30;
+pub const WINDOW_POINTS: usize = 15;
 /// Seconds between two loads of the page (meta refresh).
 pub const REFRESH_SECS: u64 = 10;
 

@@ -65,14 +65,14 @@ fn status(name: &str) -> Status {
 /// then 10 steps with every check lost, then nothing.
 fn chart() -> Chart {
     let mut points = vec![Point::default(); POINTS];
-    for (i, p) in points.iter_mut().enumerate().take(180) {
+    for (i, p) in points.iter_mut().enumerate().take(HALF) {
         *p = Point {
             good: 10,
             lost: 0,
             rtt_us: 1000 + i as u32,
         };
     }
-    for p in &mut points[180..190] {
+    for p in &mut points[HALF..HALF + 10] {
         *p = Point {
             good: 0,
             lost: 10,
@@ -81,6 +81,9 @@ fn chart() -> Chart {
     }
     Chart { points }
 }
+
+/// Half the chart's points.
+const HALF: usize = POINTS / 2;
 
 fn page(name: &str) -> Page {
     Page {
@@ -165,20 +168,21 @@ fn charts_hold_their_points_and_gaps() {
     let html = render(&page("G"));
     let l = lines(&html);
     assert_eq!(l.len(), 4, "RTT and loss for each of two targets");
-    // RTT: 180 steps rising to the top at the newest; flat stretches are
+    // RTT: HALF steps rising to the top at the newest; flat stretches are
     // drawn as their two ends.
     let rtt = &l[0];
-    assert_eq!(rtt.first(), Some(&(0, 38 - 1000 * 36 / 1179)));
-    assert_eq!(rtt.last(), Some(&(179, 2)));
+    let (half, top) = (HALF as u32, 1000 + HALF as u32 - 1);
+    assert_eq!(rtt.first(), Some(&(0, 38 - 1000 * 36 / top)));
+    assert_eq!(rtt.last(), Some(&(half - 1, 2)));
     assert!(rtt.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 >= w[1].1), "{rtt:?}");
     assert!(rtt.len() < 40, "{rtt:?}");
-    // Loss: 180 steps at 0 %, then 10 at 100 % (the top), then a gap.
-    assert_eq!(l[1], [(0, 38), (179, 38), (180, 2), (189, 2)]);
+    // Loss: HALF steps at 0 %, then 10 at 100 % (the top), then a gap.
+    assert_eq!(l[1], [(0, 38), (half - 1, 38), (half, 2), (half + 9, 2)]);
     // The empty chart has no points, and says so.
     assert!(l[2].is_empty() && l[3].is_empty());
     assert!(html.contains("loss, last hour: no checks"));
-    // Loss over the last 5 minutes: the last 30 steps hold checks only in
-    // none of them here (the chart ends with 170 empty steps).
+    // Loss over the last 5 minutes: the last WINDOW_POINTS steps hold no
+    // check here (the chart ends with HALF - 10 empty steps).
     assert!(html.contains("loss: no checks in the last 5 min"));
 }
 
@@ -198,7 +202,7 @@ fn window_loss_counts_checks_not_steps() {
         rtt_us: 0,
     };
     // Outside the window: not counted.
-    c.points[POINTS - 31] = Point {
+    c.points[POINTS - WINDOW_POINTS - 1] = Point {
         good: 0,
         lost: 100,
         rtt_us: 0,

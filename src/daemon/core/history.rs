@@ -1,5 +1,5 @@
 //! The status page's memory (docs/status-page.md, "History"): per check
-//! stream one point per 10 s for the last hour, and the last 24 hours of
+//! stream one point per 20 s step for the last hour, and the last 24 hours of
 //! group events, at most [`EVENTS`]. Bounded: a stream's points are a fixed
 //! ring of 4-byte points, allocated at its first check; events beyond the
 //! count or the age are dropped, oldest first. Pure: every input carries

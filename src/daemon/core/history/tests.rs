@@ -26,7 +26,7 @@ fn good(ms: u64) -> Outcome {
 }
 
 #[test]
-fn points_are_steps_of_ten_seconds_with_gaps() {
+fn points_are_steps_with_gaps() {
     let t0 = Instant::now();
     let mut h = History::new(t0, 4);
     // Step 0: two good (1 ms, 3 ms), one failed, one local error.
@@ -39,8 +39,10 @@ fn points_are_steps_of_ten_seconds_with_gaps() {
         h.record(&check(0, clocks(t0, s).mono, o), &[], clocks(t0, s));
     }
     // Nothing in steps 1 and 2; step 3 one good check of 40 ms.
-    h.record(&check(0, clocks(t0, 35.0).mono, good(40)), &[], clocks(t0, 35.0));
-    let c = h.chart(0, clocks(t0, 39.0).mono);
+    let step = STEP_SECS as f64;
+    let at = 3.5 * step;
+    h.record(&check(0, clocks(t0, at).mono, good(40)), &[], clocks(t0, at));
+    let c = h.chart(0, clocks(t0, 3.9 * step).mono);
     assert_eq!(c.points.len(), POINTS);
     let tail = &c.points[POINTS - 4..];
     assert_eq!(
@@ -62,8 +64,8 @@ fn points_are_steps_of_ten_seconds_with_gaps() {
         }
     );
     assert!(c.points[..POINTS - 4].iter().all(|p| p.checks() == 0));
-    // A page drawn a minute later shows the same points, six steps back.
-    let c = h.chart(0, clocks(t0, 99.0).mono);
+    // A page drawn six steps later shows the same points, six steps back.
+    let c = h.chart(0, clocks(t0, 9.9 * step).mono);
     assert_eq!(
         c.points[POINTS - 7],
         page::Point {
@@ -83,14 +85,15 @@ fn points_are_steps_of_ten_seconds_with_gaps() {
 fn an_hour_is_kept_and_no_more() {
     let t0 = Instant::now();
     let mut h = History::new(t0, 4);
-    // One check every 10 s for two hours, RTT = the step number in µs.
-    for k in 0..720u64 {
-        let c = clocks(t0, k as f64 * 10.0);
+    // One check a step for two hours, RTT = the step number in µs.
+    let (step, points) = (STEP_SECS as f64, POINTS as u64);
+    for k in 0..2 * points {
+        let c = clocks(t0, k as f64 * step);
         h.record(&check(0, c.mono, Outcome::good(Duration::from_micros(k))), &[], c);
     }
-    let c = h.chart(0, clocks(t0, 7195.0).mono);
+    let c = h.chart(0, clocks(t0, 7200.0 - step / 2.0).mono);
     let rtts: Vec<u32> = c.points.iter().map(|p| p.rtt_us).collect();
-    assert_eq!(rtts, (360..720).collect::<Vec<u32>>());
+    assert_eq!(rtts, (POINTS as u32..2 * POINTS as u32).collect::<Vec<u32>>());
     // After a silence of more than an hour, nothing old shows.
     let later = clocks(t0, 7200.0 + 4000.0);
     h.record(&check(0, later.mono, good(2)), &[], later);
