@@ -4,6 +4,7 @@
 //! gap instead of a check when the process was paused for more than three
 //! intervals (the checks that straddle the gap are discarded).
 
+use std::future::Future;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -107,7 +108,7 @@ async fn run<C: Check>(
             now.saturating_duration_since(p).saturating_sub(interval)
         });
         previous = Some(now);
-        if late_by > gap_limit && !send(&tx, stream, now, Report::Gap { late_by }).await {
+        if late_by > gap_limit && !send(&tx, stream, now, Report::Gap { late_by }).delivered().await {
             return;
         }
         // Boxed: the check's future (socket, timers, resolver) is most of a
@@ -123,7 +124,7 @@ async fn run<C: Check>(
         } else {
             Report::Check { outcome, addr }
         };
-        if !send(&tx, stream, end, report).await {
+        if !send(&tx, stream, end, report).delivered().await {
             return;
         }
     }
@@ -131,14 +132,31 @@ async fn run<C: Check>(
 
 /// Hands a report on; false once nobody receives. Queued at once when
 /// there is room (nearly always); only a full queue waits, in a boxed
-/// future, so that each of thousands of idle streams does not carry the
-/// few hundred bytes of a channel send in its own state.
-async fn send(tx: &mpsc::Sender<Observation>, stream: StreamId, at: Instant, report: Report) -> bool {
+/// future, so that each of thousands of idle streams does not carry a
+/// channel send (over 300 bytes) in its own state.
+fn send(tx: &mpsc::Sender<Observation>, stream: StreamId, at: Instant, report: Report) -> Sent<'_> {
     use mpsc::error::TrySendError;
     match tx.try_send(Observation { stream, at, report }) {
-        Ok(()) => true,
-        Err(TrySendError::Full(obs)) => Box::pin(tx.send(obs)).await.is_ok(),
-        Err(TrySendError::Closed(_)) => false,
+        Ok(()) => Sent::Done(true),
+        Err(TrySendError::Full(obs)) => Sent::Wait(Box::pin(tx.send(obs))),
+        Err(TrySendError::Closed(_)) => Sent::Done(false),
+    }
+}
+
+type Sending<'a> = std::pin::Pin<Box<dyn Future<Output = Result<(), mpsc::error::SendError<Observation>>> + Send + 'a>>;
+
+/// A report handed on, or waiting for room.
+enum Sent<'a> {
+    Done(bool),
+    Wait(Sending<'a>),
+}
+
+impl Sent<'_> {
+    async fn delivered(self) -> bool {
+        match self {
+            Sent::Done(ok) => ok,
+            Sent::Wait(f) => f.await.is_ok(),
+        }
     }
 }
 
