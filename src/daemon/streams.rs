@@ -18,7 +18,7 @@ use tokio::time::Instant;
 
 use crate::config::settings::ProbeDefaults as Probe;
 use crate::engine::Engine;
-use crate::probe::schedule::{Observation, Resolving, StreamId, offset, spawn};
+use crate::probe::schedule::{Observation, Resolving, StreamId, offset, slot_len, spawn};
 use crate::probe::{Check, StreamKey};
 
 /// What a reload did to the streams.
@@ -93,7 +93,14 @@ impl<C: Check> Streams<C> {
             }
             let tag = self.next_tag;
             self.next_tag += 1;
-            let start = now + offset(i, keys.len(), key.interval);
+            // An anchor never shares its slot's instant with the targets:
+            // the guard wants an anchor check after a group went down, and
+            // one made in the same instant may be handled just before it
+            // (then the DeActive waits a whole interval).
+            let mut start = now + offset(i, keys.len(), key.interval);
+            if engine.is_anchor(i) {
+                start += slot_len(keys.len(), key.interval) / 2;
+            }
             let h = spawn(
                 tag,
                 (*key).clone(),

@@ -59,6 +59,13 @@ pub const SLOT: Duration = Duration::from_millis(10);
 /// never fills a socket buffer or trips a rate limit on the path.
 pub const PER_SLOT: usize = 16;
 
+/// The slot of `count` streams at `interval`: `interval × PER_SLOT /
+/// count`, at least [`SLOT`], at most the interval.
+pub fn slot_len(count: usize, interval: Duration) -> Duration {
+    SLOT.max(interval.mul_f64(PER_SLOT as f64 / count.max(1) as f64))
+        .min(interval)
+}
+
 /// Spread offset of stream `index` of `count` inside `interval`, so that
 /// thousands of streams do not send at the same instant; rounded down to
 /// a slot of `interval × PER_SLOT / count`, at least [`SLOT`], at most the
@@ -67,7 +74,7 @@ pub fn offset(index: usize, count: usize, interval: Duration) -> Duration {
     if count <= 1 || interval.is_zero() {
         return Duration::ZERO;
     }
-    let slot = SLOT.max(interval.mul_f64(PER_SLOT as f64 / count as f64)).min(interval);
+    let slot = slot_len(count, interval);
     let spread = interval.mul_f64(index as f64 / count as f64);
     let slots = spread.as_nanos() / slot.as_nanos().max(1);
     slot * u32::try_from(slots).unwrap_or(u32::MAX)
