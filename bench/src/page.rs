@@ -131,7 +131,7 @@ pub fn run() -> Vec<Row> {
     crate::say!("page: the history of 10,000 streams over an hour");
     let (per, total) = history_bytes(10_000);
     let mut rows = vec![Row {
-        scenario: "page history (1 h of 10 s points)".into(),
+        scenario: "page history (1 h of 20 s points)".into(),
         n: "10000".into(),
         process: "in-process".into(),
         result: format!("{per:.0} bytes per target ({total:.1} MiB for all)"),
