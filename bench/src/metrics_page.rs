@@ -14,9 +14,9 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use crate::daemon::{Cond, Daemon, Scratch, connections_toml, groups_xml};
+use crate::daemon::{Cond, Daemon, Scratch, groups_xml};
 use crate::measure::{count_checks, cpu_seconds, free_port, http_get, peak_rss_mib, percentile};
-use crate::scenarios::loopback_targets;
+use crate::scenarios::{loopback_targets, throughput_settings};
 use crate::{Cli, Row, is_root, say};
 
 const N: usize = 10_000;
@@ -32,21 +32,7 @@ fn settings(targets: &[String], metrics: SocketAddr, keys: bool) -> String {
     } else {
         ""
     };
-    format!(
-        r#"groups = ["groups.xml"]
-state_dir = "state"
-[probe]
-interval = "1s"
-timeout = "1s"
-[firewall]
-url = "https://127.0.0.1:9"
-username = "bench"
-dry_run = true
-[http]
-listen = "{metrics}"
-{keys}{}"#,
-        connections_toml(targets, "tunnel")
-    )
+    throughput_settings(targets, metrics, keys)
 }
 
 /// What one daemon's scrapes measured.

@@ -68,8 +68,9 @@ fn failed_row(scenario: &str, n: usize, process: &str, why: String) -> Row {
 }
 
 /// Settings for a throughput run: dry run (every would-be push accepted at
-/// once, so only probing is measured), /metrics on `metrics`.
-fn throughput_settings(targets: &[String], metrics: SocketAddr) -> String {
+/// once, so only probing is measured), /metrics on `metrics` with the
+/// `[http]` lines `http_extra` on top.
+pub fn throughput_settings(targets: &[String], metrics: SocketAddr, http_extra: &str) -> String {
     format!(
         r#"groups = ["groups.xml"]
 state_dir = "state"
@@ -82,7 +83,7 @@ username = "bench"
 dry_run = true
 [http]
 listen = "{metrics}"
-{}"#,
+{http_extra}{}"#,
         connections_toml(targets, "tunnel")
     )
 }
@@ -102,7 +103,7 @@ struct Run {
 fn run_failoverd(cli: &Cli, targets: &[String], cond: Cond, what: &str) -> Result<Run, String> {
     let dir = Scratch::new(what);
     let metrics = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let settings = dir.write("failoverd.toml", &throughput_settings(targets, metrics));
+    let settings = dir.write("failoverd.toml", &throughput_settings(targets, metrics, ""));
     dir.write("groups.xml", &groups_xml(targets, 2, cond));
     let mut d = Daemon::start(&cli.failoverd, &dir, &settings)?;
     let result = (|| {
