@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use failoverd::config::settings::{Family, Target};
 use failoverd::health::outcome::Outcome;
-use failoverd::probe::schedule::{Observation, PER_SLOT, Report, Resolving, SLOT, offset, spawn};
+use failoverd::probe::schedule::{Member, Observation, PER_SLOT, Report, Resolving, SLOT, offset, spawn, spawn_group};
 use failoverd::probe::{Check, Protocol, StreamKey};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -164,6 +164,97 @@ async fn a_name_that_does_not_exist_is_a_failed_check_and_the_stream_goes_on() {
         checker.starts.lock().unwrap().is_empty(),
         "nothing to probe without an address"
     );
+}
+
+fn members(keys: Vec<StreamKey>) -> Vec<Member> {
+    keys.into_iter()
+        .enumerate()
+        .map(|(stream, key)| Member {
+            stream,
+            key: Arc::new(key),
+        })
+        .collect()
+}
+
+/// When each stream of `count` reported, over the next `n` observations.
+async fn seen(rx: &mut mpsc::Receiver<Observation>, count: usize, n: usize, t0: Instant) -> Vec<Vec<(u128, bool)>> {
+    let mut seen = vec![Vec::new(); count];
+    for _ in 0..n {
+        let o = rx.recv().await.unwrap();
+        let check = matches!(o.report, Report::Check { .. });
+        seen[o.stream].push(((o.at - t0).as_millis(), check));
+    }
+    seen
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_check_delays_no_other_stream_of_its_slot() {
+    let checker = Scripted::new();
+    // The first check (stream 0's) takes 2.5 s at a 1 s interval.
+    checker.delays.lock().unwrap().push_back(Duration::from_millis(2500));
+    let (tx, mut rx) = mpsc::channel::<Observation>(64);
+    let t0 = Instant::now();
+    spawn_group(
+        members(vec![key(1), key(2), key(3)]),
+        t0,
+        checker.clone(),
+        RESOLVING,
+        tx,
+    );
+    let seen = seen(&mut rx, 3, 11, t0).await;
+    // The others keep their pace; stream 0 is checked again as soon as its
+    // slow check ends (its ticks at 1 s and 2 s came while it ran), once,
+    // then on the pace again.
+    let pace: Vec<(u128, bool)> = [0, 1000, 2000, 3000].map(|t| (t, true)).to_vec();
+    assert_eq!(seen[1], pace);
+    assert_eq!(seen[2], pace);
+    assert_eq!(seen[0], [(2500, true), (2500, true), (3000, true)]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stopped_stream_stops_and_its_slot_goes_on() {
+    let checker = Scripted::new();
+    let (tx, mut rx) = mpsc::channel::<Observation>(64);
+    let t0 = Instant::now();
+    let group = spawn_group(members(vec![key(1), key(2)]), t0, checker.clone(), RESOLVING, tx);
+    assert_eq!(seen(&mut rx, 2, 2, t0).await, [[(0, true)], [(0, true)]]);
+    group.stops.stop(1);
+    let after = seen(&mut rx, 2, 3, t0).await;
+    assert_eq!(after[0], [(1000, true), (2000, true), (3000, true)]);
+    assert!(after[1].is_empty(), "{after:?}");
+    assert_eq!(checker.starts.lock().unwrap().len(), 5);
+    group.task.abort();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_check_running_through_a_pause_is_reported_as_the_gap() {
+    let checker = Scripted::new();
+    // Stream 0's first check takes 4.8 s; its timeout (2 s) keeps that
+    // under three intervals and a timeout, so only the late tick tells.
+    checker.delays.lock().unwrap().push_back(Duration::from_millis(4800));
+    let mut slow = key(1);
+    slow.timeout = Duration::from_secs(2);
+    let (tx, mut rx) = mpsc::channel::<Observation>(64);
+    let t0 = Instant::now();
+    spawn_group(members(vec![slow, key(2)]), t0, checker.clone(), RESOLVING, tx);
+    assert_eq!(seen(&mut rx, 2, 1, t0).await[1], [(0, true)]);
+    // The process stands still for 4.5 s: the next tick is 3.5 s late.
+    tokio::time::advance(Duration::from_millis(4500)).await;
+    let gap = Report::Gap {
+        late_by: Duration::from_millis(3500),
+    };
+    let o = rx.recv().await.unwrap();
+    assert_eq!((o.stream, &o.report), (1, &gap));
+    let o = rx.recv().await.unwrap();
+    assert_eq!((o.stream, (o.at - t0).as_millis()), (1, 4500));
+    assert!(matches!(o.report, Report::Check { .. }), "{o:?}");
+    // Stream 0's check ends at 4.8 s: the gap instead of its result, then
+    // a check of its own at once.
+    let o = rx.recv().await.unwrap();
+    assert_eq!((o.stream, &o.report, (o.at - t0).as_millis()), (0, &gap, 4800));
+    let o = rx.recv().await.unwrap();
+    assert_eq!((o.stream, (o.at - t0).as_millis()), (0, 4800));
+    assert!(matches!(o.report, Report::Check { .. }), "{o:?}");
 }
 
 #[test]

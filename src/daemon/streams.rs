@@ -4,7 +4,11 @@
 //! comes early or late because of a reload), stops the streams no longer
 //! needed and starts the new ones (docs/service.md, "Reload").
 //!
-//! A stream task reports under a tag that never changes while it runs; the
+//! The new streams of an apply that share a start instant and an interval
+//! run in one task (`schedule::spawn_group`); a stream stops on its own,
+//! and the task ends with its last stream.
+//!
+//! A stream reports under a tag that never changes while it runs; the
 //! engine's stream ids change with each plan, so the tag is translated to
 //! the current id before the engine sees an observation.
 
@@ -13,12 +17,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::config::settings::ProbeDefaults as Probe;
 use crate::engine::Engine;
-use crate::probe::schedule::{Observation, Resolving, StreamId, offset, slot_len, spawn};
+use crate::probe::schedule::{Group, Member, Observation, Resolving, StreamId, offset, slot_len, spawn_group};
 use crate::probe::{Check, StreamKey};
 
 /// What a reload did to the streams.
@@ -33,10 +36,26 @@ pub struct Streams<C: Check> {
     checker: Arc<C>,
     tx: mpsc::Sender<Observation>,
     resolving: Resolving,
-    running: BTreeMap<StreamKey, (StreamId, JoinHandle<()>)>,
+    running: BTreeMap<Arc<StreamKey>, Running>,
+    /// The tasks, each running the streams of one slot.
+    groups: HashMap<u64, Live>,
+    next_group: u64,
     /// Tag of a running stream → its id in the current engine.
     ids: HashMap<StreamId, StreamId>,
     next_tag: StreamId,
+}
+
+/// A running stream: its tag, its group and its place in the group.
+struct Running {
+    tag: StreamId,
+    group: u64,
+    index: usize,
+}
+
+/// A group's task and how many of its streams still run.
+struct Live {
+    group: Group,
+    streams: usize,
 }
 
 fn resolving(p: &Probe) -> Resolving {
@@ -55,6 +74,8 @@ impl<C: Check> Streams<C> {
             tx,
             resolving: resolving(probe),
             running: BTreeMap::new(),
+            groups: HashMap::new(),
+            next_group: 0,
             ids: HashMap::new(),
             next_tag: 0,
         }
@@ -71,23 +92,24 @@ impl<C: Check> Streams<C> {
         let keys = engine.streams();
         let mut done = Restarted::default();
         let wanted: BTreeMap<&StreamKey, usize> = keys.iter().enumerate().map(|(i, k)| (*k, i)).collect();
-        let gone: Vec<StreamKey> = self
+        let gone: Vec<Arc<StreamKey>> = self
             .running
             .keys()
-            .filter(|k| !wanted.contains_key(k))
+            .filter(|k| !wanted.contains_key(&***k))
             .cloned()
             .collect();
         for k in gone {
-            if let Some((tag, h)) = self.running.remove(&k) {
-                h.abort();
-                self.ids.remove(&tag);
+            if let Some(r) = self.running.remove(&k) {
+                self.stop(&r);
                 done.stopped += 1;
             }
         }
         let now = Instant::now();
+        // New streams by start instant and interval: each such slot is one task.
+        let mut slots: BTreeMap<(Instant, Duration), Vec<Member>> = BTreeMap::new();
         for (i, key) in keys.iter().enumerate() {
-            if let Some((tag, _)) = self.running.get(*key) {
-                self.ids.insert(*tag, i);
+            if let Some(r) = self.running.get(*key) {
+                self.ids.insert(r.tag, i);
                 done.kept += 1;
                 continue;
             }
@@ -101,19 +123,42 @@ impl<C: Check> Streams<C> {
             if engine.is_anchor(i) {
                 start += slot_len(keys.len(), key.interval) / 2;
             }
-            let h = spawn(
-                tag,
-                (*key).clone(),
-                start,
-                self.checker.clone(),
-                self.resolving,
-                self.tx.clone(),
-            );
-            self.running.insert((*key).clone(), (tag, h));
             self.ids.insert(tag, i);
+            slots.entry((start, key.interval)).or_default().push(Member {
+                stream: tag,
+                key: Arc::new((*key).clone()),
+            });
             done.started += 1;
         }
+        for ((start, _), members) in slots {
+            let id = self.next_group;
+            self.next_group += 1;
+            for (index, m) in members.iter().enumerate() {
+                let r = Running {
+                    tag: m.stream,
+                    group: id,
+                    index,
+                };
+                self.running.insert(m.key.clone(), r);
+            }
+            let streams = members.len();
+            let group = spawn_group(members, start, self.checker.clone(), self.resolving, self.tx.clone());
+            self.groups.insert(id, Live { group, streams });
+        }
         done
+    }
+
+    /// Stops one stream; its group's task ends with its last stream.
+    fn stop(&mut self, r: &Running) {
+        self.ids.remove(&r.tag);
+        if let Some(live) = self.groups.get_mut(&r.group) {
+            live.group.stops.stop(r.index);
+            live.streams -= 1;
+            if live.streams == 0 {
+                live.group.task.abort();
+                self.groups.remove(&r.group);
+            }
+        }
     }
 
     /// The current engine's id of the stream reporting as `tag`; `None`
@@ -123,9 +168,10 @@ impl<C: Check> Streams<C> {
     }
 
     pub fn stop_all(&mut self) {
-        for (_, (_, h)) in std::mem::take(&mut self.running) {
-            h.abort();
+        for (_, live) in std::mem::take(&mut self.groups) {
+            live.group.task.abort();
         }
+        self.running.clear();
         self.ids.clear();
     }
 }
