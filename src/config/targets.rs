@@ -148,6 +148,8 @@ pub fn read_targets(
         }
         out.push(target);
     }
+    // Kept for the daemon's life, once per connection: no spare capacity.
+    out.shrink_to_fit();
     out
 }
 

@@ -86,6 +86,8 @@ pub fn cross_check(
             d.warn(settings_src, c.pos, &format!("connections.{name}"), msg);
         }
     }
+    // Kept for the daemon's life: no spare capacity.
+    groups.shrink_to_fit();
     groups
 }
 
