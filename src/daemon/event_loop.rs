@@ -82,10 +82,11 @@ pub async fn run(plan: Plan, dir: StateDir, config: PathBuf, dry_flag: bool) -> 
         }
     });
     let shutdown = async move {
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
-        }
+        let signal = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        };
+        tracing::info!(SIGNAL = signal, "{signal}: failoverd {VERSION} stopping");
     };
     let deps = Deps {
         dir,
@@ -165,7 +166,7 @@ pub async fn serve<C: Check>(plan: Plan, deps: Deps<C>, shutdown: impl Future<Ou
     tracing::info!(
         groups = shell.core.plan().groups.len(),
         streams = shell.core.engine().streams().len(),
-        "probing started"
+        "failoverd {VERSION} probing started"
     );
     let inputs = Inputs {
         obs: obs_rx,
@@ -385,9 +386,12 @@ impl<C: Check> Shell<C> {
         if let Some(o) = self.outbox.take() {
             o.shutdown().await;
         }
-        tracing::info!("stopped");
+        tracing::info!("failoverd {VERSION} stopped");
     }
 }
+
+/// The version every start and stop line names.
+const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// This host's name, for mails and Message-IDs.
 pub(super) fn hostname() -> String {
