@@ -40,13 +40,14 @@ pub enum Command {
     /// One push attempt to the firewall, recorded as the belief and
     /// followed by a hold.
     #[command(
-        after_long_help = "Exit status: 0 accepted; 1 not accepted; 2 settings, arguments or unknown group; 3 a daemon runs but does not answer."
+        after_long_help = "Exit status: 0 accepted; 1 not accepted; 2 settings, arguments or unknown group; 3 a daemon runs but does not answer.",
+        group(clap::ArgGroup::new("direction").required(true).args(["activate", "deactivate"]))
     )]
     Push {
         /// The group.
         group: String,
-        /// Push Active.
-        #[arg(long, conflicts_with = "deactivate", required_unless_present = "deactivate")]
+        /// Push Active (one of --activate and --deactivate is needed).
+        #[arg(long)]
         activate: bool,
         /// Push DeActive.
         #[arg(long)]

@@ -145,3 +145,17 @@ fn mail_test_reaches_a_real_server_or_says_why_not() {
     let (code, _, err) = cli(&["mail-test"], &dir.path().join("failoverd.toml"));
     assert_eq!(code, 2, "no [mail]: {err}");
 }
+
+/// The messages a new admin meets first: `push` without a direction names
+/// both choices (not only `--activate`).
+#[test]
+fn usage_mistakes_name_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("none.toml");
+    let (code, out, err) = cli(&["push", "G"], &config);
+    assert_eq!((code, out.as_str()), (2, ""), "{err}");
+    assert!(err.contains("<--activate|--deactivate>"), "{err}");
+    let (code, _, err) = cli(&["push", "G", "--activate", "--deactivate"], &config);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("cannot be used with"), "{err}");
+}
