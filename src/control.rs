@@ -114,16 +114,40 @@ use tokio::io::AsyncReadExt as _;
 /// Why a call got no reply.
 #[derive(Debug, PartialEq, Eq)]
 pub enum CallError {
-    /// Nothing listens on the socket.
-    NoDaemon,
+    /// No daemon could be reached at this socket (its absolute path).
+    NoDaemon(Unreached, PathBuf),
     /// Something listens but did not answer in time.
     NoAnswer(String),
+}
+
+/// Why the socket could not be reached: each has its own fix.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub enum Unreached {
+    /// No socket there: no daemon runs with these settings.
+    NoSocket,
+    /// The socket is there (mode 0600) but belongs to another user.
+    PermissionDenied,
+    /// A socket nobody listens on: left by a daemon that stopped.
+    NotListening,
+}
+
+impl Unreached {
+    fn of(e: &std::io::Error) -> Unreached {
+        match e.kind() {
+            std::io::ErrorKind::PermissionDenied => Unreached::PermissionDenied,
+            std::io::ErrorKind::NotFound => Unreached::NoSocket,
+            _ => Unreached::NotListening,
+        }
+    }
 }
 
 /// Calls the daemon (blocking, for the commands).
 pub fn call(state_dir: &Path, req: &Request, timeout: Duration) -> Result<Reply, CallError> {
     let path = socket_path(state_dir);
-    let mut stream = UnixStream::connect(&path).map_err(|_| CallError::NoDaemon)?;
+    let mut stream = UnixStream::connect(&path).map_err(|e| {
+        let shown = std::path::absolute(&path).unwrap_or_else(|_| path.clone());
+        CallError::NoDaemon(Unreached::of(&e), shown)
+    })?;
     let no_answer = |e: std::io::Error| CallError::NoAnswer(e.to_string());
     stream.set_read_timeout(Some(timeout)).map_err(no_answer)?;
     stream.set_write_timeout(Some(timeout)).map_err(no_answer)?;

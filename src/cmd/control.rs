@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use super::exit;
 use crate::config::Plan;
-use crate::control::{CallError, Reply, Request, call};
+use crate::control::{CallError, Reply, Request, Unreached, call};
 use crate::firewall::decide::Want;
 use crate::view::Status;
 
@@ -49,18 +49,31 @@ fn groups_known(plan: &Option<Plan>, groups: &[String], err: &mut dyn Write) -> 
 fn ask(state_dir: &Path, req: &Request, timeout: Duration, err: &mut dyn Write) -> Result<Reply, i32> {
     match call(state_dir, req, timeout) {
         Ok(r) => Ok(r),
-        Err(CallError::NoDaemon) => {
-            let _ = writeln!(
-                err,
-                "failoverd: no daemon runs (no control socket in {})",
-                state_dir.display()
-            );
+        Err(CallError::NoDaemon(why, socket)) => {
+            let _ = writeln!(err, "failoverd: {}", unreached(why, &socket));
             Err(NO_DAEMON)
         }
         Err(CallError::NoAnswer(e)) => {
             let _ = writeln!(err, "failoverd: the daemon does not answer: {e}");
             Err(NO_DAEMON)
         }
+    }
+}
+
+/// Why no daemon could be asked, with the socket's absolute path and the
+/// fix.
+fn unreached(why: Unreached, socket: &Path) -> String {
+    let s = socket.display();
+    match why {
+        Unreached::NoSocket => format!(
+            "no daemon runs with these settings: no control socket at {s} (start it: systemctl start failoverd; or give the daemon's settings with -c)"
+        ),
+        Unreached::PermissionDenied => format!(
+            "permission denied on the control socket {s}: it is the service user's (mode 0600); run this as root"
+        ),
+        Unreached::NotListening => format!(
+            "no daemon answers on {s}: a socket left by a daemon that stopped (systemctl status failoverd)"
+        ),
     }
 }
 
