@@ -299,7 +299,11 @@ impl<C: Check> Shell<C> {
         self.next_reply += 1;
         self.replies.insert(to, reply);
         let spool = self.outbox.as_ref().map_or(0, |o| o.status().borrow().queued);
-        let e = self.core.control(req, to, Clocks::now(), spool);
+        let process = matches!(req, control::Request::Metrics).then(super::process::Process::read);
+        let mut e = self.core.control(req, to, Clocks::now(), spool);
+        if let Some(p) = process {
+            super::process::append(&mut e, to, &p);
+        }
         self.perform(e);
     }
 

@@ -18,6 +18,7 @@ pub mod notify;
 mod orphans;
 mod pair_tasks;
 pub mod persist;
+mod process;
 pub mod pushes;
 mod reads;
 mod reload;
