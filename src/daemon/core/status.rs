@@ -151,7 +151,7 @@ pub fn build(core: &Core, problems: &[String], clocks: Clocks) -> view::Status {
             Some(t) => format!(
                 "this host is {} since {}",
                 p.role,
-                humantime::format_rfc3339_seconds(SystemTime::UNIX_EPOCH + Duration::from_secs(t))
+                crate::time::rfc3339_secs(t)
             ),
             None => format!("this host is {}", p.role),
         }),
