@@ -29,9 +29,7 @@ const LAST_RFC3339_SECS: u64 = 253_402_300_799;
 /// `t + d` on tokio's monotonic clock, saturating at `t + FAR` (or `t`
 /// itself if even that cannot be represented).
 pub fn mono_add(t: tokio::time::Instant, d: Duration) -> tokio::time::Instant {
-    t.checked_add(d)
-        .or_else(|| t.checked_add(FAR))
-        .unwrap_or(t)
+    t.checked_add(d).or_else(|| t.checked_add(FAR)).unwrap_or(t)
 }
 
 /// `t - d` on tokio's monotonic clock, saturating at `t` when the clock
@@ -42,9 +40,7 @@ pub fn mono_sub(t: tokio::time::Instant, d: Duration) -> tokio::time::Instant {
 
 /// `t + d` on the wall clock, saturating at `t + FAR` (or `t`).
 pub fn wall_add(t: SystemTime, d: Duration) -> SystemTime {
-    t.checked_add(d)
-        .or_else(|| t.checked_add(FAR))
-        .unwrap_or(t)
+    t.checked_add(d).or_else(|| t.checked_add(FAR)).unwrap_or(t)
 }
 
 /// `t - d` on the wall clock, saturating at the Unix epoch (or `t`).
@@ -81,9 +77,7 @@ pub fn rfc3339_secs(secs: u64) -> String {
     if secs > LAST_RFC3339_SECS {
         return "after 9999-12-31T23:59:59Z".to_string();
     }
-    let t = UNIX_EPOCH
-        .checked_add(Duration::from_secs(secs))
-        .unwrap_or(UNIX_EPOCH);
+    let t = UNIX_EPOCH.checked_add(Duration::from_secs(secs)).unwrap_or(UNIX_EPOCH);
     humantime::format_rfc3339_seconds(t).to_string()
 }
 
@@ -113,8 +107,7 @@ pub fn bounded(d: Duration) -> bool {
 /// A duration for the command line: a humantime string of at most
 /// [`MAX_DURATION`]; clap shows the error with the option's name.
 pub fn parse_cli_duration(s: &str) -> Result<Duration, String> {
-    let d = humantime::parse_duration(s.trim())
-        .map_err(|e| format!("{e}: write it like \"30m\", \"4h\" or \"2d\""))?;
+    let d = humantime::parse_duration(s.trim()).map_err(|e| format!("{e}: write it like \"30m\", \"4h\" or \"2d\""))?;
     if bounded(d) {
         Ok(d)
     } else {

@@ -123,7 +123,10 @@ fn status_shows_a_hold_past_year_9999_without_panicking() {
     let (_rt, emu) = emulator();
     let a = listen("127.0.0.1", 0);
     let port = a.local_addr().unwrap().port();
-    let dir = Daemon::prepare(&settings(&emu, port, "tunnel", ""), &GROUP.replace("PORT", &port.to_string()));
+    let dir = Daemon::prepare(
+        &settings(&emu, port, "tunnel", ""),
+        &GROUP.replace("PORT", &port.to_string()),
+    );
     let mut state = failoverd::state::StateFile::default();
     let year_10000 = UNIX_EPOCH + Duration::from_secs(253_402_300_800);
     state.groups.entry("G".into()).or_default().hold = Some(failoverd::state::Hold {
@@ -143,19 +146,21 @@ fn status_shows_a_hold_past_year_9999_without_panicking() {
     assert!(!err.contains("panicked"), "{err}");
     // Kept (shown as beyond what RFC 3339 writes) or dropped on load as a
     // time far in the future; either way nothing panics.
-    assert!(
-        !out.contains("HELD") || out.contains("after 9999-12-31"),
-        "{out}"
-    );
+    assert!(!out.contains("HELD") || out.contains("after 9999-12-31"), "{out}");
     assert!(!d.log_text().contains("panicked"), "{}", d.log_text());
     drop(a);
 }
 
 #[test]
 fn check_and_run_reject_a_huge_check_every_and_mail_timeout() {
-    let mail = "[mail]\nserver = \"smtp://127.0.0.1:25?tls=none\"\nfrom = \"a@example.com\"\nto = [\"b@example.com\"]\n";
+    let mail =
+        "[mail]\nserver = \"smtp://127.0.0.1:25?tls=none\"\nfrom = \"a@example.com\"\nto = [\"b@example.com\"]\n";
     for (extra, tail, path) in [
-        (format!("check_every = \"{HUGE}\""), String::new(), "firewall.check_every"),
+        (
+            format!("check_every = \"{HUGE}\""),
+            String::new(),
+            "firewall.check_every",
+        ),
         (
             "check_every = \"2days\"".to_string(),
             String::new(),

@@ -791,7 +791,12 @@ pub fn duration_max(section: Section, name: &str) -> Duration {
 /// `at most 1h` for a duration key (the man page prints it beside the
 /// kind), `None` for other keys.
 pub fn bound_text(k: &Key) -> Option<String> {
-    (k.kind == "duration").then(|| format!("at most {}", humantime::format_duration(duration_max(k.section, k.name))))
+    (k.kind == "duration").then(|| {
+        format!(
+            "at most {}",
+            humantime::format_duration(duration_max(k.section, k.name))
+        )
+    })
 }
 
 /// The section of a table read at the dotted `path` (`""`, `"probe"`,
@@ -967,7 +972,8 @@ mod tests {
         }
         for (s, n, max) in DURATION_MAX {
             assert!(
-                KEYS.iter().any(|k| k.section == *s && k.name == *n && k.kind == "duration"),
+                KEYS.iter()
+                    .any(|k| k.section == *s && k.name == *n && k.kind == "duration"),
                 "{} {n}: bounded but not a duration key",
                 s.header()
             );

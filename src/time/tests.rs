@@ -14,7 +14,10 @@ fn sums_saturate_instead_of_panicking() {
     assert_eq!(wall_add(wall, Duration::from_secs(5)), wall + Duration::from_secs(5));
     assert!(wall_add(wall, max) > wall + Duration::from_secs(365 * 86_400));
     assert_eq!(wall_sub(wall, max), UNIX_EPOCH);
-    assert_eq!(wall_sub(UNIX_EPOCH, Duration::from_secs(1)), UNIX_EPOCH - Duration::from_secs(1));
+    assert_eq!(
+        wall_sub(UNIX_EPOCH, Duration::from_secs(1)),
+        UNIX_EPOCH - Duration::from_secs(1)
+    );
 }
 
 #[test]

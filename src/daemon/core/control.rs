@@ -15,7 +15,10 @@ impl Core {
     /// mails the outbox holds, for /metrics.
     pub fn control(&mut self, req: Request, to: ReplyTo, clocks: Clocks, spool_depth: usize) -> Vec<Effect> {
         if let Some(e) = too_long(&req) {
-            self.effects.push(Effect::Reply { to, reply: Reply::err(e) });
+            self.effects.push(Effect::Reply {
+                to,
+                reply: Reply::err(e),
+            });
             return self.take();
         }
         let reply = match req {

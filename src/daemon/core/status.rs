@@ -148,11 +148,7 @@ pub fn build(core: &Core, problems: &[String], clocks: Clocks) -> view::Status {
         problems: problems.to_vec(),
         firewall: url.to_string(),
         ha_role: ha.as_ref().map(|p| match p.since {
-            Some(t) => format!(
-                "this host is {} since {}",
-                p.role,
-                crate::time::rfc3339_secs(t)
-            ),
+            Some(t) => format!("this host is {} since {}", p.role, crate::time::rfc3339_secs(t)),
             None => format!("this host is {}", p.role),
         }),
         ha,
