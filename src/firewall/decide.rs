@@ -12,6 +12,7 @@
 //!
 //! The guard is decided elsewhere and passed in: while it holds, no
 //! DeActive is wanted.
+#![deny(clippy::arithmetic_side_effects)] // time sums saturate (docs/safety.md)
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -371,14 +372,14 @@ impl Policy {
         if n < self.timing.flap_limit || self.deactivated_at.is_none() || self.health != State::Up {
             return None;
         }
-        let factor = 2u32.saturating_pow(n - self.timing.flap_limit);
+        let factor = 2u32.saturating_pow(n.saturating_sub(self.timing.flap_limit));
         let most = MAX_FLAP_HOLD.max(self.timing.flap_hold);
         let hold = self.timing.flap_hold.saturating_mul(factor).min(most);
         let up = self.up_for(now);
         (up < hold).then(|| FlapHold {
             deactives: n,
             hold,
-            remaining: hold - up,
+            remaining: hold.saturating_sub(up),
         })
     }
 
@@ -426,4 +427,5 @@ impl Policy {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)]
 mod tests;

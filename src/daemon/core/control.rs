@@ -1,6 +1,7 @@
 //! The core's answers to `failoverd hold`, `release`, `push`, `status` and
 //! `/metrics`; and the holds themselves (docs/safety.md: a hold never
 //! shortens; its end disarms the group).
+#![deny(clippy::arithmetic_side_effects)] // time sums saturate (docs/safety.md)
 
 use std::time::Duration;
 

@@ -1,6 +1,7 @@
 //! What `failoverd status` shows, built from the daemon's live state as
 //! JSON: groups, expected active member, member states, each target's last
 //! result, the belief and last push with its answer, holds, guard, problems.
+#![deny(clippy::arithmetic_side_effects)] // time sums saturate (docs/safety.md)
 
 use std::time::{Duration, SystemTime};
 
