@@ -307,3 +307,39 @@ proptest! {
         }
     }
 }
+
+// ---- other things check accepted that run refused ----
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
+    })
+}
+
+#[test]
+fn check_warns_where_run_would_lack_icmp_permission() {
+    if !is_root() || std::fs::read_to_string("/proc/sys/net/ipv4/ping_group_range").is_ok_and(|r| r.trim() != "1\t0") {
+        println!("SKIPPED: needs root, and ping_group_range closed to nobody");
+        return;
+    }
+    let ping = GROUP.replace("<Protocol>TCP</Protocol><Port>PORT</Port>", "<Protocol>PING</Protocol>");
+    let dir = Daemon::prepare(&offline_settings("", ""), &ping);
+    for entry in std::fs::read_dir(dir.path()).unwrap().map(Result::unwrap) {
+        std::os::unix::fs::chown(entry.path(), Some(65534), Some(65534)).unwrap();
+    }
+    std::os::unix::fs::chown(dir.path(), Some(65534), Some(65534)).unwrap();
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_failoverd"))
+        .args(["check", "-c"])
+        .arg(dir.path().join("failoverd.toml"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("warning:") && err.contains("ICMP") && err.contains("would exit 2"),
+        "{err}"
+    );
+}
