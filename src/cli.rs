@@ -52,8 +52,9 @@ pub enum Command {
         /// Push DeActive.
         #[arg(long)]
         deactivate: bool,
-        /// Hold the group afterwards for this long (never shortens a hold).
-        #[arg(long, value_name = "DUR", default_value = "1h", value_parser = humantime::parse_duration)]
+        /// Hold the group afterwards for this long (never shortens a hold);
+        /// at most 1y.
+        #[arg(long, value_name = "DUR", default_value = "1h", value_parser = crate::time::parse_cli_duration)]
         hold: std::time::Duration,
     },
     /// Send one test mail through the configured server and print its answer.
@@ -74,8 +75,8 @@ pub enum Command {
         /// Every group.
         #[arg(long, conflicts_with = "groups")]
         all: bool,
-        /// How long.
-        #[arg(long = "for", value_name = "DUR", default_value = "4h", value_parser = humantime::parse_duration)]
+        /// How long; at most 1y.
+        #[arg(long = "for", value_name = "DUR", default_value = "4h", value_parser = crate::time::parse_cli_duration)]
         duration: std::time::Duration,
         /// Why (shown in status).
         #[arg(long, default_value = "maintenance")]

@@ -30,4 +30,5 @@ pub mod mail;
 pub mod page;
 pub mod probe;
 pub mod state;
+pub mod time;
 pub mod view;

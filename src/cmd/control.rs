@@ -103,9 +103,7 @@ pub fn status(path: &Path, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
 }
 
 fn when(secs: Option<u64>) -> String {
-    secs.map_or("-".into(), |s| {
-        humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + Duration::from_secs(s)).to_string()
-    })
+    secs.map_or("-".into(), crate::time::rfc3339_secs)
 }
 
 /// The status as text for a person.

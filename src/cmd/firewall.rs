@@ -84,7 +84,7 @@ pub fn push(path: &Path, group: &str, want: Want, hold: Duration, out: &mut dyn 
         fw.beliefs.insert(group.into(), Belief::of(want));
         fw.set_at.insert(group.into(), SystemTime::now());
     }
-    let until = SystemTime::now() + hold;
+    let until = crate::time::wall_add(SystemTime::now(), hold);
     let reason = format!("manual push of {want}");
     state.groups.entry(group.into()).or_default().hold_until(until, &reason);
     let saved = dir.save(&state);

@@ -122,7 +122,7 @@ async fn lock(dir: &StateDir, wait: Duration) -> Option<std::fs::File> {
 
 /// PING conditions need ICMP permission; without it failoverd cannot do
 /// what it is configured to do, and says what to grant.
-fn icmp_allowed(plan: &Plan) -> Result<(), String> {
+pub(crate) fn icmp_allowed(plan: &Plan) -> Result<(), String> {
     let ping = plan
         .groups
         .iter()

@@ -29,16 +29,16 @@ impl Clocks {
 
     pub fn to_wall(&self, t: Instant) -> SystemTime {
         if t <= self.mono {
-            self.wall - (self.mono - t)
+            crate::time::wall_sub(self.wall, self.mono - t)
         } else {
-            self.wall + (t - self.mono)
+            crate::time::wall_add(self.wall, t - self.mono)
         }
     }
 
     pub fn to_mono(&self, w: SystemTime) -> Instant {
         match self.wall.duration_since(w) {
-            Ok(ago) => self.mono.checked_sub(ago).unwrap_or(self.mono),
-            Err(e) => self.mono + e.duration(),
+            Ok(ago) => crate::time::mono_sub(self.mono, ago),
+            Err(e) => crate::time::mono_add(self.mono, e.duration()),
         }
     }
 }
@@ -111,7 +111,9 @@ pub fn save(g: &mut GroupState, health: &Persisted, policy: &Policy, clocks: &Cl
 pub fn restore(g: &GroupState, policy: &mut Policy, clocks: &Clocks) {
     policy.deactives = g.deactives.iter().map(|w| clocks.to_mono(*w)).collect();
     if let Some(s) = g.restart_backoff_secs {
-        policy.restart_backoff = Duration::from_secs(s).max(policy.timing.restart_backoff);
+        // A damaged or hand-edited file may hold any number: a year at most.
+        let saved = Duration::from_secs(s).min(crate::time::MAX_DURATION);
+        policy.restart_backoff = saved.max(policy.timing.restart_backoff);
     }
     policy.next_restart = g.next_restart.map(|w| clocks.to_mono(w));
     if g.restart_active_pending {

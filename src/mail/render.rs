@@ -379,7 +379,10 @@ pub fn details(e: &Event, zone: &LocalZone) -> String {
 
 /// `2024-05-01 12:00:05 UTC (2024-05-01 14:00:05 +02:00 local)`.
 pub fn time(t: SystemTime, zone: &LocalZone) -> String {
-    let utc: DateTime<Utc> = t.into();
+    // A time chrono cannot hold (a damaged spool): shown, never a panic.
+    let Some(utc) = crate::time::to_chrono(t) else {
+        return crate::time::rfc3339(t);
+    };
     let local: DateTime<FixedOffset> = match zone {
         LocalZone::System => utc.with_timezone(&Local).fixed_offset(),
         // An offset beyond ±24 h cannot be meant: show UTC again.
