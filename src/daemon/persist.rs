@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use crate::firewall::decide::{Policy, Restart};
 use crate::health::group::Persisted;
 use crate::health::target::State;
-use crate::state::GroupState;
+use crate::state::{GroupState, StateDir, times};
 
 /// A pair of "now"s to convert between the clocks.
 #[derive(Clone, Copy, Debug)]
@@ -27,18 +27,25 @@ impl Clocks {
         }
     }
 
+    /// The wall-clock time of instant `t`; saturates (never panics).
     pub fn to_wall(&self, t: Instant) -> SystemTime {
         if t <= self.mono {
-            self.wall - (self.mono - t)
+            self.wall.checked_sub(self.mono - t).unwrap_or(self.wall)
         } else {
-            self.wall + (t - self.mono)
+            times::add(self.wall, t - self.mono)
         }
     }
 
+    /// The instant of wall-clock time `w`; saturates (never panics): a
+    /// time before the monotonic clock's start is its start, one absurdly
+    /// far ahead is a year and a day ahead (the longest any deadline is).
     pub fn to_mono(&self, w: SystemTime) -> Instant {
         match self.wall.duration_since(w) {
             Ok(ago) => self.mono.checked_sub(ago).unwrap_or(self.mono),
-            Err(e) => self.mono + e.duration(),
+            Err(e) => {
+                let ahead = e.duration().min(times::YEAR.saturating_add(times::AHEAD));
+                self.mono.checked_add(ahead).unwrap_or(self.mono)
+            }
         }
     }
 }
@@ -63,12 +70,32 @@ impl Saving {
 
     /// The outcome of a write at `now`.
     pub fn wrote(&mut self, ok: bool, now: Instant) {
-        self.retry_at = (!ok).then_some(now + SAVE_RETRY);
+        self.retry_at = (!ok).then(|| now.checked_add(SAVE_RETRY).unwrap_or(now));
     }
 
     /// Whether the last write succeeded.
     pub fn ok(&self) -> bool {
         self.retry_at.is_none()
+    }
+}
+
+/// Loads `state.json` at the daemon's start, lock held (docs/state-file.md):
+/// damage set aside, the previous good state used, or every group held
+/// when neither can be used; each finding logged. `None`: do not start
+/// (an entry that is not a file, or damage that cannot be set aside).
+pub fn load_at_start(dir: &StateDir, plan: &crate::config::Plan) -> Option<crate::state::StateFile> {
+    let groups: Vec<&str> = plan.groups.iter().map(|g| g.name()).collect();
+    match dir.recover(&groups, SystemTime::now()) {
+        Ok(loaded) => {
+            for w in &loaded.warnings {
+                tracing::warn!(dir = %dir.path.display(), "{w}");
+            }
+            Some(loaded.state)
+        }
+        Err(e) => {
+            tracing::error!(dir = %dir.path.display(), "cannot use the state directory: {e}");
+            None
+        }
     }
 }
 
@@ -111,7 +138,8 @@ pub fn save(g: &mut GroupState, health: &Persisted, policy: &Policy, clocks: &Cl
 pub fn restore(g: &GroupState, policy: &mut Policy, clocks: &Clocks) {
     policy.deactives = g.deactives.iter().map(|w| clocks.to_mono(*w)).collect();
     if let Some(s) = g.restart_backoff_secs {
-        policy.restart_backoff = Duration::from_secs(s).max(policy.timing.restart_backoff);
+        let saved = Duration::from_secs(s.min(times::YEAR.as_secs()));
+        policy.restart_backoff = saved.max(policy.timing.restart_backoff);
     }
     policy.next_restart = g.next_restart.map(|w| clocks.to_mono(w));
     if g.restart_active_pending {
