@@ -2,6 +2,11 @@
 //! times): last health states, holds, damping histories, restart backoffs
 //! and reactivate deadlines survive a restart; beliefs are kept per
 //! firewall URL.
+//!
+//! Saved times may be anything (a damaged or edited file, a clock stepped
+//! back): every conversion here saturates, and clippy's
+//! `arithmetic_side_effects` is denied so that none can come back unseen.
+#![deny(clippy::arithmetic_side_effects)]
 
 use std::time::{Duration, SystemTime};
 
@@ -30,9 +35,11 @@ impl Clocks {
     /// The wall-clock time of instant `t`; saturates (never panics).
     pub fn to_wall(&self, t: Instant) -> SystemTime {
         if t <= self.mono {
-            self.wall.checked_sub(self.mono - t).unwrap_or(self.wall)
+            self.wall
+                .checked_sub(self.mono.saturating_duration_since(t))
+                .unwrap_or(self.wall)
         } else {
-            times::add(self.wall, t - self.mono)
+            times::add(self.wall, t.saturating_duration_since(self.mono))
         }
     }
 
@@ -151,9 +158,46 @@ pub fn restore(g: &GroupState, policy: &mut Policy, clocks: &Clocks) {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
     use crate::firewall::decide::{Kind, Timing};
+
+    #[test]
+    fn absurd_saved_times_never_panic_and_stay_within_a_year_and_a_day() {
+        let t = Timing {
+            restart_after: Duration::from_secs(120),
+            restart_backoff: Duration::from_secs(300),
+            flap_limit: 3,
+            flap_window: Duration::from_secs(1800),
+            flap_hold: Duration::from_secs(600),
+            reactivate_after: Duration::from_secs(1800),
+        };
+        let c = Clocks::now();
+        let far = SystemTime::UNIX_EPOCH + Duration::from_secs(1 << 50);
+        let bound = times::YEAR + times::AHEAD;
+        assert!(c.to_mono(far) <= c.mono + bound);
+        assert!(c.to_mono(SystemTime::UNIX_EPOCH) <= c.mono);
+        let g = GroupState {
+            next_restart: Some(far),
+            deactivated_at: Some(far),
+            last_up: Some(SystemTime::UNIX_EPOCH),
+            deactives: vec![far, SystemTime::UNIX_EPOCH],
+            restart_backoff_secs: Some(u64::MAX),
+            ..GroupState::default()
+        };
+        let mut p = Policy::new(Kind::Tunnel, t);
+        restore(&g, &mut p, &c);
+        assert_eq!(p.restart_backoff, times::YEAR);
+        for later in [0, 1, 3600, 400 * 24 * 3600] {
+            let _ = p.decide(c.mono + Duration::from_secs(later), true, false);
+        }
+        let mut back = GroupState::default();
+        let health = persisted(&g);
+        save(&mut back, &health, &p, &c);
+        assert!(back.next_restart.unwrap() <= times::add(c.wall, bound + Duration::from_secs(1)));
+        assert!(c.to_wall(c.mono + Duration::from_secs(1 << 40)) > c.wall);
+    }
 
     #[test]
     fn rule_memory_survives_a_restart() {

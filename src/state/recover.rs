@@ -6,6 +6,8 @@
 //! mailed. failoverd never starts from a silently empty state; only a
 //! first start (neither file there) starts empty.
 
+#![deny(clippy::arithmetic_side_effects)]
+
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;

@@ -5,6 +5,8 @@
 //! next restart) is shortened to that bound, also warned. Nothing here
 //! can overflow: every sum is checked.
 
+#![deny(clippy::arithmetic_side_effects)]
+
 use std::time::{Duration, SystemTime};
 
 use super::StateFile;
@@ -84,6 +86,7 @@ pub fn check(s: &mut StateFile, now: SystemTime) -> Vec<String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
     use crate::state::{GroupState, Hold};
