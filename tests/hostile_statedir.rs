@@ -133,6 +133,66 @@ fn links_planted_by_the_service_user_are_refused_and_their_targets_untouched() {
         );
         assert_eq!(pushed(&emu, "G"), [], "{entry}: nothing pushed");
     }
+    // Nothing planted: root's push leaves every file it made to the
+    // directory's owner.
+    let dir = Daemon::prepare(
+        &settings(&emu, port, "underlay", ""),
+        &daemonutil::GROUP.replace("PORT", &port.to_string()),
+    );
+    let state = dir.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    std::os::unix::fs::chown(&state, Some(65534), Some(65534)).unwrap();
+    let (code, out, err) = cli(
+        &["push", "G", "--deactivate", "--hold", "2h"],
+        &dir.path().join("failoverd.toml"),
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    for entry in std::fs::read_dir(&state).unwrap() {
+        let entry = entry.unwrap();
+        let m = std::fs::symlink_metadata(entry.path()).unwrap();
+        assert_eq!((m.uid(), m.gid()), (65534, 65534), "{:?}", entry.file_name());
+    }
+}
+
+/// `push` without a daemon loads the state as the daemon does: with both
+/// files damaged every group is held, and the next start mails the loss.
+#[test]
+fn a_push_without_a_daemon_finds_the_loss_and_the_next_start_mails_it() {
+    let (_rt, emu) = emulator();
+    let a = listen("127.0.0.1", 0);
+    let port = a.local_addr().unwrap().port();
+    let _b = listen("127.0.0.2", port);
+    let mut mail = faultutil::MailBox::new(mailutil::mailin(mailutil::port0(), Default::default()));
+    let extra = faultutil::mail_section(mail.server.port);
+    let dir = Daemon::prepare(
+        &settings(&emu, port, "underlay", &extra),
+        &daemonutil::GROUP.replace("PORT", &port.to_string()),
+    );
+    let state = dir.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    std::fs::write(state.join("state.json"), b"{\"version\": 1, \"groups\": 7}").unwrap();
+    std::fs::write(state.join("state.json.prev"), b"\x00").unwrap();
+    let config = dir.path().join("failoverd.toml");
+    let (code, out, err) = cli(&["push", "G", "--activate", "--hold", "1m"], &config);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        err.contains("every group is now held") && err.contains("state.json.damaged-"),
+        "{err}"
+    );
+    let d = Daemon::start_in(dir);
+    d.until_logged("probing started", SECS(20));
+    let deadline = Instant::now() + SECS(20);
+    while !mail.drain().iter().any(|m| m.raw.contains("StateLost")) {
+        assert!(Instant::now() < deadline, "no StateLost mail\n{}", d.report());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (_, out, _) = cli(&["status"], &config);
+    assert!(
+        out.contains("problem: state lost") && out.contains("HELD until"),
+        "{out}"
+    );
+    d.until_notified("STATUS=1 groups: 1 up", SECS(10));
+    nothing_more(&emu, &[Active], SECS(2), &d);
 }
 
 /// A daemon that pushed `DeActive G` by hand with a 2 h hold, stopped;
