@@ -240,3 +240,29 @@ fn a_linked_state_directory_is_followed_only_when_its_owner_made_the_link() {
     let e = StateDir::new(&file).try_lock().unwrap_err();
     assert!(e.to_string().contains("not a directory"), "{e}");
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+    /// Whatever bytes state.json holds, recovery never panics and never
+    /// starts from a silently empty state: either the bytes were a state
+    /// (kept in place), or they were set aside whole and the hold came
+    /// back from `.prev`.
+    #[test]
+    fn any_bytes_as_the_state_file_never_lose_the_hold(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+        let dir = tempfile::tempdir().unwrap();
+        let sd = StateDir::new(dir.path());
+        sd.save(&with_hold("kept")).unwrap();
+        sd.save(&with_hold("kept")).unwrap();
+        std::fs::write(sd.file(), &bytes).unwrap();
+        let got = sd.recover(&["G"], SystemTime::now()).unwrap();
+        proptest::prop_assert!(!got.lost);
+        if sd.file().exists() {
+            proptest::prop_assert_eq!(std::fs::read(sd.file()).unwrap(), bytes);
+        } else {
+            let hold = held(&got.state, "G");
+            proptest::prop_assert_eq!(hold.as_deref(), Some("kept"));
+            let aside = damaged(dir.path(), "state.json").pop().map(|d| d.1);
+            proptest::prop_assert_eq!(aside, Some(bytes));
+        }
+    }
+}
