@@ -433,7 +433,23 @@ fn record_hashes(s: &Settings, groups: &[FwGroup], defs: &[config::groups::Group
             return;
         }
     };
-    let (mut state, _) = dir.load();
+    let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
+    let mut state = match dir.recover(&names, std::time::SystemTime::now()) {
+        Ok(loaded) => {
+            for w in &loaded.warnings {
+                let _ = writeln!(err, "warning: {w}");
+            }
+            loaded.state
+        }
+        Err(e) => {
+            let _ = writeln!(
+                err,
+                "warning: cannot use the state directory {}: {e}: sync hashes not recorded",
+                dir.path.display()
+            );
+            return;
+        }
+    };
     let fw = state.firewalls.entry(s.firewall.url.clone()).or_default();
     for (g, def) in groups.iter().zip(defs) {
         let spelling = match g.written() {

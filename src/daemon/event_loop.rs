@@ -112,10 +112,9 @@ pub async fn serve<C: Check>(plan: Plan, deps: Deps<C>, shutdown: impl Future<Ou
     if plan.settings.firewall.tls == crate::config::settings::TlsMode::Insecure {
         tracing::warn!("[firewall] insecure = true: the firewall's certificate is not checked; set pin_sha256 instead");
     }
-    let (state, warning) = deps.dir.load();
-    if let Some(w) = warning {
-        tracing::warn!("{w}");
-    }
+    let Some(state) = super::persist::load_at_start(&deps.dir, &plan) else {
+        return exit::CONFIG;
+    };
     let mail = plan.settings.mail.as_ref().map(MailSettings::from_config);
     let outbox = match outbox::start(mail.as_ref(), context(), &deps.dir.path) {
         Ok(o) => o,

@@ -331,6 +331,7 @@ fn daemon_headline(d: DaemonKind, e: &Event, short: bool) -> String {
         D::GuardTripEnded => "failoverd: guard trip ended, groups disarmed".to_owned(),
         D::IcmpFailure => "failoverd: ICMP probing failed".to_owned(),
         D::StateDirFailure => "failoverd: state not persisted (state directory failure)".to_owned(),
+        D::StateLost => "failoverd: state lost, every group held until released".to_owned(),
         D::SpoolOverLimit => "failoverd: mail spool over its limit".to_owned(),
         D::ReloadRejected if short => "failoverd: reload rejected".to_owned(),
         D::ReloadRejected => "failoverd: reload rejected, old settings still running".to_owned(),
