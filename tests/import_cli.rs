@@ -324,7 +324,9 @@ fn imported_files_are_readable_by_the_service_user_and_a_rerun_is_unchanged() {
         assert_eq!(mode, 0o644, "{}: group files hold no secret", f.display());
     }
     assert!(
-        files_in(&groups_d).iter().all(|f| f.extension().is_some_and(|e| e == "xml")),
+        files_in(&groups_d)
+            .iter()
+            .all(|f| f.extension().is_some_and(|e| e == "xml")),
         "no temporary file left: {:?}",
         files_in(&groups_d)
     );
@@ -373,7 +375,9 @@ fn root() -> bool {
 fn cli_umask(args: &[&str], config: &Path, umask: &str) -> (i32, String, String) {
     let out = std::process::Command::new("sh")
         .arg("-c")
-        .arg(format!("umask {umask}; b=\"$0\"; c=\"$1\"; shift; exec \"$b\" \"$@\" -c \"$c\""))
+        .arg(format!(
+            "umask {umask}; b=\"$0\"; c=\"$1\"; shift; exec \"$b\" \"$@\" -c \"$c\""
+        ))
         .arg(env!("CARGO_BIN_EXE_failoverd"))
         .arg(config)
         .args(args)

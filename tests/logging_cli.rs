@@ -40,7 +40,10 @@ fn a_piped_log_has_no_colour_names_version_and_signal_and_no_library_errors() {
         "[snmp]\naddress = \"{}\"\nversion = \"2c\"\ncommunity_file = \"community\"\ninterval = \"1s\"\ntimeout = \"300ms\"\n",
         closed
     );
-    let dir = Daemon::prepare(&settings(&emu, port, "tunnel", &extra), &daemonutil::GROUP.replace("PORT", &port.to_string()));
+    let dir = Daemon::prepare(
+        &settings(&emu, port, "tunnel", &extra),
+        &daemonutil::GROUP.replace("PORT", &port.to_string()),
+    );
     std::fs::write(dir.path().join("community"), "public\n").unwrap();
     std::fs::set_permissions(
         dir.path().join("community"),
@@ -64,7 +67,11 @@ fn a_piped_log_has_no_colour_names_version_and_signal_and_no_library_errors() {
             sink.lock().unwrap().push(line);
         }
     });
-    until(&log, &format!("failoverd {VERSION} probing started"), Duration::from_secs(20));
+    until(
+        &log,
+        &format!("failoverd {VERSION} probing started"),
+        Duration::from_secs(20),
+    );
     until(&log, "SnmpUnusable", Duration::from_secs(30));
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -75,10 +82,7 @@ fn a_piped_log_has_no_colour_names_version_and_signal_and_no_library_errors() {
     let log = log.lock().unwrap().join("\n");
     assert_eq!(code, Some(0), "{log}");
     assert!(!log.contains('\u{1b}'), "no ANSI escape in a pipe:\n{log}");
-    assert!(
-        log.contains(&format!("SIGTERM: failoverd {VERSION} stopping")),
-        "{log}"
-    );
+    assert!(log.contains(&format!("SIGTERM: failoverd {VERSION} stopping")), "{log}");
     assert!(log.contains(&format!("failoverd {VERSION} stopped")), "{log}");
     let shouting: Vec<&str> = log
         .lines()

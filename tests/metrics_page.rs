@@ -16,13 +16,13 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use common::Case;
-use promutil::families;
 use failoverd::control::Request;
 use failoverd::daemon::core::{Core, Effect};
 use failoverd::daemon::persist::Clocks;
 use failoverd::health::outcome::Outcome;
 use failoverd::probe::schedule::{Observation, Report};
 use failoverd::state::StateFile;
+use promutil::families;
 
 const STREAMS: usize = 10_000;
 /// The page at 10,000 streams, default keys.

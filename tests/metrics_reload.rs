@@ -13,7 +13,6 @@ mod netutil;
 mod promutil;
 use daemonutil::{Daemon, emulator, http_get, listen, settings};
 
-
 /// The `/metrics` page, without the HTTP head.
 fn page(port: u16) -> String {
     let response = http_get(port, "GET", "/metrics");
@@ -56,7 +55,11 @@ fn counters_do_not_go_back_at_a_reload() {
         if checks >= 10.0 && pushed {
             break c;
         }
-        assert!(Instant::now() < deadline, "no checks and push counted: {c:?}\n{}", d.report());
+        assert!(
+            Instant::now() < deadline,
+            "no checks and push counted: {c:?}\n{}",
+            d.report()
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     d.signal("HUP");
@@ -88,9 +91,16 @@ fn counters_do_not_go_back_at_a_reload() {
         .unwrap()
         .as_secs_f64();
     let started = value("process_start_time_seconds");
-    assert!(now - started < 120.0 && now >= started - 1.0, "started {started}, now {now}");
+    assert!(
+        now - started < 120.0 && now >= started - 1.0,
+        "started {started}, now {now}"
+    );
     if let Some(listed) = promutil::families(&page) {
-        for f in ["failoverd_build_info gauge", "process_cpu_seconds counter", "process_open_fds gauge"] {
+        for f in [
+            "failoverd_build_info gauge",
+            "process_cpu_seconds counter",
+            "process_open_fds gauge",
+        ] {
             assert!(listed.contains(f), "{f} in\n{listed}");
         }
     }

@@ -71,9 +71,9 @@ fn unreached(why: Unreached, socket: &Path) -> String {
         Unreached::PermissionDenied => format!(
             "permission denied on the control socket {s}: it is the service user's (mode 0600); run this as root"
         ),
-        Unreached::NotListening => format!(
-            "no daemon answers on {s}: a socket left by a daemon that stopped (systemctl status failoverd)"
-        ),
+        Unreached::NotListening => {
+            format!("no daemon answers on {s}: a socket left by a daemon that stopped (systemctl status failoverd)")
+        }
     }
 }
 

@@ -321,7 +321,11 @@ fn dry_run(
     for (p, text) in files {
         match planned.fate(p) {
             Fate::Unchanged => {
-                let _ = writeln!(err, "unchanged {}: it already holds the firewall's definition", p.display());
+                let _ = writeln!(
+                    err,
+                    "unchanged {}: it already holds the firewall's definition",
+                    p.display()
+                );
             }
             Fate::Differs if !force => {
                 let _ = writeln!(

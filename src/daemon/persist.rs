@@ -35,9 +35,9 @@ impl Clocks {
     /// The wall-clock time of instant `t`; saturates (never panics).
     pub fn to_wall(&self, t: Instant) -> SystemTime {
         if t <= self.mono {
-            crate::time::wall_sub(self.wall, self.mono - t)
+            crate::time::wall_sub(self.wall, self.mono.saturating_duration_since(t))
         } else {
-            crate::time::wall_add(self.wall, t - self.mono)
+            crate::time::wall_add(self.wall, t.saturating_duration_since(self.mono))
         }
     }
 

@@ -255,10 +255,7 @@ impl GroupHealth {
             match kind {
                 // Back to the first member: the news is the member that
                 // came back, with its own reason.
-                EventKind::Failback => format!(
-                    "member '{t}' is up: {}; '{f}' is {state}",
-                    reason_of(members, to)
-                ),
+                EventKind::Failback => format!("member '{t}' is up: {}; '{f}' is {state}", reason_of(members, to)),
                 _ => format!(
                     "member '{f}' {state}: {}; next member up is '{t}'",
                     reason_of(members, from)

@@ -41,4 +41,3 @@ pub fn families(page: &str) -> Option<String> {
     );
     Some(listed)
 }
-

@@ -45,7 +45,9 @@ pub(super) fn pin_mismatch(error: &(dyn StdError + 'static)) -> Option<String> {
 pub(super) fn untrusted(error: &(dyn StdError + 'static)) -> bool {
     let mut current = Some(error);
     while let Some(e) = current {
-        if let Some(rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer)) = e.downcast_ref::<rustls::Error>() {
+        if let Some(rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer)) =
+            e.downcast_ref::<rustls::Error>()
+        {
             return true;
         }
         if let Some(inner) = e.downcast_ref::<io::Error>().and_then(io::Error::get_ref)
