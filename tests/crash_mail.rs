@@ -161,6 +161,12 @@ fn one_run(seed: u64, k: usize, extra: u64) {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+    // At least once: a Message-ID twice only for the very same mail.
+    let mut ids: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for m in &got {
+        let first = ids.entry(message_id(m)).or_insert_with(|| headlines(m));
+        assert_eq!(*first, headlines(m), "seed {seed}: one Message-ID, two mails");
+    }
     let (_, log, _, _) = d.stop();
     let all = format!("{}\n{}", first.join("\n"), log.join("\n"));
     assert!(!all.contains("panicked"), "a panic:\n{all}");

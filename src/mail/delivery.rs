@@ -227,9 +227,16 @@ impl<D: Deliver> Task<D> {
         self.journal_last = Some(Instant::now());
         let (written, folded) = self
             .with_spool(move |spool| {
-                let written: io::Result<()> = mails.into_iter().map(|m| spool.push(m).1).collect();
+                // Every mail is pushed (kept in memory) even when a write
+                // fails; the first failure is reported.
+                let mut written: io::Result<()> = Ok(());
+                for m in mails {
+                    let r = spool.push(m).1;
+                    written = written.and(r);
+                }
                 let fold = |ms: &[Mail]| digest::spool(ms, max, &ctx, Stamp::new(&domain, SystemTime::now()));
                 let folded = spool.fold_over(max as usize, busy, fold);
+                // A mail not written keeps its events in `pending.jsonl`.
                 (written.and_then(|()| spool.save_unsent(&unsent)), folded)
             })
             .await;
@@ -239,20 +246,7 @@ impl<D: Deliver> Task<D> {
         if let Some(e) = &spool_error {
             tracing::warn!("{e}");
         }
-        let folded = match folded {
-            Ok(n) => n as u64,
-            Err(e) => {
-                tracing::warn!("cannot fold the mail spool: {e}");
-                0
-            }
-        };
-        if folded > 0 {
-            tracing::warn!(
-                folded,
-                spool_max = max,
-                "mail spool over its limit: oldest group mails folded into a digest"
-            );
-        }
+        let folded = report_folded(folded, max);
         self.update(|s| {
             s.spool_error = spool_error;
             s.rendered += count;
@@ -367,6 +361,25 @@ impl<D: Deliver> Task<D> {
             s.queued = queued;
         });
     }
+}
+
+/// Logs what folding the spool did; returns how many mails it folded.
+fn report_folded(folded: io::Result<usize>, spool_max: u32) -> u64 {
+    let folded = match folded {
+        Ok(n) => n as u64,
+        Err(e) => {
+            tracing::warn!("cannot fold the mail spool: {e}");
+            0
+        }
+    };
+    if folded > 0 {
+        tracing::warn!(
+            folded,
+            spool_max,
+            "mail spool over its limit: oldest group mails folded into a digest"
+        );
+    }
+    folded
 }
 
 async fn join(flight: &mut Option<Flight>) -> (u64, Result<Answer, JoinError>) {
