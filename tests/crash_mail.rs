@@ -271,3 +271,73 @@ fn a_link_fifo_or_folder_planted_in_the_spool_stops_run_and_is_never_followed() 
         "nothing written through it"
     );
 }
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// Runs `sh -c script` in `dir` as `nobody` (setpriv).
+fn as_nobody(dir: &Path, script: &str) {
+    let status = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "sh", "-c", script])
+        .current_dir(dir)
+        .status()
+        .unwrap();
+    assert!(status.success(), "as nobody: {script}");
+}
+
+/// Root runs failoverd in a state directory that belongs to the service's
+/// user (nobody here), who plants a link to a root-only file in `spool/`,
+/// then swaps `spool/` itself for a link to a root-only folder: `run`
+/// exits 2 naming each, and root's file and folder are untouched (content,
+/// owner, mode).
+#[test]
+fn links_planted_by_the_service_user_never_reach_roots_files() {
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _, chown};
+    if !is_root() {
+        println!("SKIPPED: links planted by another user need root (setpriv)");
+        return;
+    }
+    let (_rt, emu) = emulator();
+    let (cfg, xml) = loopback_settings(&emu, mailutil::free_port(), "", &mail_section(mailutil::free_port()));
+    let dir = Daemon::prepare(&cfg, &xml);
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (state, spool) = (dir.path().join("state"), dir.path().join("state/spool"));
+    std::fs::create_dir_all(&spool).unwrap();
+    chown(&state, Some(65534), Some(65534)).unwrap();
+    chown(&spool, Some(65534), Some(65534)).unwrap();
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, "keep").unwrap();
+    std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let private = dir.path().join("private");
+    std::fs::create_dir(&private).unwrap();
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o711)).unwrap();
+    let untouched = || {
+        let m = std::fs::metadata(&victim).unwrap();
+        assert_eq!((m.uid(), m.mode() & 0o777), (0, 0o600), "the victim's owner and mode");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
+        let p = std::fs::metadata(&private).unwrap();
+        assert_eq!(
+            (p.uid(), p.mode() & 0o777),
+            (0, 0o711),
+            "the private folder's owner and mode"
+        );
+        assert_eq!(std::fs::read_dir(&private).unwrap().count(), 0, "nothing written in it");
+    };
+    as_nobody(&state, "ln -s ../victim spool/00000000000000000001.json");
+    let (code, err) = run_exits(dir.path());
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("spool/00000000000000000001.json"), "{err}");
+    untouched();
+    as_nobody(
+        &state,
+        "rm spool/00000000000000000001.json && rmdir spool && ln -s ../private spool",
+    );
+    let (code, err) = run_exits(dir.path());
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(&spool.display().to_string()), "{err}");
+    untouched();
+}

@@ -152,3 +152,28 @@ fn a_damaged_pending_file_is_set_aside_and_its_readable_events_kept() {
     assert!(third.take_unsent().is_empty());
     assert_eq!(warnings.len(), 1, "{warnings:?}");
 }
+
+#[test]
+fn a_spool_folder_swapped_for_a_link_while_running_is_not_followed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("spool");
+    let elsewhere = tmp.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let (mut s, _) = Spool::open(&dir).unwrap();
+    std::fs::rename(&dir, tmp.path().join("moved")).unwrap();
+    symlink(&elsewhere, &dir).unwrap();
+    let (seq, written) = s.push(mail(vec![ev(Kind::MemberDown, 1)]));
+    written.unwrap();
+    s.save_unsent(&Unsent {
+        batch: vec![ev(Kind::GroupDown, 2)],
+        held: Vec::new(),
+    })
+    .unwrap();
+    assert_eq!(
+        std::fs::read_dir(&elsewhere).unwrap().count(),
+        0,
+        "nothing through the link"
+    );
+    let moved = tmp.path().join("moved");
+    assert!(moved.join(file_name(seq)).is_file() && moved.join(pending::NAME).is_file());
+}
