@@ -127,8 +127,9 @@ impl Spool {
         if unsent.is_empty() {
             if self.pending_on_disk {
                 match dir.remove(pending::NAME) {
-                    Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-                    _ => dir.sync()?,
+                    Ok(()) => dir.sync()?,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
                 }
                 self.pending_on_disk = false;
             }
