@@ -16,7 +16,7 @@ pub const AHEAD: Duration = Duration::from_secs(24 * 3600);
 
 /// The longest hold failoverd places (`hold --for` is bounded at a year,
 /// and the "state lost" hold is a year).
-pub const YEAR: Duration = Duration::from_secs(365 * 24 * 3600);
+pub const YEAR: Duration = crate::time::MAX_DURATION;
 
 /// The latest deadline kept at load: a year and a day from now.
 pub fn latest_deadline(now: SystemTime) -> SystemTime {
