@@ -20,9 +20,10 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::core::{Core, Effect, Generation, ReplyTo};
+pub(super) use super::mailing::hostname;
 use super::pair_tasks::{PairTasks, PeerRead};
 use super::send::{DryRun, Live, Push, Sender};
-use super::{notify::Notifier, persist::Clocks, reads::Reads, streams::Streams};
+use super::{VERSION, notify::Notifier, persist::Clocks, reads::Reads, streams::Streams};
 use crate::control::{self, Reply};
 use crate::firewall::api::{Answer, Api};
 use crate::mail::{
@@ -300,9 +301,7 @@ impl<C: Check> Shell<C> {
         let spool = self.outbox.as_ref().map_or(0, |o| o.status().borrow().queued);
         let process = matches!(req, control::Request::Metrics).then(super::process::Process::read);
         let mut e = self.core.control(req, to, Clocks::now(), spool);
-        if let Some(p) = process {
-            super::process::append(&mut e, to, &p);
-        }
+        process.inspect(|p| super::process::append(&mut e, to, p));
         self.perform(e);
     }
 
@@ -391,16 +390,4 @@ impl<C: Check> Shell<C> {
         }
         tracing::info!("failoverd {VERSION} stopped");
     }
-}
-
-/// The version every start and stop line names.
-const VERSION: &str = env!("CARGO_PKG_VERSION");
-
-/// This host's name, for mails and Message-IDs.
-pub(super) fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".into())
 }

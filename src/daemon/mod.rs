@@ -36,6 +36,9 @@ use crate::probe::Protocol;
 use crate::probe::icmp::{Family as IcmpFamily, check_permission};
 use crate::state::StateDir;
 
+/// The version every start and stop line names.
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
 /// How the daemon was asked to run.
 #[derive(Clone, Debug)]
 pub struct Options {
