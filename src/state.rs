@@ -192,7 +192,23 @@ impl StateDir {
         for name in [FILE, PREV, TMP] {
             entry::check_entry(&self.path.join(name))?;
         }
+        // Who holds the lock, for the next process that finds it taken.
+        let mut f = f;
+        f.set_len(0)?;
+        std::io::Write::write_all(&mut f, format!("{}\n", std::process::id()).as_bytes())?;
         Ok(Some(f))
+    }
+
+    /// The process id the lock's holder wrote, if it can be read (an
+    /// older version wrote none).
+    pub fn holder(&self) -> Option<u32> {
+        let bytes = entry::read_limited(&self.path.join("lock"), 64).ok()?;
+        String::from_utf8_lossy(&bytes).trim().parse().ok()
+    }
+
+    /// The folder as an absolute path, for messages.
+    pub fn shown(&self) -> PathBuf {
+        std::path::absolute(&self.path).unwrap_or_else(|_| self.path.clone())
     }
 }
 

@@ -94,3 +94,39 @@ fn a_piped_log_has_no_colour_names_version_and_signal_and_no_library_errors() {
         shouting.join("\n")
     );
 }
+
+/// A second `run` on the same settings says at once who holds the state
+/// directory (the first daemon's PID) and where (the absolute path), not
+/// after the 15 s wait, and not "another run" alone.
+#[test]
+fn a_second_run_names_the_pid_and_the_absolute_path_at_once() {
+    let (_rt, emu) = emulator();
+    let peer = listen("127.0.0.1", 0);
+    let port = peer.local_addr().unwrap().port();
+    let first = Daemon::start(&settings(&emu, port, "tunnel", ""), port);
+    first.until_notified("READY=1", Duration::from_secs(20));
+    let config = first.dir.path().join("failoverd.toml");
+    let mut second = Command::new(env!("CARGO_BIN_EXE_failoverd"))
+        .args(["run", "-c"])
+        .arg(&config)
+        .env("NO_COLOR", "1")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let sink = log.clone();
+    let stderr = second.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            sink.lock().unwrap().push(line);
+        }
+    });
+    let lock = first.dir.path().join("state").join("lock");
+    let want = format!("{} is locked by failoverd PID {}", lock.display(), first.pid());
+    // Well within the 15 s the second run waits before it gives up.
+    until(&log, &want, Duration::from_secs(5));
+    let _ = second.kill();
+    let _ = second.wait();
+    let (code, ..) = first.stop();
+    assert_eq!(code, 0);
+}
