@@ -63,8 +63,14 @@ pub enum Command {
     )]
     MailTest,
     /// What the running daemon sees: groups, members, targets, pushes, holds.
-    #[command(after_long_help = "Exit status: 0; 2 settings unreadable or bad arguments; 3 no daemon.")]
-    Status,
+    #[command(
+        after_long_help = "Exit status: 0; 1 the daemon answered what this version cannot read; 2 settings unreadable or bad arguments; 3 no daemon (the message says why: no socket, permission denied, not answering)."
+    )]
+    Status {
+        /// Print the /status document (JSON) instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
     /// No pushes for these groups until released or the time ends; probing
     /// and mail go on.
     #[command(after_long_help = "Exit status: 0; 2 settings, arguments or unknown group; 3 no daemon.")]

@@ -77,8 +77,9 @@ fn unreached(why: Unreached, socket: &Path) -> String {
     }
 }
 
-/// `failoverd status`.
-pub fn status(path: &Path, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+/// `failoverd status`; with `json`, the `/status` document as the daemon
+/// sent it (once this version can read it).
+pub fn status(path: &Path, json: bool, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     let Some((dir, _)) = target(path, err) else {
         return exit::CONFIG;
     };
@@ -86,7 +87,12 @@ pub fn status(path: &Path, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
         Ok(r) => r,
         Err(code) => return code,
     };
-    match serde_json::from_value::<Status>(reply.body) {
+    match serde_json::from_value::<Status>(reply.body.clone()) {
+        Ok(_) if json => {
+            let text = serde_json::to_string_pretty(&reply.body).unwrap_or_default();
+            let _ = writeln!(out, "{text}");
+            exit::OK
+        }
         Ok(status) => {
             let _ = write!(out, "{}", render(&status));
             exit::OK

@@ -111,7 +111,11 @@ async fn lock(dir: &StateDir, wait: Duration) -> Option<std::fs::File> {
             Ok(Some(f)) => return Some(f),
             Ok(None) if tokio::time::Instant::now() < deadline => {
                 if !std::mem::replace(&mut told, true) {
-                    tracing::warn!("{}; waiting up to {} for it", locked(dir), humantime::format_duration(wait));
+                    tracing::warn!(
+                        "{}; waiting up to {} for it",
+                        locked(dir),
+                        humantime::format_duration(wait)
+                    );
                 }
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
