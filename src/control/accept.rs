@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::Semaphore;
+use tokio::time::Instant;
 
 /// Connections served at once per listener; more are closed at once.
 pub const MAX_CONNECTIONS: usize = 64;
@@ -82,11 +83,18 @@ where
 }
 
 /// A run of failed (or refused) accepts, logged once at its start and once
-/// at its end.
+/// at its end: when accepts have gone well for [`QUIET`] since the last
+/// failure (under a flood, failures and successes alternate; one streak).
 #[derive(Default)]
 struct Streak {
     count: u64,
+    /// Failures since the last success: the pause grows with them.
+    in_row: u64,
+    last: Option<Instant>,
 }
+
+/// How long a streak must have been over before its end is logged.
+const QUIET: Duration = Duration::from_secs(2);
 
 impl Streak {
     /// Counts a failed accept; the pause before the next one.
@@ -98,8 +106,9 @@ impl Streak {
                 "{name}: cannot accept a connection: {e}; pausing, then trying again"
             );
         }
-        self.count = self.count.saturating_add(1);
-        pause(self.count)
+        self.count_one();
+        self.in_row = self.in_row.saturating_add(1);
+        pause(self.in_row)
     }
 
     /// Counts a connection closed at once because every slot is taken.
@@ -111,11 +120,18 @@ impl Streak {
                 "{name}: {MAX_CONNECTIONS} connections already open; closing new ones at once"
             );
         }
-        self.count = self.count.saturating_add(1);
+        self.count_one();
     }
 
+    fn count_one(&mut self) {
+        self.count = self.count.saturating_add(1);
+        self.last = Some(Instant::now());
+    }
+
+    /// Counts a success; logs the streak's end once it has been quiet.
     fn ended(&mut self, name: &str, what: &str) {
-        if self.count > 0 {
+        self.in_row = 0;
+        if self.count > 0 && self.last.is_none_or(|t| t.elapsed() >= QUIET) {
             tracing::info!(
                 listener = name,
                 times = self.count,
