@@ -29,6 +29,7 @@ pub enum Command {
     /// Validate the settings and group files; print every error and warning,
     /// and what failoverd will do when each group fails.
     #[command(
+        override_usage = "failoverd check [-c PATH] [--online]",
         after_long_help = "Exit status: 0 valid; 1 invalid (an unreadable group or password file included), or with --online a Get the firewall did not accept; 2 settings unreadable or bad arguments."
     )]
     Check {
@@ -40,6 +41,7 @@ pub enum Command {
     /// One push attempt to the firewall, recorded as the belief and
     /// followed by a hold.
     #[command(
+        override_usage = "failoverd push [-c PATH] GROUP --activate|--deactivate [--hold DUR]",
         after_long_help = "Exit status: 0 accepted; 1 not accepted; 2 settings, arguments or unknown group; 3 a daemon runs but does not answer.",
         group(clap::ArgGroup::new("direction").required(true).args(["activate", "deactivate"]))
     )]
@@ -59,11 +61,13 @@ pub enum Command {
     },
     /// Send one test mail through the configured server and print its answer.
     #[command(
+        override_usage = "failoverd mail-test [-c PATH]",
         after_long_help = "Exit status: 0 the server accepted the mail; 1 it did not; 2 configuration, or no [mail]."
     )]
     MailTest,
     /// What the running daemon sees: groups, members, targets, pushes, holds.
     #[command(
+        override_usage = "failoverd status [-c PATH] [--json]",
         after_long_help = "Exit status: 0; 1 the daemon answered what this version cannot read; 2 settings unreadable or bad arguments; 3 no daemon (the message says why: no socket, permission denied, not answering)."
     )]
     Status {
@@ -73,7 +77,10 @@ pub enum Command {
     },
     /// No pushes for these groups until released or the time ends; probing
     /// and mail go on.
-    #[command(after_long_help = "Exit status: 0; 2 settings, arguments or unknown group; 3 no daemon.")]
+    #[command(
+        override_usage = "failoverd hold [-c PATH] GROUP...|--all [--for DUR] [--reason TEXT]",
+        after_long_help = "Exit status: 0; 2 settings, arguments or unknown group; 3 no daemon."
+    )]
     Hold {
         /// Groups to hold (or --all).
         #[arg(required_unless_present = "all")]
@@ -89,7 +96,10 @@ pub enum Command {
         reason: String,
     },
     /// End holds; the next push is decided from current health.
-    #[command(after_long_help = "Exit status: 0; 2 settings, arguments or unknown group; 3 no daemon.")]
+    #[command(
+        override_usage = "failoverd release [-c PATH] GROUP...|--all",
+        after_long_help = "Exit status: 0; 2 settings, arguments or unknown group; 3 no daemon."
+    )]
     Release {
         /// Groups to release (or --all).
         #[arg(required_unless_present = "all")]
@@ -101,6 +111,7 @@ pub enum Command {
     /// Send group definitions to the firewall: Add, and Update where the
     /// answer is 502; never Active/DeActive.
     #[command(
+        override_usage = "failoverd sync [-c PATH] [--group GROUP] [--changed-only]",
         after_long_help = "Exit status: 0 every group accepted or unchanged; 1 any other answer; 2 settings or arguments."
     )]
     Sync {
@@ -113,6 +124,7 @@ pub enum Command {
     },
     /// The daemon, in the foreground.
     #[command(
+        override_usage = "failoverd run [-c PATH] [--dry-run]",
         after_long_help = "Exit status: 0 after SIGTERM or SIGINT; 2 cannot start as configured (invalid settings, PING without ICMP permission, state directory locked by another run); 1 any other fatal error."
     )]
     Run {
@@ -124,12 +136,14 @@ pub enum Command {
     /// (read-only Gets), write one group file per group and print a
     /// connection table to paste for every member that has none.
     #[command(
-        after_long_help = "Exit status: 0 imported; 1 the firewall refused or answered what cannot be read; 2 settings, arguments, or a file exists without --force."
+        override_usage = "failoverd import [-c PATH] [--group GROUP]... [--out DIR] [--dry-run] [--force]",
+        after_long_help = "Exit status: 0 imported, every file unchanged, or --dry-run; 1 the firewall refused or answered what cannot be read; 2 settings, arguments, or a file that differs exists without --force."
     )]
     Import(crate::cmd::import::ImportArgs),
     /// Check every target once (no fall/rise) and print a table: group,
     /// member, condition, target, result, RTT or reason.
     #[command(
+        override_usage = "failoverd probe [-c PATH] [--group GROUP]",
         after_long_help = "Exit status: 0 all good; 1 any check failed; else 4 any check could not be made here (a local fault); 2 configuration."
     )]
     Probe {

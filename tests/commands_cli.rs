@@ -158,6 +158,14 @@ fn usage_mistakes_name_the_fix() {
     let (code, _, err) = cli(&["push", "G", "--activate", "--deactivate"], &config);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("cannot be used with"), "{err}");
+    // The settings file is optional in every usage line, even when given
+    // after the command (clap showed it as a required --config <PATH>).
+    for args in [&["push", "G"][..], &["hold"][..], &["release"][..]] {
+        let (code, _, err) = cli(args, &config);
+        assert_eq!(code, 2, "{err}");
+        let usage = err.lines().find(|l| l.starts_with("Usage:")).unwrap_or_default();
+        assert!(usage.contains("[-c PATH]") && !usage.contains("--config <PATH>"), "{usage}");
+    }
 }
 
 /// `status` with no daemon to ask says which of the three it is, with the
