@@ -22,6 +22,21 @@ pub struct Status {
     /// With `[snmp]`: how reading the tunnel table goes.
     #[serde(default)]
     pub snmp: Option<Snmp>,
+    /// The firewall API's health, from the periodic Get and every push's
+    /// answer.
+    #[serde(default)]
+    pub api: Api,
+}
+
+/// The firewall API's health (docs/firewall-api.md, "API health").
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Api {
+    /// "usable", "unusable" or "unknown" (no answer yet).
+    pub state: String,
+    /// When an answer last got through (Unix seconds).
+    pub last_success: Option<u64>,
+    /// Why the last answer did not get through, while it did not.
+    pub problem: Option<String>,
 }
 
 /// This host's place in an active/standby pair (docs/ha.md).

@@ -164,7 +164,10 @@ fn usage_mistakes_name_the_fix() {
         let (code, _, err) = cli(args, &config);
         assert_eq!(code, 2, "{err}");
         let usage = err.lines().find(|l| l.starts_with("Usage:")).unwrap_or_default();
-        assert!(usage.contains("[-c PATH]") && !usage.contains("--config <PATH>"), "{usage}");
+        assert!(
+            usage.contains("[-c PATH]") && !usage.contains("--config <PATH>"),
+            "{usage}"
+        );
     }
 }
 

@@ -112,6 +112,24 @@ fn when(secs: Option<u64>) -> String {
     secs.map_or("-".into(), crate::time::rfc3339_secs)
 }
 
+/// "api: usable, last answer 2m ago", or the problem.
+fn api_line(a: &crate::view::Api, now: std::time::SystemTime) -> String {
+    let ago = a.last_success.map(|s| {
+        let then = crate::time::from_unix_secs(s);
+        let d = now.duration_since(then).unwrap_or_default();
+        format!(
+            "last answer {} ago",
+            humantime::format_duration(Duration::from_secs(d.as_secs()))
+        )
+    });
+    match (&a.problem, ago) {
+        (Some(p), Some(ago)) => format!("api: UNUSABLE: {p} ({ago})\n"),
+        (Some(p), None) => format!("api: UNUSABLE: {p}\n"),
+        (None, Some(ago)) => format!("api: usable, {ago}\n"),
+        (None, None) => "api: no answer yet\n".to_string(),
+    }
+}
+
 /// The status as text for a person.
 pub fn render(s: &Status) -> String {
     let mut t = String::new();
@@ -191,6 +209,7 @@ pub fn render(s: &Status) -> String {
     if s.guard_tripped {
         t += "guard: holding DeActives\n";
     }
+    t += &api_line(&s.api, std::time::SystemTime::now());
     if let Some(snmp) = &s.snmp {
         match &snmp.error {
             Some(e) => t += &format!("snmp: the tunnel table cannot be read: {e}\n"),

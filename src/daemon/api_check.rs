@@ -4,21 +4,19 @@
 //! the firewall does not know. READY never waits for it; it changes
 //! nothing on the firewall, so it runs in dry run too.
 
-use std::time::SystemTime;
-
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::firewall::api::Api;
 use crate::firewall::slot::Class;
-use crate::mail::event::{DaemonKind, Event, Kind};
-use crate::mail::outbox::Mailer;
 
-/// Makes the Get in the background; problems are logged, and a
-/// configuration-class answer is mailed as a daemon event. The daemon owns
-/// the task: one at a time, aborted at a reload and at shutdown.
-pub fn spawn(api: Api, groups: Vec<String>, mailer: Option<Mailer>) -> JoinHandle<()> {
+/// Makes the Get in the background; what it met is logged here, and its
+/// outcome goes to the core through `done` (the API's health and its
+/// episode: core/api_health.rs, which mails). The daemon owns the task:
+/// one at a time, aborted at a reload and at shutdown.
+pub fn spawn(api: Api, groups: Vec<String>, done: mpsc::Sender<super::reads::Read>) -> JoinHandle<()> {
     tokio::spawn(async move {
-        match api.get().await {
+        let outcome = match api.get().await {
             Ok(reply) => {
                 tracing::info!(
                     EVENT = "api_check",
@@ -28,26 +26,23 @@ pub fn spawn(api: Api, groups: Vec<String>, mailer: Option<Mailer>) -> JoinHandl
                 for g in reply.missing(groups.iter().map(String::as_str)) {
                     tracing::warn!(GROUP = %g, EVENT = "api_check", "group {g} is not defined on the firewall: run failoverd sync");
                 }
+                Ok(())
             }
             Err(answer) => {
-                // EVENT: the mail's kind when this is mailed (docs/events-and-mail.md).
-                let mailed = matches!(answer.class, Class::Configuration(_)) && mailer.is_some();
                 tracing::warn!(
-                    EVENT = if mailed { "ApiUnusable" } else { "api_check" },
+                    EVENT = "api_check",
                     "the read-only Get was not accepted: {}",
                     answer.text
                 );
-                if let (Class::Configuration(fix), Some(mailer)) = (answer.class, mailer) {
-                    mailer.send(Event::new(
-                        Kind::Daemon(DaemonKind::ApiUnusable),
-                        format!("the firewall API refuses failoverd's read-only Get: {fix}"),
-                        SystemTime::now(),
-                    ));
-                }
+                Err(answer)
             }
-        }
+        };
+        let _ = done.send(super::reads::Read::Got(outcome)).await;
     })
 }
+
+/// The Get's outcome, for the core.
+pub type Got = Result<(), crate::firewall::api::Answer>;
 
 /// `sync = true`: after READY (and after a reload), the definitions that
 /// differ from what the firewall last accepted from failoverd are sent

@@ -23,7 +23,7 @@ use super::core::{Core, Effect, Generation, ReplyTo};
 pub(super) use super::mailing::hostname;
 use super::pair_tasks::{PairTasks, PeerRead};
 use super::send::{DryRun, Live, Push, Sender};
-use super::{VERSION, notify::Notifier, persist::Clocks, reads::Reads, streams::Streams};
+use super::{VERSION, notify::Notifier, persist::Clocks, reads::Read, reads::Reads, streams::Streams};
 use crate::control::{self, Reply};
 use crate::firewall::api::{Answer, Api};
 use crate::mail::{
@@ -197,7 +197,7 @@ struct Inputs {
     answers: mpsc::UnboundedReceiver<Answered>,
     control: mpsc::Receiver<control::Call>,
     synced: mpsc::UnboundedReceiver<(String, String)>,
-    walks: mpsc::Receiver<super::reads::Walk>,
+    walks: mpsc::Receiver<super::reads::Read>,
     reloads: mpsc::Receiver<()>,
     peer: mpsc::Receiver<PeerRead>,
 }
@@ -255,8 +255,11 @@ impl<C: Check> Shell<C> {
                 }
                 Some((req, reply)) = i.control.recv() => self.control(req, reply),
                 Some((group, hash)) = i.synced.recv() => self.core.synced(group, hash),
-                Some(walk) = i.walks.recv() => {
-                    let e = self.core.walked(walk, Clocks::now());
+                Some(read) = i.walks.recv() => {
+                    let e = match read {
+                        Read::Walk(walk) => self.core.walked(walk, Clocks::now()),
+                        Read::Got(got) => self.core.api_got(got, Clocks::now()),
+                    };
                     self.perform(e);
                 }
                 _ = tick.tick() => {
@@ -288,8 +291,7 @@ impl<C: Check> Shell<C> {
 
     fn tick(&mut self) {
         let clocks = Clocks::now();
-        let mailer = self.core.mails_new_events().then_some(&self.mailer);
-        self.reads.tick(&self.core, mailer, clocks.mono);
+        self.reads.tick(&self.core, clocks.mono);
         let e = self.core.tick(clocks);
         self.perform(e);
     }

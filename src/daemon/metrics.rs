@@ -55,6 +55,10 @@ pub struct Extra<'a> {
     pub pushes: &'a BTreeMap<(String, String), u64>,
     pub guard_tripped: bool,
     pub spool_depth: usize,
+    /// The firewall API: 1 usable, 0 not, -1 no answer yet; and when an
+    /// answer last got through (Unix seconds).
+    pub api_up: i32,
+    pub api_last_success: Option<u64>,
     /// With `[ha]`: whether this host is the active one.
     pub ha_active: Option<bool>,
     /// With `[snmp]`: whether walks read the table, and each group's
@@ -122,6 +126,17 @@ pub fn render(engine: &Engine, x: &Extra<'_>) -> String {
         "# HELP failoverd_mail_spool_depth Mails waiting in the spool.\n# TYPE failoverd_mail_spool_depth gauge"
     );
     let _ = writeln!(t, "failoverd_mail_spool_depth {}", x.spool_depth);
+    let _ = writeln!(
+        t,
+        "# HELP failoverd_api_up 1 while the firewall API answers, 0 while it does not, -1 before its first answer.\n# TYPE failoverd_api_up gauge\nfailoverd_api_up {}",
+        x.api_up
+    );
+    if let Some(at) = x.api_last_success {
+        let _ = writeln!(
+            t,
+            "# HELP failoverd_api_last_success_timestamp_seconds When an answer of the firewall API last got through.\n# TYPE failoverd_api_last_success_timestamp_seconds gauge\nfailoverd_api_last_success_timestamp_seconds {at}"
+        );
+    }
     if let Some(active) = x.ha_active {
         let _ = writeln!(
             t,

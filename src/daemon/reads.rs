@@ -14,7 +14,6 @@ use super::core::Core;
 use crate::config::Plan;
 use crate::firewall::api::Api;
 use crate::firewall::view::{Row, WalkError};
-use crate::mail::outbox::Mailer;
 
 pub struct Reads {
     /// The API for the Get and the sync, when a password is at hand.
@@ -25,22 +24,29 @@ pub struct Reads {
     /// Definitions the sync got accepted, with their hashes, for the core.
     synced: mpsc::UnboundedSender<(String, String)>,
     walker: Option<JoinHandle<()>>,
-    walks: mpsc::Sender<Walk>,
+    /// Each walk's and each Get's outcome, for the core.
+    walks: mpsc::Sender<Read>,
 }
 
 /// One walk's outcome, for the core.
 pub type Walk = Result<Vec<Row>, WalkError>;
 
+/// What a read brought back, for the core.
+pub enum Read {
+    Walk(Walk),
+    Got(super::api_check::Got),
+}
+
 /// Walks the table every `interval` (each walk bounded by it) and hands
 /// each outcome over; a full channel drops the outcome rather than wait.
-fn walker(snmp: crate::config::settings::Snmp, tx: mpsc::Sender<Walk>) -> JoinHandle<()> {
+fn walker(snmp: crate::config::settings::Snmp, tx: mpsc::Sender<Read>) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(snmp.interval);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             every.tick().await;
             let outcome = crate::firewall::view::walk::walk(&snmp).await.map(|w| w.rows);
-            if tx.try_send(outcome).is_err() && tx.is_closed() {
+            if tx.try_send(Read::Walk(outcome)).is_err() && tx.is_closed() {
                 return;
             }
         }
@@ -58,7 +64,7 @@ fn api_for(plan: &Plan) -> Option<Api> {
 }
 
 impl Reads {
-    pub fn new(plan: &Plan, synced: mpsc::UnboundedSender<(String, String)>, walks: mpsc::Sender<Walk>) -> Reads {
+    pub fn new(plan: &Plan, synced: mpsc::UnboundedSender<(String, String)>, walks: mpsc::Sender<Read>) -> Reads {
         Reads {
             api: api_for(plan),
             next_get: Instant::now(),
@@ -79,11 +85,10 @@ impl Reads {
         self.walker = plan.settings.snmp.clone().map(|s| walker(s, self.walks.clone()));
     }
 
-    /// Starts the Get when due and none is running.
-    /// `mailer`: none on the standby (a problem is logged, not mailed).
-    /// A standby makes no Get (it sends the firewall nothing); the first
-    /// tick after it became active does.
-    pub fn tick(&mut self, core: &Core, mailer: Option<&Mailer>, now: Instant) {
+    /// Starts the Get when due and none is running. A standby makes no
+    /// Get (it sends the firewall nothing); the first tick after it became
+    /// active does.
+    pub fn tick(&mut self, core: &Core, now: Instant) {
         let plan = core.plan();
         if now < self.next_get || !core.may_call_firewall() {
             return;
@@ -92,7 +97,7 @@ impl Reads {
         let running = self.get.as_ref().is_some_and(|t| !t.is_finished());
         if let Some(api) = self.api.clone().filter(|_| !running) {
             let groups = plan.groups.iter().map(|g| g.name().to_string()).collect();
-            self.get = Some(super::api_check::spawn(api, groups, mailer.cloned()));
+            self.get = Some(super::api_check::spawn(api, groups, self.walks.clone()));
         }
     }
 

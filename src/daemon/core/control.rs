@@ -126,7 +126,15 @@ impl Core {
     }
 
     fn metrics(&self, spool_depth: usize) -> String {
+        use super::api_health::ApiState;
+        let api_up = match self.api.state() {
+            ApiState::Usable => 1,
+            ApiState::Unusable(_) => 0,
+            ApiState::Unknown => -1,
+        };
         let extra = crate::daemon::metrics::Extra {
+            api_up,
+            api_last_success: self.api.last_success().map(crate::time::unix_secs),
             pushes: &self.push_counts,
             guard_tripped: self.pushes.guard_tripped(),
             spool_depth,

@@ -12,6 +12,7 @@
 //! (written into the state file only when saving); beliefs are the push
 //! slots (copied into the state file as they change, for the next start).
 
+pub mod api_health;
 mod control;
 mod firewall_view;
 pub mod history;
@@ -121,6 +122,8 @@ pub struct Core {
     history: history::History,
     /// The firewall's own view (`[snmp]`), when set.
     view: Option<crate::firewall::view::View>,
+    /// The firewall API's health and its episode (carried across reloads).
+    api: api_health::ApiHealth,
     effects: Vec<Effect>,
 }
 
@@ -155,6 +158,7 @@ impl Core {
             saving: persist::Saving::default(),
             decide_soon: false,
             history,
+            api: api_health::ApiHealth::default(),
             effects: Vec::new(),
         }
     }
@@ -341,6 +345,8 @@ impl Core {
         p.extend(self.state_lost_problem());
         if let Some(r) = self.pushes.paused() {
             p.push(format!("the firewall API refuses us: {r}"));
+        } else if let api_health::ApiState::Unusable(why) = self.api.state() {
+            p.push(format!("the firewall API does not answer: {why}"));
         }
         if self.pushes.guard_tripped() {
             p.push("the guard holds: DeActives are withheld".into());

@@ -129,6 +129,9 @@ impl Core {
             .or_default() += 1;
         let sent = self.pushes.groups[i].slot.in_flight;
         let notes = self.pushes.finish(i, answer.class.clone(), now, jitter(clocks.wall));
+        if let Some(event) = self.api.answered(&answer.class, &answer.text, clocks.wall) {
+            self.api_event(event);
+        }
         if let Some(want) = sent.filter(|_| accepted) {
             self.view_push_accepted(&group, want, clocks);
         }
@@ -188,6 +191,9 @@ impl Core {
                     whole_secs(hold.remaining),
                 );
             }
+            // The API's episode has one owner, whichever request met it
+            // (core/api_health.rs); the pause's own notes would repeat it.
+            Note::ApiUnusable { .. } | Note::ApiUsable => {}
             _ => {
                 let Some(event) = crate::daemon::mailing::note(n) else {
                     return;
@@ -201,6 +207,27 @@ impl Core {
                 self.mail(event);
             }
         }
+    }
+
+    /// An API episode's beginning or end: logged and mailed (a daemon
+    /// event).
+    pub(super) fn api_event(&mut self, event: crate::mail::event::Event) {
+        tracing::warn!(EVENT = event.kind.name(), "{}", event.reason);
+        self.mail(event);
+    }
+
+    /// The periodic read-only Get's outcome: the API's health, and the
+    /// episode it begins or ends.
+    pub fn api_got(&mut self, outcome: Result<(), crate::firewall::api::Answer>, clocks: Clocks) -> Vec<Effect> {
+        if let Some(event) = self.api.got(&outcome, clocks.wall) {
+            self.api_event(event);
+        }
+        self.take()
+    }
+
+    /// The firewall API's health, for status and /metrics.
+    pub fn api_health(&self) -> &super::api_health::ApiHealth {
+        &self.api
     }
 
     /// The mail of a DeActive failoverd decided, with the firewall's answer.

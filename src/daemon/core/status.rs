@@ -158,6 +158,21 @@ pub fn build(core: &Core, problems: &[String], clocks: Clocks) -> view::Status {
             last_read: v.last_read().map(|t| secs(clocks.to_wall(t))),
             error: v.last_error().map(|e| e.to_string()),
         }),
+        api: api_view(core.api_health()),
+    }
+}
+
+fn api_view(h: &super::api_health::ApiHealth) -> view::Api {
+    use super::api_health::ApiState;
+    let (state, problem) = match h.state() {
+        ApiState::Unknown => ("unknown", None),
+        ApiState::Usable => ("usable", None),
+        ApiState::Unusable(why) => ("unusable", Some(why)),
+    };
+    view::Api {
+        state: state.to_string(),
+        last_success: h.last_success().map(secs),
+        problem,
     }
 }
 
