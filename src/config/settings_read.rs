@@ -2,7 +2,7 @@
 //! typed, defaulted, range-checked and located. Secrets and group files are
 //! found here too (paths are relative to the settings file's folder).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -103,17 +103,32 @@ fn group_files(top: &Table<'_, '_>, base: &Path, d: &mut Diagnostics) -> Vec<Pat
         );
     }
     let mut files = Vec::new();
+    let mut seen = HashSet::new();
     for (i, g) in globs.iter().enumerate() {
         let path = format!("groups[{i}]");
         let pattern = base.join(&g.value);
-        let matched = glob::glob(&pattern.to_string_lossy()).map(|paths| {
-            let mut v: Vec<PathBuf> = paths.filter_map(Result::ok).filter(|p| p.is_file()).collect();
-            v.sort();
-            v
-        });
-        match matched {
-            Err(e) => d.error(src, g.pos, &path, format!("{:?} is not a valid glob: {e}", g.value)),
-            Ok(v) if v.is_empty() => d.error(
+        let paths = match glob::glob(&pattern.to_string_lossy()) {
+            Ok(paths) => paths,
+            Err(e) => {
+                d.error(src, g.pos, &path, format!("{:?} is not a valid glob: {e}", g.value));
+                continue;
+            }
+        };
+        let mut v = Vec::new();
+        let mut refused = false;
+        for entry in paths {
+            match matched_group_file(entry) {
+                Ok(Some(p)) => v.push(p),
+                Ok(None) => {}
+                Err(why) => {
+                    refused = true;
+                    d.error(src, g.pos, &path, format!("{:?} matches {why}", g.value));
+                }
+            }
+        }
+        v.sort();
+        if v.is_empty() && !refused {
+            d.error(
                 src,
                 g.pos,
                 &path,
@@ -122,11 +137,43 @@ fn group_files(top: &Table<'_, '_>, base: &Path, d: &mut Diagnostics) -> Vec<Pat
                     g.value,
                     pattern.display()
                 ),
-            ),
-            Ok(v) => files.extend(v.into_iter().filter(|p| !files.contains(p)).collect::<Vec<_>>()),
+            );
         }
+        // A file two globs match is read once.
+        files.extend(v.into_iter().filter(|p| seen.insert(p.clone())));
     }
     files
+}
+
+/// One match of a `groups` glob: the file to read, `None` for a folder
+/// (a glob such as `groups.d/*` may match one: it holds no group), or why
+/// it cannot be read. Nothing is dropped silently (docs/safety.md): a
+/// folder the glob could not search, a dangling link, a FIFO or a device is
+/// an error.
+fn matched_group_file(entry: Result<PathBuf, glob::GlobError>) -> Result<Option<PathBuf>, String> {
+    let p = match entry {
+        Ok(p) => p,
+        Err(e) => {
+            return Err(format!(
+                "{}, which cannot be read: {}; give the service user access or narrow the pattern",
+                e.path().display(),
+                e.error()
+            ));
+        }
+    };
+    match std::fs::metadata(&p) {
+        Ok(m) if m.is_file() => Ok(Some(p)),
+        Ok(m) if m.is_dir() => Ok(None),
+        Ok(m) => Err(format!(
+            "{}, which is {}, not a regular file: remove it or narrow the pattern",
+            p.display(),
+            super::regular::kind_of(m.file_type())
+        )),
+        Err(e) => Err(format!(
+            "{}, which cannot be read: {e} (a dangling link?); remove it or fix it",
+            p.display()
+        )),
+    }
 }
 
 fn probe_defaults(t: Option<&Table<'_, '_>>, d: &mut Diagnostics) -> ProbeDefaults {
@@ -249,6 +296,16 @@ fn connections(
         return out;
     };
     for key in conns.keys() {
+        if let Some(p) = super::names::problem(&key.value) {
+            let shown = super::names::shown(&key.value);
+            d.error(
+                conns.src(),
+                key.pos,
+                "connections",
+                format!("connection name {shown} {p}"),
+            );
+            continue;
+        }
         if let Some(t) = conns.table(d, &key.value) {
             out.insert(key.value.clone(), connection(&t, &key, base, d));
         }
