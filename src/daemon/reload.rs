@@ -1,22 +1,130 @@
-//! SIGHUP, the shell's side: everything is loaded and validated first; an
-//! invalid result is logged in full (and mailed), STATUS says "reload
-//! rejected", and the old settings keep running. A valid one goes to the
-//! core as a typed difference (see `core::reload` and `changes`); the shell
-//! then keeps every unchanged stream running, stops and starts only those
-//! that changed, restarts the outbox if `[mail]` changed (on the same
-//! spool: nothing queued is lost) and the Get and sync. `state_dir` and
-//! `[http] listen` change only at a restart (docs/service.md, "Reload").
+//! SIGHUP, the shell's side: everything is loaded and validated first, away
+//! from the loop (a blocking task reads the files, parses, validates and
+//! builds the new firewall client), so checks, pushes and the listeners go
+//! on meanwhile; signals that arrive while a load runs make one more reload
+//! after it, not one each. An invalid result is logged in full (and
+//! mailed), STATUS says "reload rejected", and the old settings keep
+//! running. A valid one goes to the core as a typed difference (see
+//! `core::reload` and `changes`); the shell then keeps every unchanged
+//! stream running, stops and starts only those that changed, restarts the
+//! outbox if `[mail]` changed (on the same spool: nothing queued is lost),
+//! and makes a Get and sync only when the firewall or the groups changed.
+//! `state_dir` and `[http] listen` change only at a restart
+//! (docs/service.md, "Reload").
 
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::SystemTime;
 
-use super::event_loop::{Shell, hostname};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::event_loop::{SenderFactory, Shell, hostname};
 use super::persist::Clocks;
+use super::send::Sender;
 use crate::config::Plan;
+use crate::firewall::api::Api;
 use crate::mail::event::{DaemonKind, Event, Kind};
 use crate::mail::outbox;
 use crate::mail::render::{Context, LocalZone};
 use crate::mail::types::MailSettings;
 use crate::probe::Check;
+
+/// Makes the push sender of a plan, shared with the loading task.
+type SharedSenders = Arc<dyn Fn(&Plan) -> Result<Arc<dyn Sender>, String> + Send + Sync>;
+
+/// The SIGHUPs, the reload under way if any, and whether signals came
+/// meanwhile.
+pub(super) struct Reloading {
+    signals: mpsc::Receiver<()>,
+    senders: SharedSenders,
+    task: Option<JoinHandle<Loaded>>,
+    /// A SIGHUP came while loading: one more reload follows this one.
+    again: bool,
+}
+
+/// What happened: a SIGHUP, or the load under way ended.
+pub(super) enum Step {
+    Asked,
+    Loaded(Box<Loaded>),
+}
+
+impl Reloading {
+    pub(super) fn new(senders: SenderFactory, signals: mpsc::Receiver<()>) -> Reloading {
+        Reloading {
+            signals,
+            senders: senders.into(),
+            task: None,
+            again: false,
+        }
+    }
+
+    /// The next SIGHUP, or the end of the load under way.
+    pub(super) async fn next(&mut self) -> Step {
+        tokio::select! {
+            Some(()) = self.signals.recv() => Step::Asked,
+            loaded = done(&mut self.task) => Step::Loaded(Box::new(loaded)),
+        }
+    }
+}
+
+/// The load under way, when it ends; never, when none runs.
+async fn done(task: &mut Option<JoinHandle<Loaded>>) -> Loaded {
+    let Some(running) = task.as_mut() else {
+        return std::future::pending().await;
+    };
+    let loaded = running.await;
+    *task = None;
+    loaded.unwrap_or_else(|e| Loaded::failed(format!("the loading task failed: {e}")))
+}
+
+/// What the loading task made of the files: the plan (or why not), and
+/// what the new plan needs built off the loop.
+pub(super) struct Loaded {
+    plan: Result<Plan, String>,
+    sender: Result<Arc<dyn Sender>, String>,
+    /// The API for the Get and the sync, or why there is none.
+    api: Result<Api, String>,
+    /// Whether `[mail]` as loaded can make a client (an unreadable
+    /// `ca_file` cannot).
+    mail: Result<(), String>,
+}
+
+impl Loaded {
+    fn failed(why: String) -> Loaded {
+        Loaded {
+            plan: Err(why.clone()),
+            sender: Err(why.clone()),
+            api: Err(why.clone()),
+            mail: Err(why),
+        }
+    }
+}
+
+/// Reads, parses and validates the settings and group files, and builds
+/// what the new plan needs: run on a blocking thread.
+fn load(config: &std::path::Path, dry_flag: bool, senders: &SharedSenders) -> Loaded {
+    let Some(mut plan) = super::load(config) else {
+        return Loaded::failed("the settings are invalid (every error is logged above)".into());
+    };
+    if dry_flag {
+        plan.settings.firewall.dry_run = true;
+    }
+    let sender = senders(&plan);
+    let api = Api::new(&plan);
+    let mail = match plan.settings.mail.as_ref().map(MailSettings::from_config) {
+        Some(s) => crate::mail::smtp::Client::new(&s, &hostname())
+            .map(|_| ())
+            .map_err(|e| format!("[mail]: {e}")),
+        None => Ok(()),
+    };
+    Loaded {
+        plan: Ok(plan),
+        sender,
+        api,
+        mail,
+    }
+}
 
 impl<C: Check> Shell<C> {
     /// A rejected reload: logged, mailed (a daemon event), in STATUS; the
@@ -37,14 +145,45 @@ impl<C: Check> Shell<C> {
         self.notifier.send(&format!("READY=1\nSTATUS=reload rejected: {why}"));
     }
 
-    pub(super) async fn reload(&mut self) {
+    pub(super) async fn reload_step(&mut self, step: Step) {
+        match step {
+            Step::Asked => self.reload_asked(),
+            Step::Loaded(loaded) => self.reload_loaded(*loaded).await,
+        }
+    }
+
+    /// A SIGHUP: a load starts off the loop, or, while one runs, one more
+    /// is noted (however many signals come meanwhile).
+    fn reload_asked(&mut self) {
+        if self.reloading.task.is_some() {
+            if !self.reloading.again {
+                tracing::info!(EVENT = "reload", "SIGHUP while loading: one more reload follows");
+            }
+            self.reloading.again = true;
+            return;
+        }
         self.notifier.send("RELOADING=1");
         tracing::info!(EVENT = "reload", "SIGHUP: reloading {}", self.config.display());
-        let plan = match self.candidate() {
+        let (config, dry, senders): (PathBuf, bool, SharedSenders) =
+            (self.config.clone(), self.dry_flag, self.reloading.senders.clone());
+        self.reloading.task = Some(tokio::task::spawn_blocking(move || load(&config, dry, &senders)));
+    }
+
+    /// The load ended: applied or rejected; then the reload noted
+    /// meanwhile, if any, starts.
+    async fn reload_loaded(&mut self, loaded: Loaded) {
+        self.apply(loaded).await;
+        if std::mem::take(&mut self.reloading.again) {
+            self.reload_asked();
+        }
+    }
+
+    async fn apply(&mut self, loaded: Loaded) {
+        let plan = match self.candidate(loaded.plan) {
             Ok(p) => p,
             Err(why) => return self.reject(&why),
         };
-        let sender = match (self.make_sender)(&plan) {
+        let sender = match loaded.sender {
             Ok(s) => s,
             // Valid settings that cannot be used (e.g. a ca_file holding no
             // certificate): rejected, and mailed, like invalid ones.
@@ -53,14 +192,12 @@ impl<C: Check> Shell<C> {
         let mail = plan.settings.mail.as_ref().map(MailSettings::from_config);
         // An outbox that could not start at the last reload is tried again.
         let mail_changed = plan.settings.mail != self.core.plan().settings.mail || self.outbox.is_none();
-        if mail_changed
-            && let Some(s) = &mail
-            && let Err(e) = crate::mail::smtp::Client::new(s, &hostname())
-        {
+        if let (true, Some(_), Err(why)) = (mail_changed, &mail, &loaded.mail) {
             // Checked before anything changes: an unusable [mail] (an
             // unreadable ca_file) is rejected like an unusable [firewall].
-            return self.reject(&format!("[mail]: {e}"));
+            return self.reject(why);
         }
+        let snmp_same = plan.settings.snmp == self.core.plan().settings.snmp;
         let via = self.next_generation;
         self.next_generation += 1;
         self.senders.insert(via, sender);
@@ -82,8 +219,7 @@ impl<C: Check> Shell<C> {
         if mail_changed {
             self.restart_outbox(mail.as_ref()).await;
         }
-        self.reads.reload(self.core.plan());
-        self.reads.sync(&self.core);
+        self.reread(loaded.api, &changes, snmp_same);
         tracing::info!(
             EVENT = "reload",
             groups = self.core.plan().groups.len(),
@@ -96,14 +232,27 @@ impl<C: Check> Shell<C> {
         self.pair_apply().await;
     }
 
-    /// The new plan, validated; what stays until a restart is kept.
-    fn candidate(&self) -> Result<Plan, String> {
-        let Some(mut plan) = super::load(&self.config) else {
-            return Err("the settings are invalid (every error is logged above)".into());
-        };
-        if self.dry_flag {
-            plan.settings.firewall.dry_run = true;
+    /// The Get, sync and walk after a reload: again at once when the
+    /// firewall or the groups changed; otherwise they keep their schedule
+    /// (a burst of signals with unchanged settings logs in to the firewall
+    /// no more than before it).
+    fn reread(&mut self, api: Result<Api, String>, changes: &super::changes::Changes, snmp_same: bool) {
+        let api = api
+            .map_err(|e| tracing::info!(EVENT = "api_check", "no read-only Get of the firewall: {e}"))
+            .ok();
+        let fresh = changes.firewall
+            || !changes.groups_added.is_empty()
+            || !changes.groups_removed.is_empty()
+            || !changes.groups_changed.is_empty();
+        self.reads.reload(self.core.plan(), api, fresh, !snmp_same);
+        if fresh {
+            self.reads.sync(&self.core);
         }
+    }
+
+    /// The new plan, validated; what stays until a restart is kept.
+    fn candidate(&self, loaded: Result<Plan, String>) -> Result<Plan, String> {
+        let mut plan = loaded?;
         let running = &self.core.plan().settings;
         if plan.settings.state_dir != running.state_dir {
             tracing::warn!(
