@@ -70,7 +70,9 @@ fn count(log: &str, want: &str) -> usize {
 fn huge_group(members: usize, attrs: usize) -> String {
     let a: String = (0..attrs).map(|i| format!(" a{i}=\"v\"")).collect();
     let m: String = (0..members).map(|i| format!("<Connection>C{i}</Connection>")).collect();
-    format!("<VPNFailoverGroup{a}><GroupDetail><Name>G</Name><MemberConnections>{m}</MemberConnections></GroupDetail></VPNFailoverGroup>")
+    format!(
+        "<VPNFailoverGroup{a}><GroupDetail><Name>G</Name><MemberConnections>{m}</MemberConnections></GroupDetail></VPNFailoverGroup>"
+    )
 }
 
 #[test]
@@ -79,7 +81,9 @@ fn the_largest_group_files_at_reload_delay_no_check() {
     let (port, checks) = watched_listener();
     let d = Daemon::start(&settings(&emu, port, "underlay", ""), port);
     d.until_logged("probing started", SECS(20));
-    until("checks arrive", SECS(10), || checks.lock().unwrap().len() >= 3, &|| d.report());
+    until("checks arrive", SECS(10), || checks.lock().unwrap().len() >= 3, &|| {
+        d.report()
+    });
     std::fs::write(d.dir.path().join("g.xml"), huge_group(200_000, 100_000)).unwrap();
     let sent = Instant::now();
     d.signal("HUP");
@@ -87,7 +91,12 @@ fn the_largest_group_files_at_reload_delay_no_check() {
     let done = Instant::now();
     // One more interval after, so a stall at the end shows too.
     let after = checks.lock().unwrap().len();
-    until("a check after the reload", SECS(5), || checks.lock().unwrap().len() > after + 1, &|| d.report());
+    until(
+        "a check after the reload",
+        SECS(5),
+        || checks.lock().unwrap().len() > after + 1,
+        &|| d.report(),
+    );
     let times = checks.lock().unwrap().clone();
     let window: Vec<Instant> = times
         .iter()
@@ -212,7 +221,10 @@ fn a_folder_the_service_user_may_not_search_is_an_error() {
     mode(&case.path("groups.d/b"), 0o000);
     mode(&case.path("pw"), 0o644);
     mode(&case.settings_path(), 0o644);
-    let (code, err) = check(&case, &["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]);
+    let (code, err) = check(
+        &case,
+        &["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"],
+    );
     assert_eq!(code, 1, "{err}");
     assert!(
         err.contains(&format!(
@@ -229,17 +241,21 @@ fn names_with_line_breaks_bidi_characters_or_over_255_bytes_are_located_errors()
     let group = format!(
         "<VPNFailoverGroup><GroupDetail><Name>G</Name><MemberConnections><Connection>A</Connection><Connection>B&#10;forged line</Connection><Connection>B\u{202E}lmx.exe</Connection><Connection>{long}</Connection></MemberConnections></GroupDetail></VPNFailoverGroup>"
     );
-    let settings = format!("{BASE_SETTINGS}\n[connections.\"B\\r\\nX\"]\ntargets = [\"192.0.2.3\"]\n");
+    let settings = format!("{BASE_SETTINGS}\"p\\nq\" = 1\n[connections.\"B\\r\\nX\"]\ntargets = [\"192.0.2.3\"]\n");
     let case = Case::new(&settings, &[("g.xml", &group)]);
     let (code, err) = check(&case, &[]);
     assert_eq!(code, 1, "{err}");
     let has = |want: &str| err.lines().any(|l| l.contains(want));
     assert!(
-        has("g.xml:1:103: VPNFailoverGroup[G]/MemberConnections/Connection[2]: connection name \"B\\u{000a}forged line\" holds a control character (U+000A)"),
+        has(
+            "g.xml:1:103: VPNFailoverGroup[G]/MemberConnections/Connection[2]: connection name \"B\\u{000a}forged line\" holds a control character (U+000A)"
+        ),
         "{err}"
     );
     assert!(
-        has("VPNFailoverGroup[G]/MemberConnections/Connection[3]: connection name \"B\\u{202e}lmx.exe\" holds a Unicode bidirectional formatting character (U+202E)"),
+        has(
+            "VPNFailoverGroup[G]/MemberConnections/Connection[3]: connection name \"B\\u{202e}lmx.exe\" holds a Unicode bidirectional formatting character (U+202E)"
+        ),
         "{err}"
     );
     assert!(
@@ -248,7 +264,13 @@ fn names_with_line_breaks_bidi_characters_or_over_255_bytes_are_located_errors()
     );
     assert!(has("is 256 bytes long: names are at most 255 bytes"), "{err}");
     assert!(
-        has("failoverd.toml:16:14: connections: connection name \"B\\u{000d}\\u{000a}X\" holds a control character (U+000D)"),
+        has(
+            "failoverd.toml:16:14: connections: connection name \"B\\u{000d}\\u{000a}X\" holds a control character (U+000D)"
+        ),
+        "{err}"
+    );
+    assert!(
+        has("failoverd.toml:15:1: firewall.\"p\\u{000a}q\": unknown key \"p\\u{000a}q\""),
         "{err}"
     );
     // Every finding is one line: no line of the output starts with the
@@ -281,10 +303,16 @@ fn sighup_bursts_make_one_more_reload_and_no_get_each() {
     };
     until("the burst's reloads end", SECS(30), || settled(&d), &|| d.report());
     let tight = count(&d.log_text(), "SIGHUP: reloading");
-    assert!(tight <= 3, "a burst of 200 SIGHUPs made {tight} reloads\n{}", d.report());
+    assert!(
+        tight <= 3,
+        "a burst of 200 SIGHUPs made {tight} reloads\n{}",
+        d.report()
+    );
     let spread = format!("for i in $(seq 200); do kill -HUP {pid}; sleep 0.01; done");
     assert!(Command::new("sh").args(["-c", &spread]).status().unwrap().success());
-    until("the spread signals' reloads end", SECS(60), || settled(&d), &|| d.report());
+    until("the spread signals' reloads end", SECS(60), || settled(&d), &|| {
+        d.report()
+    });
     let reloads = count(&d.log_text(), "SIGHUP: reloading");
     let logins = requests(&emu) - before;
     eprintln!("400 SIGHUPs: {reloads} reloads, {logins} firewall requests");
@@ -322,16 +350,28 @@ fn reload_benchmark() {
     let (port, checks) = watched_listener();
     let d = Daemon::start(&settings(&emu, port, "underlay", ""), port);
     d.until_logged("probing started", SECS(20));
-    until("checks arrive", SECS(10), || checks.lock().unwrap().len() >= 3, &|| d.report());
+    until("checks arrive", SECS(10), || checks.lock().unwrap().len() >= 3, &|| {
+        d.report()
+    });
     for (members, attrs) in [(10_000, 10_000), (200_000, 100_000)] {
         std::fs::write(d.dir.path().join("g.xml"), huge_group(members, attrs)).unwrap();
         let rejected = count(&d.log_text(), "reload rejected");
         let sent = Instant::now();
         d.signal("HUP");
-        until("rejected", SECS(300), || count(&d.log_text(), "reload rejected") > rejected, &|| d.report());
+        until(
+            "rejected",
+            SECS(300),
+            || count(&d.log_text(), "reload rejected") > rejected,
+            &|| d.report(),
+        );
         let took = sent.elapsed();
         let after = checks.lock().unwrap().len();
-        until("a check after", SECS(5), || checks.lock().unwrap().len() > after + 1, &|| d.report());
+        until(
+            "a check after",
+            SECS(5),
+            || checks.lock().unwrap().len() > after + 1,
+            &|| d.report(),
+        );
         let times: Vec<Instant> = checks.lock().unwrap().iter().copied().filter(|t| *t >= sent).collect();
         let worst = times.windows(2).map(|w| w[1] - w[0]).max().unwrap_or_default();
         println!(

@@ -246,8 +246,14 @@ impl<'a, 'i> Table<'a, 'i> {
         for k in self.keys() {
             if !known.contains(&k.value.as_str()) {
                 let h = hint(&k.value, known);
-                let msg = format!("unknown key {}{h}", k.value);
-                d.error(self.src, k.pos, &self.key_path(&k.value), msg);
+                // Printed: a key with a line break or bidi character is
+                // shown escaped, on one line.
+                let shown = match super::names::problem(&k.value) {
+                    Some(_) => super::names::shown(&k.value),
+                    None => k.value.clone(),
+                };
+                let msg = format!("unknown key {shown}{h}");
+                d.error(self.src, k.pos, &self.key_path(&shown), msg);
             }
         }
     }
