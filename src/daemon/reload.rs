@@ -19,6 +19,7 @@ use std::time::SystemTime;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::changes::Changes;
 use super::event_loop::{SenderFactory, Shell, hostname};
 use super::persist::Clocks;
 use super::send::Sender;
@@ -82,6 +83,9 @@ async fn done(task: &mut Option<JoinHandle<Loaded>>) -> Loaded {
 /// what the new plan needs built off the loop.
 pub(super) struct Loaded {
     plan: Result<Plan, String>,
+    /// The difference from the plan running when the load started (the
+    /// only one that can be running when it ends: one load at a time).
+    changes: Changes,
     sender: Result<Arc<dyn Sender>, String>,
     /// The API for the Get and the sync, or why there is none.
     api: Result<Api, String>,
@@ -94,6 +98,7 @@ impl Loaded {
     fn failed(why: String) -> Loaded {
         Loaded {
             plan: Err(why.clone()),
+            changes: Changes::default(),
             sender: Err(why.clone()),
             api: Err(why.clone()),
             mail: Err(why),
@@ -103,13 +108,14 @@ impl Loaded {
 
 /// Reads, parses and validates the settings and group files, and builds
 /// what the new plan needs: run on a blocking thread.
-fn load(config: &std::path::Path, dry_flag: bool, senders: &SharedSenders) -> Loaded {
+fn load(config: &std::path::Path, dry_flag: bool, senders: &SharedSenders, running: &Plan) -> Loaded {
     let Some(mut plan) = super::load(config) else {
         return Loaded::failed("the settings are invalid (every error is logged above)".into());
     };
     if dry_flag {
         plan.settings.firewall.dry_run = true;
     }
+    let changes = super::changes::changes(running, &plan);
     let sender = senders(&plan);
     let api = Api::new(&plan);
     let mail = match plan.settings.mail.as_ref().map(MailSettings::from_config) {
@@ -120,6 +126,7 @@ fn load(config: &std::path::Path, dry_flag: bool, senders: &SharedSenders) -> Lo
     };
     Loaded {
         plan: Ok(plan),
+        changes,
         sender,
         api,
         mail,
@@ -166,7 +173,9 @@ impl<C: Check> Shell<C> {
         tracing::info!(EVENT = "reload", "SIGHUP: reloading {}", self.config.display());
         let (config, dry, senders): (PathBuf, bool, SharedSenders) =
             (self.config.clone(), self.dry_flag, self.reloading.senders.clone());
-        self.reloading.task = Some(tokio::task::spawn_blocking(move || load(&config, dry, &senders)));
+        let running = self.core.plan().clone();
+        let task = tokio::task::spawn_blocking(move || load(&config, dry, &senders, &running));
+        self.reloading.task = Some(task);
     }
 
     /// The load ended: applied or rejected; then the reload noted
@@ -201,7 +210,12 @@ impl<C: Check> Shell<C> {
         let via = self.next_generation;
         self.next_generation += 1;
         self.senders.insert(via, sender);
-        let (changes, effects) = self.core.reload(plan, via, Clocks::now());
+        // The running state_dir was kept (candidate): not a change.
+        let changes = Changes {
+            state_dir: false,
+            ..loaded.changes
+        };
+        let (changes, effects) = self.core.reload_with(plan, changes, via, Clocks::now());
         let streams = self.streams.apply(self.core.engine(), &self.core.plan().settings.probe);
         let in_use = self.core.generations_in_use();
         self.senders.retain(|g, _| in_use.contains(g));
@@ -236,7 +250,7 @@ impl<C: Check> Shell<C> {
     /// firewall or the groups changed; otherwise they keep their schedule
     /// (a burst of signals with unchanged settings logs in to the firewall
     /// no more than before it).
-    fn reread(&mut self, api: Result<Api, String>, changes: &super::changes::Changes, snmp_same: bool) {
+    fn reread(&mut self, api: Result<Api, String>, changes: &Changes, snmp_same: bool) {
         let api = api
             .map_err(|e| tracing::info!(EVENT = "api_check", "no read-only Get of the firewall: {e}"))
             .ok();
