@@ -379,4 +379,78 @@ fn reload_benchmark() {
         );
     }
     d.stop();
+    for n in [500, 2_000, 4_000] {
+        accepted_reload(n);
+    }
+}
+
+/// Settings of `n` groups of two members each (all probed every 60 s,
+/// `timeout` as given) besides the watched group W (200 ms), and its group
+/// file: an input that is accepted, so the reload is applied.
+fn accepted(n: usize, port: u16, timeout: &str) -> (String, String) {
+    let mut s =
+        format!("groups = [\"g.xml\"]\nstate_dir = \"state\"\n[probe]\ninterval = \"60s\"\ntimeout = \"{timeout}\"\n");
+    for (c, ip) in [("W", "127.0.0.1"), ("W2", "127.0.0.2")] {
+        s += &format!(
+            "[connections.{c}]\ntargets = [\"{ip}\"]\ninterval = \"200ms\"\ntimeout = \"200ms\"\nvia = \"underlay\"\n"
+        );
+    }
+    for i in 0..n {
+        let (hi, lo) = (i / 250, i % 250 + 1);
+        s += &format!("[connections.A{i}]\ntargets = [\"127.1.{hi}.{lo}\"]\nvia = \"underlay\"\n");
+        s += &format!("[connections.B{i}]\ntargets = [\"127.2.{hi}.{lo}\"]\nvia = \"underlay\"\n");
+    }
+    s += &format!(
+        "[firewall]\nurl = \"https://127.0.0.1:9/\"\nusername = \"api\"\npassword_file = \"pw\"\npin_sha256 = \"{}\"\ndry_run = true\n",
+        "AB".repeat(32)
+    );
+    let group = |g: &str, a: &str, b: &str| {
+        format!(
+            "<VPNFailoverGroup><GroupDetail><Name>{g}</Name><MemberConnections><Connection>{a}</Connection><Connection>{b}</Connection></MemberConnections><FailoverCondition><FailoverIF><Protocol>TCP</Protocol><Port>{port}</Port></FailoverIF></FailoverCondition></GroupDetail></VPNFailoverGroup>"
+        )
+    };
+    let mut g = String::from("<VPNFailoverGroups>");
+    g += &group("WG", "W", "W2");
+    for i in 0..n {
+        g += &group(&format!("G{i}"), &format!("A{i}"), &format!("B{i}"));
+    }
+    g += "</VPNFailoverGroups>";
+    (s, g)
+}
+
+/// A reload of `n` accepted groups that changes every stream (the default
+/// timeout), with the 200 ms stream watched.
+fn accepted_reload(n: usize) {
+    let (port, checks) = watched_listener();
+    let (s, g) = accepted(n, port, "1s");
+    let d = Daemon::start_with(&s, &g);
+    d.until_logged("probing started", SECS(120));
+    until("checks arrive", SECS(10), || checks.lock().unwrap().len() >= 3, &|| {
+        d.report()
+    });
+    std::fs::write(d.dir.path().join("failoverd.toml"), accepted(n, port, "2s").0).unwrap();
+    let sent = Instant::now();
+    d.signal("HUP");
+    until(
+        "applied",
+        SECS(120),
+        || d.log_text().contains("the new settings' differences"),
+        &|| d.report(),
+    );
+    let took = sent.elapsed();
+    let after = checks.lock().unwrap().len();
+    until(
+        "a check after",
+        SECS(5),
+        || checks.lock().unwrap().len() > after + 1,
+        &|| d.report(),
+    );
+    let times: Vec<Instant> = checks.lock().unwrap().iter().copied().filter(|t| *t >= sent).collect();
+    let worst = times.windows(2).map(|w| w[1] - w[0]).max().unwrap_or_default();
+    let late = d.log_text().contains("late by more than three intervals");
+    println!(
+        "accepted reload of {n} groups ({} streams, all changed): {took:.2?} to applied; longest gap in the 200 ms stream {worst:.0?}; late tick: {late}",
+        2 * n
+    );
+    d.stop();
 }

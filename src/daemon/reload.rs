@@ -216,7 +216,11 @@ impl<C: Check> Shell<C> {
             ..loaded.changes
         };
         let (changes, effects) = self.core.reload_with(plan, changes, via, Clocks::now());
+        // Between the long steps of a large reload the check tasks run (the
+        // loop itself is not re-entered: nothing sees a half-applied shell).
+        tokio::task::yield_now().await;
         let streams = self.streams.apply(self.core.engine(), &self.core.plan().settings.probe);
+        tokio::task::yield_now().await;
         let in_use = self.core.generations_in_use();
         self.senders.retain(|g, _| in_use.contains(g));
         tracing::info!(
