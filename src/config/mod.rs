@@ -7,6 +7,7 @@
 
 pub mod diag;
 pub mod firewall_read;
+mod group_globs;
 pub mod groups;
 mod ha_read;
 pub mod keys;

@@ -2,7 +2,7 @@
 //! typed, defaulted, range-checked and located. Secrets and group files are
 //! found here too (paths are relative to the settings file's folder).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -22,7 +22,7 @@ const SEC: Duration = Duration::from_secs(1);
 pub fn read(src: &Source, top: &Table<'_, '_>, d: &mut Diagnostics) -> Settings {
     let base = src.path.parent().map(Path::to_path_buf).unwrap_or_default();
     top.finish(d, &names(Section::Top));
-    let group_files = group_files(top, &base, d);
+    let group_files = super::group_globs::group_files(top, &base, d);
     let state_dir = match top.string(d, "state_dir") {
         Some(s) => base.join(s.value),
         None => default_state_dir(),
@@ -84,96 +84,6 @@ pub fn default_state_dir() -> PathBuf {
         .ok()
         .and_then(|s| s.split(':').next().filter(|p| !p.is_empty()).map(PathBuf::from))
         .unwrap_or_else(|| PathBuf::from("/var/lib/failoverd"))
-}
-
-fn group_files(top: &Table<'_, '_>, base: &Path, d: &mut Diagnostics) -> Vec<PathBuf> {
-    let src = top.src();
-    let Some(globs) = top.strings(d, "groups") else {
-        if top.raw("groups").is_none() {
-            top.missing(d, "groups", "[\"groups.d/*.xml\"]");
-        }
-        return Vec::new();
-    };
-    if globs.is_empty() {
-        d.error(
-            src,
-            top.key_pos("groups").unwrap_or(0),
-            "groups",
-            "groups is empty: name at least one group file or glob",
-        );
-    }
-    let mut files = Vec::new();
-    let mut seen = HashSet::new();
-    for (i, g) in globs.iter().enumerate() {
-        let path = format!("groups[{i}]");
-        let pattern = base.join(&g.value);
-        let paths = match glob::glob(&pattern.to_string_lossy()) {
-            Ok(paths) => paths,
-            Err(e) => {
-                d.error(src, g.pos, &path, format!("{:?} is not a valid glob: {e}", g.value));
-                continue;
-            }
-        };
-        let mut v = Vec::new();
-        let mut refused = false;
-        for entry in paths {
-            match matched_group_file(entry) {
-                Ok(Some(p)) => v.push(p),
-                Ok(None) => {}
-                Err(why) => {
-                    refused = true;
-                    d.error(src, g.pos, &path, format!("{:?} matches {why}", g.value));
-                }
-            }
-        }
-        v.sort();
-        if v.is_empty() && !refused {
-            d.error(
-                src,
-                g.pos,
-                &path,
-                format!(
-                    "{:?} matches no file (looked for {}); fix the pattern or add the group files",
-                    g.value,
-                    pattern.display()
-                ),
-            );
-        }
-        // A file two globs match is read once.
-        files.extend(v.into_iter().filter(|p| seen.insert(p.clone())));
-    }
-    files
-}
-
-/// One match of a `groups` glob: the file to read, `None` for a folder
-/// (a glob such as `groups.d/*` may match one: it holds no group), or why
-/// it cannot be read. Nothing is dropped silently (docs/safety.md): a
-/// folder the glob could not search, a dangling link, a FIFO or a device is
-/// an error.
-fn matched_group_file(entry: Result<PathBuf, glob::GlobError>) -> Result<Option<PathBuf>, String> {
-    let p = match entry {
-        Ok(p) => p,
-        Err(e) => {
-            return Err(format!(
-                "{}, which cannot be read: {}; give the service user access or narrow the pattern",
-                e.path().display(),
-                e.error()
-            ));
-        }
-    };
-    match std::fs::metadata(&p) {
-        Ok(m) if m.is_file() => Ok(Some(p)),
-        Ok(m) if m.is_dir() => Ok(None),
-        Ok(m) => Err(format!(
-            "{}, which is {}, not a regular file: remove it or narrow the pattern",
-            p.display(),
-            super::regular::kind_of(m.file_type())
-        )),
-        Err(e) => Err(format!(
-            "{}, which cannot be read: {e} (a dangling link?); remove it or fix it",
-            p.display()
-        )),
-    }
 }
 
 fn probe_defaults(t: Option<&Table<'_, '_>>, d: &mut Diagnostics) -> ProbeDefaults {
