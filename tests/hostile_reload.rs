@@ -192,6 +192,18 @@ fn a_fifo_or_dangling_link_in_the_groups_glob_is_an_error() {
         )),
         "{err}"
     );
+    // A folder holds no group: skipped, but said.
+    std::fs::remove_file(case.path("g-gone.xml")).unwrap();
+    std::fs::create_dir(case.path("g-dir.xml")).unwrap();
+    let (code, err) = check(&case, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains(&format!(
+            "groups[0]: warning: \"g*.xml\" matches the folder {}, which holds no group: skipped",
+            case.path("g-dir.xml").display()
+        )),
+        "{err}"
+    );
 }
 
 #[test]

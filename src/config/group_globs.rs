@@ -44,8 +44,15 @@ pub fn group_files(top: &Table<'_, '_>, base: &Path, d: &mut Diagnostics) -> Vec
         let mut refused = false;
         for entry in paths {
             match matched_group_file(entry) {
-                Ok(Some(p)) => v.push(p),
-                Ok(None) => {}
+                Ok(Match::File(p)) => v.push(p),
+                Ok(Match::Folder(p)) => {
+                    let msg = format!(
+                        "{:?} matches the folder {}, which holds no group: skipped",
+                        g.value,
+                        p.display()
+                    );
+                    d.warn(src, g.pos, &path, msg);
+                }
                 Err(why) => {
                     refused = true;
                     d.error(src, g.pos, &path, format!("{:?} matches {why}", g.value));
@@ -71,12 +78,18 @@ pub fn group_files(top: &Table<'_, '_>, base: &Path, d: &mut Diagnostics) -> Vec
     files
 }
 
-/// One match of a `groups` glob: the file to read, `None` for a folder
-/// (a glob such as `groups.d/*` may match one: it holds no group), or why
-/// it cannot be read. Nothing is dropped silently (docs/safety.md): a
+/// What a glob matched that can be used.
+enum Match {
+    File(PathBuf),
+    /// A glob such as `groups.d/*` may match a folder: it holds no group
+    /// (warned, skipped).
+    Folder(PathBuf),
+}
+
+/// One match of a `groups` glob, or why it cannot be read. Nothing is dropped silently (docs/safety.md): a
 /// folder the glob could not search, a dangling link, a FIFO or a device is
 /// an error.
-fn matched_group_file(entry: Result<PathBuf, glob::GlobError>) -> Result<Option<PathBuf>, String> {
+fn matched_group_file(entry: Result<PathBuf, glob::GlobError>) -> Result<Match, String> {
     let p = match entry {
         Ok(p) => p,
         Err(e) => {
@@ -88,8 +101,8 @@ fn matched_group_file(entry: Result<PathBuf, glob::GlobError>) -> Result<Option<
         }
     };
     match std::fs::metadata(&p) {
-        Ok(m) if m.is_file() => Ok(Some(p)),
-        Ok(m) if m.is_dir() => Ok(None),
+        Ok(m) if m.is_file() => Ok(Match::File(p)),
+        Ok(m) if m.is_dir() => Ok(Match::Folder(p)),
         Ok(m) => Err(format!(
             "{}, which is {}, not a regular file: remove it or narrow the pattern",
             p.display(),
