@@ -141,7 +141,7 @@ pub async fn serve<C: Check>(plan: Plan, deps: Deps<C>, shutdown: impl Future<Ou
         core,
         streams,
         senders: BTreeMap::from([(0, sender)]),
-        reloading: super::reload::Reloading::new(deps.senders, deps.reloads),
+        reloading: super::reloading::Reloading::new(deps.senders, deps.reloads),
         dir: deps.dir,
         notifier: deps.notifier,
         mailer: outbox.mailer(),
@@ -206,7 +206,7 @@ pub(super) struct Shell<C: Check> {
     /// Push senders by generation: the current settings' and those
     /// orphaned restarts still need.
     pub(super) senders: BTreeMap<Generation, Arc<dyn Sender>>,
-    pub(super) reloading: super::reload::Reloading,
+    pub(super) reloading: super::reloading::Reloading,
     pub(super) dir: StateDir,
     pub(super) notifier: Notifier,
     pub(super) mailer: Mailer,

@@ -21,6 +21,7 @@ pub mod persist;
 pub mod pushes;
 mod reads;
 mod reload;
+mod reloading;
 pub mod send;
 mod streams;
 

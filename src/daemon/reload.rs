@@ -12,17 +12,12 @@
 //! `state_dir` and `[http] listen` change only at a restart
 //! (docs/service.md, "Reload").
 
-use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::SystemTime;
 
-use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
-
 use super::changes::Changes;
-use super::event_loop::{SenderFactory, Shell, hostname};
+use super::event_loop::{Shell, hostname};
 use super::persist::Clocks;
-use super::send::Sender;
+use super::reloading::{Loaded, Step};
 use crate::config::Plan;
 use crate::firewall::api::Api;
 use crate::mail::event::{DaemonKind, Event, Kind};
@@ -30,108 +25,6 @@ use crate::mail::outbox;
 use crate::mail::render::{Context, LocalZone};
 use crate::mail::types::MailSettings;
 use crate::probe::Check;
-
-/// Makes the push sender of a plan, shared with the loading task.
-type SharedSenders = Arc<dyn Fn(&Plan) -> Result<Arc<dyn Sender>, String> + Send + Sync>;
-
-/// The SIGHUPs, the reload under way if any, and whether signals came
-/// meanwhile.
-pub(super) struct Reloading {
-    signals: mpsc::Receiver<()>,
-    senders: SharedSenders,
-    task: Option<JoinHandle<Loaded>>,
-    /// A SIGHUP came while loading: one more reload follows this one.
-    again: bool,
-}
-
-/// What happened: a SIGHUP, or the load under way ended.
-pub(super) enum Step {
-    Asked,
-    Loaded(Box<Loaded>),
-}
-
-impl Reloading {
-    pub(super) fn new(senders: SenderFactory, signals: mpsc::Receiver<()>) -> Reloading {
-        Reloading {
-            signals,
-            senders: senders.into(),
-            task: None,
-            again: false,
-        }
-    }
-
-    /// The next SIGHUP, or the end of the load under way.
-    pub(super) async fn next(&mut self) -> Step {
-        tokio::select! {
-            Some(()) = self.signals.recv() => Step::Asked,
-            loaded = done(&mut self.task) => Step::Loaded(Box::new(loaded)),
-        }
-    }
-}
-
-/// The load under way, when it ends; never, when none runs.
-async fn done(task: &mut Option<JoinHandle<Loaded>>) -> Loaded {
-    let Some(running) = task.as_mut() else {
-        return std::future::pending().await;
-    };
-    let loaded = running.await;
-    *task = None;
-    loaded.unwrap_or_else(|e| Loaded::failed(format!("the loading task failed: {e}")))
-}
-
-/// What the loading task made of the files: the plan (or why not), and
-/// what the new plan needs built off the loop.
-pub(super) struct Loaded {
-    plan: Result<Plan, String>,
-    /// The difference from the plan running when the load started (the
-    /// only one that can be running when it ends: one load at a time).
-    changes: Changes,
-    sender: Result<Arc<dyn Sender>, String>,
-    /// The API for the Get and the sync, or why there is none.
-    api: Result<Api, String>,
-    /// Whether `[mail]` as loaded can make a client (an unreadable
-    /// `ca_file` cannot).
-    mail: Result<(), String>,
-}
-
-impl Loaded {
-    fn failed(why: String) -> Loaded {
-        Loaded {
-            plan: Err(why.clone()),
-            changes: Changes::default(),
-            sender: Err(why.clone()),
-            api: Err(why.clone()),
-            mail: Err(why),
-        }
-    }
-}
-
-/// Reads, parses and validates the settings and group files, and builds
-/// what the new plan needs: run on a blocking thread.
-fn load(config: &std::path::Path, dry_flag: bool, senders: &SharedSenders, running: &Plan) -> Loaded {
-    let Some(mut plan) = super::load(config) else {
-        return Loaded::failed("the settings are invalid (every error is logged above)".into());
-    };
-    if dry_flag {
-        plan.settings.firewall.dry_run = true;
-    }
-    let changes = super::changes::changes(running, &plan);
-    let sender = senders(&plan);
-    let api = Api::new(&plan);
-    let mail = match plan.settings.mail.as_ref().map(MailSettings::from_config) {
-        Some(s) => crate::mail::smtp::Client::new(&s, &hostname())
-            .map(|_| ())
-            .map_err(|e| format!("[mail]: {e}")),
-        None => Ok(()),
-    };
-    Loaded {
-        plan: Ok(plan),
-        changes,
-        sender,
-        api,
-        mail,
-    }
-}
 
 impl<C: Check> Shell<C> {
     /// A rejected reload: logged, mailed (a daemon event), in STATUS; the
@@ -162,7 +55,7 @@ impl<C: Check> Shell<C> {
     /// A SIGHUP: a load starts off the loop, or, while one runs, one more
     /// is noted (however many signals come meanwhile).
     fn reload_asked(&mut self) {
-        if self.reloading.task.is_some() {
+        if self.reloading.loading() {
             if !self.reloading.again {
                 tracing::info!(EVENT = "reload", "SIGHUP while loading: one more reload follows");
             }
@@ -171,11 +64,9 @@ impl<C: Check> Shell<C> {
         }
         self.notifier.send("RELOADING=1");
         tracing::info!(EVENT = "reload", "SIGHUP: reloading {}", self.config.display());
-        let (config, dry, senders): (PathBuf, bool, SharedSenders) =
-            (self.config.clone(), self.dry_flag, self.reloading.senders.clone());
         let running = self.core.plan().clone();
-        let task = tokio::task::spawn_blocking(move || load(&config, dry, &senders, &running));
-        self.reloading.task = Some(task);
+        self.reloading
+            .start(self.config.clone(), self.dry_flag, running, hostname());
     }
 
     /// The load ended: applied or rejected; then the reload noted
