@@ -40,19 +40,21 @@ pub enum Command {
     /// One push attempt to the firewall, recorded as the belief and
     /// followed by a hold.
     #[command(
-        after_long_help = "Exit status: 0 accepted; 1 not accepted; 2 settings, arguments or unknown group; 3 a daemon runs but does not answer."
+        after_long_help = "Exit status: 0 accepted; 1 not accepted; 2 settings, arguments or unknown group; 3 a daemon runs but does not answer.",
+        group(clap::ArgGroup::new("direction").required(true).args(["activate", "deactivate"]))
     )]
     Push {
         /// The group.
         group: String,
-        /// Push Active.
-        #[arg(long, conflicts_with = "deactivate", required_unless_present = "deactivate")]
+        /// Push Active (one of --activate and --deactivate is needed).
+        #[arg(long)]
         activate: bool,
         /// Push DeActive.
         #[arg(long)]
         deactivate: bool,
-        /// Hold the group afterwards for this long (never shortens a hold).
-        #[arg(long, value_name = "DUR", default_value = "1h", value_parser = humantime::parse_duration)]
+        /// Hold the group afterwards for this long (never shortens a hold);
+        /// at most 1y.
+        #[arg(long, value_name = "DUR", default_value = "1h", value_parser = crate::time::parse_cli_duration)]
         hold: std::time::Duration,
     },
     /// Send one test mail through the configured server and print its answer.
@@ -61,8 +63,14 @@ pub enum Command {
     )]
     MailTest,
     /// What the running daemon sees: groups, members, targets, pushes, holds.
-    #[command(after_long_help = "Exit status: 0; 2 settings unreadable or bad arguments; 3 no daemon.")]
-    Status,
+    #[command(
+        after_long_help = "Exit status: 0; 1 the daemon answered what this version cannot read; 2 settings unreadable or bad arguments; 3 no daemon (the message says why: no socket, permission denied, not answering)."
+    )]
+    Status {
+        /// Print the /status document (JSON) instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
     /// No pushes for these groups until released or the time ends; probing
     /// and mail go on.
     #[command(after_long_help = "Exit status: 0; 2 settings, arguments or unknown group; 3 no daemon.")]
@@ -73,8 +81,8 @@ pub enum Command {
         /// Every group.
         #[arg(long, conflicts_with = "groups")]
         all: bool,
-        /// How long.
-        #[arg(long = "for", value_name = "DUR", default_value = "4h", value_parser = humantime::parse_duration)]
+        /// How long; at most 1y.
+        #[arg(long = "for", value_name = "DUR", default_value = "4h", value_parser = crate::time::parse_cli_duration)]
         duration: std::time::Duration,
         /// Why (shown in status).
         #[arg(long, default_value = "maintenance")]

@@ -515,6 +515,20 @@ impl Engine {
             }
         }
         self.tally = Tally::count(self.groups.iter().map(|g| g.health.state()));
+        self.adopt_counts(old);
+    }
+
+    /// A stream kept across a reload keeps its counts and last check:
+    /// counters on /metrics count from the process's start and never go
+    /// back at a reload (Prometheus's `rate()` would read a reset).
+    fn adopt_counts(&mut self, old: &Engine) {
+        let before: BTreeMap<&StreamKey, &StreamRt> = old.streams.iter().map(|s| (&s.key, s)).collect();
+        for s in &mut self.streams {
+            if let Some(o) = before.get(&s.key) {
+                s.counts.clone_from(&o.counts);
+                s.last.clone_from(&o.last);
+            }
+        }
     }
 
     /// What to persist for each group.

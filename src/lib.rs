@@ -11,8 +11,9 @@
 //! - [`view`]: the typed status `/status` serves and `failoverd status` reads.
 //! - [`page`]: the status page `GET /` serves, rendered from a view and its history.
 //! - [`cmd`]: the commands' work, called by the thin binary in `main.rs`.
-// One audited exception: ha::socket (binding a netlink socket to its
-// notification groups).
+// Two audited exceptions: ha::socket (binding a netlink socket to its
+// notification groups) and mail::spool::files (openat, renameat and
+// unlinkat through the spool folder's descriptor, which std lacks).
 #![deny(unsafe_code)]
 
 pub mod cli;
@@ -30,4 +31,5 @@ pub mod mail;
 pub mod page;
 pub mod probe;
 pub mod state;
+pub mod time;
 pub mod view;

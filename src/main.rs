@@ -30,7 +30,9 @@ fn main() -> ExitCode {
             )
         }
         Command::MailTest => cmd::mail_test::run(&cli.config, &mut std::io::stdout(), &mut std::io::stderr()),
-        Command::Status => cmd::control::status(&cli.config, &mut std::io::stdout(), &mut std::io::stderr()),
+        Command::Status { json } => {
+            cmd::control::status(&cli.config, json, &mut std::io::stdout(), &mut std::io::stderr())
+        }
         Command::Hold {
             groups,
             duration,

@@ -1,16 +1,22 @@
 //! The state directory (docs/state-file.md): `state.json`, versioned,
-//! written atomically (write, fsync, rename, fsync the folder), and the
-//! exclusive lock that tells whether a daemon runs.
+//! written atomically (write, fsync, rename, fsync the folder) with the
+//! previous good state kept as `state.json.prev`, and the exclusive lock
+//! that tells whether a daemon runs. Nothing there is opened through a
+//! link or in place of a file ([`entry`]); damage is set aside and
+//! recovered from ([`recover`]); saved times are checked at load
+//! ([`times`]).
 //!
 //! Beliefs, unconfirmed pushes and sync hashes are kept per firewall URL;
 //! last states, holds, damping histories, restart backoffs and reactivate
 //! deadlines per group whatever the URL. Times that must survive a restart
 //! are wall-clock times.
 
+pub mod entry;
+pub mod recover;
+pub mod times;
+
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -22,6 +28,13 @@ use crate::firewall::decide::Want;
 pub const VERSION: u32 = 1;
 
 pub use crate::firewall::decide::Belief;
+pub use entry::write_atomic;
+pub use recover::{Loaded, STATE_LOST_REASON};
+
+/// The state file, the previous good one, and the temporary file of a save.
+pub const FILE: &str = "state.json";
+pub const PREV: &str = "state.json.prev";
+const TMP: &str = ".state.json.tmp";
 
 /// Per firewall URL.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -86,6 +99,10 @@ pub struct StateFile {
     pub version: u32,
     pub firewalls: BTreeMap<String, FirewallState>,
     pub groups: BTreeMap<String, GroupState>,
+    /// The state was lost (both files damaged) and this is why: kept until
+    /// a daemon mailed it (a `push` without a daemon may find the loss).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lost: Option<String>,
 }
 
 impl Default for StateFile {
@@ -94,6 +111,7 @@ impl Default for StateFile {
             version: VERSION,
             firewalls: BTreeMap::new(),
             groups: BTreeMap::new(),
+            lost: None,
         }
     }
 }
@@ -115,138 +133,84 @@ impl StateDir {
     }
 
     pub fn file(&self) -> PathBuf {
-        self.path.join("state.json")
+        self.path.join(FILE)
     }
 
-    /// Reads `state.json`; a missing file is an empty state; an unknown
-    /// version or unreadable content is ignored with a warning (and left in
-    /// place until the next write replaces it).
+    /// The previous good state, used when `state.json` is damaged.
+    pub fn prev_file(&self) -> PathBuf {
+        self.path.join(PREV)
+    }
+
+    /// Reads `state.json` without changing anything (for readers without
+    /// the lock): a missing file is an empty state; damage, or an entry
+    /// that is not a file, is an empty state with a warning.
     pub fn load(&self) -> (StateFile, Option<Warning>) {
-        let text = match std::fs::read_to_string(self.file()) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (StateFile::default(), None),
-            Err(e) => {
-                return (
-                    StateFile::default(),
-                    Some(format!("cannot read {}: {e}", self.file().display())),
-                );
-            }
-        };
-        let version = serde_json::from_str::<serde_json::Value>(&text)
-            .ok()
-            .and_then(|v| v.get("version").and_then(serde_json::Value::as_u64));
-        match version {
-            Some(v) if v == u64::from(VERSION) => match serde_json::from_str(&text) {
-                Ok(s) => (s, None),
-                Err(e) => (
-                    StateFile::default(),
-                    Some(format!("{} is damaged ({e}); starting afresh", self.file().display())),
-                ),
-            },
-            Some(v) => (
+        let file = self.file();
+        match recover::read(&file) {
+            Ok(recover::Found::Good(s)) => (*s, None),
+            Ok(recover::Found::Missing) => (StateFile::default(), None),
+            Ok(recover::Found::Damaged(why)) => (
                 StateFile::default(),
-                Some(format!("{} has unknown version {v}; ignored", self.file().display())),
+                Some(format!("{} is damaged ({why}); not used", file.display())),
             ),
-            None => (
-                StateFile::default(),
-                Some(format!("{} is not a state file; ignored", self.file().display())),
-            ),
+            Err(e) => (StateFile::default(), Some(e.to_string())),
         }
     }
 
-    /// Writes `state.json` atomically: a temporary file, fsync, rename,
-    /// fsync of the folder. New files are 0600 and owned by the folder's
-    /// owner.
+    /// Writes `state.json` atomically: a temporary file created anew,
+    /// fsync; the current `state.json` (a regular file) renamed to
+    /// `state.json.prev`; the temporary file renamed to `state.json`;
+    /// fsync of the folder. At every moment one of the two names holds a
+    /// whole state. New files are 0600 and owned by the folder's owner;
+    /// an entry that is not a file is an error naming it.
     pub fn save(&self, state: &StateFile) -> std::io::Result<()> {
         let text = serde_json::to_vec_pretty(state).map_err(std::io::Error::other)?;
-        write_atomic(&self.path, "state.json", &text)
+        entry::check_dir(&self.path)?;
+        let tmp = entry::write_temp(&self.path, FILE, &text)?;
+        let main = self.file();
+        if entry::check_entry(&main)? {
+            entry::check_entry(&self.prev_file())?;
+            std::fs::rename(&main, self.prev_file())?;
+        }
+        std::fs::rename(&tmp, &main)?;
+        entry::sync_dir(&self.path)
     }
 
     /// Takes the exclusive lock that marks a running daemon (or a `push`
-    /// without one); `None` when another process holds it.
+    /// without one); `None` when another process holds it. With the lock,
+    /// the files failoverd owns there are checked: an entry that is not a
+    /// regular file (a planted link, FIFO, directory) is an error naming
+    /// it ([`entry::is_planted`]), and nothing is opened through it.
     pub fn try_lock(&self) -> std::io::Result<Option<File>> {
-        std::fs::create_dir_all(&self.path)?;
-        let path = self.path.join("lock");
-        let f = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(&path)?;
-        give_to_owner(&self.path, &path);
+        entry::check_dir(&self.path)?;
+        let f = entry::open_or_create(&self.path, "lock")?;
         match f.try_lock() {
-            Ok(()) => Ok(Some(f)),
-            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
-            Err(std::fs::TryLockError::Error(e)) => Err(e),
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => return Err(e),
         }
+        for name in [FILE, PREV, TMP] {
+            entry::check_entry(&self.path.join(name))?;
+        }
+        // Who holds the lock, for the next process that finds it taken.
+        let mut f = f;
+        f.set_len(0)?;
+        std::io::Write::write_all(&mut f, format!("{}\n", std::process::id()).as_bytes())?;
+        Ok(Some(f))
     }
-}
 
-/// Writes `dir/name` atomically (see [`StateDir::save`]).
-pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(".{name}.tmp"));
-    {
-        let mut f = OpenOptions::new()
-            .create(true)
-            .truncate(true)
-            .write(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
+    /// The process id the lock's holder wrote, if it can be read (an
+    /// older version wrote none).
+    pub fn holder(&self) -> Option<u32> {
+        let bytes = entry::read_limited(&self.path.join("lock"), 64).ok()?;
+        String::from_utf8_lossy(&bytes).trim().parse().ok()
     }
-    give_to_owner(dir, &tmp);
-    std::fs::rename(&tmp, dir.join(name))?;
-    File::open(dir)?.sync_all()
-}
 
-/// No command leaves files owned by another user than the folder's owner
-/// (a root `push` beside a DynamicUser daemon).
-fn give_to_owner(dir: &Path, file: &Path) {
-    if let (Ok(d), Ok(f)) = (std::fs::metadata(dir), std::fs::metadata(file))
-        && (d.uid() != f.uid() || d.gid() != f.gid())
-    {
-        let _ = std::os::unix::fs::chown(file, Some(d.uid()), Some(d.gid()));
+    /// The folder as an absolute path, for messages.
+    pub fn shown(&self) -> PathBuf {
+        std::path::absolute(&self.path).unwrap_or_else(|_| self.path.clone())
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn round_trip_and_unknown_versions() {
-        let dir = tempfile::tempdir().unwrap();
-        let sd = StateDir::new(dir.path());
-        assert_eq!(sd.load(), (StateFile::default(), None));
-        let mut s = StateFile::default();
-        let fw = s
-            .firewalls
-            .entry("https://fw:4444/webconsole/APIController".into())
-            .or_default();
-        fw.beliefs.insert("HQ".into(), Belief::DeActive);
-        s.groups.entry("HQ".into()).or_default().restart_active_pending = true;
-        sd.save(&s).unwrap();
-        assert_eq!(sd.load(), (s, None));
-        let mode = std::fs::metadata(sd.file()).unwrap().permissions();
-        assert_eq!(std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777, 0o600);
-        std::fs::write(sd.file(), r#"{"version": 99, "x": 1}"#).unwrap();
-        let (s, w) = sd.load();
-        assert_eq!(s, StateFile::default());
-        assert!(w.unwrap().contains("unknown version 99"));
-        std::fs::write(sd.file(), "garbage").unwrap();
-        assert!(sd.load().1.unwrap().contains("not a state file"));
-    }
-
-    #[test]
-    fn the_lock_is_exclusive() {
-        let dir = tempfile::tempdir().unwrap();
-        let sd = StateDir::new(dir.path());
-        let held = sd.try_lock().unwrap();
-        assert!(held.is_some());
-        assert!(sd.try_lock().unwrap().is_none(), "a second holder is refused");
-        drop(held);
-        assert!(sd.try_lock().unwrap().is_some(), "free again once released");
-    }
-}
+mod tests;

@@ -145,3 +145,74 @@ fn mail_test_reaches_a_real_server_or_says_why_not() {
     let (code, _, err) = cli(&["mail-test"], &dir.path().join("failoverd.toml"));
     assert_eq!(code, 2, "no [mail]: {err}");
 }
+
+/// The messages a new admin meets first: `push` without a direction names
+/// both choices (not only `--activate`).
+#[test]
+fn usage_mistakes_name_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("none.toml");
+    let (code, out, err) = cli(&["push", "G"], &config);
+    assert_eq!((code, out.as_str()), (2, ""), "{err}");
+    assert!(err.contains("<--activate|--deactivate>"), "{err}");
+    let (code, _, err) = cli(&["push", "G", "--activate", "--deactivate"], &config);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("cannot be used with"), "{err}");
+}
+
+/// `status` with no daemon to ask says which of the three it is, with the
+/// socket's absolute path and the fix, and exits 3: no socket; a socket
+/// of another user (permission denied, tried as nobody); a socket nobody
+/// listens on (left by a daemon that stopped).
+#[test]
+fn status_without_a_daemon_says_why_with_the_absolute_path() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("failoverd.toml");
+    std::fs::write(&config, "state_dir = \"state\"\n").unwrap();
+    let socket = dir.path().join("state").join("control.sock");
+    let shown = socket.display().to_string();
+    // Run from elsewhere: the relative state_dir is the settings file's.
+    let (code, out, err) = cli(&["status"], &config);
+    assert_eq!((code, out.as_str()), (3, ""), "{err}");
+    assert!(err.contains(&format!("no control socket at {shown}")), "{err}");
+
+    std::fs::create_dir(dir.path().join("state")).unwrap();
+    let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    drop(listener);
+    let (code, _, err) = cli(&["status"], &config);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains(&format!("no daemon answers on {shown}")), "{err}");
+
+    if !is_root() {
+        println!("SKIPPED: permission denied needs root (setpriv to nobody)");
+        return;
+    }
+    std::fs::remove_file(&socket).unwrap();
+    let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600)).unwrap();
+    for p in [dir.path(), &dir.path().join("state")] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_failoverd"))
+        .args(["status", "-c"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains(&format!("permission denied on the control socket {shown}")),
+        "{err}"
+    );
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+}

@@ -28,7 +28,12 @@ async fn system_roots_refuse_a_self_signed_certificate() {
     let emu = default_emulator().await;
     let client = client(emu.url_for("localhost"), Tls::System, T);
     match client.send(&get_doc(PASSWORD)).await {
-        Err(SendError::Before(why)) => assert!(why.to_lowercase().contains("certificate"), "{why}"),
+        Err(SendError::Before(why)) => {
+            assert!(why.to_lowercase().contains("certificate"), "{why}");
+            // The fix, ready to paste: the line to add, with the fingerprint.
+            let line = format!("add pin_sha256 = \"{}\" to [firewall]", emu.cert_fingerprint());
+            assert!(why.contains(&line), "{why}");
+        }
         other => panic!("{other:?}"),
     }
     assert_eq!(client.presented_fingerprint(), Some(emu.cert_fingerprint()));

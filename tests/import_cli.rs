@@ -303,6 +303,93 @@ fn every_reply_shape_and_both_spellings() {
     }
 }
 
+/// The quick start as root under a umask that hides files, for a service
+/// that runs as another user (systemd's DynamicUser): the group files are
+/// 0644, the service's user reads them (`check` run as nobody), a second
+/// import of unchanged files says so and succeeds, and a dry run over a
+/// file that differs says a real run would refuse, writing nothing.
+#[test]
+fn imported_files_are_readable_by_the_service_user_and_a_rerun_is_unchanged() {
+    let rt = runtime();
+    let emu = emulator(&rt);
+    firewall_with_groups(&emu);
+    let dir = settings_only_firewall(&emu);
+    let config = dir.path().join("failoverd.toml");
+    let groups_d = dir.path().join("groups.d");
+
+    let (code, tables, err) = cli_umask(&["import"], &config, "077");
+    assert_eq!(code, 0, "{err}");
+    for f in files_in(&groups_d) {
+        let mode = std::fs::metadata(&f).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644, "{}: group files hold no secret", f.display());
+    }
+    assert!(
+        files_in(&groups_d)
+            .iter()
+            .all(|f| f.extension().is_some_and(|e| e == "xml")),
+        "no temporary file left: {:?}",
+        files_in(&groups_d)
+    );
+    if root() {
+        paste(&config, &tables);
+        // The service's user reads the group files root imported; the
+        // settings and the password stay root's, so only the group files'
+        // reading is asked of nobody here.
+        let mut perms = std::fs::metadata(dir.path()).unwrap().permissions();
+        perms.set_mode(0o755);
+        std::fs::set_permissions(dir.path(), perms).unwrap();
+        for f in files_in(&groups_d) {
+            let out = std::process::Command::new("setpriv")
+                .args(["--reuid=65534", "--regid=65534", "--clear-groups", "cat"])
+                .arg(&f)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "nobody reads {}: {:?}", f.display(), out);
+        }
+    } else {
+        println!("SKIPPED: reading as nobody needs root (setpriv)");
+    }
+
+    let (code, _, err) = cli(&["import"], &config);
+    assert_eq!(code, 0, "every file unchanged is a success: {err}");
+    assert!(err.contains("unchanged") && err.contains("HQ_VPN.xml"), "{err}");
+
+    std::fs::write(groups_d.join("Lab.xml"), "mine").unwrap();
+    let (code, out, err) = cli(&["import", "--dry-run"], &config);
+    assert_eq!(code, 0, "a dry run exits 0: {err}");
+    assert!(
+        err.contains("Lab.xml exists and differs: a real run would refuse (add --force to overwrite)"),
+        "{err}"
+    );
+    assert!(err.contains("unchanged") && err.contains("HQ_VPN.xml"), "{err}");
+    assert!(out.contains("would write") && out.contains("with --force"), "{out}");
+    assert_eq!(std::fs::read_to_string(groups_d.join("Lab.xml")).unwrap(), "mine");
+}
+
+/// Whether the test runs as root (the owner of its own /proc entry).
+fn root() -> bool {
+    std::fs::metadata("/proc/self").is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+}
+
+/// `cli`, with a umask set for the command (through the shell).
+fn cli_umask(args: &[&str], config: &Path, umask: &str) -> (i32, String, String) {
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "umask {umask}; b=\"$0\"; c=\"$1\"; shift; exec \"$b\" \"$@\" -c \"$c\""
+        ))
+        .arg(env!("CARGO_BIN_EXE_failoverd"))
+        .arg(config)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 #[test]
 fn refusals_unreadable_replies_and_files_in_the_way() {
     let rt = runtime();
@@ -373,7 +460,7 @@ fn refusals_unreadable_replies_and_files_in_the_way() {
     let (code, _, err) = cli(&["import"], &config);
     assert_eq!(code, 2, "{err}");
     assert!(
-        err.contains("Lab.xml exists: nothing written (--force overwrites)"),
+        err.contains("Lab.xml exists and differs from the firewall's definition: nothing written (--force overwrites"),
         "{err}"
     );
     assert_eq!(files_in(&groups_d), [groups_d.join("Lab.xml")], "not even the new file");

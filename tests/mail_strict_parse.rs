@@ -68,6 +68,7 @@ fn all_kinds() -> Vec<Kind> {
         Kind::Daemon(D::GuardTripEnded),
         Kind::Daemon(D::IcmpFailure),
         Kind::Daemon(D::StateDirFailure),
+        Kind::Daemon(D::StateLost),
         Kind::Daemon(D::SpoolOverLimit),
         Kind::Daemon(D::ReloadRejected),
         Kind::Daemon(D::BecameActive),
@@ -100,6 +101,7 @@ fn all_kinds() -> Vec<Kind> {
                 | D::GuardTripEnded
                 | D::IcmpFailure
                 | D::StateDirFailure
+                | D::StateLost
                 | D::SpoolOverLimit
                 | D::ReloadRejected
                 | D::BecameActive

@@ -10,9 +10,9 @@
 
 mod common;
 mod netutil;
+mod promutil;
 
 use std::fmt::Write as _;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::Case;
@@ -22,6 +22,7 @@ use failoverd::daemon::persist::Clocks;
 use failoverd::health::outcome::Outcome;
 use failoverd::probe::schedule::{Observation, Report};
 use failoverd::state::StateFile;
+use promutil::families;
 
 const STREAMS: usize = 10_000;
 /// The page at 10,000 streams, default keys.
@@ -109,43 +110,6 @@ fn metrics(core: &mut Core, clocks: Clocks) -> String {
         [Effect::Reply { reply, .. }] => reply.body.as_str().expect("a text page").to_string(),
         other => panic!("{other:?}"),
     }
-}
-
-/// The families as the official parser lists them ("NAME TYPE SAMPLES"),
-/// or None (after SKIPPED) without python3-prometheus-client and root.
-fn families(page: &str) -> Option<String> {
-    let python = "/usr/bin/python3";
-    let probe = Command::new(python).args(["-c", "import prometheus_client"]).output();
-    if !probe.is_ok_and(|o| o.status.success()) {
-        assert!(
-            !netutil::require_root("metrics parse: python3-prometheus-client is in scripts/debian-packages.txt"),
-            "running as root, yet {python} cannot import prometheus_client"
-        );
-        netutil::skipped("python3-prometheus-client not installed (Debian python3-prometheus-client)");
-        return None;
-    }
-    let mut child = Command::new(python)
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/prom_families.py"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let text = page.to_string();
-    let writer = std::thread::spawn(move || {
-        use std::io::Write;
-        stdin.write_all(text.as_bytes()).unwrap();
-    });
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    let listed = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "{}\nfamilies:\n{listed}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(listed)
 }
 
 fn lines(page: &str, prefix: &str) -> usize {

@@ -170,7 +170,7 @@ pub fn man5() -> String {
         &mut r,
         "DESCRIPTION",
         &[
-            "A TOML file. Durations are strings such as \"500ms\", \"1s\", \"5m\" or \"1h\"; percentages are strings such as \"40%\". Relative paths are relative to the settings file's folder.",
+            "A TOML file. Durations are strings such as \"500ms\", \"1s\", \"5m\" or \"1h\", each with the upper bound shown beside its key (none above one year; a longer value is an error); percentages are strings such as \"40%\". Relative paths are relative to the settings file's folder.",
             "Unknown keys are errors, with a hint when a known key is close. failoverd check prints every error and warning as FILE:LINE:COL: PATH: message.",
             "Every key below is listed with its default: a value means the same as leaving the key out; otherwise the default is explained. A credential NAME (firewall.password, mail.password) is read from $CREDENTIALS_DIRECTORY/NAME when that is set, else from the first of /etc/credstore/NAME, /run/credstore/NAME, /usr/lib/credstore/NAME. Password files lose one trailing newline, nothing else. A settings or password file others can read is a warning.",
             "SIGHUP (systemctl reload failoverd) reloads the file; if it is invalid the old settings keep running.",
@@ -185,7 +185,8 @@ pub fn man5() -> String {
         r.text([roman(section.about())]);
         for k in KEYS.iter().filter(|k| k.section == section) {
             r.control("TP", []);
-            r.text([bold(k.name), roman(" = "), italic(k.kind)]);
+            let bound = failoverd::config::keys::bound_text(k).map_or(String::new(), |b| format!(", {b}"));
+            r.text([bold(k.name), roman(" = "), italic(k.kind), roman(bound)]);
             r.text([roman(k.doc)]);
             r.control("br", []);
             let default = match k.default {

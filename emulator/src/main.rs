@@ -33,7 +33,13 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = match parse(std::env::args().skip(1).collect()) {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    // Asked for: the usage on stdout, and success (an error is exit 2).
+    if argv.iter().any(|a| a == "-h" || a == "--help") {
+        print!("{USAGE}{FAULT_NAMES}");
+        return ExitCode::SUCCESS;
+    }
+    let args = match parse(argv) {
         Ok(args) => args,
         Err(why) => {
             eprintln!("sfos-emulator: {why}\n{USAGE}{FAULT_NAMES}");
@@ -262,7 +268,6 @@ fn parse(argv: Vec<String>) -> Result<Args, String> {
                 let file = std::fs::canonicalize(&file).map_or(file, |p| p.display().to_string());
                 snmp_password = Some((file, password));
             }
-            "-h" | "--help" => return Err("help".to_string()),
             other => return Err(format!("unknown argument {other:?}")),
         }
     }

@@ -34,6 +34,15 @@ pub fn run(path: &Path, online: bool, out: &mut dyn Write, err: &mut dyn Write) 
         );
         return exit::FAILED;
     };
+    // What run refuses but the files cannot show: ICMP permission. Only a
+    // warning: check may run as another user than the service.
+    if let Err(msg) = crate::daemon::icmp_allowed(&plan) {
+        let _ = writeln!(
+            err,
+            "{}: warning: {msg}; failoverd run as this user would exit 2",
+            path.display()
+        );
+    }
     for g in &plan.groups {
         let _ = writeln!(out, "{}", safety_line(&plan, g));
     }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use super::exit;
 use crate::config::Plan;
-use crate::control::{CallError, Reply, Request, call};
+use crate::control::{CallError, Reply, Request, Unreached, call};
 use crate::firewall::decide::Want;
 use crate::view::Status;
 
@@ -49,12 +49,8 @@ fn groups_known(plan: &Option<Plan>, groups: &[String], err: &mut dyn Write) -> 
 fn ask(state_dir: &Path, req: &Request, timeout: Duration, err: &mut dyn Write) -> Result<Reply, i32> {
     match call(state_dir, req, timeout) {
         Ok(r) => Ok(r),
-        Err(CallError::NoDaemon) => {
-            let _ = writeln!(
-                err,
-                "failoverd: no daemon runs (no control socket in {})",
-                state_dir.display()
-            );
+        Err(CallError::NoDaemon(why, socket)) => {
+            let _ = writeln!(err, "failoverd: {}", unreached(why, &socket));
             Err(NO_DAEMON)
         }
         Err(CallError::NoAnswer(e)) => {
@@ -64,8 +60,26 @@ fn ask(state_dir: &Path, req: &Request, timeout: Duration, err: &mut dyn Write) 
     }
 }
 
-/// `failoverd status`.
-pub fn status(path: &Path, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+/// Why no daemon could be asked, with the socket's absolute path and the
+/// fix.
+fn unreached(why: Unreached, socket: &Path) -> String {
+    let s = socket.display();
+    match why {
+        Unreached::NoSocket => format!(
+            "no daemon runs with these settings: no control socket at {s} (start it: systemctl start failoverd; or give the daemon's settings with -c)"
+        ),
+        Unreached::PermissionDenied => format!(
+            "permission denied on the control socket {s}: it is the service user's (mode 0600); run this as root"
+        ),
+        Unreached::NotListening => {
+            format!("no daemon answers on {s}: a socket left by a daemon that stopped (systemctl status failoverd)")
+        }
+    }
+}
+
+/// `failoverd status`; with `json`, the `/status` document as the daemon
+/// sent it (once this version can read it).
+pub fn status(path: &Path, json: bool, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     let Some((dir, _)) = target(path, err) else {
         return exit::CONFIG;
     };
@@ -73,7 +87,12 @@ pub fn status(path: &Path, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
         Ok(r) => r,
         Err(code) => return code,
     };
-    match serde_json::from_value::<Status>(reply.body) {
+    match serde_json::from_value::<Status>(reply.body.clone()) {
+        Ok(_) if json => {
+            let text = serde_json::to_string_pretty(&reply.body).unwrap_or_default();
+            let _ = writeln!(out, "{text}");
+            exit::OK
+        }
         Ok(status) => {
             let _ = write!(out, "{}", render(&status));
             exit::OK
@@ -90,9 +109,7 @@ pub fn status(path: &Path, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
 }
 
 fn when(secs: Option<u64>) -> String {
-    secs.map_or("-".into(), |s| {
-        humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + Duration::from_secs(s)).to_string()
-    })
+    secs.map_or("-".into(), crate::time::rfc3339_secs)
 }
 
 /// The status as text for a person.

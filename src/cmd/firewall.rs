@@ -28,6 +28,37 @@ fn known_group(plan: &Plan, group: &str, err: &mut dyn Write) -> bool {
     false
 }
 
+/// The state at the start of a command that holds the lock, as the
+/// daemon would load it (docs/state-file.md): damage set aside, the
+/// previous state used, or every group held; each finding on `err`.
+/// `None`: an entry that is not a file, or damage that cannot be set aside.
+fn recover(dir: &StateDir, plan: &Plan, err: &mut dyn Write) -> Option<crate::state::StateFile> {
+    let groups: Vec<&str> = plan.groups.iter().map(|g| g.name()).collect();
+    match dir.recover(&groups, SystemTime::now()) {
+        Ok(loaded) => {
+            for w in &loaded.warnings {
+                let _ = writeln!(err, "warning: {w}");
+            }
+            if loaded.lost {
+                let _ = writeln!(
+                    err,
+                    "warning: no usable state: every group is now held ({}); the daemon mails this when it starts",
+                    crate::state::STATE_LOST_REASON
+                );
+            }
+            Some(loaded.state)
+        }
+        Err(e) => {
+            let _ = writeln!(
+                err,
+                "failoverd: cannot use the state directory {}: {e}",
+                dir.path.display()
+            );
+            None
+        }
+    }
+}
+
 /// `failoverd push GROUP --activate|--deactivate [--hold DUR]`.
 pub fn push(path: &Path, group: &str, want: Want, hold: Duration, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     let Some(plan) = load(path, err) else {
@@ -46,7 +77,7 @@ pub fn push(path: &Path, group: &str, want: Want, hold: Duration, out: &mut dyn 
                 "failoverd: cannot use the state directory {}: {e}",
                 dir.path.display()
             );
-            return exit::FAILED;
+            return exit::CONFIG;
         }
     };
     if plan.settings.firewall.dry_run {
@@ -62,7 +93,9 @@ pub fn push(path: &Path, group: &str, want: Want, hold: Duration, out: &mut dyn 
     };
     let Some(rt) = runtime() else { return exit::FAILED };
     let url = plan.settings.firewall.url.clone();
-    let (mut state, _) = dir.load();
+    let Some(mut state) = recover(&dir, &plan, err) else {
+        return exit::CONFIG;
+    };
     state
         .firewalls
         .entry(url.clone())
@@ -84,7 +117,7 @@ pub fn push(path: &Path, group: &str, want: Want, hold: Duration, out: &mut dyn 
         fw.beliefs.insert(group.into(), Belief::of(want));
         fw.set_at.insert(group.into(), SystemTime::now());
     }
-    let until = SystemTime::now() + hold;
+    let until = crate::time::wall_add(SystemTime::now(), hold);
     let reason = format!("manual push of {want}");
     state.groups.entry(group.into()).or_default().hold_until(until, &reason);
     let saved = dir.save(&state);
@@ -129,7 +162,13 @@ pub fn sync(path: &Path, only: Option<&str>, changed_only: bool, out: &mut dyn W
     let dir = StateDir::new(&plan.settings.state_dir);
     // With a daemon running, hashes are left to it.
     let lock = dir.try_lock().ok().flatten();
-    let (mut state, _) = dir.load();
+    let state = match lock {
+        Some(_) => recover(&dir, &plan, err),
+        None => Some(dir.load().0),
+    };
+    let Some(mut state) = state else {
+        return exit::CONFIG;
+    };
     let url = plan.settings.firewall.url.clone();
     let mut all_ok = true;
     for g in plan.groups.iter().filter(|g| only.is_none_or(|o| o == g.name())) {

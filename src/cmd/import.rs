@@ -16,7 +16,7 @@ use crate::config::{self, Plan};
 use crate::firewall::api::{self, Api};
 use crate::firewall::read::{self, FwConnection, FwGroup, ReadError, Written};
 use crate::firewall::request::Entity;
-use crate::state::{StateDir, write_atomic};
+use crate::state::StateDir;
 
 mod render;
 
@@ -107,27 +107,22 @@ pub fn run(path: &Path, args: &ImportArgs, out: &mut dyn Write, err: &mut dyn Wr
     if !defined_elsewhere(&plan.settings, &files, err) {
         return exit::CONFIG;
     }
-    let existing: Vec<&PathBuf> = files.iter().map(|(p, _)| p).filter(|p| p.exists()).collect();
-    if !existing.is_empty() && !args.force {
-        for p in &existing {
+    let tables = render::tables(&groups, &connections, &plan.settings, base.first_glob.is_none(), &dir);
+    let plan_w = Planned::of(&files);
+    if args.dry_run {
+        return dry_run(&files, &plan_w, &tables, args.force, out, err);
+    }
+    if !plan_w.differing.is_empty() && !args.force {
+        for p in &plan_w.differing {
             let _ = writeln!(
                 err,
-                "failoverd: {} exists: nothing written (--force overwrites)",
+                "failoverd: {} exists and differs from the firewall's definition: nothing written (--force overwrites; --dry-run shows what would be written)",
                 p.display()
             );
         }
         return exit::CONFIG;
     }
-    let tables = render::tables(&groups, &connections, &plan.settings, base.first_glob.is_none(), &dir);
-    if args.dry_run {
-        for (p, text) in &files {
-            let _ = writeln!(out, "# would write {}:\n{text}", p.display());
-        }
-        let _ = write!(out, "{tables}");
-        let _ = writeln!(err, "dry run: nothing written");
-        return exit::OK;
-    }
-    if let Err(code) = write_files(&dir, &files, err) {
+    if let Err(code) = write_files(&dir, &files, &plan_w, err) {
         return code;
     }
     record_hashes(&plan.settings, &groups, &defs, err);
@@ -270,10 +265,96 @@ fn defined_elsewhere(s: &Settings, files: &[(PathBuf, String)], err: &mut dyn Wr
     ok
 }
 
-fn write_files(dir: &Path, files: &[(PathBuf, String)], err: &mut dyn Write) -> Result<(), i32> {
+/// What a write would do to each file: new, unchanged (it already holds
+/// exactly what would be written) or differing (written only with
+/// `--force`).
+struct Planned {
+    unchanged: Vec<PathBuf>,
+    differing: Vec<PathBuf>,
+}
+
+impl Planned {
+    fn of(files: &[(PathBuf, String)]) -> Planned {
+        let mut p = Planned {
+            unchanged: Vec::new(),
+            differing: Vec::new(),
+        };
+        for (path, text) in files {
+            match std::fs::read(path) {
+                Ok(b) if b == text.as_bytes() => p.unchanged.push(path.clone()),
+                Ok(_) => p.differing.push(path.clone()),
+                // Missing (or unreadable, which the write then reports).
+                Err(_) => {}
+            }
+        }
+        p
+    }
+
+    fn fate(&self, path: &PathBuf) -> Fate {
+        if self.unchanged.contains(path) {
+            Fate::Unchanged
+        } else if self.differing.contains(path) {
+            Fate::Differs
+        } else {
+            Fate::New
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Fate {
+    New,
+    Unchanged,
+    Differs,
+}
+
+/// `--dry-run`: what a real run would write, file by file, and whether it
+/// would refuse; nothing is written (exit 0).
+fn dry_run(
+    files: &[(PathBuf, String)],
+    planned: &Planned,
+    tables: &str,
+    force: bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
     for (p, text) in files {
-        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-        if let Err(e) = write_atomic(dir, name, text.as_bytes()) {
+        match planned.fate(p) {
+            Fate::Unchanged => {
+                let _ = writeln!(
+                    err,
+                    "unchanged {}: it already holds the firewall's definition",
+                    p.display()
+                );
+            }
+            Fate::Differs if !force => {
+                let _ = writeln!(
+                    err,
+                    "{} exists and differs: a real run would refuse (add --force to overwrite)",
+                    p.display()
+                );
+                let _ = writeln!(out, "# would write {} with --force:\n{text}", p.display());
+            }
+            Fate::New | Fate::Differs => {
+                let _ = writeln!(out, "# would write {}:\n{text}", p.display());
+            }
+        }
+    }
+    let _ = write!(out, "{tables}");
+    let _ = writeln!(err, "dry run: nothing written");
+    exit::OK
+}
+
+/// Writes the files that are new or (with `--force`) differ. Group files
+/// hold no secret: mode 0644, so the service's own user (DynamicUser)
+/// reads what root imported (docs/import.md).
+fn write_files(dir: &Path, files: &[(PathBuf, String)], planned: &Planned, err: &mut dyn Write) -> Result<(), i32> {
+    for (p, text) in files {
+        if planned.unchanged.contains(p) {
+            let _ = writeln!(err, "unchanged {}", p.display());
+            continue;
+        }
+        if let Err(e) = write_public(dir, p, text.as_bytes()) {
             let _ = writeln!(
                 err,
                 "failoverd: cannot write {}: {e}: choose a writable folder with --out",
@@ -284,6 +365,52 @@ fn write_files(dir: &Path, files: &[(PathBuf, String)], err: &mut dyn Write) -> 
         let _ = writeln!(err, "wrote {}", p.display());
     }
     Ok(())
+}
+
+/// Creates `dir` and any missing folder above it as 0755 whatever the
+/// umask (root's is often 077): the service's user must be able to enter
+/// the folder to read the files in it. Folders that exist are left as
+/// they are.
+fn create_public_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    if dir.as_os_str().is_empty() || dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent() {
+        create_public_dir(parent)?;
+    }
+    match std::fs::create_dir(dir) {
+        Ok(()) => std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Writes `path` atomically (a new temporary file beside it, fsync,
+/// rename, fsync of the folder), mode 0644 whatever the umask. The
+/// temporary file is created with O_EXCL and O_NOFOLLOW: a link planted in
+/// its place is refused, never followed.
+fn write_public(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    create_public_dir(dir)?;
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("group.xml");
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .mode(0o644)
+        .open(&tmp)?;
+    let written = f
+        .set_permissions(std::fs::Permissions::from_mode(0o644))
+        .and_then(|()| f.write_all(bytes))
+        .and_then(|()| f.sync_all())
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written?;
+    std::fs::File::open(dir)?.sync_all()
 }
 
 /// Records that the firewall holds these definitions, as `sync` would
@@ -310,7 +437,23 @@ fn record_hashes(s: &Settings, groups: &[FwGroup], defs: &[config::groups::Group
             return;
         }
     };
-    let (mut state, _) = dir.load();
+    let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
+    let mut state = match dir.recover(&names, std::time::SystemTime::now()) {
+        Ok(loaded) => {
+            for w in &loaded.warnings {
+                let _ = writeln!(err, "warning: {w}");
+            }
+            loaded.state
+        }
+        Err(e) => {
+            let _ = writeln!(
+                err,
+                "warning: cannot use the state directory {}: {e}: sync hashes not recorded",
+                dir.path.display()
+            );
+            return;
+        }
+    };
     let fw = state.firewalls.entry(s.firewall.url.clone()).or_default();
     for (g, def) in groups.iter().zip(defs) {
         let spelling = match g.written() {

@@ -133,6 +133,9 @@ const fn key(
     }
 }
 
+use std::time::Duration;
+
+use crate::time::MAX_DURATION;
 use DefaultValue::{Literal, Text};
 use Section::*;
 
@@ -738,6 +741,74 @@ pub const KEYS: &[Key] = &[
     ),
 ];
 
+const MINUTE: Duration = Duration::from_secs(60);
+const HOUR: Duration = Duration::from_secs(3600);
+const DAY: Duration = Duration::from_secs(86_400);
+const WEEK: Duration = Duration::from_secs(7 * 86_400);
+
+/// The longest value of every duration key (docs/settings.md, "Bounds of
+/// durations", says why each). None is above [`MAX_DURATION`]; probe
+/// timings are far lower. The reader rejects a longer value with this
+/// bound in the message, and the man page prints it beside the key.
+pub const DURATION_MAX: &[(Section, &str, Duration)] = &[
+    (Probe, "interval", HOUR),
+    (Probe, "timeout", MINUTE),
+    (Probe, "rtt_down", MINUTE),
+    (Probe, "rtt_up", MINUTE),
+    (Probe, "resolve_every", DAY),
+    (Probe, "dns_stale", WEEK),
+    (Connection, "interval", HOUR),
+    (Connection, "timeout", MINUTE),
+    (Connection, "rtt_down", MINUTE),
+    (Connection, "rtt_up", MINUTE),
+    (Firewall, "timeout", Duration::from_secs(300)),
+    (Firewall, "config_retry", DAY),
+    (Firewall, "check_every", DAY),
+    (Firewall, "restart_after", DAY),
+    (Firewall, "restart_backoff", DAY),
+    (Firewall, "flap_window", WEEK),
+    (Firewall, "flap_hold", DAY),
+    (Firewall, "reactivate_after", WEEK),
+    (Guard, "window", HOUR),
+    (Guard, "settle", HOUR),
+    (Mail, "timeout", Duration::from_secs(600)),
+    (Mail, "coalesce", HOUR),
+    (Snmp, "interval", HOUR),
+    (Snmp, "timeout", MINUTE),
+    (Snmp, "verify_within", DAY),
+    (Snmp, "disagree_after", DAY),
+];
+
+/// The longest value `name` in `section` accepts; [`MAX_DURATION`] for a
+/// key missing from [`DURATION_MAX`] (a test keeps none missing).
+pub fn duration_max(section: Section, name: &str) -> Duration {
+    DURATION_MAX
+        .iter()
+        .find(|(s, n, _)| *s == section && *n == name)
+        .map_or(MAX_DURATION, |(_, _, max)| *max)
+}
+
+/// `at most 1h` for a duration key (the man page prints it beside the
+/// kind), `None` for other keys.
+pub fn bound_text(k: &Key) -> Option<String> {
+    (k.kind == "duration").then(|| {
+        format!(
+            "at most {}",
+            humantime::format_duration(duration_max(k.section, k.name))
+        )
+    })
+}
+
+/// The section of a table read at the dotted `path` (`""`, `"probe"`,
+/// `"connections.NAME"`, ...).
+pub fn section_of(path: &str) -> Section {
+    let first = path.split('.').next().unwrap_or_default();
+    Section::ALL
+        .into_iter()
+        .find(|s| s.top_key() == Some(first))
+        .unwrap_or(Top)
+}
+
 /// The key names of one section, for the reader's unknown-key check. The
 /// top level also accepts the tables.
 pub fn names(section: Section) -> Vec<&'static str> {
@@ -887,6 +958,35 @@ mod tests {
                 d.sorted()
             );
         }
+    }
+
+    #[test]
+    fn every_duration_key_has_a_bound_of_at_most_a_year() {
+        for k in KEYS.iter().filter(|k| k.kind == "duration") {
+            assert!(
+                DURATION_MAX.iter().any(|(s, n, _)| *s == k.section && *n == k.name),
+                "{} {}: no bound in DURATION_MAX",
+                k.section.header(),
+                k.name
+            );
+        }
+        for (s, n, max) in DURATION_MAX {
+            assert!(
+                KEYS.iter()
+                    .any(|k| k.section == *s && k.name == *n && k.kind == "duration"),
+                "{} {n}: bounded but not a duration key",
+                s.header()
+            );
+            assert!(*max <= MAX_DURATION, "{n}");
+        }
+    }
+
+    #[test]
+    fn sections_are_found_from_table_paths() {
+        assert_eq!(section_of(""), Top);
+        assert_eq!(section_of("probe"), Probe);
+        assert_eq!(section_of("connections.A.B"), Connection);
+        assert_eq!(section_of("snmp"), Snmp);
     }
 
     #[test]

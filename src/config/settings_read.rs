@@ -23,10 +23,7 @@ pub fn read(src: &Source, top: &Table<'_, '_>, d: &mut Diagnostics) -> Settings 
     let base = src.path.parent().map(Path::to_path_buf).unwrap_or_default();
     top.finish(d, &names(Section::Top));
     let group_files = super::group_globs::group_files(top, &base, d);
-    let state_dir = match top.string(d, "state_dir") {
-        Some(s) => base.join(s.value),
-        None => default_state_dir(),
-    };
+    let state_dir = state_dir(top, &base, d);
     let probe_tbl = top.table(d, "probe");
     let probe = probe_defaults(probe_tbl.as_ref(), d);
     let connections = connections(top, probe_tbl.as_ref(), &probe.timing, d);
@@ -76,6 +73,31 @@ pub fn read(src: &Source, top: &Table<'_, '_>, d: &mut Diagnostics) -> Settings 
         ha: ha.flatten(),
         snmp,
     }
+}
+
+/// The longest path a Unix socket address holds: `sun_path` is 108 bytes
+/// on Linux, one of them the closing NUL.
+pub const MAX_SOCKET_PATH: usize = 107;
+
+/// `state_dir` (relative to the settings file), else the default; an
+/// error where `run` could not bind its control socket there.
+fn state_dir(top: &Table<'_, '_>, base: &Path, d: &mut Diagnostics) -> PathBuf {
+    let (dir, pos) = match top.string(d, "state_dir") {
+        Some(s) => (base.join(s.value), s.pos),
+        None => (default_state_dir(), top.pos),
+    };
+    let socket = crate::control::socket_path(&dir);
+    let len = socket.as_os_str().len();
+    if len > MAX_SOCKET_PATH {
+        let msg = format!(
+            "the control socket {} would be {len} bytes long, and a socket path holds at most {MAX_SOCKET_PATH}: \
+             choose a state_dir of at most {} bytes",
+            socket.display(),
+            MAX_SOCKET_PATH.saturating_sub(len.saturating_sub(dir.as_os_str().len()))
+        );
+        d.error(top.src(), pos, "state_dir", msg);
+    }
+    dir
 }
 
 /// `$STATE_DIRECTORY` (its first entry) if set, else `/var/lib/failoverd`.

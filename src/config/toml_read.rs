@@ -126,11 +126,22 @@ impl<'a, 'i> Table<'a, 'i> {
         }
     }
 
-    /// A humantime duration such as `"1s"` or `"500ms"`, at least `min`.
+    /// A humantime duration such as `"1s"` or `"500ms"`, at least `min`
+    /// and at most the key's bound in [`super::keys::DURATION_MAX`].
     pub fn duration(&self, d: &mut Diagnostics, key: &str, min: Duration) -> Option<At<Duration>> {
         let s = self.string_of(d, key, "a duration such as \"1s\" or \"500ms\"")?;
+        let max = super::keys::duration_max(super::keys::section_of(&self.path), key);
         match humantime::parse_duration(s.value.trim()) {
-            Ok(v) if v >= min => Some(At { value: v, pos: s.pos }),
+            Ok(v) if v >= min && v <= max => Some(At { value: v, pos: s.pos }),
+            Ok(v) if v > max => {
+                let msg = format!(
+                    "{key} = {:?} is too long: use at most {}",
+                    s.value,
+                    humantime::format_duration(max)
+                );
+                d.error(self.src, s.pos, &self.key_path(key), msg);
+                None
+            }
             Ok(_) => {
                 let msg = format!(
                     "{key} = {:?} is too short: use at least {}",

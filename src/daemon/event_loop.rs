@@ -20,9 +20,10 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::core::{Core, Effect, Generation, ReplyTo};
+pub(super) use super::mailing::hostname;
 use super::pair_tasks::{PairTasks, PeerRead};
 use super::send::{DryRun, Live, Push, Sender};
-use super::{notify::Notifier, persist::Clocks, reads::Reads, streams::Streams};
+use super::{VERSION, notify::Notifier, persist::Clocks, reads::Reads, streams::Streams};
 use crate::control::{self, Reply};
 use crate::firewall::api::{Answer, Api};
 use crate::mail::{
@@ -82,10 +83,11 @@ pub async fn run(plan: Plan, dir: StateDir, config: PathBuf, dry_flag: bool) -> 
         }
     });
     let shutdown = async move {
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
-        }
+        let signal = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        };
+        tracing::info!(SIGNAL = signal, "{signal}: failoverd {VERSION} stopping");
     };
     let deps = Deps {
         dir,
@@ -111,10 +113,9 @@ pub async fn serve<C: Check>(plan: Plan, deps: Deps<C>, shutdown: impl Future<Ou
     if plan.settings.firewall.tls == crate::config::settings::TlsMode::Insecure {
         tracing::warn!("[firewall] insecure = true: the firewall's certificate is not checked; set pin_sha256 instead");
     }
-    let (state, warning) = deps.dir.load();
-    if let Some(w) = warning {
-        tracing::warn!("{w}");
-    }
+    let Some(state) = super::persist::load_at_start(&deps.dir, &plan) else {
+        return exit::CONFIG;
+    };
     let mail = plan.settings.mail.as_ref().map(MailSettings::from_config);
     let outbox = match outbox::start(mail.as_ref(), context(), &deps.dir.path) {
         Ok(o) => o,
@@ -165,7 +166,7 @@ pub async fn serve<C: Check>(plan: Plan, deps: Deps<C>, shutdown: impl Future<Ou
     tracing::info!(
         groups = shell.core.plan().groups.len(),
         streams = shell.core.engine().streams().len(),
-        "probing started"
+        "failoverd {VERSION} probing started"
     );
     let inputs = Inputs {
         obs: obs_rx,
@@ -296,7 +297,9 @@ impl<C: Check> Shell<C> {
         self.next_reply += 1;
         self.replies.insert(to, reply);
         let spool = self.outbox.as_ref().map_or(0, |o| o.status().borrow().queued);
-        let e = self.core.control(req, to, Clocks::now(), spool);
+        let process = matches!(req, control::Request::Metrics).then(super::process::Process::read);
+        let mut e = self.core.control(req, to, Clocks::now(), spool);
+        process.inspect(|p| super::process::append(&mut e, to, p));
         self.perform(e);
     }
 
@@ -383,15 +386,6 @@ impl<C: Check> Shell<C> {
         if let Some(o) = self.outbox.take() {
             o.shutdown().await;
         }
-        tracing::info!("stopped");
+        tracing::info!("failoverd {VERSION} stopped");
     }
-}
-
-/// This host's name, for mails and Message-IDs.
-pub(super) fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".into())
 }

@@ -84,3 +84,12 @@ pub fn note(n: &Note) -> Option<Event> {
     };
     Some(event)
 }
+
+/// This host's name, for mails and Message-IDs.
+pub(super) fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}

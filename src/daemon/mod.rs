@@ -18,6 +18,7 @@ pub mod notify;
 mod orphans;
 mod pair_tasks;
 pub mod persist;
+mod process;
 pub mod pushes;
 mod reads;
 mod reload;
@@ -35,6 +36,9 @@ use crate::exit;
 use crate::probe::Protocol;
 use crate::probe::icmp::{Family as IcmpFamily, check_permission};
 use crate::state::StateDir;
+
+/// The version every start and stop line names.
+const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// How the daemon was asked to run.
 #[derive(Clone, Debug)]
@@ -106,27 +110,47 @@ pub fn load(path: &Path) -> Option<Plan> {
 /// `run` (or a `push`) to let go.
 async fn lock(dir: &StateDir, wait: Duration) -> Option<std::fs::File> {
     let deadline = tokio::time::Instant::now() + wait;
+    let mut told = false;
     loop {
         match dir.try_lock() {
             Ok(Some(f)) => return Some(f),
             Ok(None) if tokio::time::Instant::now() < deadline => {
+                if !std::mem::replace(&mut told, true) {
+                    tracing::warn!(
+                        "{}; waiting up to {} for it",
+                        locked(dir),
+                        humantime::format_duration(wait)
+                    );
+                }
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
             Ok(None) => {
-                tracing::error!(dir = %dir.path.display(), "the state directory is locked by another failoverd run");
+                tracing::error!(
+                    "{}: stop it first (systemctl stop failoverd), or give this run a state_dir of its own",
+                    locked(dir)
+                );
                 return None;
             }
             Err(e) => {
-                tracing::error!(dir = %dir.path.display(), error = %e, "cannot use the state directory");
+                tracing::error!(dir = %dir.shown().display(), error = %e, "cannot use the state directory");
                 return None;
             }
         }
     }
 }
 
+/// Who holds the state directory, with its absolute path.
+fn locked(dir: &StateDir) -> String {
+    let lock = dir.shown().join("lock");
+    match dir.holder() {
+        Some(pid) => format!("{} is locked by failoverd PID {pid} (a run, or a push)", lock.display()),
+        None => format!("{} is locked by another failoverd", lock.display()),
+    }
+}
+
 /// PING conditions need ICMP permission; without it failoverd cannot do
 /// what it is configured to do, and says what to grant.
-fn icmp_allowed(plan: &Plan) -> Result<(), String> {
+pub(crate) fn icmp_allowed(plan: &Plan) -> Result<(), String> {
     let ping = plan
         .groups
         .iter()

@@ -2,6 +2,11 @@
 //! times): last health states, holds, damping histories, restart backoffs
 //! and reactivate deadlines survive a restart; beliefs are kept per
 //! firewall URL.
+//!
+//! Saved times may be anything (a damaged or edited file, a clock stepped
+//! back): every conversion here saturates, and clippy's
+//! `arithmetic_side_effects` is denied so that none can come back unseen.
+#![deny(clippy::arithmetic_side_effects)]
 
 use std::time::{Duration, SystemTime};
 
@@ -10,7 +15,7 @@ use tokio::time::Instant;
 use crate::firewall::decide::{Policy, Restart};
 use crate::health::group::Persisted;
 use crate::health::target::State;
-use crate::state::GroupState;
+use crate::state::{GroupState, StateDir, times};
 
 /// A pair of "now"s to convert between the clocks.
 #[derive(Clone, Copy, Debug)]
@@ -27,18 +32,25 @@ impl Clocks {
         }
     }
 
+    /// The wall-clock time of instant `t`; saturates (never panics).
     pub fn to_wall(&self, t: Instant) -> SystemTime {
         if t <= self.mono {
-            self.wall - (self.mono - t)
+            crate::time::wall_sub(self.wall, self.mono.saturating_duration_since(t))
         } else {
-            self.wall + (t - self.mono)
+            crate::time::wall_add(self.wall, t.saturating_duration_since(self.mono))
         }
     }
 
+    /// The instant of wall-clock time `w`; saturates (never panics): a
+    /// time before the monotonic clock's start is its start, one absurdly
+    /// far ahead is a year and a day ahead (the longest any deadline is).
     pub fn to_mono(&self, w: SystemTime) -> Instant {
         match self.wall.duration_since(w) {
             Ok(ago) => self.mono.checked_sub(ago).unwrap_or(self.mono),
-            Err(e) => self.mono + e.duration(),
+            Err(e) => {
+                let ahead = e.duration().min(times::YEAR.saturating_add(times::AHEAD));
+                self.mono.checked_add(ahead).unwrap_or(self.mono)
+            }
         }
     }
 }
@@ -63,12 +75,32 @@ impl Saving {
 
     /// The outcome of a write at `now`.
     pub fn wrote(&mut self, ok: bool, now: Instant) {
-        self.retry_at = (!ok).then_some(now + SAVE_RETRY);
+        self.retry_at = (!ok).then(|| now.checked_add(SAVE_RETRY).unwrap_or(now));
     }
 
     /// Whether the last write succeeded.
     pub fn ok(&self) -> bool {
         self.retry_at.is_none()
+    }
+}
+
+/// Loads `state.json` at the daemon's start, lock held (docs/state-file.md):
+/// damage set aside, the previous good state used, or every group held
+/// when neither can be used; each finding logged. `None`: do not start
+/// (an entry that is not a file, or damage that cannot be set aside).
+pub fn load_at_start(dir: &StateDir, plan: &crate::config::Plan) -> Option<crate::state::StateFile> {
+    let groups: Vec<&str> = plan.groups.iter().map(|g| g.name()).collect();
+    match dir.recover(&groups, SystemTime::now()) {
+        Ok(loaded) => {
+            for w in &loaded.warnings {
+                tracing::warn!(dir = %dir.path.display(), "{w}");
+            }
+            Some(loaded.state)
+        }
+        Err(e) => {
+            tracing::error!(dir = %dir.path.display(), "cannot use the state directory: {e}");
+            None
+        }
     }
 }
 
@@ -111,7 +143,9 @@ pub fn save(g: &mut GroupState, health: &Persisted, policy: &Policy, clocks: &Cl
 pub fn restore(g: &GroupState, policy: &mut Policy, clocks: &Clocks) {
     policy.deactives = g.deactives.iter().map(|w| clocks.to_mono(*w)).collect();
     if let Some(s) = g.restart_backoff_secs {
-        policy.restart_backoff = Duration::from_secs(s).max(policy.timing.restart_backoff);
+        // A damaged or hand-edited file may hold any number: a year at most.
+        let saved = Duration::from_secs(s).min(crate::time::MAX_DURATION);
+        policy.restart_backoff = saved.max(policy.timing.restart_backoff);
     }
     policy.next_restart = g.next_restart.map(|w| clocks.to_mono(w));
     if g.restart_active_pending {
@@ -123,9 +157,46 @@ pub fn restore(g: &GroupState, policy: &mut Policy, clocks: &Clocks) {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
     use crate::firewall::decide::{Kind, Timing};
+
+    #[test]
+    fn absurd_saved_times_never_panic_and_stay_within_a_year_and_a_day() {
+        let t = Timing {
+            restart_after: Duration::from_secs(120),
+            restart_backoff: Duration::from_secs(300),
+            flap_limit: 3,
+            flap_window: Duration::from_secs(1800),
+            flap_hold: Duration::from_secs(600),
+            reactivate_after: Duration::from_secs(1800),
+        };
+        let c = Clocks::now();
+        let far = SystemTime::UNIX_EPOCH + Duration::from_secs(1 << 50);
+        let bound = times::YEAR + times::AHEAD;
+        assert!(c.to_mono(far) <= c.mono + bound);
+        assert!(c.to_mono(SystemTime::UNIX_EPOCH) <= c.mono);
+        let g = GroupState {
+            next_restart: Some(far),
+            deactivated_at: Some(far),
+            last_up: Some(SystemTime::UNIX_EPOCH),
+            deactives: vec![far, SystemTime::UNIX_EPOCH],
+            restart_backoff_secs: Some(u64::MAX),
+            ..GroupState::default()
+        };
+        let mut p = Policy::new(Kind::Tunnel, t);
+        restore(&g, &mut p, &c);
+        assert_eq!(p.restart_backoff, times::YEAR);
+        for later in [0, 1, 3600, 400 * 24 * 3600] {
+            let _ = p.decide(c.mono + Duration::from_secs(later), true, false);
+        }
+        let mut back = GroupState::default();
+        let health = persisted(&g);
+        save(&mut back, &health, &p, &c);
+        assert!(back.next_restart.unwrap() <= times::add(c.wall, bound + Duration::from_secs(1)));
+        assert!(c.to_wall(c.mono + Duration::from_secs(1 << 40)) > c.wall);
+    }
 
     #[test]
     fn rule_memory_survives_a_restart() {

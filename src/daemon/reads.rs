@@ -101,7 +101,7 @@ impl Reads {
         if now < self.next_get || !core.may_call_firewall() {
             return;
         }
-        self.next_get = now + plan.settings.firewall.check_every;
+        self.next_get = crate::time::mono_add(now, plan.settings.firewall.check_every);
         let running = self.get.as_ref().is_some_and(|t| !t.is_finished());
         if let Some(api) = self.api.clone().filter(|_| !running) {
             let groups = plan.groups.iter().map(|g| g.name().to_string()).collect();

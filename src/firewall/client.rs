@@ -147,7 +147,15 @@ impl Client {
             }))
             .send()
             .await;
-        let response = result.map_err(|e| send_error(&e, handed.load(Ordering::SeqCst)))?;
+        let response = result.map_err(|e| {
+            let sorted = send_error(&e, handed.load(Ordering::SeqCst));
+            match (sorted, untrusted(&e).then(|| self.presented_fingerprint()).flatten()) {
+                (SendError::Before(why), Some(fp)) => SendError::Before(format!(
+                    "{why}; the firewall presented certificate SHA-256 {fp}: if it is the firewall's (compare it on its console), add pin_sha256 = \"{fp}\" to [firewall]"
+                )),
+                (sorted, _) => sorted,
+            }
+        })?;
         if response.status() != reqwest::StatusCode::OK {
             return Err(SendError::Status(response.status().as_u16()));
         }
@@ -232,7 +240,7 @@ impl http_body::Body for Marked {
 
 mod verify;
 pub use verify::{fingerprint, parse_pin};
-use verify::{pin_mismatch, tls_config};
+use verify::{pin_mismatch, tls_config, untrusted};
 
 #[cfg(test)]
 mod tests;

@@ -12,6 +12,7 @@
 //!
 //! The guard is decided elsewhere and passed in: while it holds, no
 //! DeActive is wanted.
+#![deny(clippy::arithmetic_side_effects)] // time sums saturate (docs/safety.md)
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -371,13 +372,14 @@ impl Policy {
         if n < self.timing.flap_limit || self.deactivated_at.is_none() || self.health != State::Up {
             return None;
         }
-        let factor = 2u32.saturating_pow(n - self.timing.flap_limit);
-        let hold = self.timing.flap_hold.saturating_mul(factor).min(MAX_FLAP_HOLD);
+        let factor = 2u32.saturating_pow(n.saturating_sub(self.timing.flap_limit));
+        let most = MAX_FLAP_HOLD.max(self.timing.flap_hold);
+        let hold = self.timing.flap_hold.saturating_mul(factor).min(most);
         let up = self.up_for(now);
         (up < hold).then(|| FlapHold {
             deactives: n,
             hold,
-            remaining: hold - up,
+            remaining: hold.saturating_sub(up),
         })
     }
 
@@ -386,8 +388,11 @@ impl Policy {
     pub fn on_sending(&mut self, want: Want, now: Instant) {
         match (self.kind, want) {
             (Kind::Tunnel, Want::DeActive) if self.restart == Restart::DeActivating => {
-                self.next_restart = Some(now + self.restart_backoff);
-                self.restart_backoff = (self.restart_backoff * 2).min(MAX_RESTART_BACKOFF);
+                self.next_restart = Some(crate::time::mono_add(now, self.restart_backoff));
+                // Doubling up to an hour, never below the setting (which
+                // may be longer than an hour).
+                let most = MAX_RESTART_BACKOFF.max(self.timing.restart_backoff);
+                self.restart_backoff = self.restart_backoff.saturating_mul(2).min(most);
             }
             (Kind::Underlay { .. }, Want::DeActive) => {
                 // A retry of the same DeActive (no Active accepted since)
@@ -422,4 +427,5 @@ impl Policy {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)]
 mod tests;

@@ -5,6 +5,7 @@
 //! groups, more than `max_groups_down` of them went down within `window`.
 //! A trip begins when the guard withholds a wanted DeActive and ends when
 //! it no longer holds; its end disarms every group.
+#![deny(clippy::arithmetic_side_effects)] // time sums saturate (docs/safety.md)
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -136,6 +137,7 @@ impl Guard {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
     use crate::config::settings::{Family, Target};

@@ -121,7 +121,7 @@ impl Slot {
             } else if !(undoes_own_deactive && self.next_undo.is_none_or(|t| now >= t)) {
                 return false;
             } else {
-                self.next_undo = Some(now + config_retry);
+                self.next_undo = Some(crate::time::mono_add(now, config_retry));
                 return true;
             }
         }
@@ -210,7 +210,7 @@ impl Pause {
         match self.until {
             Some(t) if now < t => false,
             Some(_) => {
-                self.until = Some(now + config_retry);
+                self.until = Some(crate::time::mono_add(now, config_retry));
                 true
             }
             None => true,
@@ -221,7 +221,7 @@ impl Pause {
     /// pause (one daemon event per streak).
     pub fn configuration(&mut self, reason: &str, now: Instant, config_retry: Duration) -> bool {
         let started = self.until.is_none();
-        self.until = Some(now + config_retry);
+        self.until = Some(crate::time::mono_add(now, config_retry));
         self.reason = Some(reason.to_string());
         started
     }

@@ -252,10 +252,15 @@ impl GroupHealth {
         } else {
             let state = state_word(states.get(from).copied().unwrap_or_default());
             let (f, t) = (self.name(from), self.name(to));
-            format!(
-                "member '{f}' {state}: {}; next member up is '{t}'",
-                reason_of(members, from)
-            )
+            match kind {
+                // Back to the first member: the news is the member that
+                // came back, with its own reason.
+                EventKind::Failback => format!("member '{t}' is up: {}; '{f}' is {state}", reason_of(members, to)),
+                _ => format!(
+                    "member '{f}' {state}: {}; next member up is '{t}'",
+                    reason_of(members, from)
+                ),
+            }
         };
         Some(Event {
             from: Some(from),

@@ -127,4 +127,7 @@ pub struct Status {
     pub accepted: u64,
     /// Group mails folded into spool digests so far.
     pub folded: u64,
+    /// Timed writes of the spool's pending events (`pending.jsonl`) so
+    /// far; those that go with a spooled mail are not counted.
+    pub pending_writes: u64,
 }

@@ -3,7 +3,14 @@
 //! time, retrying with backoff until a server accepts it. Sending runs in
 //! its own task, so events are taken while a server is slow; spool writes
 //! run on the blocking pool, so no fsync stalls the daemon's runtime.
+//!
+//! Durable from the moment it is logged: events the pacer holds are
+//! written to the spool's `pending.jsonl` within [`JOURNAL_EVERY`] of being
+//! taken (at once when none was written in the last second, so one write
+//! and fsync a second at most in a storm), and again with every mail
+//! spooled. A start takes back what a crash left there.
 
+use std::io;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -14,7 +21,7 @@ use tokio::time::{Instant, sleep_until};
 use super::deliver::{Deliver, Limits, Retry, Status, log_mail};
 use super::digest;
 use super::event::Event;
-use super::pace::{Outgoing, Pacer};
+use super::pace::{Outgoing, Pacer, UNSENT_MAX};
 use super::render::{self, Context, Mail, Stamp};
 use super::smtp::SendError;
 use super::spool::Spool;
@@ -23,6 +30,10 @@ type Answer = Result<String, SendError>;
 
 /// How long a send in flight may still take at shutdown.
 const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The longest an event waits to be written to `pending.jsonl`, and the
+/// least time between two such writes.
+pub const JOURNAL_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A send in progress: which spooled mail, and the task sending it.
 struct Flight {
@@ -35,6 +46,7 @@ enum Wake {
     Stop,
     Event(Option<Box<(Event, Instant)>>),
     Done(u64, Result<Answer, JoinError>),
+    Journal,
     Pace,
     Try,
 }
@@ -52,6 +64,10 @@ pub(super) struct Task<D> {
     failures: u32,
     next_try: Option<Instant>,
     flight: Option<Flight>,
+    /// When the pacer's unsent events are to be written next (`None`:
+    /// the file is up to date), and when they last were.
+    journal_due: Option<Instant>,
+    journal_last: Option<Instant>,
     status: watch::Sender<Status>,
 }
 
@@ -64,17 +80,29 @@ impl<D: Deliver> Task<D> {
         ctx: Context,
         status: watch::Sender<Status>,
     ) -> Self {
+        let mut spool = spool;
+        let mut pacer = Pacer::new(limits.coalesce, limits.max_per_hour);
+        let unsent = spool.take_unsent();
+        if !unsent.is_empty() {
+            tracing::warn!(
+                events = unsent.len(),
+                "mail events logged before a crash and not yet mailed: mailing them now"
+            );
+            pacer.restore(unsent, Instant::now().into_std());
+        }
         Task {
             domain: deliver.message_domain(),
             deliver,
             spool: Some(spool),
-            pacer: Pacer::new(limits.coalesce, limits.max_per_hour),
+            pacer,
             limits,
             retry,
             ctx,
             failures: 0,
             next_try: None,
             flight: None,
+            journal_due: None,
+            journal_last: None,
             status,
         }
     }
@@ -87,8 +115,9 @@ impl<D: Deliver> Task<D> {
         loop {
             match self.wait(&mut rx, &mut stop).await {
                 Wake::Stop | Wake::Event(None) => break,
-                Wake::Event(Some(b)) => self.accept(b.0, b.1),
+                Wake::Event(Some(b)) => self.accept(b.0, b.1).await,
                 Wake::Done(seq, answer) => self.finished(seq, answer).await,
+                Wake::Journal => self.journal().await,
                 Wake::Pace => self.pace().await,
                 Wake::Try => self.attempt(),
             }
@@ -103,9 +132,12 @@ impl<D: Deliver> Task<D> {
     ) -> Wake {
         let pace_due = self.pacer.next_due().map(Instant::from_std);
         let try_due = self.try_due();
+        let journal_due = self.journal_due;
         tokio::select! {
             biased;
             _ = stop => Wake::Stop,
+            // Before events: a steady stream of them must not starve it.
+            _ = sleep_opt(journal_due) => Wake::Journal,
             e = rx.recv() => Wake::Event(e.map(Box::new)),
             (seq, answer) = join(&mut self.flight) => Wake::Done(seq, answer),
             _ = sleep_opt(pace_due) => Wake::Pace,
@@ -113,19 +145,65 @@ impl<D: Deliver> Task<D> {
         }
     }
 
-    fn accept(&mut self, e: Event, at: Instant) {
+    /// Takes an event into pacing and schedules its write to the spool;
+    /// beyond [`UNSENT_MAX`] waiting events, spools them all as mails.
+    async fn accept(&mut self, e: Event, at: Instant) {
         let (kind, group) = (e.kind, e.group.clone());
         if !self.pacer.push(e, at.into_std()) {
             tracing::debug!(event = ?kind, group = ?group, "not mailed: repeat within a failure streak");
+            return;
         }
+        if self.pacer.unsent_len() > UNSENT_MAX {
+            tracing::warn!(
+                waiting = self.pacer.unsent_len(),
+                "more than {UNSENT_MAX} mail events wait for pacing: all spooled as mails now"
+            );
+            let mails: Vec<Mail> = self.pacer.flush().into_iter().map(|o| self.render(o)).collect();
+            return self.enqueue(mails).await;
+        }
+        self.schedule_journal();
+    }
+
+    /// Asks for a write of the unsent events: at once if none was written
+    /// within [`JOURNAL_EVERY`], else that long after the last one.
+    fn schedule_journal(&mut self) {
+        if self.journal_due.is_none() && self.spool.as_ref().is_some_and(Spool::is_persistent) {
+            let now = Instant::now();
+            let next = self.journal_last.map_or(now, |t| t + JOURNAL_EVERY);
+            self.journal_due = Some(next.max(now));
+        }
+    }
+
+    /// Writes the events pacing holds to the spool (`pending.jsonl`).
+    async fn journal(&mut self) {
+        self.journal_due = None;
+        self.journal_last = Some(Instant::now());
+        let unsent = self.pacer.unsent();
+        let written = self.with_spool(move |s| s.save_unsent(&unsent)).await;
+        let spool_error = written
+            .err()
+            .map(|e| format!("cannot write the mail spool's pending events: {e}; they are kept in memory"));
+        if let Some(e) = &spool_error {
+            tracing::warn!("{e}");
+        }
+        self.update(|s| {
+            s.spool_error = spool_error;
+            s.pending_writes += 1;
+        });
     }
 
     /// Renders whatever pacing releases now and spools it.
     async fn pace(&mut self) {
-        for out in self.pacer.poll(Instant::now().into_std()) {
-            let mail = self.render(out);
-            self.enqueue(mail).await;
+        let outs = self.pacer.poll(Instant::now().into_std());
+        if outs.is_empty() {
+            // Events may have moved from the batch to a digest's hold.
+            if self.pacer.unsent_len() > 0 {
+                self.schedule_journal();
+            }
+            return;
         }
+        let mails: Vec<Mail> = outs.into_iter().map(|o| self.render(o)).collect();
+        self.enqueue(mails).await;
     }
 
     fn render(&self, out: Outgoing) -> Mail {
@@ -138,16 +216,28 @@ impl<D: Deliver> Task<D> {
         }
     }
 
-    /// Spools a mail (before any attempt), then folds old group mails if the
-    /// spool is over its limit.
-    async fn enqueue(&mut self, mail: Mail) {
+    /// Spools mails (before any attempt), folds old group mails if the
+    /// spool is over its limit, and records the events still unsent (those
+    /// in the mails are no longer pending), in one trip to the blocking pool.
+    async fn enqueue(&mut self, mails: Vec<Mail>) {
         let (ctx, max, domain) = (self.ctx.clone(), self.limits.spool_max, self.domain.clone());
         let busy = self.flight.as_ref().map(|f| f.seq);
+        let (count, unsent) = (mails.len() as u64, self.pacer.unsent());
+        self.journal_due = None;
+        self.journal_last = Some(Instant::now());
         let (written, folded) = self
             .with_spool(move |spool| {
-                let (_, written) = spool.push(mail);
+                // Every mail is pushed (kept in memory) even when a write
+                // fails; the first failure is reported.
+                let mut written: io::Result<()> = Ok(());
+                for m in mails {
+                    let r = spool.push(m).1;
+                    written = written.and(r);
+                }
                 let fold = |ms: &[Mail]| digest::spool(ms, max, &ctx, Stamp::new(&domain, SystemTime::now()));
-                (written, spool.fold_over(max as usize, busy, fold))
+                let folded = spool.fold_over(max as usize, busy, fold);
+                // A mail not written keeps its events in `pending.jsonl`.
+                (written.and_then(|()| spool.save_unsent(&unsent)), folded)
             })
             .await;
         let spool_error = written
@@ -156,23 +246,10 @@ impl<D: Deliver> Task<D> {
         if let Some(e) = &spool_error {
             tracing::warn!("{e}");
         }
-        let folded = match folded {
-            Ok(n) => n as u64,
-            Err(e) => {
-                tracing::warn!("cannot fold the mail spool: {e}");
-                0
-            }
-        };
-        if folded > 0 {
-            tracing::warn!(
-                folded,
-                spool_max = max,
-                "mail spool over its limit: oldest group mails folded into a digest"
-            );
-        }
+        let folded = report_folded(folded, max);
         self.update(|s| {
             s.spool_error = spool_error;
-            s.rendered += 1;
+            s.rendered += count;
             s.folded += folded;
         });
     }
@@ -250,11 +327,12 @@ impl<D: Deliver> Task<D> {
             }
         }
         while let Ok((e, at)) = rx.try_recv() {
-            self.accept(e, at);
+            self.accept(e, at).await;
         }
-        for out in self.pacer.flush() {
-            let mail = self.render(out);
-            self.enqueue(mail).await;
+        let mails: Vec<Mail> = self.pacer.flush().into_iter().map(|o| self.render(o)).collect();
+        if !mails.is_empty() || self.journal_due.is_some() {
+            // Also removes `pending.jsonl`: every event is in a mail now.
+            self.enqueue(mails).await;
         }
         if let Some(spool) = self.spool.as_ref().filter(|s| !s.is_persistent()) {
             for e in spool.entries() {
@@ -283,6 +361,25 @@ impl<D: Deliver> Task<D> {
             s.queued = queued;
         });
     }
+}
+
+/// Logs what folding the spool did; returns how many mails it folded.
+fn report_folded(folded: io::Result<usize>, spool_max: u32) -> u64 {
+    let folded = match folded {
+        Ok(n) => n as u64,
+        Err(e) => {
+            tracing::warn!("cannot fold the mail spool: {e}");
+            0
+        }
+    };
+    if folded > 0 {
+        tracing::warn!(
+            folded,
+            spool_max,
+            "mail spool over its limit: oldest group mails folded into a digest"
+        );
+    }
+    folded
 }
 
 async fn join(flight: &mut Option<Flight>) -> (u64, Result<Answer, JoinError>) {

@@ -33,6 +33,9 @@ pub enum DaemonKind {
     GuardTripEnded,
     IcmpFailure,
     StateDirFailure,
+    /// `state.json` and `state.json.prev` could not be used at start: every
+    /// group is held until released (docs/state-file.md).
+    StateLost,
     SpoolOverLimit,
     ReloadRejected,
     /// This host took the pair's virtual address (docs/ha.md).
@@ -96,6 +99,7 @@ impl Kind {
                 | D::GuardTrip
                 | D::IcmpFailure
                 | D::StateDirFailure
+                | D::StateLost
                 | D::SpoolOverLimit
                 | D::ReloadRejected
                 | D::BecameStandby
@@ -149,6 +153,7 @@ impl Kind {
                 D::GuardTripEnded => "GuardTripEnded",
                 D::IcmpFailure => "IcmpFailure",
                 D::StateDirFailure => "StateDirFailure",
+                D::StateLost => "StateLost",
                 D::SpoolOverLimit => "SpoolOverLimit",
                 D::ReloadRejected => "ReloadRejected",
                 D::BecameActive => "BecameActive",
@@ -164,7 +169,7 @@ impl Kind {
     }
 
     /// Every kind, for reading names back (logs, headers).
-    pub const ALL: [Kind; 26] = {
+    pub const ALL: [Kind; 27] = {
         use DaemonKind as D;
         [
             Kind::MemberDown,
@@ -183,6 +188,7 @@ impl Kind {
             Kind::Daemon(D::GuardTripEnded),
             Kind::Daemon(D::IcmpFailure),
             Kind::Daemon(D::StateDirFailure),
+            Kind::Daemon(D::StateLost),
             Kind::Daemon(D::SpoolOverLimit),
             Kind::Daemon(D::ReloadRejected),
             Kind::Daemon(D::BecameActive),
@@ -222,6 +228,7 @@ impl Kind {
                 D::GuardTripEnded => "guard trip ended",
                 D::IcmpFailure => "ICMP failure",
                 D::StateDirFailure => "state directory failure",
+                D::StateLost => "state lost, every group held",
                 D::SpoolOverLimit => "mail spool over its limit",
                 D::ReloadRejected => "reload rejected",
                 D::BecameActive => "this host became active",

@@ -5,7 +5,8 @@
 //! - [`event`]: what the daemon hands over ([`event::Event`]).
 //! - [`pace`]: coalescing, `max_per_hour`, push-trouble streaks (pure).
 //! - [`render`], [`digest`]: subjects and bodies (pure).
-//! - [`spool`]: `spool/` in the state directory, atomic files, folding.
+//! - [`spool`]: `spool/` in the state directory, atomic files, folding,
+//!   the events not yet in a mail (`pending.jsonl`), no link followed.
 //! - [`smtp`], [`smtp_errors`]: one delivery with lettre, readable errors.
 //! - [`outbox`], [`delivery`]: the handle and the background task;
 //!   [`deliver`]: what the two share (the delivery seam, retry, limits).

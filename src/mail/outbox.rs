@@ -138,4 +138,6 @@ pub async fn mail_test(settings: &MailSettings, host: &str) -> Result<String, St
 }
 
 #[cfg(test)]
+mod crash_tests;
+#[cfg(test)]
 mod tests;

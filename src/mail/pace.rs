@@ -7,14 +7,41 @@
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
+use serde::{Deserialize, Serialize};
+
 use super::event::{DaemonKind, Event, Kind};
 
 /// The sliding window of `max_per_hour`.
 pub const HOUR: Duration = Duration::from_secs(3600);
 
+/// At most this many events wait unsent (pending or held); beyond it the
+/// outbox spools them all as mails at once. Bounds memory and the spool's
+/// `pending.jsonl`; pacing only gives way in a storm beyond any reading.
+pub const UNSENT_MAX: usize = 1000;
+
+/// The events a [`Pacer`] holds that are not yet in a mail: what the spool
+/// keeps in `pending.jsonl` so that a crash loses none.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Unsent {
+    /// Waiting for the coalescing window, in arrival order.
+    pub batch: Vec<Event>,
+    /// Held back by `max_per_hour`, per digest key.
+    pub held: Vec<(Key, Vec<Event>)>,
+}
+
+impl Unsent {
+    pub fn len(&self) -> usize {
+        self.batch.len() + self.held.iter().map(|(_, v)| v.len()).sum::<usize>()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// What `max_per_hour` counts against: a group, or one kind of daemon event
 /// (so a flood of one daemon event cannot silence the others).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Key {
     Group(String),
     Daemon(DaemonKind),
@@ -86,6 +113,42 @@ impl Pacer {
         self.pending_since.get_or_insert(now);
         self.pending.push(e);
         true
+    }
+
+    /// The events not yet handed out, for the spool's `pending.jsonl`.
+    pub fn unsent(&self) -> Unsent {
+        Unsent {
+            batch: self.pending.clone(),
+            held: (self.held.iter())
+                .map(|(k, (_, events))| (k.clone(), events.clone()))
+                .collect(),
+        }
+    }
+
+    /// How many events wait (pending or held).
+    pub fn unsent_len(&self) -> usize {
+        self.pending.len() + self.held.values().map(|(_, v)| v.len()).sum::<usize>()
+    }
+
+    /// Takes back the events a crashed run left unsent (`at` is now). They
+    /// already waited before the crash: the batch is due at once, held
+    /// events go as a digest at once (no hour of history survives a
+    /// restart). Open push-trouble streaks are reopened, so a repeat after
+    /// the restart stays quiet.
+    pub fn restore(&mut self, unsent: Unsent, at: Instant) {
+        for e in &unsent.batch {
+            self.streaks.admit(e);
+        }
+        if !unsent.batch.is_empty() {
+            let due = at.checked_sub(self.coalesce).unwrap_or(at);
+            let since = self.pending_since.map_or(due, |t| t.min(due));
+            self.pending_since = Some(since);
+            self.pending.splice(0..0, unsent.batch);
+        }
+        for (key, events) in unsent.held {
+            let held = self.held.entry(key).or_insert_with(|| (at, Vec::new()));
+            held.1.splice(0..0, events);
+        }
     }
 
     /// When [`Pacer::poll`] has something to hand out next, if ever.

@@ -331,6 +331,7 @@ fn daemon_headline(d: DaemonKind, e: &Event, short: bool) -> String {
         D::GuardTripEnded => "failoverd: guard trip ended, groups disarmed".to_owned(),
         D::IcmpFailure => "failoverd: ICMP probing failed".to_owned(),
         D::StateDirFailure => "failoverd: state not persisted (state directory failure)".to_owned(),
+        D::StateLost => "failoverd: state lost, every group held until released".to_owned(),
         D::SpoolOverLimit => "failoverd: mail spool over its limit".to_owned(),
         D::ReloadRejected if short => "failoverd: reload rejected".to_owned(),
         D::ReloadRejected => "failoverd: reload rejected, old settings still running".to_owned(),
@@ -379,7 +380,10 @@ pub fn details(e: &Event, zone: &LocalZone) -> String {
 
 /// `2024-05-01 12:00:05 UTC (2024-05-01 14:00:05 +02:00 local)`.
 pub fn time(t: SystemTime, zone: &LocalZone) -> String {
-    let utc: DateTime<Utc> = t.into();
+    // A time chrono cannot hold (a damaged spool): shown, never a panic.
+    let Some(utc) = crate::time::to_chrono(t) else {
+        return crate::time::rfc3339(t);
+    };
     let local: DateTime<FixedOffset> = match zone {
         LocalZone::System => utc.with_timezone(&Local).fixed_offset(),
         // An offset beyond ±24 h cannot be meant: show UTC again.

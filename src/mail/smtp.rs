@@ -108,7 +108,7 @@ impl Client {
         );
         // lettre times out the TCP connect only; twice the timeout leaves it
         // room to report that itself, so ours means "connected, then silence".
-        match timeout(s.timeout * 2, step).await {
+        match timeout(s.timeout.saturating_mul(2), step).await {
             Ok(Ok(conn)) => Ok(conn),
             Ok(Err(e)) => Err(self.scrub(self.classify(&e, Step::Connect))),
             Err(_) => Err(self.silent_after_connect()),
@@ -190,7 +190,7 @@ impl Client {
             "connected to {}:{} but got no {what} within {}; {hint}",
             s.host,
             s.port,
-            secs(s.timeout * 2)
+            secs(s.timeout.saturating_mul(2))
         );
         SendError::new(Reason::Timeout, detail)
     }

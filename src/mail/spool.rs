@@ -5,19 +5,29 @@
 //! file. Beyond `spool_max` the oldest group mails are folded into one
 //! digest; mails about failoverd itself are kept.
 //!
+//! Events not yet in a mail (waiting in the coalescing window or held for
+//! an hourly digest) are kept in `pending.jsonl` (see [`pending`]), so a
+//! crash loses none of them; the next start takes them back.
+//!
 //! When the folder cannot be written, mail is kept in memory and still
 //! sent: the error is returned for the caller to report, never a reason to
-//! drop a mail.
+//! drop a mail. Every file operation goes through [`files::Folder`]: no link
+//! is followed and nothing but a regular file is opened; an entry in the
+//! folder that is not a regular file is an error at start, naming it.
 
 use std::collections::VecDeque;
-use std::fs::{self, DirBuilder, File, OpenOptions};
-use std::io::{self, Write as _};
-use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
-use std::path::{Path, PathBuf};
+use std::io;
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::pace::Unsent;
 use super::render::{Class, Mail};
+
+pub mod files;
+pub mod pending;
+
+use files::Folder;
 
 /// The spool file format's version; a file of another version is set aside.
 const VERSION: u32 = 1;
@@ -38,41 +48,57 @@ struct Stored {
 /// The spool, in memory and (unless [`Spool::memory`]) on disk.
 #[derive(Debug)]
 pub struct Spool {
-    dir: Option<PathBuf>,
+    dir: Option<Folder>,
     entries: VecDeque<Entry>,
     next_seq: u64,
+    /// Events read from `pending.jsonl` at open, until taken.
+    unsent: Unsent,
+    /// Whether `pending.jsonl` may exist (written and not removed since).
+    pending_on_disk: bool,
 }
 
 impl Spool {
     /// Opens `dir` (created with mode 0700) and loads its mails in order.
     /// Files that cannot be read are renamed `NAME.bad` and reported in
-    /// the returned warnings, so one bad file never blocks the rest.
+    /// the returned warnings, so one bad file never blocks the rest. `dir`
+    /// or an entry in it that is not what failoverd writes (a symbolic
+    /// link, a FIFO, a folder, ...) is an error naming it: never followed.
     pub fn open(dir: &Path) -> io::Result<(Spool, Vec<String>)> {
-        DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
-        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
+        let folder = Folder::open(dir)?;
+        if let Some(first) = files::foreign_entries(dir)?.first() {
+            return Err(files::planted(Path::new(first), "in the mail spool"));
+        }
         let mut warnings = Vec::new();
         let mut entries = Vec::new();
-        for item in fs::read_dir(dir)? {
-            let path = item?.path();
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+        for item in std::fs::read_dir(dir)? {
+            let name = item?.file_name().to_str().unwrap_or_default().to_owned();
             if name.starts_with('.') && name.ends_with(".tmp") {
                 // A write that never reached its rename: never attempted.
-                let _ = fs::remove_file(&path);
+                let _ = folder.remove(&name);
                 continue;
             }
             let Some(seq) = seq_of(&name) else { continue };
-            match load(&path) {
+            match load(&folder, &name) {
                 Ok(mail) => entries.push(Entry { seq, mail }),
-                Err(e) => warnings.push(set_aside(&path, &e)),
+                Err(e) => warnings.push(set_aside(&folder, dir, &name, &e)),
             }
         }
         entries.sort_by_key(|e| e.seq);
-        let next_seq = entries.last().map_or(1, |e| e.seq + 1);
-        let spool = Spool {
-            dir: Some(dir.to_owned()),
+        let (unsent, warning) = pending::load(&folder, dir, &entries);
+        warnings.extend(warning);
+        let mut spool = Spool {
+            next_seq: entries.last().map_or(1, |e| e.seq + 1),
+            dir: Some(folder),
             entries: entries.into(),
-            next_seq,
+            pending_on_disk: true,
+            unsent: Unsent::default(),
         };
+        // Rewritten without the events spooled mails already report, so
+        // that those mails, once sent, are never sent again from here.
+        if let Err(e) = spool.save_unsent(&unsent) {
+            warnings.push(format!("cannot rewrite {}: {e}", dir.join(pending::NAME).display()));
+        }
+        spool.unsent = unsent;
         Ok((spool, warnings))
     }
 
@@ -83,7 +109,35 @@ impl Spool {
             dir: None,
             entries: VecDeque::new(),
             next_seq: 1,
+            unsent: Unsent::default(),
+            pending_on_disk: false,
         }
+    }
+
+    /// The events found in `pending.jsonl` at open (none the second time):
+    /// logged before a crash, not yet in a spooled mail.
+    pub fn take_unsent(&mut self) -> Unsent {
+        std::mem::take(&mut self.unsent)
+    }
+
+    /// Records the events not yet in a mail (fsynced), replacing the last
+    /// record; none removes the file.
+    pub fn save_unsent(&mut self, unsent: &Unsent) -> io::Result<()> {
+        let Some(dir) = &self.dir else { return Ok(()) };
+        if unsent.is_empty() {
+            if self.pending_on_disk {
+                match dir.remove(pending::NAME) {
+                    Ok(()) => dir.sync()?,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                }
+                self.pending_on_disk = false;
+            }
+            return Ok(());
+        }
+        dir.write_atomic(pending::NAME, &pending::encode(unsent))?;
+        self.pending_on_disk = true;
+        Ok(())
     }
 
     /// Appends `mail`. It is always kept in memory; the `Err` says it could
@@ -128,8 +182,8 @@ impl Spool {
     pub fn remove(&mut self, seq: u64) -> io::Result<()> {
         self.entries.retain(|e| e.seq != seq);
         let Some(dir) = &self.dir else { return Ok(()) };
-        match fs::remove_file(dir.join(file_name(seq))) {
-            Ok(()) => File::open(dir)?.sync_all(),
+        match dir.remove(&file_name(seq)) {
+            Ok(()) => dir.sync(),
             // Never written (the folder failed): nothing to remove.
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(e),
@@ -183,25 +237,8 @@ impl Spool {
             mail: mail.clone(),
         };
         let bytes = serde_json::to_vec_pretty(&stored).map_err(io::Error::other)?;
-        write_atomic(dir, &file_name(seq), &bytes)
+        dir.write_atomic(&file_name(seq), &bytes)
     }
-}
-
-/// Write to a temporary file, fsync, rename over `name`, fsync the folder:
-/// a reader (or the next start) sees the old file or the whole new one.
-pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
-    let tmp = dir.join(format!(".{name}.tmp"));
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    drop(f);
-    fs::rename(&tmp, dir.join(name))?;
-    File::open(dir)?.sync_all()
 }
 
 fn file_name(seq: u64) -> String {
@@ -215,8 +252,8 @@ fn seq_of(name: &str) -> Option<u64> {
         .flatten()
 }
 
-fn load(path: &Path) -> Result<Mail, String> {
-    let bytes = fs::read(path).map_err(|e| e.to_string())?;
+fn load(dir: &Folder, name: &str) -> Result<Mail, String> {
+    let bytes = dir.read(name).map_err(|e| e.to_string())?;
     let stored: Stored = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
     if stored.version != VERSION {
         return Err(format!("unknown spool file version {}", stored.version));
@@ -224,13 +261,15 @@ fn load(path: &Path) -> Result<Mail, String> {
     Ok(stored.mail)
 }
 
-fn set_aside(path: &Path, why: &str) -> String {
-    let bad = path.with_extension("json.bad");
-    match fs::rename(path, &bad) {
+/// Renames an unreadable spool file `NAME.bad`; the warning says so.
+fn set_aside(dir: &Folder, path: &Path, name: &str, why: &str) -> String {
+    let bad = format!("{name}.bad");
+    let (path, shown) = (path.join(name), path.join(&bad));
+    match dir.rename(name, &bad) {
         Ok(()) => format!(
             "spooled mail {} unreadable ({why}); kept as {}",
             path.display(),
-            bad.display()
+            shown.display()
         ),
         Err(e) => format!(
             "spooled mail {} unreadable ({why}) and not set aside: {e}",
@@ -239,5 +278,7 @@ fn set_aside(path: &Path, why: &str) -> String {
     }
 }
 
+#[cfg(test)]
+mod safety_tests;
 #[cfg(test)]
 mod tests;

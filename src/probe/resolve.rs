@@ -125,7 +125,7 @@ impl Address {
                 None => Use::Error("no address resolved yet".into()),
             };
         };
-        self.next_resolve = now + every;
+        self.next_resolve = crate::time::mono_add(now, every);
         match lookup {
             Lookup::Found(addrs) => {
                 let addr = addrs[0];
@@ -142,7 +142,7 @@ impl Address {
                 (Some(addr), Some(t)) if now.duration_since(t) <= stale => Use::Probe { addr, changed: None },
                 _ => {
                     // Retry sooner than `every` while failing.
-                    self.next_resolve = now + every.min(Duration::from_secs(30));
+                    self.next_resolve = crate::time::mono_add(now, every.min(Duration::from_secs(30)));
                     Use::Error(why)
                 }
             },

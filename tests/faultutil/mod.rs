@@ -278,7 +278,8 @@ fn quoted_printable(body: &str) -> String {
 
 /// An event kind from a mail's headline.
 pub fn headline_kind(h: &str) -> &'static str {
-    let rules: [(&str, &str); 24] = [
+    let rules: [(&str, &str); 25] = [
+        ("state lost", "StateLost"),
         ("tunnel table cannot be read", "SnmpUnusable"),
         ("tunnel table is read again", "SnmpUsable"),
         ("firewall disagrees", "FirewallDisagrees"),

@@ -1,6 +1,7 @@
 //! The core's answers to `failoverd hold`, `release`, `push`, `status` and
 //! `/metrics`; and the holds themselves (docs/safety.md: a hold never
 //! shortens; its end disarms the group).
+#![deny(clippy::arithmetic_side_effects)] // time sums saturate (docs/safety.md)
 
 use std::time::Duration;
 
@@ -14,6 +15,13 @@ impl Core {
     /// (for a manual push, once the firewall answered). `spool_depth`: the
     /// mails the outbox holds, for /metrics.
     pub fn control(&mut self, req: Request, to: ReplyTo, clocks: Clocks, spool_depth: usize) -> Vec<Effect> {
+        if let Some(e) = too_long(&req) {
+            self.effects.push(Effect::Reply {
+                to,
+                reply: Reply::err(e),
+            });
+            return self.take();
+        }
         let reply = match req {
             Request::Metrics => Reply::ok(serde_json::Value::String(self.metrics(spool_depth))),
             Request::Page => Reply::ok(serde_json::Value::String(crate::page::render(&self.page(clocks)))),
@@ -80,7 +88,7 @@ impl Core {
 
     /// Holds `name` for `dur` from now; never shortens a hold in place.
     pub(super) fn hold_group(&mut self, name: &str, dur: Duration, reason: &str, clocks: Clocks) {
-        let until = clocks.wall + dur;
+        let until = crate::time::wall_add(clocks.wall, dur);
         self.state
             .groups
             .entry(name.to_string())
@@ -146,4 +154,23 @@ impl Core {
         let problems = self.problems(&state_file);
         super::status::build(self, &problems, clocks)
     }
+}
+
+/// Why a hold or push request asks for a hold longer than any command
+/// line may (docs/safety.md, "Durations and time"): a local user can write
+/// the socket's JSON without the CLI's check.
+fn too_long(req: &Request) -> Option<String> {
+    let (key, secs) = match req {
+        Request::Hold { for_secs, .. } => ("for_secs", *for_secs),
+        Request::Push { hold_secs, .. } => ("hold_secs", *hold_secs),
+        _ => return None,
+    };
+    let max = crate::time::MAX_DURATION;
+    (secs > max.as_secs()).then(|| {
+        format!(
+            "{key} = {secs} is longer than the longest hold, {} ({} s)",
+            humantime::format_duration(max),
+            max.as_secs()
+        )
+    })
 }

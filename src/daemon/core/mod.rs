@@ -162,6 +162,7 @@ impl Core {
     /// The start: mails for DeActives an earlier run decided but did not
     /// see answered, and READY for systemd.
     pub fn start(&mut self) -> Vec<Effect> {
+        self.mail_state_lost(SystemTime::now());
         self.mail_decided_before_stop();
         let ready = format!("READY=1\nSTATUS={}", self.status_line());
         self.effects.push(Effect::Notify(ready));
@@ -337,6 +338,7 @@ impl Core {
         if !self.saving.ok() {
             p.push(format!("state not persisted: cannot write {}", state_file.display()));
         }
+        p.extend(self.state_lost_problem());
         if let Some(r) = self.pushes.paused() {
             p.push(format!("the firewall API refuses us: {r}"));
         }

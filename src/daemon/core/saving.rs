@@ -1,8 +1,12 @@
 //! The core's side of `state.json` (docs/state-file.md): what goes into it
-//! before a write, and what a write's outcome changes. The shell writes.
+//! before a write, what a write's outcome changes, and a lost state (both
+//! files damaged at start): its mail and its problem line. The shell writes.
+
+use std::time::SystemTime;
 
 use super::{Core, Effect};
 use crate::daemon::persist::{self, Clocks};
+use crate::state::STATE_LOST_REASON;
 
 impl Core {
     /// Folds health and rule memory into the state file and asks for a
@@ -55,5 +59,40 @@ impl Core {
             }
         }
         self.take()
+    }
+
+    /// The start found the state lost (now, or a `push` without a daemon
+    /// did): mailed at once, logged, and no longer pending in the file.
+    pub(super) fn mail_state_lost(&mut self, wall: SystemTime) {
+        use crate::mail::event::{DaemonKind, Event, Kind};
+        if let Some(why) = self.state.lost.take() {
+            tracing::error!(EVENT = "StateLost", "{why}");
+            self.mail(Event::new(Kind::Daemon(DaemonKind::StateLost), why, wall));
+            self.dirty = true;
+        }
+    }
+
+    /// "state lost: ..." while a group still carries the hold the loss
+    /// placed (until each is released).
+    pub(super) fn state_lost_problem(&self) -> Option<String> {
+        let held: Vec<&str> = self
+            .plan
+            .groups
+            .iter()
+            .map(|g| g.name())
+            .filter(|g| {
+                self.state
+                    .groups
+                    .get(*g)
+                    .and_then(|s| s.hold.as_ref())
+                    .is_some_and(|h| h.reason == STATE_LOST_REASON)
+            })
+            .collect();
+        (!held.is_empty()).then(|| {
+            format!(
+                "state lost: state.json was damaged and no previous state could be used; held until released: {} (check the firewall, then failoverd release)",
+                held.join(", ")
+            )
+        })
     }
 }

@@ -1,6 +1,7 @@
 //! What `failoverd status` shows, built from the daemon's live state as
 //! JSON: groups, expected active member, member states, each target's last
 //! result, the belief and last push with its answer, holds, guard, problems.
+#![deny(clippy::arithmetic_side_effects)] // time sums saturate (docs/safety.md)
 
 use std::time::{Duration, SystemTime};
 
@@ -148,11 +149,7 @@ pub fn build(core: &Core, problems: &[String], clocks: Clocks) -> view::Status {
         problems: problems.to_vec(),
         firewall: url.to_string(),
         ha_role: ha.as_ref().map(|p| match p.since {
-            Some(t) => format!(
-                "this host is {} since {}",
-                p.role,
-                humantime::format_rfc3339_seconds(SystemTime::UNIX_EPOCH + Duration::from_secs(t))
-            ),
+            Some(t) => format!("this host is {} since {}", p.role, crate::time::rfc3339_secs(t)),
             None => format!("this host is {}", p.role),
         }),
         ha,

@@ -39,6 +39,27 @@ pub(super) fn pin_mismatch(error: &(dyn StdError + 'static)) -> Option<String> {
     None
 }
 
+/// Whether the handshake failed because nothing trusted the certificate's
+/// issuer (an appliance's own certificate against the system roots): the
+/// case where the admin needs the `pin_sha256` line.
+pub(super) fn untrusted(error: &(dyn StdError + 'static)) -> bool {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if let Some(rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer)) =
+            e.downcast_ref::<rustls::Error>()
+        {
+            return true;
+        }
+        if let Some(inner) = e.downcast_ref::<io::Error>().and_then(io::Error::get_ref)
+            && untrusted(inner)
+        {
+            return true;
+        }
+        current = e.source();
+    }
+    false
+}
+
 /// `AB:CD:...`: SHA-256 of `der`, upper-case hex with colons.
 pub fn fingerprint(der: &[u8]) -> String {
     hex_colons(&sha256(der))

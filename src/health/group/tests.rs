@@ -331,6 +331,19 @@ fn failback_reason_names_the_preferred_member() {
     );
 }
 
+/// Both members went down, then the first came back while the current
+/// one stayed down: the failback's reason is the member that came back
+/// (with its own reason), not the failure of the one left behind.
+#[test]
+fn a_failback_after_both_were_down_names_the_member_that_came_back() {
+    let mut g = GroupHealth::new(vec!["hq".into(), "dc2".into()], true, None);
+    g.update(&states("DU"));
+    g.update(&states("DD"));
+    let events = g.update(&states("UD"));
+    let back = events.iter().find(|e| e.kind == EventKind::Failback).unwrap();
+    assert_eq!(back.reason, "member 'hq' is up: why m0; 'dc2' is down");
+}
+
 #[test]
 fn persisted_round_trip_and_bad_input() {
     let mut g = group(3, false, None);

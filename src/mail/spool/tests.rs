@@ -1,6 +1,7 @@
 //! Spool files on a real folder: order across reopen, modes, removal,
 //! unreadable files, and folding over the limit.
 
+use std::fs;
 use std::os::unix::fs::PermissionsExt as _;
 use std::time::SystemTime;
 
