@@ -165,13 +165,9 @@ fn tls_mode(t: &Table<'_, '_>, base: &Path, d: &mut Diagnostics) -> TlsMode {
     }
     if let Some(ca) = ca {
         let path = base.join(&ca.value);
-        if let Err(e) = std::fs::metadata(&path) {
-            d.error(
-                t.src(),
-                ca.pos,
-                &t.key_path("ca_file"),
-                format!("cannot read {}: {e}", path.display()),
-            );
+        if let Err(e) = super::regular::open(&path) {
+            let msg = super::regular::explain(&path, &e);
+            d.error(t.src(), ca.pos, &t.key_path("ca_file"), msg);
         }
         return TlsMode::CaFile(path);
     }

@@ -6,7 +6,10 @@
 //! leave out `GroupDetail`, so they read like
 //! `VPNFailoverGroup[HQ_VPN]/FailoverCondition/FailoverIF[2]/Port`.
 
+use std::collections::HashMap;
+
 use super::diag::{Diagnostics, Source, hint};
+use super::names;
 use super::xml::{self, Element};
 
 /// A failover condition: what to probe each target of each member with.
@@ -192,6 +195,9 @@ impl Reader<'_> {
         let name = name_el.map(|n| n.trimmed().to_string()).unwrap_or_default();
         let path = if name.is_empty() {
             format!("VPNFailoverGroup[{}]", self.index)
+        } else if names::problem(&name).is_some() {
+            // The path is printed: never a line break or reordering in it.
+            format!("VPNFailoverGroup[{}]", names::shown(&name))
         } else {
             format!("VPNFailoverGroup[{name}]")
         };
@@ -250,8 +256,16 @@ impl Reader<'_> {
             self.error(
                 el.value_pos(),
                 &format!("{path}/Name"),
-                format!("invalid group name {name:?}: it must start with a letter and hold only letters, digits and _"),
+                format!(
+                    "invalid group name {}: it must start with a letter and hold only letters, digits and _",
+                    names::shown(name)
+                ),
             );
+            return None;
+        }
+        if let Some(p) = names::problem(name) {
+            let msg = format!("group name {} {p}", names::shown(name));
+            self.error(el.value_pos(), &format!("{path}/Name"), msg);
             return None;
         }
         Some(el.value_pos())
@@ -282,6 +296,9 @@ impl Reader<'_> {
         self.attrs(mc, &mpath, &[]);
         self.children(mc, &mpath, &["Connection"], &[]);
         let mut out: Vec<MemberRef> = Vec::new();
+        // Name -> index in `out`: a lookup per member keeps a group of
+        // 200,000 members linear (a scan of `out` made it quadratic).
+        let mut seen: HashMap<String, usize> = HashMap::new();
         for (i, c) in mc.children.iter().filter(|c| c.name == "Connection").enumerate() {
             let cpath = format!("{mpath}/Connection[{}]", i + 1);
             self.leaf(c, &cpath);
@@ -290,7 +307,12 @@ impl Reader<'_> {
                 self.error(c.pos, &cpath, "empty <Connection>: name an IPsec connection");
                 continue;
             }
-            if let Some(first) = out.iter().find(|m| m.name == name) {
+            if let Some(p) = names::problem(name) {
+                let msg = format!("connection name {} {p}", names::shown(name));
+                self.error(c.value_pos(), &cpath, msg);
+                continue;
+            }
+            if let Some(first) = seen.get(name).map(|at| &out[*at]) {
                 let msg = format!(
                     "connection {name} is listed twice in this group (first as {}); list each member once",
                     first.path.rsplit('/').next().unwrap_or("")
@@ -298,6 +320,7 @@ impl Reader<'_> {
                 self.error(c.value_pos(), &cpath, msg);
                 continue;
             }
+            seen.insert(name.to_string(), out.len());
             out.push(MemberRef {
                 name: name.to_string(),
                 pos: c.value_pos(),
@@ -481,9 +504,10 @@ impl Reader<'_> {
                 n.value_pos(),
                 &format!("{ipath}/Name"),
                 format!(
-                    "<{}> names {:?}, not this group ({name:?}); it can only name its own group",
+                    "<{}> names {}, not this group ({}); it can only name its own group",
                     el.name,
-                    n.trimmed()
+                    names::shown(n.trimmed()),
+                    names::shown(name)
                 ),
             );
             return None;

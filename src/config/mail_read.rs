@@ -62,7 +62,14 @@ pub fn mail(t: &Table<'_, '_>, base: &Path, d: &mut Diagnostics) -> Mail {
         None => {}
     }
     auth(t, base, &mut m, d);
-    m.ca_file = t.string(d, "ca_file").map(|c| base.join(c.value));
+    m.ca_file = t.string(d, "ca_file").map(|c| {
+        let path = base.join(c.value);
+        if let Err(e) = super::regular::open(&path) {
+            let msg = super::regular::explain(&path, &e);
+            d.error(t.src(), c.pos, &t.key_path("ca_file"), msg);
+        }
+        path
+    });
     if let Some(v) = t.duration(d, "timeout", Duration::from_secs(1)) {
         m.timeout = v.value;
     }

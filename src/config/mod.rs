@@ -7,10 +7,13 @@
 
 pub mod diag;
 pub mod firewall_read;
+mod group_globs;
 pub mod groups;
 mod ha_read;
 pub mod keys;
 pub mod mail_read;
+pub mod names;
+pub mod regular;
 pub mod secret;
 mod secret_read;
 pub mod settings;
@@ -21,7 +24,6 @@ mod toml_read;
 mod validate;
 pub mod xml;
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use diag::{Diagnostics, Source};
@@ -131,19 +133,10 @@ pub fn state_dir_of(path: &Path) -> Result<PathBuf, Unreadable> {
     Ok(dir.unwrap_or_else(settings_read::default_state_dir))
 }
 
-/// Reads at most `limit` bytes; a larger file is an `InvalidData` error,
-/// found without reading it all.
+/// Reads at most `limit` bytes of a regular file, never blocking (see
+/// [`regular`]); a larger file is an `InvalidData` error.
 fn read_limited(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
-    let file = std::fs::File::open(path)?;
-    let mut bytes = Vec::new();
-    file.take(limit + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > limit {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("larger than {} MiB", limit / (1024 * 1024)),
-        ));
-    }
-    Ok(bytes)
+    regular::read_limited(path, limit)
 }
 
 fn utf8(path: &Path, bytes: Vec<u8>, d: &mut Diagnostics) -> Option<String> {
@@ -178,7 +171,11 @@ fn read_group_file(file: &Path, d: &mut Diagnostics) -> Option<Source> {
             None
         }
         Err(e) => {
-            d.file_error(file, "(document)", format!("cannot read group file: {e}"));
+            let msg = match regular::not_regular(&e) {
+                Some(n) => format!("{n}: a group file must be a regular file"),
+                None => format!("cannot read group file: {e}"),
+            };
+            d.file_error(file, "(document)", msg);
             None
         }
     }

@@ -74,21 +74,19 @@ pub const MAX_PASSWORD_BYTES: u64 = 64 * 1024;
 /// Reads a password file: one trailing `\n` or `\r\n` is removed, nothing
 /// else. Errors name the file, never its content.
 pub fn read_password_file(path: &Path) -> Result<Secret, String> {
-    use std::io::Read;
-    let cannot = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
-    // Bounded: `password_file = "/dev/zero"` or a log file by mistake
-    // must not fill memory.
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(MAX_PASSWORD_BYTES + 1).read_to_end(&mut bytes))
-        .map_err(cannot)?;
-    if bytes.len() as u64 > MAX_PASSWORD_BYTES {
-        return Err(format!(
-            "{} is larger than {} KiB: a password file holds the password only",
-            path.display(),
-            MAX_PASSWORD_BYTES / 1024
-        ));
-    }
+    // Bounded: a log file named by mistake must not fill memory; and
+    // never blocking: a FIFO or device is refused before it is read.
+    let bytes = super::regular::read_limited(path, MAX_PASSWORD_BYTES).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::InvalidData {
+            format!(
+                "{} is larger than {} KiB: a password file holds the password only",
+                path.display(),
+                MAX_PASSWORD_BYTES / 1024
+            )
+        } else {
+            super::regular::explain(path, &e)
+        }
+    })?;
     let mut text = String::from_utf8(bytes).map_err(|_| format!("{} is not UTF-8 text", path.display()))?;
     if text.ends_with("\r\n") {
         text.truncate(text.len() - 2);
@@ -164,16 +162,21 @@ mod tests {
     }
 
     #[test]
-    fn an_endless_password_file_is_refused_without_reading_it() {
+    fn an_endless_or_oversized_password_file_is_refused_without_reading_it() {
         let err = read_password_file(Path::new("/dev/zero")).unwrap_err();
-        assert_eq!(
-            err,
-            "/dev/zero is larger than 64 KiB: a password file holds the password only"
-        );
+        assert_eq!(err, "/dev/zero is a character device, not a regular file");
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("p");
         std::fs::write(&f, "x".repeat(64 * 1024)).unwrap();
         assert_eq!(read_password_file(&f).unwrap().expose().len(), 64 * 1024);
+        std::fs::write(&f, "x".repeat(64 * 1024 + 1)).unwrap();
+        assert_eq!(
+            read_password_file(&f).unwrap_err(),
+            format!(
+                "{} is larger than 64 KiB: a password file holds the password only",
+                f.display()
+            )
+        );
     }
 
     #[test]

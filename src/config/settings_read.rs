@@ -22,7 +22,7 @@ const SEC: Duration = Duration::from_secs(1);
 pub fn read(src: &Source, top: &Table<'_, '_>, d: &mut Diagnostics) -> Settings {
     let base = src.path.parent().map(Path::to_path_buf).unwrap_or_default();
     top.finish(d, &names(Section::Top));
-    let group_files = group_files(top, &base, d);
+    let group_files = super::group_globs::group_files(top, &base, d);
     let state_dir = state_dir(top, &base, d);
     let probe_tbl = top.table(d, "probe");
     let probe = probe_defaults(probe_tbl.as_ref(), d);
@@ -106,49 +106,6 @@ pub fn default_state_dir() -> PathBuf {
         .ok()
         .and_then(|s| s.split(':').next().filter(|p| !p.is_empty()).map(PathBuf::from))
         .unwrap_or_else(|| PathBuf::from("/var/lib/failoverd"))
-}
-
-fn group_files(top: &Table<'_, '_>, base: &Path, d: &mut Diagnostics) -> Vec<PathBuf> {
-    let src = top.src();
-    let Some(globs) = top.strings(d, "groups") else {
-        if top.raw("groups").is_none() {
-            top.missing(d, "groups", "[\"groups.d/*.xml\"]");
-        }
-        return Vec::new();
-    };
-    if globs.is_empty() {
-        d.error(
-            src,
-            top.key_pos("groups").unwrap_or(0),
-            "groups",
-            "groups is empty: name at least one group file or glob",
-        );
-    }
-    let mut files = Vec::new();
-    for (i, g) in globs.iter().enumerate() {
-        let path = format!("groups[{i}]");
-        let pattern = base.join(&g.value);
-        let matched = glob::glob(&pattern.to_string_lossy()).map(|paths| {
-            let mut v: Vec<PathBuf> = paths.filter_map(Result::ok).filter(|p| p.is_file()).collect();
-            v.sort();
-            v
-        });
-        match matched {
-            Err(e) => d.error(src, g.pos, &path, format!("{:?} is not a valid glob: {e}", g.value)),
-            Ok(v) if v.is_empty() => d.error(
-                src,
-                g.pos,
-                &path,
-                format!(
-                    "{:?} matches no file (looked for {}); fix the pattern or add the group files",
-                    g.value,
-                    pattern.display()
-                ),
-            ),
-            Ok(v) => files.extend(v.into_iter().filter(|p| !files.contains(p)).collect::<Vec<_>>()),
-        }
-    }
-    files
 }
 
 fn probe_defaults(t: Option<&Table<'_, '_>>, d: &mut Diagnostics) -> ProbeDefaults {
@@ -271,6 +228,16 @@ fn connections(
         return out;
     };
     for key in conns.keys() {
+        if let Some(p) = super::names::problem(&key.value) {
+            let shown = super::names::shown(&key.value);
+            d.error(
+                conns.src(),
+                key.pos,
+                "connections",
+                format!("connection name {shown} {p}"),
+            );
+            continue;
+        }
         if let Some(t) = conns.table(d, &key.value) {
             out.insert(key.value.clone(), connection(&t, &key, base, d));
         }

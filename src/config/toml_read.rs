@@ -68,10 +68,8 @@ impl<'a, 'i> Table<'a, 'i> {
 
     /// Offset of `key`'s name, if present.
     pub fn key_pos(&self, key: &str) -> Option<usize> {
-        self.table
-            .iter()
-            .find(|(k, _)| k.get_ref() == key)
-            .map(|(k, _)| k.span().start)
+        // A lookup, not a scan: a table of 20,000 connections stays linear.
+        self.table.get_key_value(key).map(|(k, _)| k.span().start)
     }
 
     fn wrong_type(&self, d: &mut Diagnostics, key: &str, v: &Spanned<DeValue<'_>>, want: &str) {
@@ -259,8 +257,14 @@ impl<'a, 'i> Table<'a, 'i> {
         for k in self.keys() {
             if !known.contains(&k.value.as_str()) {
                 let h = hint(&k.value, known);
-                let msg = format!("unknown key {}{h}", k.value);
-                d.error(self.src, k.pos, &self.key_path(&k.value), msg);
+                // Printed: a key with a line break or bidi character is
+                // shown escaped, on one line.
+                let shown = match super::names::problem(&k.value) {
+                    Some(_) => super::names::shown(&k.value),
+                    None => k.value.clone(),
+                };
+                let msg = format!("unknown key {shown}{h}");
+                d.error(self.src, k.pos, &self.key_path(&shown), msg);
             }
         }
     }

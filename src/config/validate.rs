@@ -4,10 +4,13 @@
 //! tunnel), which decides what failoverd may do to it.
 
 use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::hash::Hash;
 use std::path::PathBuf;
 
 use super::diag::{Diagnostics, Source};
-use super::groups::{GroupDef, Intent};
+use super::groups::{GroupDef, Intent, MemberRef};
 use super::settings::{Connection, Settings, Via};
 
 /// What failoverd may push for a group (docs/safety.md, Kinds of group).
@@ -134,7 +137,7 @@ fn kind(def: &GroupDef, settings: &Settings) -> GroupKind {
 }
 
 /// What makes two members' check streams the same.
-fn probe_key(c: &Connection) -> impl PartialEq + '_ {
+fn probe_key(c: &Connection) -> impl Hash + Eq + '_ {
     let mut targets: Vec<_> = c.targets.iter().collect();
     targets.sort();
     (
@@ -153,14 +156,19 @@ fn identical_members(
     settings: &Settings,
     d: &mut Diagnostics,
 ) -> Option<(String, String)> {
-    let conns: Vec<_> = def
-        .members
-        .iter()
-        .filter_map(|m| settings.connections.get(&m.name).map(|c| (m, c)))
-        .collect();
-    for (i, (m, c)) in conns.iter().enumerate() {
-        let Some((first, _)) = conns[..i].iter().find(|(_, e)| probe_key(e) == probe_key(c)) else {
+    // Each member's key once, looked up: linear in members (comparing every
+    // pair was quadratic in a group of thousands).
+    let mut first_with: HashMap<_, &MemberRef> = HashMap::new();
+    for m in &def.members {
+        let Some(c) = settings.connections.get(&m.name) else {
             continue;
+        };
+        let first = match first_with.entry(probe_key(c)) {
+            Entry::Occupied(e) => *e.get(),
+            Entry::Vacant(e) => {
+                e.insert(m);
+                continue;
+            }
         };
         let underlay = c.via == Via::Underlay && def.intent.is_none();
         let consequence = if underlay {

@@ -1,7 +1,7 @@
 //! A reload as a typed difference: what the new plan changes against the
 //! running one. Pure, so every case is table-tested; the daemon applies it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use crate::config::settings::Connection;
 use crate::config::{Group, Plan};
@@ -49,11 +49,13 @@ pub fn changes(old: &Plan, new: &Plan) -> Changes {
     let (streams_added, streams_removed) = added_removed(&streams(old), &streams(new));
     let names = |p: &Plan| p.groups.iter().map(|g| g.name().to_string()).collect::<BTreeSet<_>>();
     let (groups_added, groups_removed) = added_removed(&names(old), &names(new));
+    // By name, looked up: linear in groups (a scan per group was quadratic).
+    let by_name: HashMap<&str, &Group> = old.groups.iter().map(|g| (g.name(), g)).collect();
     let mut groups_changed: Vec<String> = new
         .groups
         .iter()
         .filter_map(|g| {
-            let o = old.groups.iter().find(|o| o.name() == g.name())?;
+            let o = *by_name.get(g.name())?;
             let changed = o.def != g.def || connections(old, o) != connections(new, g);
             changed.then(|| g.name().to_string())
         })

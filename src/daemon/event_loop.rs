@@ -142,7 +142,7 @@ pub async fn serve<C: Check>(plan: Plan, deps: Deps<C>, shutdown: impl Future<Ou
         core,
         streams,
         senders: BTreeMap::from([(0, sender)]),
-        make_sender: deps.senders,
+        reloading: super::reloading::Reloading::new(deps.senders, deps.reloads),
         dir: deps.dir,
         notifier: deps.notifier,
         mailer: outbox.mailer(),
@@ -174,7 +174,6 @@ pub async fn serve<C: Check>(plan: Plan, deps: Deps<C>, shutdown: impl Future<Ou
         control: ctl_rx,
         synced: synced_rx,
         walks: walks_rx,
-        reloads: deps.reloads,
         peer: peer_rx,
     };
     shell.serve(inputs, shutdown).await;
@@ -198,7 +197,6 @@ struct Inputs {
     control: mpsc::Receiver<control::Call>,
     synced: mpsc::UnboundedReceiver<(String, String)>,
     walks: mpsc::Receiver<super::reads::Read>,
-    reloads: mpsc::Receiver<()>,
     peer: mpsc::Receiver<PeerRead>,
 }
 
@@ -209,7 +207,7 @@ pub(super) struct Shell<C: Check> {
     /// Push senders by generation: the current settings' and those
     /// orphaned restarts still need.
     pub(super) senders: BTreeMap<Generation, Arc<dyn Sender>>,
-    pub(super) make_sender: SenderFactory,
+    pub(super) reloading: super::reloading::Reloading,
     pub(super) dir: StateDir,
     pub(super) notifier: Notifier,
     pub(super) mailer: Mailer,
@@ -269,7 +267,7 @@ impl<C: Check> Shell<C> {
                         last_watchdog = Instant::now();
                     }
                 }
-                Some(()) = i.reloads.recv() => self.reload().await,
+                step = self.reloading.next() => self.reload_step(step).await,
                 role = self.pair.changed() => self.role(&role),
                 Some(read) = i.peer.recv() => {
                     let e = self.core.peer(read, Clocks::now());

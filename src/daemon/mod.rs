@@ -22,6 +22,7 @@ mod process;
 pub mod pushes;
 mod reads;
 mod reload;
+mod reloading;
 pub mod send;
 mod streams;
 
@@ -63,7 +64,11 @@ pub fn run(opts: &Options) -> i32 {
             return exit::FAILED;
         }
     };
-    rt.block_on(start(plan, opts))
+    let code = rt.block_on(start(plan, opts));
+    // A reload still loading on a blocking thread (a slow network file
+    // system) must not hold the exit.
+    rt.shutdown_timeout(Duration::from_secs(1));
+    code
 }
 
 async fn start(plan: Plan, opts: &Options) -> i32 {

@@ -76,13 +76,26 @@ impl Reads {
         }
     }
 
-    /// The settings changed: every task stops; the next Get goes at once,
-    /// and so does the first walk of the new settings.
-    pub fn reload(&mut self, plan: &Plan) {
-        self.stop();
-        self.api = api_for(plan);
-        self.next_get = Instant::now();
-        self.walker = plan.settings.snmp.clone().map(|s| walker(s, self.walks.clone()));
+    /// The settings were reloaded, `api` built for them off the loop.
+    /// `fresh` (the firewall or the groups changed): the Get and sync stop
+    /// and the next Get goes at once; otherwise they keep their schedule, so
+    /// that reloads of unchanged settings log in to the firewall no more.
+    /// `walk` (`[snmp]` changed): the walker starts again, its first walk at
+    /// once.
+    pub fn reload(&mut self, plan: &Plan, api: Option<Api>, fresh: bool, walk: bool) {
+        if fresh {
+            for task in [self.get.take(), self.sync.take()].into_iter().flatten() {
+                task.abort();
+            }
+            self.next_get = Instant::now();
+        }
+        self.api = api;
+        if walk {
+            if let Some(old) = self.walker.take() {
+                old.abort();
+            }
+            self.walker = plan.settings.snmp.clone().map(|s| walker(s, self.walks.clone()));
+        }
     }
 
     /// Starts the Get when due and none is running. A standby makes no

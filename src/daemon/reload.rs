@@ -1,17 +1,25 @@
-//! SIGHUP, the shell's side: everything is loaded and validated first; an
-//! invalid result is logged in full (and mailed), STATUS says "reload
-//! rejected", and the old settings keep running. A valid one goes to the
-//! core as a typed difference (see `core::reload` and `changes`); the shell
-//! then keeps every unchanged stream running, stops and starts only those
-//! that changed, restarts the outbox if `[mail]` changed (on the same
-//! spool: nothing queued is lost) and the Get and sync. `state_dir` and
-//! `[http] listen` change only at a restart (docs/service.md, "Reload").
+//! SIGHUP, the shell's side: everything is loaded and validated first, away
+//! from the loop (a blocking task reads the files, parses, validates and
+//! builds the new firewall client), so checks, pushes and the listeners go
+//! on meanwhile; signals that arrive while a load runs make one more reload
+//! after it, not one each. An invalid result is logged in full (and
+//! mailed), STATUS says "reload rejected", and the old settings keep
+//! running. A valid one goes to the core as a typed difference (see
+//! `core::reload` and `changes`); the shell then keeps every unchanged
+//! stream running, stops and starts only those that changed, restarts the
+//! outbox if `[mail]` changed (on the same spool: nothing queued is lost),
+//! and makes a Get and sync only when the firewall or the groups changed.
+//! `state_dir` and `[http] listen` change only at a restart
+//! (docs/service.md, "Reload").
 
 use std::time::SystemTime;
 
+use super::changes::Changes;
 use super::event_loop::{Shell, hostname};
 use super::persist::Clocks;
+use super::reloading::{Loaded, Step};
 use crate::config::Plan;
+use crate::firewall::api::Api;
 use crate::mail::event::{DaemonKind, Event, Kind};
 use crate::mail::outbox;
 use crate::mail::render::{Context, LocalZone};
@@ -37,14 +45,45 @@ impl<C: Check> Shell<C> {
         self.notifier.send(&format!("READY=1\nSTATUS=reload rejected: {why}"));
     }
 
-    pub(super) async fn reload(&mut self) {
+    pub(super) async fn reload_step(&mut self, step: Step) {
+        match step {
+            Step::Asked => self.reload_asked(),
+            Step::Loaded(loaded) => self.reload_loaded(*loaded).await,
+        }
+    }
+
+    /// A SIGHUP: a load starts off the loop, or, while one runs, one more
+    /// is noted (however many signals come meanwhile).
+    fn reload_asked(&mut self) {
+        if self.reloading.loading() {
+            if !self.reloading.again {
+                tracing::info!(EVENT = "reload", "SIGHUP while loading: one more reload follows");
+            }
+            self.reloading.again = true;
+            return;
+        }
         self.notifier.send("RELOADING=1");
         tracing::info!(EVENT = "reload", "SIGHUP: reloading {}", self.config.display());
-        let plan = match self.candidate() {
+        let running = self.core.plan().clone();
+        self.reloading
+            .start(self.config.clone(), self.dry_flag, running, hostname());
+    }
+
+    /// The load ended: applied or rejected; then the reload noted
+    /// meanwhile, if any, starts.
+    async fn reload_loaded(&mut self, loaded: Loaded) {
+        self.apply(loaded).await;
+        if std::mem::take(&mut self.reloading.again) {
+            self.reload_asked();
+        }
+    }
+
+    async fn apply(&mut self, loaded: Loaded) {
+        let plan = match self.candidate(loaded.plan) {
             Ok(p) => p,
             Err(why) => return self.reject(&why),
         };
-        let sender = match (self.make_sender)(&plan) {
+        let sender = match loaded.sender {
             Ok(s) => s,
             // Valid settings that cannot be used (e.g. a ca_file holding no
             // certificate): rejected, and mailed, like invalid ones.
@@ -53,19 +92,26 @@ impl<C: Check> Shell<C> {
         let mail = plan.settings.mail.as_ref().map(MailSettings::from_config);
         // An outbox that could not start at the last reload is tried again.
         let mail_changed = plan.settings.mail != self.core.plan().settings.mail || self.outbox.is_none();
-        if mail_changed
-            && let Some(s) = &mail
-            && let Err(e) = crate::mail::smtp::Client::new(s, &hostname())
-        {
+        if let (true, Some(_), Err(why)) = (mail_changed, &mail, &loaded.mail) {
             // Checked before anything changes: an unusable [mail] (an
             // unreadable ca_file) is rejected like an unusable [firewall].
-            return self.reject(&format!("[mail]: {e}"));
+            return self.reject(why);
         }
+        let snmp_same = plan.settings.snmp == self.core.plan().settings.snmp;
         let via = self.next_generation;
         self.next_generation += 1;
         self.senders.insert(via, sender);
-        let (changes, effects) = self.core.reload(plan, via, Clocks::now());
+        // The running state_dir was kept (candidate): not a change.
+        let changes = Changes {
+            state_dir: false,
+            ..loaded.changes
+        };
+        let (changes, effects) = self.core.reload_with(plan, changes, via, Clocks::now());
+        // Between the long steps of a large reload the check tasks run (the
+        // loop itself is not re-entered: nothing sees a half-applied shell).
+        tokio::task::yield_now().await;
         let streams = self.streams.apply(self.core.engine(), &self.core.plan().settings.probe);
+        tokio::task::yield_now().await;
         let in_use = self.core.generations_in_use();
         self.senders.retain(|g, _| in_use.contains(g));
         tracing::info!(
@@ -82,8 +128,7 @@ impl<C: Check> Shell<C> {
         if mail_changed {
             self.restart_outbox(mail.as_ref()).await;
         }
-        self.reads.reload(self.core.plan());
-        self.reads.sync(&self.core);
+        self.reread(loaded.api, &changes, snmp_same);
         tracing::info!(
             EVENT = "reload",
             groups = self.core.plan().groups.len(),
@@ -96,14 +141,27 @@ impl<C: Check> Shell<C> {
         self.pair_apply().await;
     }
 
-    /// The new plan, validated; what stays until a restart is kept.
-    fn candidate(&self) -> Result<Plan, String> {
-        let Some(mut plan) = super::load(&self.config) else {
-            return Err("the settings are invalid (every error is logged above)".into());
-        };
-        if self.dry_flag {
-            plan.settings.firewall.dry_run = true;
+    /// The Get, sync and walk after a reload: again at once when the
+    /// firewall or the groups changed; otherwise they keep their schedule
+    /// (a burst of signals with unchanged settings logs in to the firewall
+    /// no more than before it).
+    fn reread(&mut self, api: Result<Api, String>, changes: &Changes, snmp_same: bool) {
+        let api = api
+            .map_err(|e| tracing::info!(EVENT = "api_check", "no read-only Get of the firewall: {e}"))
+            .ok();
+        let fresh = changes.firewall
+            || !changes.groups_added.is_empty()
+            || !changes.groups_removed.is_empty()
+            || !changes.groups_changed.is_empty();
+        self.reads.reload(self.core.plan(), api, fresh, !snmp_same);
+        if fresh {
+            self.reads.sync(&self.core);
         }
+    }
+
+    /// The new plan, validated; what stays until a restart is kept.
+    fn candidate(&self, loaded: Result<Plan, String>) -> Result<Plan, String> {
+        let mut plan = loaded?;
         let running = &self.core.plan().settings;
         if plan.settings.state_dir != running.state_dir {
             tracing::warn!(

@@ -161,17 +161,13 @@ fn records<'a>(root: &'a Element, entity: Entity, detail: &str) -> Result<Vec<(&
     let entity = entity.name();
     let mut found = Vec::new();
     let mut empty = false;
-    let mut counts: Vec<(&str, usize)> = Vec::new();
+    // By name, looked up: a reply of many distinct element names stays
+    // linear (a scan per child was quadratic).
+    let mut counts: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     let mut index = |name: &'a str| {
-        let slot = match counts.iter_mut().find(|(n, _)| *n == name) {
-            Some(slot) => slot,
-            None => {
-                counts.push((name, 0));
-                counts.last_mut().expect("just pushed")
-            }
-        };
-        slot.1 += 1;
-        slot.1
+        let slot = counts.entry(name).or_insert(0);
+        *slot += 1;
+        *slot
     };
     for child in &root.children {
         let path = format!("Response/{}[{}]", child.name, index(&child.name));

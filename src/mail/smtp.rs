@@ -281,8 +281,11 @@ pub fn message(mail: &Mail, settings: &MailSettings) -> Result<Message, SendErro
 fn tls_parameters(s: &MailSettings) -> Result<TlsParameters, SendError> {
     let mut builder = TlsParameters::builder(s.host.clone());
     if let Some(path) = &s.ca_file {
-        let pem = std::fs::read(path)
-            .map_err(|e| SendError::new(Reason::Config, format!("cannot read ca_file {}: {e}", path.display())))?;
+        // Never blocking on a FIFO: only a regular file is read.
+        let pem = crate::config::regular::read_limited(path, 16 * 1024 * 1024).map_err(|e| {
+            let why = crate::config::regular::explain(path, &e);
+            SendError::new(Reason::Config, format!("ca_file: {why}"))
+        })?;
         let found = CertificateDer::pem_slice_iter(&pem).filter(Result::is_ok).count();
         if found == 0 {
             let detail = format!(

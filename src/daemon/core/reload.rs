@@ -15,10 +15,23 @@ impl Core {
     /// returns what changed (the shell restarts only the streams and parts
     /// that did) and the effects.
     pub fn reload(&mut self, plan: Plan, via: Generation, clocks: Clocks) -> (Changes, Vec<Effect>) {
+        let changes = changes::changes(&self.plan, &plan);
+        self.reload_with(plan, changes, via, clocks)
+    }
+
+    /// [`Core::reload`] with the difference already computed against the
+    /// running plan (the shell computes it off the loop: for thousands of
+    /// streams it builds two engines).
+    pub fn reload_with(
+        &mut self,
+        plan: Plan,
+        changes: Changes,
+        via: Generation,
+        clocks: Clocks,
+    ) -> (Changes, Vec<Effect>) {
         // What the running settings saw goes into the state file first: the
         // new settings' push state is built from it.
         self.save(clocks);
-        let changes = changes::changes(&self.plan, &plan);
         let mut engine = Engine::new(&plan, &self.engine.persisted());
         engine.adopt(&self.engine);
         self.history.carry(&self.engine, &engine);

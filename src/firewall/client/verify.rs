@@ -140,10 +140,15 @@ fn system_roots() -> Result<RootCertStore, String> {
     Ok(roots)
 }
 
+/// Largest `ca_file` read, in bytes (a system bundle is about 200 KiB).
+const MAX_CA_BYTES: u64 = 16 * 1024 * 1024;
+
 fn file_roots(path: &Path) -> Result<RootCertStore, String> {
     let shown = path.display();
-    let certs = CertificateDer::pem_file_iter(path)
-        .map_err(|e| format!("cannot read ca_file {shown}: {e}"))?
+    // Never blocking on a FIFO: only a regular file is read.
+    let pem = crate::config::regular::read_limited(path, MAX_CA_BYTES)
+        .map_err(|e| format!("ca_file: {}", crate::config::regular::explain(path, &e)))?;
+    let certs = CertificateDer::pem_slice_iter(&pem)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| format!("cannot read ca_file {shown}: {e}"))?;
     let mut roots = RootCertStore::empty();
