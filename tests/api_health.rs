@@ -58,6 +58,7 @@ fn an_api_outage_with_nothing_to_push_is_seen_and_its_end_too() {
         port,
     );
     let http = d.http_port();
+    d.until_notified("READY=1", Duration::from_secs(20));
     let s = until_api(&d, "usable");
     assert!(s["api"]["last_success"].as_u64().is_some(), "{s}");
     assert_eq!(metric(http, "failoverd_api_up"), Some(1.0));
@@ -94,6 +95,7 @@ fn an_episode_a_reload_fixes_ends_with_api_usable() {
     let right = std::fs::read_to_string(dir.path().join("pw")).unwrap();
     std::fs::write(dir.path().join("pw"), "wrong\n").unwrap();
     let d = Daemon::start_in(dir);
+    d.until_notified("READY=1", Duration::from_secs(20));
     until_api(&d, "unusable");
     d.until_logged("ApiUnusable", Duration::from_secs(10));
     std::fs::write(d.dir.path().join("pw"), right).unwrap();

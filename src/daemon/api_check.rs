@@ -14,7 +14,7 @@ use crate::firewall::slot::Class;
 /// outcome goes to the core through `done` (the API's health and its
 /// episode: core/api_health.rs, which mails). The daemon owns the task:
 /// one at a time, aborted at a reload and at shutdown.
-pub fn spawn(api: Api, groups: Vec<String>, done: mpsc::Sender<super::reads::Read>) -> JoinHandle<()> {
+pub fn spawn(api: Api, groups: Vec<String>, done: mpsc::Sender<Read>) -> JoinHandle<()> {
     tokio::spawn(async move {
         let outcome = match api.get().await {
             Ok(reply) => {
@@ -37,12 +37,22 @@ pub fn spawn(api: Api, groups: Vec<String>, done: mpsc::Sender<super::reads::Rea
                 Err(answer)
             }
         };
-        let _ = done.send(super::reads::Read::Got(outcome)).await;
+        let _ = done.send(Read::Got(outcome)).await;
     })
 }
 
 /// The Get's outcome, for the core.
 pub type Got = Result<(), crate::firewall::api::Answer>;
+
+/// One walk's outcome (`[snmp]`), for the core.
+pub type Walk = Result<Vec<crate::firewall::view::Row>, crate::firewall::view::WalkError>;
+
+/// What a read brought back, for the core: the shell's reads (walks and
+/// Gets, src/daemon/reads.rs) share one channel into the loop.
+pub enum Read {
+    Walk(Walk),
+    Got(Got),
+}
 
 /// `sync = true`: after READY (and after a reload), the definitions that
 /// differ from what the firewall last accepted from failoverd are sent

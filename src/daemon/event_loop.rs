@@ -23,7 +23,7 @@ use super::core::{Core, Effect, Generation, ReplyTo};
 pub(super) use super::mailing::hostname;
 use super::pair_tasks::{PairTasks, PeerRead};
 use super::send::{DryRun, Live, Push, Sender};
-use super::{VERSION, notify::Notifier, persist::Clocks, reads::Read, reads::Reads, streams::Streams};
+use super::{VERSION, api_check::Read, notify::Notifier, persist::Clocks, reads::Reads, streams::Streams};
 use crate::control::{self, Reply};
 use crate::firewall::api::{Answer, Api};
 use crate::mail::{
@@ -196,7 +196,7 @@ struct Inputs {
     answers: mpsc::UnboundedReceiver<Answered>,
     control: mpsc::Receiver<control::Call>,
     synced: mpsc::UnboundedReceiver<(String, String)>,
-    walks: mpsc::Receiver<super::reads::Read>,
+    walks: mpsc::Receiver<Read>,
     peer: mpsc::Receiver<PeerRead>,
 }
 

@@ -13,7 +13,6 @@ use tokio::time::Instant;
 use super::core::Core;
 use crate::config::Plan;
 use crate::firewall::api::Api;
-use crate::firewall::view::{Row, WalkError};
 
 pub struct Reads {
     /// The API for the Get and the sync, when a password is at hand.
@@ -28,14 +27,7 @@ pub struct Reads {
     walks: mpsc::Sender<Read>,
 }
 
-/// One walk's outcome, for the core.
-pub type Walk = Result<Vec<Row>, WalkError>;
-
-/// What a read brought back, for the core.
-pub enum Read {
-    Walk(Walk),
-    Got(super::api_check::Got),
-}
+pub use super::api_check::Read;
 
 /// Walks the table every `interval` (each walk bounded by it) and hands
 /// each outcome over; a full channel drops the outcome rather than wait.
