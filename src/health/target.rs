@@ -190,12 +190,26 @@ impl Window {
     }
 }
 
+/// What the shown reason is made of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Basis {
+    /// `reason` is the whole text (no verdict yet, quality, unstable).
+    Fixed,
+    /// The state came from a run rule: the reason shows the live runs, with
+    /// `reason` as the suffix of an up verdict (its quality figures).
+    Runs,
+}
+
 /// Health of one target as seen by one reader.
 #[derive(Clone, Debug)]
 pub struct TargetHealth {
     rules: TargetRules,
     state: State,
+    /// The whole reason, or with [`Basis::Runs`]: the quality figures of
+    /// an up verdict, or why the newest failed check of a down target
+    /// failed (a reused buffer: no allocation per check once big enough).
     reason: String,
+    basis: Basis,
     good_run: u32,
     fail_run: u32,
     window: Window,
@@ -213,6 +227,7 @@ impl TargetHealth {
             rules,
             state: State::Unknown,
             reason: NO_VERDICT.to_owned(),
+            basis: Basis::Fixed,
             good_run: 0,
             fail_run: 0,
             window,
@@ -238,6 +253,9 @@ impl TargetHealth {
                 self.fail_run = self.fail_run.saturating_add(1);
                 self.good_run = 0;
                 self.window.push(FAILED);
+                if self.state == State::Down && self.basis == Basis::Runs {
+                    self.reason.clone_from(reason);
+                }
                 Some(reason.as_str())
             }
         };
@@ -245,10 +263,14 @@ impl TargetHealth {
             self.unsettled = self.unsettled.saturating_add(1);
             self.unsettled_failed = self.unsettled_failed.saturating_add(u32::from(failure.is_some()));
         }
-        let verdict = self.judge(failure)?;
-        self.state = verdict.state;
-        self.reason.clone_from(&verdict.reason);
-        Some(verdict)
+        let (state, basis, text) = self.judge(failure)?;
+        self.state = state;
+        self.basis = basis;
+        self.reason = text;
+        Some(Verdict {
+            state,
+            reason: self.last_reason().to_string(),
+        })
     }
 
     /// Current state.
@@ -256,9 +278,15 @@ impl TargetHealth {
         self.state
     }
 
-    /// Why the target is in its current state.
-    pub fn last_reason(&self) -> &str {
-        &self.reason
+    /// Why the target is in its current state, rendered when shown: a run
+    /// verdict shows the live run counts ("17 good checks in a row" after
+    /// 17 checks, not the `rise` that made it up), so nothing is formatted
+    /// per check.
+    pub fn last_reason(&self) -> Reason<'_> {
+        match self.basis {
+            Basis::Fixed => Reason::Text(&self.reason),
+            Basis::Runs => Reason::Live(self),
+        }
     }
 
     /// The rules in force.
@@ -290,36 +318,36 @@ impl TargetHealth {
         *self = TargetHealth::new(self.rules.clone());
     }
 
-    /// The new verdict after a check, if the state changes.
-    fn judge(&self, failure: Option<&str>) -> Option<Verdict> {
-        let verdict = |state, reason| Some(Verdict { state, reason });
-        if self.state != State::Down
-            && let Some(reason) = self.down_reason(failure)
-        {
-            return verdict(State::Down, reason);
+    /// The new state after a check, if it changes, with what its reason
+    /// is made of.
+    fn judge(&self, failure: Option<&str>) -> Option<(State, Basis, String)> {
+        if self.state != State::Down {
+            if let Some(why) = failure
+                && self.fail_run >= self.rules.fall()
+            {
+                return Some((State::Down, Basis::Runs, why.to_owned()));
+            }
+            if let Some(reason) = self.quality_down_reason() {
+                return Some((State::Down, Basis::Fixed, reason));
+            }
         }
         if self.state != State::Up
-            && let Some(reason) = self.up_reason()
+            && let Some(suffix) = self.up_suffix()
         {
-            return verdict(State::Up, reason);
+            return Some((State::Up, Basis::Runs, suffix));
         }
         if self.state == State::Unknown && self.unsettled >= self.rules.unstable_limit() {
             let reason = format!(
                 "unstable: {} of {} checks failed",
                 self.unsettled_failed, self.unsettled
             );
-            return verdict(State::Down, reason);
+            return Some((State::Down, Basis::Fixed, reason));
         }
         None
     }
 
-    /// Why the target should be down now, if it should.
-    fn down_reason(&self, failure: Option<&str>) -> Option<String> {
-        if let Some(why) = failure
-            && self.fail_run >= self.rules.fall()
-        {
-            return Some(format!("{} failed checks in a row: {why}", self.fail_run));
-        }
+    /// Why the quality rules make the target down now, if they do.
+    fn quality_down_reason(&self) -> Option<String> {
         let quality = self.rules.active_quality()?;
         if !self.window.is_full() {
             return None;
@@ -342,13 +370,14 @@ impl TargetHealth {
         None
     }
 
-    /// Why the target should be up now, if it should: the rise rule and
-    /// every configured quality rule on a full window.
-    fn up_reason(&self) -> Option<String> {
+    /// Whether the target should be up now (the rise rule and every
+    /// configured quality rule on a full window), as the suffix of its
+    /// reason: the quality figures ("" without quality rules).
+    fn up_suffix(&self) -> Option<String> {
         if self.good_run < self.rules.rise() {
             return None;
         }
-        let mut reason = format!("{} good checks in a row", self.good_run);
+        let mut reason = String::new();
         let Some(quality) = self.rules.active_quality() else {
             return Some(reason);
         };
@@ -370,6 +399,54 @@ impl TargetHealth {
             let _ = write!(reason, ", mean RTT {mean} over {n} checks < {limit}");
         }
         Some(reason)
+    }
+}
+
+/// A target's reason, rendered when displayed (see
+/// [`TargetHealth::last_reason`]); borrowed, so building one costs nothing.
+#[derive(Clone, Copy, Debug)]
+pub enum Reason<'a> {
+    /// A fixed text.
+    Text(&'a str),
+    /// The live runs of a target whose state came from a run rule.
+    Live(&'a TargetHealth),
+}
+
+impl<'a> From<&'a str> for Reason<'a> {
+    fn from(text: &'a str) -> Self {
+        Reason::Text(text)
+    }
+}
+
+impl std::fmt::Display for Reason<'_> {
+    /// Up: "17 good checks in a row" (plus the quality figures of the
+    /// verdict); while failed checks that have not reached `fall` follow:
+    /// "2 failed checks in a row (fall 3)". Down: "5 failed checks in
+    /// a row: why"; while good checks follow: "1 good checks in a row
+    /// (rise 3)". After a late tick forgot the runs: "no checks since a
+    /// late tick".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let t = match self {
+            Reason::Text(text) => return f.write_str(text),
+            Reason::Live(t) => t,
+        };
+        let (good, failed, text) = (t.good_run, t.fail_run, t.reason.as_str());
+        match (t.state, good > 0, failed > 0) {
+            (State::Up, true, _) => write!(f, "{good} good checks in a row{text}"),
+            (State::Up, _, true) => write!(f, "{failed} failed checks in a row (fall {})", t.rules.fall()),
+            (_, _, true) => write!(f, "{failed} failed checks in a row: {text}"),
+            (_, true, _) => write!(f, "{good} good checks in a row (rise {})", t.rules.rise()),
+            _ => f.write_str("no checks since a late tick"),
+        }
+    }
+}
+
+impl PartialEq<&str> for Reason<'_> {
+    fn eq(&self, other: &&str) -> bool {
+        match self {
+            Reason::Text(text) => text == other,
+            Reason::Live(_) => self.to_string() == *other,
+        }
     }
 }
 
@@ -403,3 +480,6 @@ pub fn format_duration(d: Duration) -> String {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod live_tests;
