@@ -134,3 +134,72 @@ fn patience_follows_the_members_own_timing() {
     feed(&mut e, "192.0.2.2", &good(), t0 + Duration::from_millis(5500));
     assert_eq!(e.group_state("G").unwrap().1.as_deref(), Some("B"), "4.5s after it");
 }
+
+mod daemonutil;
+
+/// Polls `failoverd status` until `done` holds for its output (bounded).
+fn status_until(config: &std::path::Path, limit: Duration, done: impl Fn(&str) -> bool) -> String {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        let (code, out, err) = daemonutil::cli(&["status"], config);
+        if code == 0 && done(&out) {
+            return out;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "status never matched: {code} {out}{err}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The largest N in "N good checks in a row" of a status text.
+fn good_run(status: &str) -> u32 {
+    status
+        .match_indices(" good checks in a row")
+        .filter_map(|(i, _)| status[..i].rsplit(|c: char| !c.is_ascii_digit()).next()?.parse().ok())
+        .max()
+        .unwrap_or(0)
+}
+
+#[test]
+fn status_of_the_real_daemon_shows_the_live_count() {
+    let (_rt, emu) = daemonutil::emulator();
+    let a = daemonutil::listen("127.0.0.1", 0);
+    let port = a.local_addr().unwrap().port();
+    let b = daemonutil::listen("127.0.0.2", port);
+    let d = daemonutil::Daemon::start(&daemonutil::settings(&emu, port, "underlay", ""), port);
+    let config = d.dir.path().join("failoverd.toml");
+    // rise 2 at 200ms: the old reason stayed "2 good checks in a row".
+    let out = status_until(&config, Duration::from_secs(15), |s| good_run(s) >= 8);
+    assert!(good_run(&out) >= 8, "{out}");
+    let (code, _, _, _) = d.stop();
+    assert_eq!(code, 0);
+    drop((a, b));
+}
+
+#[test]
+fn a_member_whose_checks_all_fail_locally_does_not_block_the_choice() {
+    let (_rt, emu) = daemonutil::emulator();
+    let a = daemonutil::listen("127.0.0.1", 0);
+    let port = a.local_addr().unwrap().port();
+    let b = daemonutil::listen("127.0.0.2", port);
+    // 203.0.113.9 (TEST-NET-3) is on no interface of this host: binding
+    // it fails, so every check of A is an error and A never gets a verdict.
+    let settings = daemonutil::settings(&emu, port, "underlay", "").replace(
+        "targets = [\"127.0.0.1\"]",
+        "targets = [\"127.0.0.1\"]\nsource = \"203.0.113.9\"",
+    );
+    let d = daemonutil::Daemon::start(&settings, port);
+    let config = d.dir.path().join("failoverd.toml");
+    let started = std::time::Instant::now();
+    // Patience: fall 3 × 200ms + 200ms = 800ms after A's first check.
+    let out = status_until(&config, Duration::from_secs(10), |s| s.contains("expected active B"));
+    let took = started.elapsed();
+    assert!(out.contains("member A: unknown"), "A is passed over, not down: {out}");
+    assert!(!d.log_text().contains("member 'A' down"), "{}", d.log_text());
+    assert!(took < Duration::from_secs(5), "chosen after {took:?}");
+    let (code, _, _, _) = d.stop();
+    assert_eq!(code, 0);
+    drop((a, b));
+}
