@@ -12,6 +12,9 @@ use std::time::Duration;
 
 use super::outcome::Outcome;
 
+mod reason;
+pub use reason::{Reason, format_duration, format_percent};
+
 /// Quality rules judged over the last `window` good-or-failed checks.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Quality {
@@ -399,82 +402,6 @@ impl TargetHealth {
             let _ = write!(reason, ", mean RTT {mean} over {n} checks < {limit}");
         }
         Some(reason)
-    }
-}
-
-/// A target's reason, rendered when displayed (see
-/// [`TargetHealth::last_reason`]); borrowed, so building one costs nothing.
-#[derive(Clone, Copy, Debug)]
-pub enum Reason<'a> {
-    /// A fixed text.
-    Text(&'a str),
-    /// The live runs of a target whose state came from a run rule.
-    Live(&'a TargetHealth),
-}
-
-impl<'a> From<&'a str> for Reason<'a> {
-    fn from(text: &'a str) -> Self {
-        Reason::Text(text)
-    }
-}
-
-impl std::fmt::Display for Reason<'_> {
-    /// Up: "17 good checks in a row" (plus the quality figures of the
-    /// verdict); while failed checks that have not reached `fall` follow:
-    /// "2 failed checks in a row (fall 3)". Down: "5 failed checks in
-    /// a row: why"; while good checks follow: "1 good checks in a row
-    /// (rise 3)". After a late tick forgot the runs: "no checks since a
-    /// late tick".
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let t = match self {
-            Reason::Text(text) => return f.write_str(text),
-            Reason::Live(t) => t,
-        };
-        let (good, failed, text) = (t.good_run, t.fail_run, t.reason.as_str());
-        match (t.state, good > 0, failed > 0) {
-            (State::Up, true, _) => write!(f, "{good} good checks in a row{text}"),
-            (State::Up, _, true) => write!(f, "{failed} failed checks in a row (fall {})", t.rules.fall()),
-            (_, _, true) => write!(f, "{failed} failed checks in a row: {text}"),
-            (_, true, _) => write!(f, "{good} good checks in a row (rise {})", t.rules.rise()),
-            _ => f.write_str("no checks since a late tick"),
-        }
-    }
-}
-
-impl PartialEq<&str> for Reason<'_> {
-    fn eq(&self, other: &&str) -> bool {
-        match self {
-            Reason::Text(text) => text == other,
-            Reason::Live(_) => self.to_string() == *other,
-        }
-    }
-}
-
-/// Human form of a fraction as a percentage with at most one decimal:
-/// 0.4 -> "40%", 0.125 -> "12.5%".
-pub fn format_percent(fraction: f64) -> String {
-    let tenths = (fraction * 1000.0).round();
-    if tenths % 10.0 == 0.0 {
-        format!("{:.0}%", tenths / 10.0)
-    } else {
-        format!("{:.1}%", tenths / 10.0)
-    }
-}
-
-/// Human form of a duration: whole seconds as "1s", otherwise milliseconds
-/// ("612ms", "2.5ms"), and microseconds below one millisecond ("850µs").
-pub fn format_duration(d: Duration) -> String {
-    let us = d.as_micros();
-    if us >= 1_000_000 && us.is_multiple_of(1_000_000) {
-        format!("{}s", us / 1_000_000)
-    } else if us.is_multiple_of(1000) {
-        format!("{}ms", us / 1000)
-    } else if us >= 10_000 {
-        format!("{}ms", (us + 500) / 1000)
-    } else if us >= 1000 {
-        format!("{:.1}ms", us as f64 / 1000.0)
-    } else {
-        format!("{us}µs")
     }
 }
 

@@ -92,12 +92,3 @@ fn a_late_tick_leaves_no_run_to_count() {
     feed(&mut health, "G");
     assert_eq!(health.last_reason().to_string(), "1 good checks in a row");
 }
-
-#[test]
-fn the_reason_of_a_verdict_is_the_reason_shown() {
-    let mut health = TargetHealth::new(runs(3, 2));
-    let up = health.observe(&Outcome::good(Duration::from_millis(5)));
-    assert!(up.is_none());
-    let up = health.observe(&Outcome::good(Duration::from_millis(5)));
-    assert_eq!(up.map(|v| v.reason).as_deref(), Some("2 good checks in a row"));
-}
