@@ -203,3 +203,22 @@ fn a_member_whose_checks_all_fail_locally_does_not_block_the_choice() {
     assert_eq!(code, 0);
     drop((a, b));
 }
+
+#[test]
+fn a_reload_keeps_when_the_checks_began() {
+    let mut old = engine(BASE_SETTINGS);
+    let t0 = Instant::now();
+    for k in 1..=3u64 {
+        feed(&mut old, "192.0.2.1", &local_error(), t0 + Duration::from_secs(k));
+        feed(&mut old, "192.0.2.2", &good(), t0 + Duration::from_secs(k));
+    }
+    assert_eq!(old.group_state("G").unwrap().1, None, "3s: A still has patience");
+    // The same settings reloaded: the group's state (and A's start) is kept,
+    // so A is passed over 4s after its first check, not 4s after the reload.
+    let mut new = engine(BASE_SETTINGS);
+    new.adopt(&old);
+    feed(&mut new, "192.0.2.2", &good(), t0 + Duration::from_secs(4));
+    assert_eq!(new.group_state("G").unwrap().1, None, "4s: patience not yet out");
+    feed(&mut new, "192.0.2.2", &good(), t0 + Duration::from_secs(5));
+    assert_eq!(new.group_state("G").unwrap().1.as_deref(), Some("B"), "5s");
+}
