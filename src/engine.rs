@@ -230,10 +230,14 @@ impl Engine {
             // Every Vec sized exactly: a first push reserves room for four,
             // and with one target per member most of that room is waste.
             let mut members = Vec::with_capacity(g.def.members.len());
+            let mut patience = Vec::with_capacity(g.def.members.len());
             for (mi, m) in g.def.members.iter().enumerate() {
                 let Some(c) = plan.settings.connections.get(&m.name) else {
                     continue;
                 };
+                // Every target of a member shares its connection's timing.
+                let t = &c.timing;
+                patience.push(t.interval.saturating_mul(t.fall).saturating_add(t.timeout));
                 let rules = TargetRules {
                     fall: c.timing.fall,
                     rise: c.timing.rise,
@@ -271,7 +275,8 @@ impl Engine {
                 });
             }
             let names = members.iter().map(|m| m.name.clone()).collect();
-            let health = GroupHealth::new(names, g.def.failback, persisted.get(g.name()).cloned());
+            let mut health = GroupHealth::new(names, g.def.failback, persisted.get(g.name()).cloned());
+            health.set_patience(patience);
             b.groups.push(GroupRt {
                 name: g.name().to_string(),
                 conditions,
@@ -488,7 +493,9 @@ impl Engine {
             let og = &old.groups[ogi];
             let same_members = og.members.iter().map(|m| &m.name).eq(g.members.iter().map(|m| &m.name));
             if same_members && og.health.failback() == g.health.failback() {
+                let patience = g.health.patience().to_vec();
                 g.health = og.health.clone();
+                g.health.set_patience(patience);
             }
             for (mi, m) in g.members.iter_mut().enumerate() {
                 let Some((omi, om)) = og.members.iter().enumerate().find(|(_, o)| o.name == m.name) else {
@@ -609,8 +616,12 @@ impl Engine {
                     condition,
                     target,
                 } => {
-                    let th = &mut self.groups[group].members[member].health[condition][target];
-                    if th.observe(outcome).is_some() && !touched.contains(&group) {
+                    let g = &mut self.groups[group];
+                    let verdict = g.members[member].health[condition][target].observe(outcome).is_some();
+                    // Any check (an error too) starts the member's patience.
+                    g.health.checks_began(member, at);
+                    let choose_again = g.health.tick(at);
+                    if (verdict || choose_again) && !touched.contains(&group) {
                         touched.push(group);
                     }
                 }

@@ -6,9 +6,16 @@
 //!
 //! Leaving unknown is silent unless it contradicts a state persisted before a
 //! restart or reload; then the event is flagged `while_stopped`. An unknown
-//! member is never skipped when choosing the active member (the choice waits
+//! member is not skipped when choosing the active member (the choice waits
 //! for its verdict), so the choice does not depend on which member's verdict
-//! happens to arrive first after a start or reload.
+//! happens to arrive first after a start or reload; but only for its
+//! *patience* (`fall × interval + timeout`) after its checks began: then it
+//! is passed over as not up, never counted down (contract §5). Times are
+//! passed in ([`GroupHealth::checks_began`], [`GroupHealth::tick`]).
+
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use super::target::State;
 
@@ -104,6 +111,14 @@ pub struct GroupHealth {
     expected: Option<usize>,
     /// `expected` came from persisted state and no choice was made since.
     expected_persisted: bool,
+    /// By member: how long it may stay unknown after its checks began
+    /// before it is passed over. Empty: unknown members always wait.
+    patience: Vec<Duration>,
+    /// By member: when its checks began (the first check seen).
+    began: Vec<Option<Instant>>,
+    /// By member: its patience ran out (for good: it counts from the
+    /// checks' start, so a member unknown again later is passed over at once).
+    overdue: Vec<bool>,
 }
 
 impl GroupHealth {
@@ -115,6 +130,7 @@ impl GroupHealth {
             .map(|i| Tracked::new(persisted.members.get(i).copied().unwrap_or_default()))
             .collect();
         let expected = persisted.expected_active.filter(|i| *i < member_names.len());
+        let n = member_names.len();
         GroupHealth {
             names: member_names,
             automatic_failback,
@@ -122,7 +138,51 @@ impl GroupHealth {
             group: Tracked::new(persisted.group),
             expected,
             expected_persisted: expected.is_some(),
+            patience: Vec::new(),
+            began: vec![None; n],
+            overdue: vec![false; n],
         }
+    }
+
+    /// Sets each member's patience (by index): `fall × interval + timeout`,
+    /// the longest over its targets. Kept times are not touched, so a
+    /// reload can change it.
+    pub fn set_patience(&mut self, patience: Vec<Duration>) {
+        self.patience = patience;
+    }
+
+    /// Each member's patience, by index.
+    pub fn patience(&self) -> &[Duration] {
+        &self.patience
+    }
+
+    /// Member `index`'s checks began at `at` (only the first call counts).
+    pub fn checks_began(&mut self, index: usize, at: Instant) {
+        if let Some(began @ None) = self.began.get_mut(index) {
+            *began = Some(at);
+        }
+    }
+
+    /// Marks the members whose patience ran out by `at`. True when one of
+    /// them is unknown as of the last update: the expected active member
+    /// must be chosen again (call [`GroupHealth::update`]).
+    pub fn tick(&mut self, at: Instant) -> bool {
+        let mut choose_again = false;
+        for (i, overdue) in self.overdue.iter_mut().enumerate() {
+            let (Some(began), Some(patience)) = (self.began[i], self.patience.get(i)) else {
+                continue;
+            };
+            if !*overdue && at.saturating_duration_since(began) >= *patience {
+                *overdue = true;
+                choose_again |= self.members[i].state == State::Unknown;
+            }
+        }
+        choose_again
+    }
+
+    /// Whether member `index` is unknown past its patience (passed over).
+    pub fn passed_over(&self, index: usize) -> bool {
+        self.member_state(index) == State::Unknown && self.overdue.get(index) == Some(&true)
     }
 
     /// Takes the members' current states and reasons (by index, in failover
@@ -217,16 +277,22 @@ impl GroupHealth {
     /// failback, or no current member yet) or from the current one (wrapping
     /// round); down members are skipped, the first up one is chosen, and an
     /// unknown one stops the search: until it has a verdict nobody can say
-    /// whether it, or one after it, should be active.
+    /// whether it, or one after it, should be active. An unknown member past
+    /// its patience is skipped like a down one.
     fn next_active(&self, states: &[State]) -> Option<usize> {
         let n = states.len();
         let start = match self.expected {
             Some(current) if !self.automatic_failback => current,
             _ => 0,
         };
+        let skipped = |i: usize| match states[i] {
+            State::Down => true,
+            State::Unknown => self.overdue.get(i) == Some(&true),
+            State::Up => false,
+        };
         (0..n)
             .map(|k| (start + k) % n)
-            .find(|&i| states[i] != State::Down)
+            .find(|&i| !skipped(i))
             .filter(|&i| states[i] == State::Up)
     }
 
@@ -243,30 +309,46 @@ impl GroupHealth {
         } else {
             EventKind::Failover
         };
-        let why = if states.get(from) == Some(&State::Up) {
-            format!(
-                "member '{}' is up and comes before '{}' in failover order (automatic failback)",
-                self.name(to),
-                self.name(from)
-            )
-        } else {
-            let state = state_word(states.get(from).copied().unwrap_or_default());
-            let (f, t) = (self.name(from), self.name(to));
-            match kind {
-                // Back to the first member: the news is the member that
-                // came back, with its own reason.
-                EventKind::Failback => format!("member '{t}' is up: {}; '{f}' is {state}", reason_of(members, to)),
-                _ => format!(
-                    "member '{f}' {state}: {}; next member up is '{t}'",
-                    reason_of(members, from)
-                ),
-            }
-        };
+        let why = self.switch_reason(kind, from, to, states, members);
         Some(Event {
             from: Some(from),
             to: Some(to),
             ..event(kind, why, while_stopped)
         })
+    }
+
+    /// Why the expected active member changes from `from` to `to`.
+    fn switch_reason(
+        &self,
+        kind: EventKind,
+        from: usize,
+        to: usize,
+        states: &[State],
+        members: &[(State, String)],
+    ) -> String {
+        let (f, t) = (self.name(from), self.name(to));
+        let from_state = states.get(from).copied().unwrap_or_default();
+        if from_state == State::Up {
+            return format!("member '{t}' is up and comes before '{f}' in failover order (automatic failback)");
+        }
+        let state = state_word(from_state);
+        match kind {
+            // Back to the first member: the news is the member that came
+            // back, with its own reason.
+            EventKind::Failback => format!("member '{t}' is up: {}; '{f}' is {state}", reason_of(members, to)),
+            _ if from_state == State::Unknown => {
+                let patience =
+                    crate::health::target::format_duration(self.patience.get(from).copied().unwrap_or_default());
+                format!(
+                    "member '{f}' still unknown {patience} after its checks began: {}; next member up is '{t}'",
+                    reason_of(members, from)
+                )
+            }
+            _ => format!(
+                "member '{f}' {state}: {}; next member up is '{t}'",
+                reason_of(members, from)
+            ),
+        }
     }
 
     fn group_event(&self, group: State, states: &[State], members: &[(State, String)], while_stopped: bool) -> Event {
@@ -305,3 +387,6 @@ fn state_word(state: State) -> &'static str {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod patience_tests;

@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use super::target::State;
+use super::target::{Reason, State};
 
 /// A condition holds when at least `quorum` targets are up, fails when fewer
 /// than `quorum` can still be up (targets not down < quorum), and is unknown
@@ -37,12 +37,12 @@ pub fn member_state(conditions: &[State]) -> State {
 
 /// One target as a condition sees it: borrowed, so building a report does
 /// not copy target reasons that end up unused.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug)]
 pub struct TargetStatus<'a> {
     pub name: &'a str,
     pub state: State,
     /// The target's `last_reason()`.
-    pub reason: &'a str,
+    pub reason: Reason<'a>,
 }
 
 /// The verdict of one condition with its figures and a human reason.

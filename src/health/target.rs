@@ -12,6 +12,9 @@ use std::time::Duration;
 
 use super::outcome::Outcome;
 
+mod reason;
+pub use reason::{Reason, format_duration, format_percent};
+
 /// Quality rules judged over the last `window` good-or-failed checks.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Quality {
@@ -190,12 +193,26 @@ impl Window {
     }
 }
 
+/// What the shown reason is made of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Basis {
+    /// `reason` is the whole text (no verdict yet, quality, unstable).
+    Fixed,
+    /// The state came from a run rule: the reason shows the live runs, with
+    /// `reason` as the suffix of an up verdict (its quality figures).
+    Runs,
+}
+
 /// Health of one target as seen by one reader.
 #[derive(Clone, Debug)]
 pub struct TargetHealth {
     rules: TargetRules,
     state: State,
+    /// The whole reason, or with [`Basis::Runs`]: the quality figures of
+    /// an up verdict, or why the newest failed check of a down target
+    /// failed (a reused buffer: no allocation per check once big enough).
     reason: String,
+    basis: Basis,
     good_run: u32,
     fail_run: u32,
     window: Window,
@@ -213,6 +230,7 @@ impl TargetHealth {
             rules,
             state: State::Unknown,
             reason: NO_VERDICT.to_owned(),
+            basis: Basis::Fixed,
             good_run: 0,
             fail_run: 0,
             window,
@@ -238,6 +256,9 @@ impl TargetHealth {
                 self.fail_run = self.fail_run.saturating_add(1);
                 self.good_run = 0;
                 self.window.push(FAILED);
+                if self.state == State::Down && self.basis == Basis::Runs {
+                    self.reason.clone_from(reason);
+                }
                 Some(reason.as_str())
             }
         };
@@ -245,10 +266,14 @@ impl TargetHealth {
             self.unsettled = self.unsettled.saturating_add(1);
             self.unsettled_failed = self.unsettled_failed.saturating_add(u32::from(failure.is_some()));
         }
-        let verdict = self.judge(failure)?;
-        self.state = verdict.state;
-        self.reason.clone_from(&verdict.reason);
-        Some(verdict)
+        let (state, basis, text) = self.judge(failure)?;
+        self.state = state;
+        self.basis = basis;
+        self.reason = text;
+        Some(Verdict {
+            state,
+            reason: self.last_reason().to_string(),
+        })
     }
 
     /// Current state.
@@ -256,9 +281,15 @@ impl TargetHealth {
         self.state
     }
 
-    /// Why the target is in its current state.
-    pub fn last_reason(&self) -> &str {
-        &self.reason
+    /// Why the target is in its current state, rendered when shown: a run
+    /// verdict shows the live run counts ("17 good checks in a row" after
+    /// 17 checks, not the `rise` that made it up), so nothing is formatted
+    /// per check.
+    pub fn last_reason(&self) -> Reason<'_> {
+        match self.basis {
+            Basis::Fixed => Reason::Text(&self.reason),
+            Basis::Runs => Reason::Live(self),
+        }
     }
 
     /// The rules in force.
@@ -290,36 +321,36 @@ impl TargetHealth {
         *self = TargetHealth::new(self.rules.clone());
     }
 
-    /// The new verdict after a check, if the state changes.
-    fn judge(&self, failure: Option<&str>) -> Option<Verdict> {
-        let verdict = |state, reason| Some(Verdict { state, reason });
-        if self.state != State::Down
-            && let Some(reason) = self.down_reason(failure)
-        {
-            return verdict(State::Down, reason);
+    /// The new state after a check, if it changes, with what its reason
+    /// is made of.
+    fn judge(&self, failure: Option<&str>) -> Option<(State, Basis, String)> {
+        if self.state != State::Down {
+            if let Some(why) = failure
+                && self.fail_run >= self.rules.fall()
+            {
+                return Some((State::Down, Basis::Runs, why.to_owned()));
+            }
+            if let Some(reason) = self.quality_down_reason() {
+                return Some((State::Down, Basis::Fixed, reason));
+            }
         }
         if self.state != State::Up
-            && let Some(reason) = self.up_reason()
+            && let Some(suffix) = self.up_suffix()
         {
-            return verdict(State::Up, reason);
+            return Some((State::Up, Basis::Runs, suffix));
         }
         if self.state == State::Unknown && self.unsettled >= self.rules.unstable_limit() {
             let reason = format!(
                 "unstable: {} of {} checks failed",
                 self.unsettled_failed, self.unsettled
             );
-            return verdict(State::Down, reason);
+            return Some((State::Down, Basis::Fixed, reason));
         }
         None
     }
 
-    /// Why the target should be down now, if it should.
-    fn down_reason(&self, failure: Option<&str>) -> Option<String> {
-        if let Some(why) = failure
-            && self.fail_run >= self.rules.fall()
-        {
-            return Some(format!("{} failed checks in a row: {why}", self.fail_run));
-        }
+    /// Why the quality rules make the target down now, if they do.
+    fn quality_down_reason(&self) -> Option<String> {
         let quality = self.rules.active_quality()?;
         if !self.window.is_full() {
             return None;
@@ -342,13 +373,14 @@ impl TargetHealth {
         None
     }
 
-    /// Why the target should be up now, if it should: the rise rule and
-    /// every configured quality rule on a full window.
-    fn up_reason(&self) -> Option<String> {
+    /// Whether the target should be up now (the rise rule and every
+    /// configured quality rule on a full window), as the suffix of its
+    /// reason: the quality figures ("" without quality rules).
+    fn up_suffix(&self) -> Option<String> {
         if self.good_run < self.rules.rise() {
             return None;
         }
-        let mut reason = format!("{} good checks in a row", self.good_run);
+        let mut reason = String::new();
         let Some(quality) = self.rules.active_quality() else {
             return Some(reason);
         };
@@ -373,33 +405,8 @@ impl TargetHealth {
     }
 }
 
-/// Human form of a fraction as a percentage with at most one decimal:
-/// 0.4 -> "40%", 0.125 -> "12.5%".
-pub fn format_percent(fraction: f64) -> String {
-    let tenths = (fraction * 1000.0).round();
-    if tenths % 10.0 == 0.0 {
-        format!("{:.0}%", tenths / 10.0)
-    } else {
-        format!("{:.1}%", tenths / 10.0)
-    }
-}
-
-/// Human form of a duration: whole seconds as "1s", otherwise milliseconds
-/// ("612ms", "2.5ms"), and microseconds below one millisecond ("850µs").
-pub fn format_duration(d: Duration) -> String {
-    let us = d.as_micros();
-    if us >= 1_000_000 && us.is_multiple_of(1_000_000) {
-        format!("{}s", us / 1_000_000)
-    } else if us.is_multiple_of(1000) {
-        format!("{}ms", us / 1000)
-    } else if us >= 10_000 {
-        format!("{}ms", (us + 500) / 1000)
-    } else if us >= 1000 {
-        format!("{:.1}ms", us as f64 / 1000.0)
-    } else {
-        format!("{us}µs")
-    }
-}
-
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod live_tests;

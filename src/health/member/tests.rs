@@ -45,7 +45,11 @@ fn member_all_any_table() {
 }
 
 fn status<'a>(name: &'a str, state: State, reason: &'a str) -> TargetStatus<'a> {
-    TargetStatus { name, state, reason }
+    TargetStatus {
+        name,
+        state,
+        reason: reason.into(),
+    }
 }
 
 const FALL: &str = "3 failed checks in a row: no reply within 1s";

@@ -35,7 +35,7 @@ fn run(health: &mut TargetHealth, checks: &str) -> Vec<(usize, State)> {
     for (i, outcome) in script(checks).iter().enumerate() {
         if let Some(v) = health.observe(outcome) {
             assert_eq!(v.state, health.state(), "verdict matches state");
-            assert_eq!(v.reason, health.last_reason(), "verdict matches reason");
+            assert_eq!(v.reason, health.last_reason().to_string(), "verdict matches reason");
             changes.push((i + 1, v.state));
         }
     }
