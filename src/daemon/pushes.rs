@@ -46,6 +46,12 @@ pub enum Note {
         group: String,
         hold: FlapHold,
     },
+    /// A hold withholds a push failoverd wants (logged once per hold and
+    /// wanted state; shown in status; not mailed).
+    HoldWithholds {
+        group: String,
+        want: Want,
+    },
 }
 
 /// One group's push state.
@@ -56,6 +62,33 @@ pub struct GroupPush {
     pub down_since: Option<Instant>,
     /// A flap damping episode is under way and has been logged.
     pub damping_noted: bool,
+    /// The push a hold withholds now (none while not held).
+    pub withheld: Option<Want>,
+    /// The withheld pushes already logged during the current hold.
+    pub withheld_noted: Vec<Want>,
+}
+
+impl GroupPush {
+    /// Updates the push a hold withholds (`sending`: a push that goes out
+    /// even while held, a restart's Active, is under way); a note the first
+    /// time a hold withholds a given push. A push in place is not withheld.
+    fn note_withheld(&mut self, now: Instant, held: bool, sending: bool, guard: bool) -> Option<Note> {
+        if !held {
+            self.withheld_noted.clear();
+        }
+        if !held || sending {
+            self.withheld = None;
+            return None;
+        }
+        let belief = self.slot.belief;
+        self.withheld = self.policy.would_want(now, guard).filter(|w| !belief.is(*w));
+        let want = self.withheld.filter(|w| !self.withheld_noted.contains(w))?;
+        self.withheld_noted.push(want);
+        Some(Note::HoldWithholds {
+            group: self.name.clone(),
+            want,
+        })
+    }
 }
 
 /// Every group's pushes to one firewall.
@@ -119,6 +152,8 @@ impl Pushes {
                 slot: Slot::new(belief(g.name())),
                 down_since: None,
                 damping_noted: false,
+                withheld: None,
+                withheld_noted: Vec::new(),
             })
             .collect();
         let gs = &plan.settings.guard;
@@ -297,6 +332,9 @@ impl Pushes {
                     group: g.name.clone(),
                     reason: r.to_string(),
                 });
+            }
+            if let Some(n) = g.note_withheld(now, is_held, d.want.is_some(), reason.is_some()) {
+                notes.push(n);
             }
             match g.policy.flap_hold(now) {
                 Some(hold) if d.want.is_none() && !is_held && !g.damping_noted => {
