@@ -290,7 +290,7 @@ pub fn push_via_daemon(
         return exit::FAILED;
     }
     let _ = writeln!(out, "{group}: {want}: {}", reply.body["answer"].as_str().unwrap_or("?"));
-    let _ = writeln!(err, "{}", hold_line(group, &reply.body["hold"]));
+    let _ = writeln!(err, "{}", hold_line(group, hold, &reply.body["hold"]));
     if reply.body["accepted"].as_bool() == Some(true) {
         exit::OK
     } else {
@@ -300,14 +300,15 @@ pub fn push_via_daemon(
 
 /// What a manual push did to the group's hold, from the daemon's reply:
 /// none placed (refused, or a standby), placed, or one in place kept.
-fn hold_line(group: &str, hold: &serde_json::Value) -> String {
+fn hold_line(group: &str, dur: Duration, hold: &serde_json::Value) -> String {
     let Some(until) = hold["until"].as_u64() else {
         return format!("{group}: no hold placed (the push was not taken)");
     };
     let reason = hold["reason"].as_str().unwrap_or("");
     if hold["placed"].as_bool() == Some(true) {
         format!(
-            "{group} is held until {} (failoverd release {group} ends it)",
+            "{group} is held for {}, until {} (failoverd release {group} ends it)",
+            humantime::format_duration(dur),
             when(Some(until))
         )
     } else {

@@ -140,18 +140,19 @@ pub fn push(path: &Path, group: &str, want: Want, hold: Duration, out: &mut dyn 
             dir.file().display()
         );
     }
-    let _ = writeln!(err, "{}", hold_line(group, in_force.as_ref(), placed));
+    let _ = writeln!(err, "{}", hold_line(group, hold, in_force.as_ref(), placed));
     if accepted { exit::OK } else { exit::FAILED }
 }
 
 /// What a push without a daemon did to the group's hold.
-fn hold_line(group: &str, hold: Option<&crate::state::Hold>, placed: bool) -> String {
+fn hold_line(group: &str, dur: Duration, hold: Option<&crate::state::Hold>, placed: bool) -> String {
     let Some(h) = hold else {
         return format!("{group}: no hold placed (the push was not taken)");
     };
     let until = humantime::format_rfc3339_seconds(h.until);
     if placed {
-        format!("{group} is held until {until} (failoverd release {group} ends it)")
+        let dur = humantime::format_duration(dur);
+        format!("{group} is held for {dur}, until {until} (failoverd release {group} ends it)")
     } else {
         format!(
             "{group} stays held until {until}: {} (a longer hold was already in place; failoverd release {group} ends it)",
