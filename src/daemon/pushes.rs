@@ -15,6 +15,8 @@ use crate::firewall::slot::{Class, Effect, Pause, Slot};
 use crate::health::target::State;
 use crate::state::Belief;
 
+mod withheld;
+
 /// Something the daemon must log and mail.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Note {
@@ -66,29 +68,6 @@ pub struct GroupPush {
     pub withheld: Option<Want>,
     /// The withheld pushes already logged during the current hold.
     pub withheld_noted: Vec<Want>,
-}
-
-impl GroupPush {
-    /// Updates the push a hold withholds (`sending`: a push that goes out
-    /// even while held, a restart's Active, is under way); a note the first
-    /// time a hold withholds a given push. A push in place is not withheld.
-    fn note_withheld(&mut self, now: Instant, held: bool, sending: bool, guard: bool) -> Option<Note> {
-        if !held {
-            self.withheld_noted.clear();
-        }
-        if !held || sending {
-            self.withheld = None;
-            return None;
-        }
-        let belief = self.slot.belief;
-        self.withheld = self.policy.would_want(now, guard).filter(|w| !belief.is(*w));
-        let want = self.withheld.filter(|w| !self.withheld_noted.contains(w))?;
-        self.withheld_noted.push(want);
-        Some(Note::HoldWithholds {
-            group: self.name.clone(),
-            want,
-        })
-    }
 }
 
 /// Every group's pushes to one firewall.
