@@ -176,3 +176,29 @@ fn a_push_without_a_daemon_holds_only_when_the_firewall_took_it() {
     );
     assert_eq!(hold_of(dir.path()).unwrap().1, "manual push of DeActive");
 }
+
+#[test]
+fn a_push_without_a_daemon_on_a_standby_sends_nothing_and_places_no_hold() {
+    let (_rt, emu) = emulator();
+    // 192.0.2.77 (TEST-NET-1) is on no interface here: this host is standby.
+    let ha = "[http]\nlisten = \"127.0.0.1:9733\"\n[ha]\naddress = \"192.0.2.77\"\npeer = \"http://127.0.0.1:9734/status\"\n";
+    let dir = Daemon::prepare(
+        &settings(&emu, 9, "underlay", ha),
+        &daemonutil::GROUP.replace("PORT", "9"),
+    );
+    let config = dir.path().join("failoverd.toml");
+    let mark = emu.requests().len();
+    let (code, out, err) = cli(&["push", "G", "--deactivate"], &config);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("this host is standby (it does not hold 192.0.2.77): nothing was sent and no hold placed"),
+        "{out}"
+    );
+    assert!(
+        out.contains("the active host (the peer: http://127.0.0.1:9734/status)"),
+        "{out}"
+    );
+    assert!(err.contains("G: no hold placed"), "{err}");
+    assert_eq!(emu.requests().len(), mark, "nothing sent");
+    assert_eq!(hold_of(dir.path()), None, "no hold");
+}

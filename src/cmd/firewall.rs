@@ -92,6 +92,11 @@ pub fn push(path: &Path, group: &str, want: Want, hold: Duration, out: &mut dyn 
         }
     };
     let Some(rt) = runtime() else { return exit::FAILED };
+    if let Some(msg) = standby(&plan, &rt) {
+        let _ = writeln!(out, "{group}: {want}: {msg}");
+        let _ = writeln!(err, "{group}: no hold placed (the push was not taken)");
+        return exit::FAILED;
+    }
     let url = plan.settings.firewall.url.clone();
     let Some(mut state) = recover(&dir, &plan, err) else {
         return exit::CONFIG;
@@ -142,6 +147,22 @@ pub fn push(path: &Path, group: &str, want: Want, hold: Duration, out: &mut dyn 
     }
     let _ = writeln!(err, "{}", hold_line(group, hold, in_force.as_ref(), placed));
     if accepted { exit::OK } else { exit::FAILED }
+}
+
+/// With `[ha]`, on a host that does not hold the address (a standby), why
+/// a push without a daemon sends nothing (docs/ha.md): the role is read as
+/// the daemon's watcher reads it, once.
+fn standby(plan: &Plan, rt: &tokio::runtime::Runtime) -> Option<String> {
+    let ha = plan.settings.ha.as_ref()?;
+    let rx = rt.block_on(crate::ha::watch::start(ha.address));
+    let kind = rx.borrow().kind;
+    if kind == crate::ha::RoleKind::Active {
+        return None;
+    }
+    Some(format!(
+        "this host is standby (it does not hold {}): nothing was sent and no hold placed; run `failoverd push` on the active host (the peer: {})",
+        ha.address, ha.peer
+    ))
 }
 
 /// What a push without a daemon did to the group's hold.
