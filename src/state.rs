@@ -82,14 +82,18 @@ pub struct GroupState {
 
 impl GroupState {
     /// Holds the group until `until` for `reason`, unless a hold that ends
-    /// later is on it already: a hold never shortens (docs/safety.md).
-    pub fn hold_until(&mut self, until: SystemTime, reason: &str) {
-        if self.hold.as_ref().is_none_or(|h| h.until < until) {
-            self.hold = Some(Hold {
-                until,
-                reason: reason.to_string(),
-            });
+    /// later is on it already: a hold never shortens, and one it does not
+    /// lengthen keeps its reason (docs/safety.md). True when it placed or
+    /// lengthened the hold.
+    pub fn hold_until(&mut self, until: SystemTime, reason: &str) -> bool {
+        if self.hold.as_ref().is_some_and(|h| h.until >= until) {
+            return false;
         }
+        self.hold = Some(Hold {
+            until,
+            reason: reason.to_string(),
+        });
+        true
     }
 }
 

@@ -109,6 +109,10 @@ pub struct Group {
     pub last_push: Option<LastPush>,
     pub refused: bool,
     pub hold: Option<Hold>,
+    /// The push ("Active", "DeActive") failoverd wants and a hold (this
+    /// host's or the peer's) withholds, while it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub withheld: Option<String>,
     pub flap_damping: Option<FlapDamping>,
     /// With `[snmp]`: the firewall's own view of the group.
     #[serde(default)]

@@ -554,16 +554,21 @@ fn a_hold_placed_on_the_standby_binds_the_new_active_host_after_failoverd_on_the
         return;
     };
     let req_mark = svc.senders().len();
+    // A push on the standby sends nothing and places no hold (contract
+    // v5, section 4); it names the active host. A hold placed there binds
+    // both hosts.
     let (code, out, err) = db.cli(&lan.b, &["push", "G", "--deactivate", "--hold", "10m"]);
-    assert_ne!(code, 0, "not accepted: {out}{err}");
+    assert_eq!(code, 1, "not accepted: {out}{err}");
     assert!(
-        out.contains("this host is standby: the hold is placed and binds both hosts"),
+        out.contains("this host is standby: nothing was sent and no hold placed"),
         "{out}{err}"
     );
     assert!(
         out.contains(&format!("http://{A_IP}:9733/status")),
         "names the peer: {out}"
     );
+    let (code, out, err) = db.cli(&lan.b, &["hold", "G", "--for", "10m", "--reason", "maintenance"]);
+    assert_eq!(code, 0, "{out}{err}");
     // a reads b's hold (polled, with a deadline).
     let deadline = Instant::now() + SETTLE;
     loop {
@@ -589,7 +594,7 @@ fn a_hold_placed_on_the_standby_binds_the_new_active_host_after_failoverd_on_the
     let until = Instant::now() + Duration::from_secs(3);
     while Instant::now() < until {
         let g: Vec<_> = svc.pushes()[mark..].iter().filter(|p| p.1 == "G").cloned().collect();
-        assert!(g.is_empty(), "G is held (placed on the standby): {g:?}");
+        assert!(g.is_empty(), "G is held (hold placed on the standby): {g:?}");
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(

@@ -183,6 +183,9 @@ pub fn render(s: &Status) -> String {
         for h in peer_holds {
             t += &format!("  HELD by the peer until {}: {}\n", when(Some(h.until)), h.reason);
         }
+        if let Some(w) = &g.withheld {
+            t += &format!("  WITHHELD by the hold: {w} (failoverd wants it; release the hold to let it go)\n");
+        }
         for m in &g.members {
             t += &format!("  member {}: {}\n", m.name, m.state);
             if let Some(v) = &m.firewall {
@@ -312,14 +315,31 @@ pub fn push_via_daemon(
         return exit::FAILED;
     }
     let _ = writeln!(out, "{group}: {want}: {}", reply.body["answer"].as_str().unwrap_or("?"));
-    let _ = writeln!(
-        err,
-        "{group} is held for {} (failoverd release {group} ends it)",
-        humantime::format_duration(hold)
-    );
+    let _ = writeln!(err, "{}", hold_line(group, hold, &reply.body["hold"]));
     if reply.body["accepted"].as_bool() == Some(true) {
         exit::OK
     } else {
         exit::FAILED
+    }
+}
+
+/// What a manual push did to the group's hold, from the daemon's reply:
+/// none placed (refused, or a standby), placed, or one in place kept.
+fn hold_line(group: &str, dur: Duration, hold: &serde_json::Value) -> String {
+    let Some(until) = hold["until"].as_u64() else {
+        return format!("{group}: no hold placed (the push was not taken)");
+    };
+    let reason = hold["reason"].as_str().unwrap_or("");
+    if hold["placed"].as_bool() == Some(true) {
+        format!(
+            "{group} is held for {}, until {} (failoverd release {group} ends it)",
+            humantime::format_duration(dur),
+            when(Some(until))
+        )
+    } else {
+        format!(
+            "{group} stays held until {}: {reason} (a longer hold was already in place; failoverd release {group} ends it)",
+            when(Some(until))
+        )
     }
 }

@@ -92,6 +92,11 @@ pub fn push(path: &Path, group: &str, want: Want, hold: Duration, out: &mut dyn 
         }
     };
     let Some(rt) = runtime() else { return exit::FAILED };
+    if let Some(msg) = standby(&plan, &rt) {
+        let _ = writeln!(out, "{group}: {want}: {msg}");
+        let _ = writeln!(err, "{group}: no hold placed (the push was not taken)");
+        return exit::FAILED;
+    }
     let url = plan.settings.firewall.url.clone();
     let Some(mut state) = recover(&dir, &plan, err) else {
         return exit::CONFIG;
@@ -117,9 +122,16 @@ pub fn push(path: &Path, group: &str, want: Want, hold: Duration, out: &mut dyn 
         fw.beliefs.insert(group.into(), Belief::of(want));
         fw.set_at.insert(group.into(), SystemTime::now());
     }
-    let until = crate::time::wall_add(SystemTime::now(), hold);
-    let reason = format!("manual push of {want}");
-    state.groups.entry(group.into()).or_default().hold_until(until, &reason);
+    // Refused (or not sent): no hold. Accepted or unknown: the hold, which
+    // never shortens one in place nor takes its reason (docs/safety.md).
+    let holds = matches!(answer.class, Class::Accepted | Class::Unknown(_));
+    let gs = state.groups.entry(group.into()).or_default();
+    let placed = holds
+        && gs.hold_until(
+            crate::time::wall_add(SystemTime::now(), hold),
+            &format!("manual push of {want}"),
+        );
+    let in_force = gs.hold.clone().filter(|_| holds);
     let saved = dir.save(&state);
     drop(lock);
     let _ = writeln!(out, "{group}: {want}: {}", answer.text);
@@ -133,12 +145,41 @@ pub fn push(path: &Path, group: &str, want: Want, hold: Duration, out: &mut dyn 
             dir.file().display()
         );
     }
-    let _ = writeln!(
-        err,
-        "{group} is held for {} (failoverd release {group} ends it)",
-        humantime::format_duration(hold)
-    );
+    let _ = writeln!(err, "{}", hold_line(group, hold, in_force.as_ref(), placed));
     if accepted { exit::OK } else { exit::FAILED }
+}
+
+/// With `[ha]`, on a host that does not hold the address (a standby), why
+/// a push without a daemon sends nothing (docs/ha.md): the role is read as
+/// the daemon's watcher reads it, once.
+fn standby(plan: &Plan, rt: &tokio::runtime::Runtime) -> Option<String> {
+    let ha = plan.settings.ha.as_ref()?;
+    let rx = rt.block_on(crate::ha::watch::start(ha.address));
+    let kind = rx.borrow().kind;
+    if kind == crate::ha::RoleKind::Active {
+        return None;
+    }
+    Some(format!(
+        "this host is standby (it does not hold {}): nothing was sent and no hold placed; run `failoverd push` on the active host (the peer: {})",
+        ha.address, ha.peer
+    ))
+}
+
+/// What a push without a daemon did to the group's hold.
+fn hold_line(group: &str, dur: Duration, hold: Option<&crate::state::Hold>, placed: bool) -> String {
+    let Some(h) = hold else {
+        return format!("{group}: no hold placed (the push was not taken)");
+    };
+    let until = humantime::format_rfc3339_seconds(h.until);
+    if placed {
+        let dur = humantime::format_duration(dur);
+        format!("{group} is held for {dur}, until {until} (failoverd release {group} ends it)")
+    } else {
+        format!(
+            "{group} stays held until {until}: {} (a longer hold was already in place; failoverd release {group} ends it)",
+            h.reason
+        )
+    }
 }
 
 /// `failoverd sync [--group G] [--changed-only]`.

@@ -80,7 +80,7 @@ pub fn note(n: &Note) -> Option<Event> {
             "the firewall API answers again",
             now,
         ),
-        Note::FlapDamped { .. } => return None,
+        Note::FlapDamped { .. } | Note::HoldWithholds { .. } => return None,
     };
     Some(event)
 }

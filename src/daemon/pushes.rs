@@ -15,6 +15,8 @@ use crate::firewall::slot::{Class, Effect, Pause, Slot};
 use crate::health::target::State;
 use crate::state::Belief;
 
+mod withheld;
+
 /// Something the daemon must log and mail.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Note {
@@ -46,6 +48,12 @@ pub enum Note {
         group: String,
         hold: FlapHold,
     },
+    /// A hold withholds a push failoverd wants (logged once per hold and
+    /// wanted state; shown in status; not mailed).
+    HoldWithholds {
+        group: String,
+        want: Want,
+    },
 }
 
 /// One group's push state.
@@ -56,6 +64,10 @@ pub struct GroupPush {
     pub down_since: Option<Instant>,
     /// A flap damping episode is under way and has been logged.
     pub damping_noted: bool,
+    /// The push a hold withholds now (none while not held).
+    pub withheld: Option<Want>,
+    /// The withheld pushes already logged during the current hold.
+    pub withheld_noted: Vec<Want>,
 }
 
 /// Every group's pushes to one firewall.
@@ -119,6 +131,8 @@ impl Pushes {
                 slot: Slot::new(belief(g.name())),
                 down_since: None,
                 damping_noted: false,
+                withheld: None,
+                withheld_noted: Vec::new(),
             })
             .collect();
         let gs = &plan.settings.guard;
@@ -302,6 +316,9 @@ impl Pushes {
                     group: g.name.clone(),
                     reason: r.to_string(),
                 });
+            }
+            if let Some(n) = g.note_withheld(now, is_held, d.want.is_some(), reason.is_some()) {
+                notes.push(n);
             }
             match g.policy.flap_hold(now) {
                 Some(hold) if d.want.is_none() && !is_held && !g.damping_noted => {

@@ -282,6 +282,13 @@ impl Policy {
         }
     }
 
+    /// What [`Policy::decide`] would want now if the group were not held,
+    /// without changing this policy (a restart's step stays where it is):
+    /// the push a hold withholds (docs/safety.md, Holds).
+    pub fn would_want(&self, now: Instant, guard: bool) -> Option<Want> {
+        self.clone().decide(now, guard, false).want
+    }
+
     fn decide_tunnel(&mut self, now: Instant, guard: bool) -> Decision {
         let active = Decision {
             want: Some(Want::Active),

@@ -308,6 +308,11 @@ impl Pair {
         effects
     }
 
+    /// Whether the peer's `/status` was read and its last read worked.
+    pub fn peer_answers(&self) -> bool {
+        self.peer_read && self.peer_error.is_none()
+    }
+
     /// Why the peer cannot be read, while it cannot (for status).
     pub fn peer_error(&self) -> Option<&PeerError> {
         self.peer_error.as_ref()

@@ -148,6 +148,9 @@ fn group(out: &mut String, g: &view::Group, charts: &[Vec<Chart>]) {
         None => "none".to_string(),
     };
     fact(out, "hold", &hold);
+    if let Some(w) = &g.withheld {
+        fact(out, "withheld by the hold", &format!("{w} (failoverd wants it)"));
+    }
     if let Some(f) = &g.flap_damping {
         let text = format!(
             "{} DeActives: Active held {}, {} left",

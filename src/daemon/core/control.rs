@@ -8,7 +8,10 @@ use std::time::Duration;
 use super::{Core, Effect, Manual, ReplyTo};
 use crate::control::{Reply, Request};
 use crate::daemon::persist::Clocks;
-use crate::state::Belief;
+use crate::firewall::api::Answer;
+use crate::firewall::decide::Want;
+use crate::firewall::slot::Class;
+use crate::state::{Belief, Hold};
 
 impl Core {
     /// A control request; the reply comes as an [`Effect::Reply`] to `to`
@@ -63,7 +66,7 @@ impl Core {
                     let hold = Duration::from_secs(hold_secs);
                     let m = Manual { want, hold, to };
                     if self.pair.role() == crate::ha::RoleKind::Standby {
-                        self.manual_on_standby(&group, m, clocks);
+                        self.manual_on_standby(&group, m);
                     } else {
                         self.manual.insert(group, m);
                     }
@@ -86,16 +89,64 @@ impl Core {
             .collect()
     }
 
-    /// Holds `name` for `dur` from now; never shortens a hold in place.
-    pub(super) fn hold_group(&mut self, name: &str, dur: Duration, reason: &str, clocks: Clocks) {
+    /// Holds `name` for `dur` from now; never shortens a hold in place, and
+    /// one it does not lengthen keeps its reason. The hold in force after.
+    pub(super) fn hold_group(&mut self, name: &str, dur: Duration, reason: &str, clocks: Clocks) -> Hold {
         let until = crate::time::wall_add(clocks.wall, dur);
-        self.state
-            .groups
-            .entry(name.to_string())
-            .or_default()
-            .hold_until(until, reason);
-        tracing::info!(GROUP = %name, EVENT = "hold", "held for {}: {reason}", humantime::format_duration(dur));
-        self.dirty = true;
+        let gs = self.state.groups.entry(name.to_string()).or_default();
+        let placed = gs.hold_until(until, reason);
+        let hold = gs.hold.clone().unwrap_or(Hold {
+            until,
+            reason: reason.to_string(),
+        });
+        if placed {
+            tracing::info!(GROUP = %name, EVENT = "hold", "held for {}: {reason}", humantime::format_duration(dur));
+            self.dirty = true;
+        } else {
+            tracing::info!(
+                GROUP = %name,
+                EVENT = "hold_kept",
+                "already held until {} ({}): the hold stays as it is",
+                humantime::format_rfc3339_seconds(hold.until),
+                hold.reason
+            );
+        }
+        hold
+    }
+
+    /// The firewall's answer to a manual push: its hold is placed when the
+    /// firewall accepted the push or its outcome is unknown, never when it
+    /// refused it (docs/safety.md, Holds); then the command's reply.
+    pub(super) fn manual_answered(&mut self, group: &str, m: Manual, answer: &Answer, clocks: Clocks) {
+        let holds = matches!(answer.class, Class::Accepted | Class::Unknown(_));
+        let hold = holds.then(|| {
+            let before = self.state.groups.get(group).and_then(|g| g.hold.clone());
+            let h = self.hold_group(group, m.hold, &format!("manual push of {}", m.want), clocks);
+            let placed = before.as_ref() != Some(&h);
+            serde_json::json!({"until": unix(h.until), "reason": h.reason, "placed": placed})
+        });
+        if !holds {
+            tracing::info!(GROUP = %group, EVENT = "hold_not_placed", "the firewall did not take the manual push of {}: no hold placed", m.want);
+        }
+        let accepted = answer.class == Class::Accepted;
+        let body = serde_json::json!({"accepted": accepted, "answer": answer.text, "hold": hold});
+        let reply = Reply::ok(body);
+        self.effects.push(Effect::Reply { to: m.to, reply });
+    }
+
+    /// A hold withholds `want`, a push failoverd wants: logged once per
+    /// hold and push (the status shows it while it lasts).
+    pub(super) fn withheld(&self, group: &str, want: Want) {
+        let own = self.state.groups.get(group).and_then(|g| g.hold.as_ref());
+        let why = match own {
+            Some(h) => format!(
+                "the hold ({}) ends {}",
+                h.reason,
+                humantime::format_rfc3339_seconds(h.until)
+            ),
+            None => "the peer's hold binds this host too".to_string(),
+        };
+        tracing::warn!(GROUP = %group, EVENT = "hold_withheld", WANT = %want, "{group} held: {want} withheld; {why} (failoverd release {group} lets it go)");
     }
 
     /// Ends group `i`'s hold (if any): the group is disarmed until seen up.
@@ -181,4 +232,9 @@ fn too_long(req: &Request) -> Option<String> {
             max.as_secs()
         )
     })
+}
+
+/// Unix seconds of `t` (0 before the epoch).
+fn unix(t: std::time::SystemTime) -> u64 {
+    t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }

@@ -2,7 +2,7 @@
 //! peer's holds come in as inputs; the [`Pair`] is asked before every push
 //! attempt, before a sync and before a new event's mail. Standby: pushes
 //! are decided and logged ("standby: would push"), never sent; a manual
-//! push places its hold (which binds both hosts) and is not sent.
+//! push is not sent and places no hold: its reply names the active host.
 
 use std::collections::BTreeSet;
 
@@ -71,7 +71,7 @@ impl Core {
     pub fn role(&mut self, role: &Role, clocks: Clocks) -> Vec<Effect> {
         let fx = self.pair.on_role(role);
         if self.pair.role() == RoleKind::Standby {
-            self.manual_to_standby(clocks);
+            self.manual_to_standby();
         }
         self.pair_effects(fx, clocks);
         self.take()
@@ -197,32 +197,35 @@ impl Core {
         self.pair.may_push()
     }
 
-    /// `failoverd push` on the standby: the hold is placed (it binds both
-    /// hosts: the active host reads it and honours it), nothing is sent,
-    /// and the reply says where the push must run.
-    pub(super) fn manual_on_standby(&mut self, group: &str, m: Manual, clocks: Clocks) {
-        self.hold_group(
-            group,
-            m.hold,
-            &format!("manual push of {} (placed on the standby)", m.want),
-            clocks,
-        );
+    /// `failoverd push` on the standby: nothing is sent and no hold is
+    /// placed (docs/ha.md); the reply is not accepted and names the active
+    /// host: the peer when its status answers, else "the active host".
+    pub(super) fn manual_on_standby(&mut self, group: &str, m: Manual) {
         let peer = self.plan.settings.ha.as_ref().map_or("", |h| h.peer.as_str());
-        let msg = format!(
-            "this host is standby: the hold is placed and binds both hosts; the push itself must be run on the active host ({peer})"
-        );
+        let active = if self.pair.peer_answers() {
+            format!("the active host, the peer whose status answers at {peer}")
+        } else {
+            let why = match self.pair.peer_error() {
+                Some(e) => e.to_string(),
+                None => "not read yet".to_string(),
+            };
+            format!("the active host (the peer's status at {peer} is unknown: {why})")
+        };
+        let msg =
+            format!("this host is standby: nothing was sent and no hold placed; run `failoverd push` on {active}");
         tracing::info!(GROUP = %group, ROLE = "standby", EVENT = "standby_push", "{msg}");
-        let body = serde_json::json!({"accepted": false, "answer": msg});
+        let body = serde_json::json!({"accepted": false, "answer": msg, "hold": null, "standby": true});
         self.effects.push(Effect::Reply {
             to: m.to,
             reply: Reply::ok(body),
         });
     }
 
-    /// Manual pushes still waiting when the address left: placed as holds.
-    fn manual_to_standby(&mut self, clocks: Clocks) {
+    /// Manual pushes still waiting when the address left: answered as on
+    /// the standby (nothing sent, no hold).
+    fn manual_to_standby(&mut self) {
         for (group, m) in std::mem::take(&mut self.manual) {
-            self.manual_on_standby(&group, m, clocks);
+            self.manual_on_standby(&group, m);
         }
     }
 }

@@ -149,10 +149,7 @@ impl Core {
             d.last_answer = Some(answer.text.clone());
         }
         if let Some(m) = self.manual_in_flight.remove(&group) {
-            self.hold_group(&group, m.hold, &format!("manual push of {}", m.want), clocks);
-            let body = serde_json::json!({"accepted": accepted, "answer": answer.text});
-            let reply = crate::control::Reply::ok(body);
-            self.effects.push(Effect::Reply { to: m.to, reply });
+            self.manual_answered(&group, m, &answer, clocks);
         }
         if !self.dry() {
             let belief = self.pushes.groups[i].slot.belief;
@@ -178,6 +175,7 @@ impl Core {
                     tracing::info!(GROUP = %group, EVENT = "push_retry", "trying the DeActive of {group} again");
                 }
             }
+            Note::HoldWithholds { group, want } => self.withheld(group, *want),
             Note::FlapDamped { group, hold } => {
                 let f = &self.plan.settings.firewall;
                 tracing::warn!(

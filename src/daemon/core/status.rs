@@ -121,6 +121,7 @@ pub fn build(core: &Core, problems: &[String], clocks: Clocks) -> view::Status {
                     until: secs(h.until),
                     reason: h.reason.clone(),
                 }),
+                withheld: gp.withheld.map(|w| w.to_string()),
                 flap_damping: gp.policy.flap_hold(clocks.mono).map(|h| view::FlapDamping {
                     deactives: h.deactives,
                     hold: whole_secs(h.hold),
