@@ -2,7 +2,8 @@
 //! subject (the most severe event first), and the plain-text body that names
 //! group, member, condition, target, reason, expected active member, push,
 //! firewall answer, monitoring host and time. Pure: the Message-ID, date,
-//! host and time zone are passed in.
+//! host and time zone are passed in. A hint many members share is said
+//! once per mail ([`Notes`]).
 //!
 //! Local time: the caller passes a [`LocalZone`]. The daemon uses
 //! [`LocalZone::System`] (the host's zone from `TZ` or `/etc/localtime`, via
@@ -16,6 +17,9 @@ use chrono::{DateTime, FixedOffset, Local, Offset as _, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::event::{DaemonKind, Event, Kind};
+pub use notes::Notes;
+
+mod notes;
 
 /// What a spooled mail reports; decides what may be folded when the spool
 /// overflows (group mails and digests may, daemon mails are kept).
@@ -132,12 +136,14 @@ pub fn batch(events: &[Event], ctx: &Context, stamp: Stamp) -> Mail {
     let mut body = String::new();
     let n = events.len();
     let _ = writeln!(body, "failoverd on {} reports {}:", ctx.host, count(n, "event"));
+    let notes = Notes::of(events);
     for (i, e) in events.iter().enumerate() {
         body.push('\n');
         let number = if n > 1 { format!("{}. ", i + 1) } else { String::new() };
         let _ = writeln!(body, "{number}{}", headline(e, false));
-        body.push_str(&details(e, &ctx.zone));
+        body.push_str(&details(e, &ctx.zone, &notes));
     }
+    body.push_str(&notes.section());
     body.push_str(&footer(ctx));
     let class = if events.iter().any(|e| e.kind.is_daemon()) {
         Class::Daemon
@@ -349,8 +355,9 @@ fn daemon_headline(d: DaemonKind, e: &Event, short: bool) -> String {
     }
 }
 
-/// The labelled fields of one event, indented under its headline.
-pub fn details(e: &Event, zone: &LocalZone) -> String {
+/// The labelled fields of one event, indented under its headline; texts
+/// the mail says once are in `notes`.
+pub fn details(e: &Event, zone: &LocalZone, notes: &Notes) -> String {
     let mut out = String::new();
     let mut field = |label: &str, value: Option<&str>| {
         if let Some(v) = value {
@@ -366,11 +373,12 @@ pub fn details(e: &Event, zone: &LocalZone) -> String {
     field("Change", change.as_deref());
     field("Condition", e.condition.as_deref());
     field("Target", e.target.as_deref());
-    field("Reason", Some(&e.reason));
+    let (reason, view) = (notes.apply(&e.reason), e.firewall.as_deref().map(|v| notes.apply(v)));
+    field("Reason", Some(&reason));
     field("Expected active", e.expected_active.as_deref());
     field("Push", e.push.as_deref());
     field("Firewall answer", e.answer.as_deref());
-    field("Firewall view", e.firewall.as_deref());
+    field("Firewall view", view.as_deref());
     field("Time", Some(&time(e.at, zone)));
     if e.while_stopped {
         field("Note", Some("changed while failoverd was stopped; found at start"));
