@@ -29,7 +29,7 @@ impl Notes {
         let mut texts: Vec<String> = Vec::new();
         let views = events.iter().filter_map(|e| e.firewall.as_deref());
         for r in views.flat_map(unknown_reasons) {
-            if r.len() >= MIN_LEN && !texts.iter().any(|t| *t == r) {
+            if r.len() >= MIN_LEN && !texts.contains(&r) {
                 texts.push(r);
             }
         }
