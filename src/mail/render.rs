@@ -238,6 +238,18 @@ fn ended(events: &[Event], i: usize) -> Option<(String, std::time::Duration)> {
             "accepted again".into(),
             true,
         ),
+        Kind::Daemon(D::SnmpUnusable) => (
+            Box::new(is(Kind::Daemon(D::SnmpUsable))),
+            Box::new(is(e.kind)),
+            "read again".into(),
+            false,
+        ),
+        Kind::Daemon(D::FirewallDisagrees) => (
+            Box::new(is(Kind::Daemon(D::FirewallAgrees))),
+            Box::new(is(e.kind)),
+            "agrees again".into(),
+            true,
+        ),
         Kind::Daemon(D::GuardTrip) => (
             Box::new(is(Kind::Daemon(D::GuardTripEnded))),
             Box::new(is(e.kind)),

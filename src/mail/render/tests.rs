@@ -315,6 +315,17 @@ fn coalesced_subjects_say_how_things_stand_when_the_mail_goes() {
             "HQ_VPN member HQ_Primary down (2 events)",
         ),
         (
+            vec![d(D::SnmpUnusable, 0), d(D::SnmpUsable, 30)],
+            "failoverd: the firewall's tunnel table cannot be read (SNMP), read again after 30 s (2 events)",
+        ),
+        (
+            vec![
+                d(D::FirewallDisagrees, 0).with_group("HQ_VPN"),
+                d(D::FirewallAgrees, 120).with_group("HQ_VPN"),
+            ],
+            "failoverd: the firewall disagrees for HQ_VPN, agrees again after 2 min (2 events)",
+        ),
+        (
             vec![d(D::ApiUnusable, 0), d(D::ApiUsable, 30)],
             "failoverd: firewall API unusable, usable again after 30 s (2 events)",
         ),
