@@ -135,4 +135,9 @@ fn disagreement_and_not_honoured_follow_mail_notification() {
     }
     let off = mailed_kinds(&group("", ""));
     assert_eq!(off, ["SnmpUnusable"], "MailNotification off: only the daemon event");
+    let intent = mailed_kinds(&group(
+        "<MailNotification>Enable</MailNotification>",
+        "<Active><Name>G</Name></Active>",
+    ));
+    assert_eq!(intent, ["SnmpUnusable"], "never for an intent group");
 }
