@@ -98,6 +98,42 @@ fn a_recovery_beyond_max_per_hour_arrives_within_the_coalesce_window() {
     let ups = seen.iter().filter(|m| kinds(m).iter().any(|k| k == "GroupUp")).count();
     assert_eq!(ups, 1, "one recovery mail:\n{}", subjects(&seen));
 
+    // It flaps again: that episode's first mail never went out (the hour
+    // is full), so its down and its up both wait for the digest.
+    actions(&emu, 3, Duration::from_secs(15), &d.log);
+    let pending = d.dir.path().join("state/spool/pending.jsonl");
+    drop((_a, _b));
+    until_held(&pending, "GroupDown");
+    let _a = listen("127.0.0.1", port);
+    let _b = listen("127.0.0.2", port);
+    until_held(&pending, "GroupUp");
+    while let Ok(m) = smtp.rx.try_recv() {
+        seen.push(m);
+    }
+    let groups = seen
+        .iter()
+        .filter(|m| kinds(m).iter().any(|k| k.starts_with("Group")))
+        .count();
+    assert_eq!(groups, 2, "the second flap is held:\n{}", subjects(&seen));
+
     let (code, _log, _state, _dir) = d.stop();
     assert_eq!(code, 0);
+}
+
+/// Waits (bounded) until `pending.jsonl` holds a `kind` event held back
+/// for G's hourly digest.
+fn until_held(pending: &std::path::Path, kind: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let held = |line: &str| line.contains("\"held\":{\"Group\":\"G\"}") && line.contains(&format!("\"{kind}\""));
+    loop {
+        let text = std::fs::read_to_string(pending).unwrap_or_default();
+        if text.lines().any(held) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no held {kind} in pending.jsonl within 30 s:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
