@@ -53,14 +53,15 @@ impl Notes {
     }
 
     /// The notes, numbered, for the end of the body; empty without any.
+    /// Indented like an event's fields, so that no note reads as an
+    /// event's headline (filters and tests take unindented lines as such).
     pub fn section(&self) -> String {
         let mut out = String::new();
-        if self.texts.is_empty() {
-            return out;
+        if !self.texts.is_empty() {
+            out.push('\n');
         }
-        out.push_str("\nNotes:\n");
         for (i, t) in self.texts.iter().enumerate() {
-            let _ = writeln!(out, "{}. {t}", i + 1);
+            let _ = writeln!(out, "   Note {}: {t}", i + 1);
         }
         out
     }

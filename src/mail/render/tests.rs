@@ -394,7 +394,11 @@ fn a_hint_every_member_shares_is_said_once_per_mail() {
     }));
     let mail = batch(&events, &ctx(), stamp());
     assert_eq!(mail.body.matches(&hint).count(), 1, "{}", mail.body);
-    assert!(mail.body.contains(&format!("\nNotes:\n1. {hint}\n")), "{}", mail.body);
+    assert!(
+        mail.body.contains(&format!("\n\n   Note 1: {hint}\n\n-- \n")),
+        "{}",
+        mail.body
+    );
     assert!(
         mail.body.contains("cannot be read: see note 1. Pushes"),
         "{}",
@@ -411,5 +415,5 @@ fn a_hint_every_member_shares_is_said_once_per_mail() {
     let alone = format!("carries unknown; HQ_M1 unknown: {hint}");
     let one = batch(&[events[1].clone().with_firewall(Some(alone))], &ctx(), stamp());
     assert_eq!(one.body.matches(&hint).count(), 1, "{}", one.body);
-    assert!(!one.body.contains("Notes:"), "{}", one.body);
+    assert!(!one.body.contains("Note 1"), "{}", one.body);
 }
