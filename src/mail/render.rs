@@ -17,8 +17,10 @@ use chrono::{DateTime, FixedOffset, Local, Offset as _, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::event::{DaemonKind, Event, Kind};
+use ended::ended;
 pub use notes::Notes;
 
+mod ended;
 mod notes;
 
 /// What a spooled mail reports; decides what may be folded when the spool
@@ -192,81 +194,6 @@ fn lead(events: &[Event]) -> Option<usize> {
 /// The most severe event; the earliest among equals.
 pub fn most_severe(events: &[Event]) -> Option<&Event> {
     lead(events).map(|i| &events[i])
-}
-
-/// Whether the trouble `events[i]` reports is over by the last event, and
-/// if so, the words for the end and how long after `events[i]` it came.
-/// Over means: an event that undoes it (for the same group, and member)
-/// comes later, with no repeat of the trouble after the last such event.
-fn ended(events: &[Event], i: usize) -> Option<(String, std::time::Duration)> {
-    use DaemonKind as D;
-    let e = &events[i];
-    let back_on = |x: &Event| matches!(x.kind, Kind::Failover | Kind::Failback) && x.to.is_some() && x.to == e.from;
-    let moved = |x: &Event| matches!(x.kind, Kind::Failover | Kind::Failback) && x.to != e.from;
-    let is = |k: Kind| move |x: &Event| x.kind == k;
-    // What undoes it, what repeats it, the words, and whether only events
-    // of the same group count (a guard trip's end names no group).
-    type Test<'a> = Box<dyn Fn(&Event) -> bool + 'a>;
-    let (undoes, repeats, words, scoped): (Test, Test, String, bool) = match e.kind {
-        Kind::GroupDown => (
-            Box::new(is(Kind::GroupUp)),
-            Box::new(is(Kind::GroupDown)),
-            "up again".into(),
-            true,
-        ),
-        Kind::MemberDown => (
-            Box::new(|x: &Event| x.kind == Kind::MemberUp && x.member == e.member),
-            Box::new(|x: &Event| x.kind == Kind::MemberDown && x.member == e.member),
-            "up again".into(),
-            true,
-        ),
-        Kind::Failover => (
-            Box::new(back_on),
-            Box::new(moved),
-            format!("back on {}", e.from.as_deref()?),
-            true,
-        ),
-        Kind::Daemon(D::ApiUnusable) => (
-            Box::new(is(Kind::Daemon(D::ApiUsable))),
-            Box::new(is(e.kind)),
-            "usable again".into(),
-            false,
-        ),
-        Kind::Daemon(D::PushRefused) => (
-            Box::new(is(Kind::Daemon(D::PushRecovered))),
-            Box::new(is(e.kind)),
-            "accepted again".into(),
-            true,
-        ),
-        Kind::Daemon(D::SnmpUnusable) => (
-            Box::new(is(Kind::Daemon(D::SnmpUsable))),
-            Box::new(is(e.kind)),
-            "read again".into(),
-            false,
-        ),
-        Kind::Daemon(D::FirewallDisagrees) => (
-            Box::new(is(Kind::Daemon(D::FirewallAgrees))),
-            Box::new(is(e.kind)),
-            "agrees again".into(),
-            true,
-        ),
-        Kind::Daemon(D::GuardTrip) => (
-            Box::new(is(Kind::Daemon(D::GuardTripEnded))),
-            Box::new(is(e.kind)),
-            "trip ended".into(),
-            false,
-        ),
-        _ => return None,
-    };
-    let mut over_at = None;
-    for x in events[i + 1..].iter().filter(|x| !scoped || x.group == e.group) {
-        if undoes(x) {
-            over_at = Some(x.at);
-        } else if repeats(x) {
-            over_at = None;
-        }
-    }
-    over_at.map(|t| (words, t.duration_since(e.at).unwrap_or_default()))
 }
 
 /// The lead's words for a subject that goes on to say how it ended: no
