@@ -103,7 +103,12 @@ fn the_daemon_shows_the_firewall_view_and_mails_each_disagreement_once() {
     );
     let dir = Daemon::prepare(
         &settings(&emu, port, "underlay", &extra),
-        &GROUP.replace("PORT", &port.to_string()),
+        // MailNotification on: disagreement and not-honoured are group
+        // events (contract section 10).
+        &GROUP.replace("PORT", &port.to_string()).replace(
+            "</FailoverCondition>",
+            "</FailoverCondition><MailNotification>Enable</MailNotification>",
+        ),
     );
     std::fs::write(dir.path().join("community"), format!("{COMMUNITY}\n")).unwrap();
     use std::os::unix::fs::PermissionsExt;

@@ -1,8 +1,12 @@
 //! When mails go out: coalescing (events within `coalesce` of the first
 //! pending one share a mail), `max_per_hour` per group over a sliding hour
 //! (events beyond it fold into an hourly digest for that group), and push
-//! trouble as one event per failure streak. Pure: time is passed in, so the
-//! rules are tested with plain numbers.
+//! trouble as one event per failure streak. A recovery that ends an episode
+//! whose first mail went out is never held (see [`episodes`]): it goes with
+//! the next coalesced mail, with what its group had waiting. Pure: time is
+//! passed in, so the rules are tested with plain numbers.
+
+mod episodes;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
@@ -10,6 +14,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::event::{DaemonKind, Event, Kind};
+use episodes::Episodes;
 
 /// The sliding window of `max_per_hour`.
 pub const HOUR: Duration = Duration::from_secs(3600);
@@ -86,6 +91,7 @@ pub struct Pacer {
     held: BTreeMap<Key, (Instant, Vec<Event>)>,
     last_digest: HashMap<Key, Instant>,
     streaks: Streaks,
+    episodes: Episodes,
 }
 
 impl Pacer {
@@ -101,6 +107,7 @@ impl Pacer {
             held: BTreeMap::new(),
             last_digest: HashMap::new(),
             streaks: Streaks::default(),
+            episodes: Episodes::default(),
         }
     }
 
@@ -190,17 +197,28 @@ impl Pacer {
         }
         self.pending_since = None;
         let mut allowed: HashMap<Key, bool> = HashMap::new();
+        let mut went: HashSet<Key> = HashSet::new();
         let mut batch = Vec::new();
         for e in std::mem::take(&mut self.pending) {
             let key = Key::of(&e);
             let ok = *allowed.entry(key.clone()).or_insert_with(|| self.may_send(&key, now));
-            if ok {
+            if ok || self.episodes.ends_mailed(&e) {
+                if !ok {
+                    // The recovery takes what its key had waiting along, in
+                    // order, so no later digest says less than this mail.
+                    let waiting = self.held.remove(&key).map(|(_, v)| v).unwrap_or_default();
+                    waiting.iter().for_each(|w| self.episodes.mailed(w));
+                    batch.extend(waiting);
+                }
+                self.episodes.mailed(&e);
+                went.insert(key);
                 batch.push(e);
             } else {
+                self.episodes.held(&e);
                 self.held.entry(key).or_insert_with(|| (now, Vec::new())).1.push(e);
             }
         }
-        for (key, _) in allowed.into_iter().filter(|(_, ok)| *ok) {
+        for key in went {
             self.sent.entry(key).or_default().push_back(now);
         }
         (!batch.is_empty()).then_some(batch)
@@ -214,6 +232,7 @@ impl Pacer {
         due.into_iter()
             .map(|key| {
                 let events = self.held.remove(&key).map(|(_, e)| e).unwrap_or_default();
+                events.iter().for_each(|e| self.episodes.mailed(e));
                 self.sent.entry(key.clone()).or_default().push_back(now);
                 self.last_digest.insert(key.clone(), now);
                 Outgoing::Digest { key, events }
@@ -288,5 +307,7 @@ impl Streaks {
     }
 }
 
+#[cfg(test)]
+mod recovery_tests;
 #[cfg(test)]
 mod tests;

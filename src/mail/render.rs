@@ -2,7 +2,8 @@
 //! subject (the most severe event first), and the plain-text body that names
 //! group, member, condition, target, reason, expected active member, push,
 //! firewall answer, monitoring host and time. Pure: the Message-ID, date,
-//! host and time zone are passed in.
+//! host and time zone are passed in. A hint many members share is said
+//! once per mail ([`Notes`]).
 //!
 //! Local time: the caller passes a [`LocalZone`]. The daemon uses
 //! [`LocalZone::System`] (the host's zone from `TZ` or `/etc/localtime`, via
@@ -16,6 +17,11 @@ use chrono::{DateTime, FixedOffset, Local, Offset as _, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::event::{DaemonKind, Event, Kind};
+use ended::ended;
+pub use notes::Notes;
+
+mod ended;
+mod notes;
 
 /// What a spooled mail reports; decides what may be folded when the spool
 /// overflows (group mails and digests may, daemon mails are kept).
@@ -132,12 +138,14 @@ pub fn batch(events: &[Event], ctx: &Context, stamp: Stamp) -> Mail {
     let mut body = String::new();
     let n = events.len();
     let _ = writeln!(body, "failoverd on {} reports {}:", ctx.host, count(n, "event"));
+    let notes = Notes::of(events);
     for (i, e) in events.iter().enumerate() {
         body.push('\n');
         let number = if n > 1 { format!("{}. ", i + 1) } else { String::new() };
         let _ = writeln!(body, "{number}{}", headline(e, false));
-        body.push_str(&details(e, &ctx.zone));
+        body.push_str(&details(e, &ctx.zone, &notes));
     }
+    body.push_str(&notes.section());
     body.push_str(&footer(ctx));
     let class = if events.iter().any(|e| e.kind.is_daemon()) {
         Class::Daemon
@@ -186,69 +194,6 @@ fn lead(events: &[Event]) -> Option<usize> {
 /// The most severe event; the earliest among equals.
 pub fn most_severe(events: &[Event]) -> Option<&Event> {
     lead(events).map(|i| &events[i])
-}
-
-/// Whether the trouble `events[i]` reports is over by the last event, and
-/// if so, the words for the end and how long after `events[i]` it came.
-/// Over means: an event that undoes it (for the same group, and member)
-/// comes later, with no repeat of the trouble after the last such event.
-fn ended(events: &[Event], i: usize) -> Option<(String, std::time::Duration)> {
-    use DaemonKind as D;
-    let e = &events[i];
-    let back_on = |x: &Event| matches!(x.kind, Kind::Failover | Kind::Failback) && x.to.is_some() && x.to == e.from;
-    let moved = |x: &Event| matches!(x.kind, Kind::Failover | Kind::Failback) && x.to != e.from;
-    let is = |k: Kind| move |x: &Event| x.kind == k;
-    // What undoes it, what repeats it, the words, and whether only events
-    // of the same group count (a guard trip's end names no group).
-    type Test<'a> = Box<dyn Fn(&Event) -> bool + 'a>;
-    let (undoes, repeats, words, scoped): (Test, Test, String, bool) = match e.kind {
-        Kind::GroupDown => (
-            Box::new(is(Kind::GroupUp)),
-            Box::new(is(Kind::GroupDown)),
-            "up again".into(),
-            true,
-        ),
-        Kind::MemberDown => (
-            Box::new(|x: &Event| x.kind == Kind::MemberUp && x.member == e.member),
-            Box::new(|x: &Event| x.kind == Kind::MemberDown && x.member == e.member),
-            "up again".into(),
-            true,
-        ),
-        Kind::Failover => (
-            Box::new(back_on),
-            Box::new(moved),
-            format!("back on {}", e.from.as_deref()?),
-            true,
-        ),
-        Kind::Daemon(D::ApiUnusable) => (
-            Box::new(is(Kind::Daemon(D::ApiUsable))),
-            Box::new(is(e.kind)),
-            "usable again".into(),
-            false,
-        ),
-        Kind::Daemon(D::PushRefused) => (
-            Box::new(is(Kind::Daemon(D::PushRecovered))),
-            Box::new(is(e.kind)),
-            "accepted again".into(),
-            true,
-        ),
-        Kind::Daemon(D::GuardTrip) => (
-            Box::new(is(Kind::Daemon(D::GuardTripEnded))),
-            Box::new(is(e.kind)),
-            "trip ended".into(),
-            false,
-        ),
-        _ => return None,
-    };
-    let mut over_at = None;
-    for x in events[i + 1..].iter().filter(|x| !scoped || x.group == e.group) {
-        if undoes(x) {
-            over_at = Some(x.at);
-        } else if repeats(x) {
-            over_at = None;
-        }
-    }
-    over_at.map(|t| (words, t.duration_since(e.at).unwrap_or_default()))
 }
 
 /// The lead's words for a subject that goes on to say how it ended: no
@@ -349,8 +294,9 @@ fn daemon_headline(d: DaemonKind, e: &Event, short: bool) -> String {
     }
 }
 
-/// The labelled fields of one event, indented under its headline.
-pub fn details(e: &Event, zone: &LocalZone) -> String {
+/// The labelled fields of one event, indented under its headline; texts
+/// the mail says once are in `notes`.
+pub fn details(e: &Event, zone: &LocalZone, notes: &Notes) -> String {
     let mut out = String::new();
     let mut field = |label: &str, value: Option<&str>| {
         if let Some(v) = value {
@@ -366,11 +312,12 @@ pub fn details(e: &Event, zone: &LocalZone) -> String {
     field("Change", change.as_deref());
     field("Condition", e.condition.as_deref());
     field("Target", e.target.as_deref());
-    field("Reason", Some(&e.reason));
+    let (reason, view) = (notes.apply(&e.reason), e.firewall.as_deref().map(|v| notes.apply(v)));
+    field("Reason", Some(&reason));
     field("Expected active", e.expected_active.as_deref());
     field("Push", e.push.as_deref());
     field("Firewall answer", e.answer.as_deref());
-    field("Firewall view", e.firewall.as_deref());
+    field("Firewall view", view.as_deref());
     field("Time", Some(&time(e.at, zone)));
     if e.while_stopped {
         field("Note", Some("changed while failoverd was stopped; found at start"));

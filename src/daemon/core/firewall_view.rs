@@ -2,7 +2,9 @@
 //! firewall's own view"): walk results in, events out. Safety (contract
 //! section 10): nothing here starts a push, counts as a check of a target,
 //! or waits for the agent; the walk runs in a task of the shell, and a
-//! walk's failure counts neither way.
+//! walk's failure counts neither way. Disagreement and not-honoured are
+//! about a group: mailed only when its MailNotification is on (never for
+//! intent groups); SNMP unusable and usable again are daemon events.
 
 use super::{Core, Effect};
 use crate::daemon::persist::Clocks;
@@ -42,6 +44,10 @@ impl Core {
             let text = e.to_string();
             let group = e.group().map(str::to_string);
             tracing::warn!(EVENT = e.name(), GROUP = group.as_deref().unwrap_or(""), "{text}");
+            // About a group: mailed as its group events are (contract 10).
+            if group.as_deref().is_some_and(|g| !self.mails_group(g)) {
+                continue;
+            }
             let mut event = Event::new(kind(&e), text, clocks.wall);
             if let Some(g) = &group {
                 event = event.with_group(g);
@@ -53,6 +59,13 @@ impl Core {
             self.mail(event.with_firewall(summary));
         }
         self.take()
+    }
+
+    /// Whether `group`'s events are mailed: MailNotification on, and not
+    /// an intent group. Disagreement and not-honoured follow it too.
+    fn mails_group(&self, group: &str) -> bool {
+        let g = self.index.get(group).map(|&i| &self.plan.groups[i]);
+        g.is_some_and(|g| g.def.mail && g.intent().is_none())
     }
 
     /// What failoverd believes of each group, for the disagreement check:

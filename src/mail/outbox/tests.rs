@@ -289,3 +289,29 @@ async fn a_stopped_outbox_never_blocks_the_sender() {
     assert_eq!(status.borrow().rendered, 0, "the event was not rendered");
     assert_eq!(Spool::open(tmp.path()).unwrap().0.len(), 0, "nor spooled");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_recovery_beyond_the_hourly_limit_goes_with_the_next_coalesced_mail() {
+    let (d, mut seen) = fake(&[]);
+    let t0 = Instant::now();
+    let ob = Outbox::with(d, Spool::memory(), limits(10, 1), EXACT, ctx());
+    let m = ob.mailer();
+    m.send(ev(Kind::GroupDown, "HQ"));
+    let a = seen.recv().await.unwrap();
+    assert_eq!(
+        (a.at - t0, a.subject.as_str()),
+        (Duration::from_secs(10), "HQ DOWN: all members unreachable")
+    );
+    advance(Duration::from_secs(100)).await;
+    m.send(ev(Kind::MemberUp, "HQ").with_member("HQ_A"));
+    m.send(ev(Kind::GroupUp, "HQ"));
+    let a = seen.recv().await.unwrap();
+    assert_eq!(
+        a.at - t0,
+        Duration::from_secs(120),
+        "within the coalesce window, not the hour"
+    );
+    assert_eq!((a.events, a.subject.as_str()), (2, "HQ UP (2 events)"));
+    ob.shutdown().await;
+    assert!(seen.recv().await.is_none(), "no digest follows");
+}

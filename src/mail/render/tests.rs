@@ -315,6 +315,17 @@ fn coalesced_subjects_say_how_things_stand_when_the_mail_goes() {
             "HQ_VPN member HQ_Primary down (2 events)",
         ),
         (
+            vec![d(D::SnmpUnusable, 0), d(D::SnmpUsable, 30)],
+            "failoverd: the firewall's tunnel table cannot be read (SNMP), read again after 30 s (2 events)",
+        ),
+        (
+            vec![
+                d(D::FirewallDisagrees, 0).with_group("HQ_VPN"),
+                d(D::FirewallAgrees, 120).with_group("HQ_VPN"),
+            ],
+            "failoverd: the firewall disagrees for HQ_VPN, agrees again after 2 min (2 events)",
+        ),
+        (
             vec![d(D::ApiUnusable, 0), d(D::ApiUsable, 30)],
             "failoverd: firewall API unusable, usable again after 30 s (2 events)",
         ),
@@ -353,4 +364,56 @@ fn durations_read_as_a_person_says_them() {
         assert_eq!(after_text(Duration::from_secs(secs)), want, "{secs}");
     }
     assert_eq!(after_text(Duration::from_millis(999)), "within 1 s");
+}
+
+#[test]
+fn a_hint_every_member_shares_is_said_once_per_mail() {
+    let hint = crate::firewall::view::WalkError::Timeout {
+        address: "192.0.2.1:161".parse().unwrap(),
+        after: Duration::from_secs(2),
+    }
+    .to_string();
+    let members: Vec<String> = (1..=8).map(|i| format!("HQ_M{i}")).collect();
+    let view = format!(
+        "carries unknown; {}",
+        (members.iter().map(|m| format!("{m} unknown: {hint}")))
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
+    let snmp = Event::new(
+        Kind::Daemon(D::SnmpUnusable),
+        format!("the firewall's tunnel table cannot be read: {hint}. Pushes and probes go on"),
+        t0(),
+    );
+    let mut events = vec![snmp];
+    events.extend(members.iter().map(|m| {
+        Event::new(Kind::MemberDown, "3 failed checks in a row", t0())
+            .with_group("HQ_VPN")
+            .with_member(m)
+            .with_firewall(Some(view.clone()))
+    }));
+    let mail = batch(&events, &ctx(), stamp());
+    assert_eq!(mail.body.matches(&hint).count(), 1, "{}", mail.body);
+    assert!(
+        mail.body.contains(&format!("\n\n   Note 1: {hint}\n\n-- \n")),
+        "{}",
+        mail.body
+    );
+    assert!(
+        mail.body.contains("cannot be read: see note 1. Pushes"),
+        "{}",
+        mail.body
+    );
+    for m in &members {
+        assert!(
+            mail.body.contains(&format!("{m} unknown: see note 1")),
+            "{m}: {}",
+            mail.body
+        );
+    }
+    // Said once in a mail anyway, a hint stays where it is.
+    let alone = format!("carries unknown; HQ_M1 unknown: {hint}");
+    let one = batch(&[events[1].clone().with_firewall(Some(alone))], &ctx(), stamp());
+    assert_eq!(one.body.matches(&hint).count(), 1, "{}", one.body);
+    assert!(!one.body.contains("Note 1"), "{}", one.body);
 }
