@@ -121,7 +121,7 @@ fn man_renders_both_pages_without_warnings() {
     }
     let (shown, warnings) = man(&docgen::man8(&docgen::command()));
     assert_eq!(warnings, "", "failoverd.8");
-    assert!(shown.contains("failoverd probe [--group]"), "{shown}");
+    assert!(shown.contains("failoverd probe [-c PATH] [--group GROUP]"), "{shown}");
     let (shown, warnings) = man(&docgen::man5());
     assert_eq!(warnings, "", "failoverd.toml.5");
     assert!(shown.contains("reactivate_after = duration"), "{shown}");
