@@ -59,6 +59,10 @@ pub struct Extra<'a> {
     /// answer last got through (Unix seconds).
     pub api_up: i32,
     pub api_last_success: Option<u64>,
+    /// Whether the last reload was applied (the start counts), and when
+    /// the settings were last loaded successfully (Unix seconds).
+    pub config_ok: bool,
+    pub config_success: u64,
     /// With `[ha]`: whether this host is the active one.
     pub ha_active: Option<bool>,
     /// With `[snmp]`: whether walks read the table, and each group's
@@ -130,6 +134,16 @@ pub fn render(engine: &Engine, x: &Extra<'_>) -> String {
         t,
         "# HELP failoverd_api_up 1 while the firewall API answers, 0 while it does not, -1 before its first answer.\n# TYPE failoverd_api_up gauge\nfailoverd_api_up {}",
         x.api_up
+    );
+    let _ = writeln!(
+        t,
+        "# HELP failoverd_config_last_reload_successful Whether the last reload of the settings was applied (1) or rejected (0).\n# TYPE failoverd_config_last_reload_successful gauge\nfailoverd_config_last_reload_successful {}",
+        u8::from(x.config_ok)
+    );
+    let _ = writeln!(
+        t,
+        "# HELP failoverd_config_last_reload_success_timestamp_seconds When the settings were last loaded successfully (the start, or a reload).\n# TYPE failoverd_config_last_reload_success_timestamp_seconds gauge\nfailoverd_config_last_reload_success_timestamp_seconds {}",
+        x.config_success
     );
     if let Some(at) = x.api_last_success {
         let _ = writeln!(

@@ -87,23 +87,44 @@ async fn start(plan: Plan, opts: &Options) -> i32 {
 
 /// Loads the plan, logging every finding; `None` if invalid.
 pub fn load(path: &Path) -> Option<Plan> {
+    load_or_errors(path).ok()
+}
+
+/// The most error lines a rejected reload's mail and status carry.
+pub const REJECTED_LINES: usize = 50;
+
+/// Loads the plan, logging every finding; if invalid, the errors (at most
+/// [`REJECTED_LINES`], then how many more), for the reload-rejected mail.
+pub fn load_or_errors(path: &Path) -> Result<Plan, Vec<String>> {
     let loaded = match config::load(path) {
         Ok(l) => l,
         Err(e) => {
             tracing::error!("{e}");
-            return None;
+            return Err(vec![e.to_string()]);
         }
     };
+    let mut errors = Vec::new();
     for d in loaded.diagnostics.sorted() {
         match d.severity {
-            config::diag::Severity::Error => tracing::error!("{d}"),
+            config::diag::Severity::Error => {
+                tracing::error!("{d}");
+                errors.push(d.to_string());
+            }
             config::diag::Severity::Warning => tracing::warn!("{d}"),
         }
     }
-    if loaded.plan.is_none() {
-        tracing::error!("{}: invalid settings; failoverd check says more", path.display());
+    match loaded.plan {
+        Some(plan) => Ok(plan),
+        None => {
+            tracing::error!("{}: invalid settings; failoverd check says more", path.display());
+            let more = errors.len().saturating_sub(REJECTED_LINES);
+            errors.truncate(REJECTED_LINES);
+            if more > 0 {
+                errors.push(format!("... and {more} more: failoverd check -c {} lists them all", path.display()));
+            }
+            Err(errors)
+        }
     }
-    loaded.plan
 }
 
 /// Takes the state directory's lock, waiting up to `wait` for another

@@ -27,21 +27,28 @@ use crate::mail::types::MailSettings;
 use crate::probe::Check;
 
 impl<C: Check> Shell<C> {
-    /// A rejected reload: logged, mailed (a daemon event), in STATUS; the
-    /// old settings keep running.
-    fn reject(&mut self, why: &str) {
+    /// A rejected reload: logged, mailed (a daemon event, with the errors:
+    /// at most 50 lines), in STATUS, status, the page and /metrics until a
+    /// reload succeeds; the old settings keep running.
+    fn reject(&mut self, why: &str, errors: &[String]) {
         tracing::error!(
             EVENT = "ReloadRejected",
             "reload rejected: {why}; the old settings keep running"
         );
+        let mut text = format!("reload rejected: {why}; the old settings keep running");
+        for e in errors {
+            text.push_str("\n      ");
+            text.push_str(e);
+        }
         // Standby: logged, not mailed (docs/ha.md).
         if self.core.mails_new_events() {
             self.mailer.send(Event::new(
                 Kind::Daemon(DaemonKind::ReloadRejected),
-                format!("reload rejected: {why}; the old settings keep running"),
+                text,
                 SystemTime::now(),
             ));
         }
+        self.core.reload_rejected(why, SystemTime::now());
         self.notifier.send(&format!("READY=1\nSTATUS=reload rejected: {why}"));
     }
 
@@ -81,13 +88,13 @@ impl<C: Check> Shell<C> {
     async fn apply(&mut self, loaded: Loaded) {
         let plan = match self.candidate(loaded.plan) {
             Ok(p) => p,
-            Err(why) => return self.reject(&why),
+            Err(why) => return self.reject(&why, &loaded.errors),
         };
         let sender = match loaded.sender {
             Ok(s) => s,
             // Valid settings that cannot be used (e.g. a ca_file holding no
             // certificate): rejected, and mailed, like invalid ones.
-            Err(why) => return self.reject(&why),
+            Err(why) => return self.reject(&why, &[]),
         };
         let mail = plan.settings.mail.as_ref().map(MailSettings::from_config);
         // An outbox that could not start at the last reload is tried again.
@@ -95,7 +102,7 @@ impl<C: Check> Shell<C> {
         if let (true, Some(_), Err(why)) = (mail_changed, &mail, &loaded.mail) {
             // Checked before anything changes: an unusable [mail] (an
             // unreadable ca_file) is rejected like an unusable [firewall].
-            return self.reject(why);
+            return self.reject(why, &[]);
         }
         let snmp_same = plan.settings.snmp == self.core.plan().settings.snmp;
         let via = self.next_generation;
@@ -130,10 +137,11 @@ impl<C: Check> Shell<C> {
         }
         self.reread(loaded.api, &changes, snmp_same);
         tracing::info!(
-            EVENT = "reload",
+            EVENT = "ReloadApplied",
             groups = self.core.plan().groups.len(),
             streams = self.core.engine().streams().len(),
-            "reloaded"
+            "reload applied: {}",
+            applied(&changes, mail_changed, !snmp_same)
         );
         self.perform(effects);
         // [ha] changed: the peer's reader (and, for a new address, the
@@ -207,5 +215,44 @@ impl<C: Check> Shell<C> {
             EVENT = "reload",
             "[mail] changed: the outbox restarted with the new settings"
         );
+    }
+}
+
+/// What a reload changed, for its `ReloadApplied` line: the groups by
+/// name, the streams by count, and each part of the settings that changed.
+fn applied(c: &Changes, mail: bool, snmp: bool) -> String {
+    let mut parts = Vec::new();
+    for (what, names) in [
+        ("groups added", &c.groups_added),
+        ("groups removed", &c.groups_removed),
+        ("groups changed", &c.groups_changed),
+    ] {
+        if !names.is_empty() {
+            parts.push(format!("{what}: {}", names.join(", ")));
+        }
+    }
+    if !c.streams_added.is_empty() || !c.streams_removed.is_empty() {
+        parts.push(format!(
+            "check streams: {} added, {} removed",
+            c.streams_added.len(),
+            c.streams_removed.len()
+        ));
+    }
+    for (changed, name) in [
+        (c.firewall, "[firewall]"),
+        (snmp, "[snmp]"),
+        (mail, "[mail]"),
+        (c.probe, "[probe]"),
+        (c.guard, "[guard]"),
+        (c.metrics, "[http] page keys"),
+    ] {
+        if changed {
+            parts.push(format!("{name} changed"));
+        }
+    }
+    if parts.is_empty() {
+        "nothing changed".to_string()
+    } else {
+        parts.join("; ")
     }
 }

@@ -93,6 +93,9 @@ pub(super) struct Loaded {
     /// Whether `[mail]` as loaded can make a client (an unreadable
     /// `ca_file` cannot).
     pub(super) mail: Result<(), String>,
+    /// Invalid settings: each error (at most 50 lines), for the mail and
+    /// status.
+    pub(super) errors: Vec<String>,
 }
 
 impl Loaded {
@@ -103,6 +106,7 @@ impl Loaded {
             sender: Err(why.clone()),
             api: Err(why.clone()),
             mail: Err(why),
+            errors: Vec::new(),
         }
     }
 }
@@ -110,8 +114,14 @@ impl Loaded {
 /// Reads, parses and validates the settings and group files, and builds
 /// what the new plan needs: run on a blocking thread.
 fn load(config: &Path, dry_flag: bool, senders: &SharedSenders, running: &Plan, host: &str) -> Loaded {
-    let Some(mut plan) = super::load(config) else {
-        return Loaded::failed("the settings are invalid (every error is logged above)".into());
+    let mut plan = match super::load_or_errors(config) {
+        Ok(plan) => plan,
+        Err(errors) => {
+            let n = errors.len();
+            let mut loaded = Loaded::failed(format!("the settings are invalid ({n} error line(s))"));
+            loaded.errors = errors;
+            return loaded;
+        }
     };
     if dry_flag {
         plan.settings.firewall.dry_run = true;
@@ -131,5 +141,6 @@ fn load(config: &Path, dry_flag: bool, senders: &SharedSenders, running: &Plan, 
         sender,
         api,
         mail,
+        errors: Vec::new(),
     }
 }

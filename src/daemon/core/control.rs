@@ -186,6 +186,8 @@ impl Core {
         let extra = crate::daemon::metrics::Extra {
             api_up,
             api_last_success: self.api.last_success().map(crate::time::unix_secs),
+            config_ok: self.config.rejected.is_none(),
+            config_success: crate::time::unix_secs(self.config.last_success),
             pushes: &self.push_counts,
             guard_tripped: self.pushes.guard_tripped(),
             spool_depth,

@@ -20,6 +20,7 @@ mod page_view;
 mod pairing;
 mod pushing;
 mod reload;
+pub use reload::ConfigLoad;
 mod saving;
 mod status;
 
@@ -124,6 +125,8 @@ pub struct Core {
     view: Option<crate::firewall::view::View>,
     /// The firewall API's health and its episode (carried across reloads).
     api: api_health::ApiHealth,
+    /// How the last load of the settings went.
+    config: reload::ConfigLoad,
     effects: Vec<Effect>,
 }
 
@@ -159,6 +162,7 @@ impl Core {
             decide_soon: false,
             history,
             api: api_health::ApiHealth::default(),
+            config: reload::ConfigLoad::applied(clocks.wall),
             effects: Vec::new(),
         }
     }
@@ -350,6 +354,12 @@ impl Core {
         }
         if self.pushes.guard_tripped() {
             p.push("the guard holds: DeActives are withheld".into());
+        }
+        if let Some((at, why)) = &self.config.rejected {
+            p.push(format!(
+                "reload rejected at {}: {why}; the old settings keep running (failoverd check lists the errors)",
+                crate::time::rfc3339(*at)
+            ));
         }
         p
     }

@@ -29,6 +29,7 @@ impl Core {
         via: Generation,
         clocks: Clocks,
     ) -> (Changes, Vec<Effect>) {
+        self.config = ConfigLoad::applied(clocks.wall);
         // What the running settings saw goes into the state file first: the
         // new settings' push state is built from it.
         self.save(clocks);
@@ -52,7 +53,11 @@ impl Core {
             self.pair = super::pairing::pair_for(plan.settings.ha.as_ref());
         }
         self.index = index(&plan);
-        self.view = super::firewall_view::view_of(&plan);
+        let mut view = super::firewall_view::view_of(&plan);
+        if let (Some(new), Some(old)) = (view.as_mut(), self.view.as_ref()) {
+            new.adopt(old);
+        }
+        self.view = view;
         self.plan = plan;
         self.engine = engine;
         self.pushes = pushes;
@@ -78,5 +83,37 @@ impl Core {
             tracing::warn!(GROUP = %name, EVENT = "push", "the group left the settings during a restart: its Active is still sent");
             self.orphans.dropped(&name, self.generation, in_flight, clocks.mono);
         }
+    }
+}
+
+/// How the last load of the settings went, for status and /metrics
+/// (`failoverd_config_last_reload_successful`, `..._success_timestamp_seconds`):
+/// the start's load counts as the first success, as Prometheus's own
+/// servers count theirs.
+#[derive(Clone, Debug)]
+pub struct ConfigLoad {
+    pub last_success: std::time::SystemTime,
+    /// The last reload was rejected: when, and why (one line).
+    pub rejected: Option<(std::time::SystemTime, String)>,
+}
+
+impl ConfigLoad {
+    pub fn applied(wall: std::time::SystemTime) -> ConfigLoad {
+        ConfigLoad {
+            last_success: wall,
+            rejected: None,
+        }
+    }
+}
+
+impl Core {
+    /// A reload was rejected (the old settings keep running): status,
+    /// the page and /metrics show it until a reload succeeds.
+    pub fn reload_rejected(&mut self, why: &str, wall: std::time::SystemTime) {
+        self.config.rejected = Some((wall, why.to_string()));
+    }
+
+    pub fn config_load(&self) -> &ConfigLoad {
+        &self.config
     }
 }

@@ -187,6 +187,21 @@ impl View {
         }
     }
 
+    /// A reload's new view keeps what the old one knew of episodes under
+    /// way: the SNMP streak (its `SnmpUsable` still comes) and each group's
+    /// disagreement and pushes to verify, for groups that keep their name
+    /// (contract section 9: episodes carry across a reload).
+    pub fn adopt(&mut self, old: &View) {
+        self.streak = old.streak.clone();
+        self.last_error.clone_from(&old.last_error);
+        self.last_read = old.last_read;
+        for (name, track) in &mut self.tracks {
+            if let Some(t) = old.tracks.get(name) {
+                *track = t.clone();
+            }
+        }
+    }
+
     /// A walk ended at `now`. Returns the events it causes, in order:
     /// the streak's, then each group's not-honoured and disagreement
     /// events in the groups' order.
