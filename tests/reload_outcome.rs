@@ -45,7 +45,10 @@ fn a_rejected_reload_is_mailed_with_its_errors_and_shown_until_one_succeeds() {
     mail.until_kind("ReloadRejected", Duration::from_secs(20));
     let rejected = mail.got.iter().find(|m| body(m).contains("reload rejected")).unwrap();
     let text = body(rejected);
-    assert!(text.contains("intervall") && text.contains("did you mean"), "the error itself: {text}");
+    assert!(
+        text.contains("intervall") && text.contains("did you mean"),
+        "the error itself: {text}"
+    );
     assert!(!text.contains("logged above"), "{text}");
     let (_, status, _) = cli(&["status"], &config);
     assert!(status.contains("reload rejected at"), "{status}");
@@ -68,7 +71,10 @@ fn a_rejected_reload_is_mailed_with_its_errors_and_shown_until_one_succeeds() {
         .find(|l| l.contains("reload applied:"))
         .unwrap()
         .to_string();
-    assert!(line.contains("ReloadApplied") && line.contains("[probe] changed"), "{line}");
+    assert!(
+        line.contains("ReloadApplied") && line.contains("[probe] changed"),
+        "{line}"
+    );
     let (_, status, _) = cli(&["status"], &config);
     assert!(!status.contains("reload rejected"), "{status}");
     let (code, ..) = d.stop();

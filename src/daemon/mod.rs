@@ -120,7 +120,10 @@ pub fn load_or_errors(path: &Path) -> Result<Plan, Vec<String>> {
             let more = errors.len().saturating_sub(REJECTED_LINES);
             errors.truncate(REJECTED_LINES);
             if more > 0 {
-                errors.push(format!("... and {more} more: failoverd check -c {} lists them all", path.display()));
+                errors.push(format!(
+                    "... and {more} more: failoverd check -c {} lists them all",
+                    path.display()
+                ));
             }
             Err(errors)
         }

@@ -355,6 +355,30 @@ mod tests {
         }
     }
 
+    /// A reload builds a new view: the SNMP streak under way carries over,
+    /// so the walk that reads the table again still says `SnmpUsable`
+    /// (without `adopt`, the new view would never end the episode).
+    #[test]
+    fn a_reloaded_view_ends_the_snmp_episode_the_old_one_began() {
+        use TunnelStatus::*;
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let mut old = view();
+        assert_eq!(
+            old.walked(Err(timeout()), at(0)),
+            vec![ViewEvent::SnmpUnusable { error: timeout() }]
+        );
+        let mut fresh = view();
+        fresh.adopt(&old);
+        let on_a = || Ok(vec![row("A", Active, true), row("B", Inactive, true)]);
+        assert_eq!(
+            fresh.walked(on_a(), at(30)),
+            vec![ViewEvent::SnmpUsable { after: 30 * S }]
+        );
+        let mut unadopted = view();
+        assert_eq!(unadopted.walked(on_a(), at(30)), vec![], "what a reload did before");
+    }
+
     #[test]
     fn a_whole_story_of_events() {
         use TunnelStatus::*;
