@@ -391,7 +391,7 @@ fn reload_benchmark() {
         );
     }
     d.stop();
-    for n in [500, 2_000, 4_000] {
+    for n in [500, 2_000, 4_000, 7_500] {
         accepted_reload(n);
     }
 }
