@@ -63,9 +63,18 @@ fn an_underlay_group_fails_over_goes_down_and_comes_back() {
 #[test]
 fn a_first_start_with_every_target_broken_pushes_nothing() {
     let (_rt, emu) = emulator();
-    let probe = listen("127.0.0.1", 0);
-    let port = probe.local_addr().unwrap().port();
-    drop(probe); // nothing listens: every check is refused
+    // Sockets bound but never listening: every check is refused, and no
+    // other test can take the port meanwhile (a dropped listener's port
+    // could be bound again by a test running beside this one).
+    let closed = |ip: &str, port: u16| {
+        let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        let addr: std::net::SocketAddr = format!("{ip}:{port}").parse().unwrap();
+        s.bind(&addr.into()).unwrap();
+        s
+    };
+    let a = closed("127.0.0.1", 0);
+    let port = a.local_addr().unwrap().as_socket().unwrap().port();
+    let _b = closed("127.0.0.2", port);
     let d = Daemon::start(&settings(&emu, port, "underlay", ""), port);
     d.until_notified("STATUS=1 groups: 0 up, 1 down", Duration::from_secs(10));
     // An observation window of a few push ticks after the group went down.
