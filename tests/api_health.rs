@@ -105,3 +105,24 @@ fn an_episode_a_reload_fixes_ends_with_api_usable() {
     let (code, ..) = d.stop();
     assert_eq!(code, 0);
 }
+
+/// In dry run the pushes' answers are made up (accepted at once): they must
+/// not make a refusing API look usable. Only the read-only Get, which goes
+/// out in dry run too, tells the API's health.
+#[test]
+fn a_dry_run_push_does_not_make_a_refusing_api_look_usable() {
+    let (_rt, emu) = emulator();
+    emu.set_fault(Fault::LoginFailure);
+    let peer = listen("127.0.0.1", 0);
+    let port = peer.local_addr().unwrap().port();
+    let d = Daemon::start(&settings(&emu, port, "tunnel", "dry_run = true\n"), port);
+    d.until_notified("READY=1", Duration::from_secs(20));
+    until_api(&d, "unusable");
+    // The tunnel group wants Active from the start: its dry-run push.
+    d.until_logged("the firewall answered: dry run: not sent", Duration::from_secs(10));
+    let s = status(&d);
+    assert_eq!(s["api"]["state"], "unusable", "{s}\n{}", d.log_text());
+    assert!(!d.log_text().contains("ApiUsable"), "{}", d.log_text());
+    let (code, ..) = d.stop();
+    assert_eq!(code, 0);
+}
