@@ -350,8 +350,18 @@ fn imported_files_are_readable_by_the_service_user_and_a_rerun_is_unchanged() {
         println!("SKIPPED: reading as nobody needs root (setpriv)");
     }
 
+    // A second later: only the header's time would differ.
+    let first = std::fs::read_to_string(groups_d.join("HQ_VPN.xml")).unwrap();
+    let aged = first.replacen(" at 20", " at 19", 1);
+    assert_ne!(aged, first, "the header names the time");
+    std::fs::write(groups_d.join("HQ_VPN.xml"), &aged).unwrap();
     let (code, _, err) = cli(&["import"], &config);
     assert_eq!(code, 0, "every file unchanged is a success: {err}");
+    assert_eq!(
+        std::fs::read_to_string(groups_d.join("HQ_VPN.xml")).unwrap(),
+        aged,
+        "an unchanged file is left as it is"
+    );
     assert!(err.contains("unchanged") && err.contains("HQ_VPN.xml"), "{err}");
 
     std::fs::write(groups_d.join("Lab.xml"), "mine").unwrap();

@@ -280,8 +280,8 @@ impl Planned {
             differing: Vec::new(),
         };
         for (path, text) in files {
-            match std::fs::read(path) {
-                Ok(b) if b == text.as_bytes() => p.unchanged.push(path.clone()),
+            match std::fs::read_to_string(path) {
+                Ok(old) if same_definition(&old, text) => p.unchanged.push(path.clone()),
                 Ok(_) => p.differing.push(path.clone()),
                 // Missing (or unreadable, which the write then reports).
                 Err(_) => {}
@@ -299,6 +299,18 @@ impl Planned {
             Fate::New
         }
     }
+}
+
+/// Whether a file holds what import would write, but for the first line's
+/// comment (which names the time of the import that wrote it).
+fn same_definition(old: &str, new: &str) -> bool {
+    fn body(t: &str) -> &str {
+        match t.split_once('\n') {
+            Some((first, rest)) if first.starts_with("<!-- Imported by failoverd import") => rest,
+            _ => t,
+        }
+    }
+    body(old) == body(new)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
