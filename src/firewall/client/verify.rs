@@ -15,22 +15,16 @@ use std::path::Path;
 use std::sync::{Arc, PoisonError};
 use std::{fmt, io};
 
-/// Finds our pin error in the source chain, looking inside `io::Error`
-/// (whose `source` skips the wrapped error) and rustls's `Other`.
-pub(super) fn pin_mismatch(error: &(dyn StdError + 'static)) -> Option<String> {
+/// The first answer `find` gives for an error of the source chain,
+/// looking inside `io::Error` too (whose `source` skips the wrapped error).
+fn in_chain<T>(error: &(dyn StdError + 'static), find: &dyn Fn(&(dyn StdError + 'static)) -> Option<T>) -> Option<T> {
     let mut current = Some(error);
     while let Some(e) = current {
-        if let Some(pin) = e.downcast_ref::<PinError>() {
-            return Some(pin.presented.clone());
-        }
-        if let Some(rustls::Error::InvalidCertificate(CertificateError::Other(other))) =
-            e.downcast_ref::<rustls::Error>()
-            && let Some(pin) = other.0.downcast_ref::<PinError>()
-        {
-            return Some(pin.presented.clone());
+        if let Some(found) = find(e) {
+            return Some(found);
         }
         if let Some(inner) = e.downcast_ref::<io::Error>().and_then(io::Error::get_ref)
-            && let Some(found) = pin_mismatch(inner)
+            && let Some(found) = in_chain(inner, find)
         {
             return Some(found);
         }
@@ -39,25 +33,33 @@ pub(super) fn pin_mismatch(error: &(dyn StdError + 'static)) -> Option<String> {
     None
 }
 
+/// Finds our pin error in the source chain, also inside rustls's `Other`.
+pub(super) fn pin_mismatch(error: &(dyn StdError + 'static)) -> Option<String> {
+    in_chain(error, &|e| {
+        if let Some(pin) = e.downcast_ref::<PinError>() {
+            return Some(pin.presented.clone());
+        }
+        match e.downcast_ref::<rustls::Error>() {
+            Some(rustls::Error::InvalidCertificate(CertificateError::Other(other))) => {
+                other.0.downcast_ref::<PinError>().map(|pin| pin.presented.clone())
+            }
+            _ => None,
+        }
+    })
+}
+
 /// Whether the handshake failed because nothing trusted the certificate's
 /// issuer (an appliance's own certificate against the system roots): the
 /// case where the admin needs the `pin_sha256` line.
 pub(super) fn untrusted(error: &(dyn StdError + 'static)) -> bool {
-    let mut current = Some(error);
-    while let Some(e) = current {
-        if let Some(rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer)) =
-            e.downcast_ref::<rustls::Error>()
-        {
-            return true;
-        }
-        if let Some(inner) = e.downcast_ref::<io::Error>().and_then(io::Error::get_ref)
-            && untrusted(inner)
-        {
-            return true;
-        }
-        current = e.source();
-    }
-    false
+    in_chain(error, &|e| {
+        matches!(
+            e.downcast_ref::<rustls::Error>(),
+            Some(rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer))
+        )
+        .then_some(())
+    })
+    .is_some()
 }
 
 /// `AB:CD:...`: SHA-256 of `der`, upper-case hex with colons.
