@@ -3,7 +3,7 @@
 //! holding only `[firewall]` to a validated configuration in three
 //! commands (import, paste, check), with nothing pushed on the way.
 
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -374,6 +374,25 @@ fn imported_files_are_readable_by_the_service_user_and_a_rerun_is_unchanged() {
     assert!(err.contains("unchanged") && err.contains("HQ_VPN.xml"), "{err}");
     assert!(out.contains("would write") && out.contains("with --force"), "{out}");
     assert_eq!(std::fs::read_to_string(groups_d.join("Lab.xml")).unwrap(), "mine");
+
+    // A FIFO where a group file goes: a located error at once, never a
+    // read that blocks (the old import hung here), and left as it is.
+    std::fs::remove_file(groups_d.join("Lab.xml")).unwrap();
+    let fifo = groups_d.join("Lab.xml");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let (code, _, err) = cli(&["import", "--force"], &config);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("Lab.xml is a FIFO, not a regular file: nothing written"),
+        "{err}"
+    );
+    assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
 }
 
 /// Whether the test runs as root (the owner of its own /proc entry).

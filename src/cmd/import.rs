@@ -109,6 +109,15 @@ pub fn run(path: &Path, args: &ImportArgs, out: &mut dyn Write, err: &mut dyn Wr
     }
     let tables = render::tables(&groups, &connections, &plan.settings, base.first_glob.is_none(), &dir);
     let plan_w = Planned::of(&files);
+    if !plan_w.blocked.is_empty() {
+        for why in &plan_w.blocked {
+            let _ = writeln!(
+                err,
+                "failoverd: {why}: nothing written (remove it, or choose another folder with --out)"
+            );
+        }
+        return exit::CONFIG;
+    }
     if args.dry_run {
         return dry_run(&files, &plan_w, &tables, args.force, out, err);
     }
@@ -271,6 +280,8 @@ fn defined_elsewhere(s: &Settings, files: &[(PathBuf, String)], err: &mut dyn Wr
 struct Planned {
     unchanged: Vec<PathBuf>,
     differing: Vec<PathBuf>,
+    /// Files in the way that are not regular files: why.
+    blocked: Vec<String>,
 }
 
 impl Planned {
@@ -278,11 +289,18 @@ impl Planned {
         let mut p = Planned {
             unchanged: Vec::new(),
             differing: Vec::new(),
+            blocked: Vec::new(),
         };
         for (path, text) in files {
-            match std::fs::read_to_string(path) {
-                Ok(old) if same_definition(&old, text) => p.unchanged.push(path.clone()),
+            // Non-blocking and regular files only: a FIFO here must not
+            // hang import (src/config/regular.rs).
+            match crate::config::regular::read_limited(path, crate::config::xml::MAX_FILE_BYTES) {
+                Ok(old) if same_definition(&String::from_utf8_lossy(&old), text) => p.unchanged.push(path.clone()),
                 Ok(_) => p.differing.push(path.clone()),
+                // Not a regular file: never replaced.
+                Err(e) if crate::config::regular::not_regular(&e).is_some() => {
+                    p.blocked.push(crate::config::regular::explain(path, &e));
+                }
                 // Missing (or unreadable, which the write then reports).
                 Err(_) => {}
             }
