@@ -809,3 +809,44 @@ fn the_page_history_keeps_unchanged_streams_across_a_reload_and_every_event() {
         "{html}"
     );
 }
+
+fn records(effects: &[Effect]) -> Vec<(String, bool)> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Record(r) => Some((r.event.kind.name().to_string(), r.active)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn every_group_event_is_recorded_in_order_even_when_its_group_mails_nothing() {
+    // BASE_GROUP has no MailNotification: nothing is mailed, but the
+    // history and the hooks (daemon/taps.rs) still get every event.
+    let mut r = Run::new(BASE_SETTINGS, &[("g.xml", BASE_GROUP)]);
+    let mut e = r.both(true);
+    e.extend(r.checks("192.0.2.1", false, 3));
+    assert!(mails(&e).is_empty(), "{e:?}");
+    let kinds: Vec<String> = records(&e)
+        .into_iter()
+        .map(|(k, active)| {
+            assert!(active, "no [ha]: this host acts on its events");
+            k
+        })
+        .collect();
+    // Leaving unknown is not an event (contract 7): the first ups are not.
+    assert_eq!(kinds, ["MemberDown", "Failover"], "{e:?}");
+}
+
+#[test]
+fn the_standby_records_its_events_as_not_active() {
+    let mut r = ha_run(&["G"]);
+    let mut e = r.role(RoleKind::Standby);
+    e.extend(r.peer(Ok(vec![])));
+    e.extend(r.both(true));
+    e.extend(r.both(false));
+    let recs = records(&e);
+    assert!(!recs.is_empty(), "{e:?}");
+    assert!(recs.iter().all(|(_, active)| !active), "{recs:?}");
+}

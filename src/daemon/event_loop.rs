@@ -146,6 +146,7 @@ pub async fn serve<C: Check>(plan: Plan, deps: Deps<C>, shutdown: impl Future<Ou
         dir: deps.dir,
         notifier: deps.notifier,
         mailer: outbox.mailer(),
+        taps: super::taps::Taps::default(),
         outbox: Some(outbox),
         answers: answer_tx,
         replies: HashMap::new(),
@@ -211,6 +212,8 @@ pub(super) struct Shell<C: Check> {
     pub(super) dir: StateDir,
     pub(super) notifier: Notifier,
     pub(super) mailer: Mailer,
+    /// The history's and the hooks' queues (daemon/taps.rs).
+    pub(super) taps: super::taps::Taps,
     pub(super) outbox: Option<Outbox>,
     answers: mpsc::UnboundedSender<Answered>,
     replies: HashMap<ReplyTo, oneshot::Sender<Reply>>,
@@ -336,6 +339,7 @@ impl<C: Check> Shell<C> {
                     queue.extend(self.core.saved(r, Clocks::now()));
                 }
                 Effect::Mail(event) => self.mailer.send(*event),
+                Effect::Record(r) => self.taps.send(*r),
                 Effect::Notify(line) => self.notifier.send(&line),
                 Effect::Reply { to, reply } => {
                     if let Some(tx) = self.replies.remove(&to) {

@@ -25,6 +25,7 @@ mod reload;
 mod reloading;
 pub mod send;
 mod streams;
+pub mod taps;
 
 pub use event_loop::{Deps, SenderFactory, make_sender, serve};
 

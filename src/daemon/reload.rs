@@ -40,13 +40,15 @@ impl<C: Check> Shell<C> {
             text.push_str("\n      ");
             text.push_str(e);
         }
+        let event = Event::new(Kind::Daemon(DaemonKind::ReloadRejected), text, SystemTime::now());
+        let active = self.core.mails_new_events();
+        self.taps.send(crate::daemon::taps::Recorded {
+            event: event.clone(),
+            active,
+        });
         // Standby: logged, not mailed (docs/ha.md).
-        if self.core.mails_new_events() {
-            self.mailer.send(Event::new(
-                Kind::Daemon(DaemonKind::ReloadRejected),
-                text,
-                SystemTime::now(),
-            ));
+        if active {
+            self.mailer.send(event);
         }
         self.core.reload_rejected(why, SystemTime::now());
         self.notifier.send(&format!("READY=1\nSTATUS=reload rejected: {why}"));

@@ -44,10 +44,6 @@ impl Core {
             let text = e.to_string();
             let group = e.group().map(str::to_string);
             tracing::warn!(EVENT = e.name(), GROUP = group.as_deref().unwrap_or(""), "{text}");
-            // About a group: mailed as its group events are (contract 10).
-            if group.as_deref().is_some_and(|g| !self.mails_group(g)) {
-                continue;
-            }
             let mut event = Event::new(kind(&e), text, clocks.wall);
             if let Some(g) = &group {
                 event = event.with_group(g);
@@ -56,7 +52,14 @@ impl Core {
                 event.push = Some(format!("{want} {group}"));
             }
             let summary = group.as_deref().and_then(|g| self.firewall_summary(g));
-            self.mail(event.with_firewall(summary));
+            let event = event.with_firewall(summary);
+            // About a group: mailed as its group events are (contract 10);
+            // recorded either way.
+            if group.as_deref().is_some_and(|g| !self.mails_group(g)) {
+                self.record(&event);
+            } else {
+                self.mail(event);
+            }
         }
         self.take()
     }

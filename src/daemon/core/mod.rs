@@ -61,6 +61,9 @@ pub enum Effect {
     Save,
     /// Boxed: an event is large and most effects are small.
     Mail(Box<Event>),
+    /// Every event, mailed or not, for the history and the hooks
+    /// (daemon/taps.rs).
+    Record(Box<crate::daemon::taps::Recorded>),
     /// A line for systemd's notify socket ("STATUS=…", "READY=1", …).
     Notify(String),
     Reply {
@@ -281,7 +284,9 @@ impl Core {
         let member = e.member.as_deref().or(e.to.as_deref()).unwrap_or("");
         tracing::info!(GROUP = %e.group, MEMBER = member, EVENT = ?e.kind, ACTIVE = e.expected_active.as_deref().unwrap_or(""), "{}: {}", e.group, e.text);
         let g = self.index.get(&e.group).map(|&i| &self.plan.groups[i]);
-        if g.is_some_and(|g| g.def.mail && g.intent().is_none()) {
+        if !g.is_some_and(|g| g.def.mail && g.intent().is_none()) {
+            self.record(&super::mailing::group_event(e));
+        } else {
             let mut event = super::mailing::group_event(e);
             // With [snmp]: each member's firewall view at the time, and why
             // a member failoverd sees down may still look fine there.

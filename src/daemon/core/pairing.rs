@@ -167,14 +167,28 @@ impl Core {
         }
         // Both role changes are mailed whatever the role: if the address
         // left both hosts, no other mail would say so.
-        if let (Some(k), true) = (kind, mail) {
+        if let Some(k) = kind {
             let e = Event::new(Kind::Daemon(k), event.to_string(), clocks.wall);
-            self.effects.push(Effect::Mail(Box::new(e)));
+            self.record(&e);
+            if mail {
+                self.effects.push(Effect::Mail(Box::new(e)));
+            }
         }
+    }
+
+    /// Every event, mailed or not, for the history and the hooks
+    /// (daemon/taps.rs); hooks act on it only when this host is active.
+    pub(super) fn record(&mut self, event: &Event) {
+        let recorded = crate::daemon::taps::Recorded {
+            event: event.clone(),
+            active: self.pair.mails_new_events(),
+        };
+        self.effects.push(Effect::Record(Box::new(recorded)));
     }
 
     /// A new event's mail: sent when active, logged only on the standby.
     pub(super) fn mail(&mut self, event: Event) {
+        self.record(&event);
         if self.pair.mails_new_events() {
             self.effects.push(Effect::Mail(Box::new(event)));
         } else {
