@@ -124,6 +124,14 @@ fn rows() -> Vec<Row> {
             ],
         ),
         row(
+            "connection without settings, a typo of one with settings",
+            format!("{BASE_SETTINGS}\n[connections.HQ_Primary]\ntargets = [\"192.0.2.3\"]\nvia = \"underlay\"\n"),
+            vec![("g.xml", "<VPNFailoverGroup><GroupDetail><Name>G</Name><MemberConnections><Connection>A</Connection><Connection>HQ_Primry</Connection></MemberConnections></GroupDetail></VPNFailoverGroup>".to_string())],
+            &[
+                "g.xml:1:103: VPNFailoverGroup[G]/MemberConnections/Connection[2]: connection HQ_Primry (did you mean HQ_Primary?) has no settings: add [connections.HQ_Primry] with targets = [...] to failoverd.toml",
+            ],
+        ),
+        row(
             "connection in two groups",
             BASE_SETTINGS.to_string(),
             vec![("g.xml", "<VPNFailoverGroups>\n<VPNFailoverGroup><GroupDetail><Name>G</Name><MemberConnections><Connection>A</Connection></MemberConnections></GroupDetail></VPNFailoverGroup>\n<VPNFailoverGroup><GroupDetail><Name>H</Name><MemberConnections><Connection>B</Connection><Connection>A</Connection></MemberConnections></GroupDetail></VPNFailoverGroup>\n</VPNFailoverGroups>".to_string())],

@@ -251,11 +251,13 @@ pub fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
     if let Some(c) = candidates.iter().find(|c| c.to_ascii_lowercase() == lower) {
         return Some(c);
     }
-    let limit = if word.chars().count() <= 4 { 1 } else { 2 };
+    let len = word.chars().count();
+    let limit = if len <= 4 { 1 } else { 2 };
+    // A hint must keep most of the word: "C" is not a typo of "A".
     candidates
         .iter()
         .map(|c| (edit_distance(&lower, &c.to_ascii_lowercase()), *c))
-        .filter(|(d, _)| *d <= limit)
+        .filter(|(d, _)| *d <= limit && *d < len)
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
 }

@@ -103,9 +103,11 @@ fn members(
 ) {
     for m in &def.members {
         if !settings.connections.contains_key(&m.name) {
+            let known: Vec<&str> = settings.connections.keys().map(String::as_str).collect();
             let msg = format!(
-                "connection {} has no settings: add [connections.{}] with targets = [...] to {}",
+                "connection {}{} has no settings: add [connections.{}] with targets = [...] to {}",
                 m.name,
+                super::diag::hint(&m.name, &known),
                 m.name,
                 settings.file.display()
             );
