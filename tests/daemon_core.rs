@@ -470,7 +470,7 @@ impl Run {
 
     fn peer(&mut self, read: Result<Vec<PeerHold>, PeerError>) -> Vec<Effect> {
         let c = self.clocks();
-        self.core.peer(read, c)
+        self.core.peer(read.map(Into::into), c)
     }
 
     /// Ticks for `secs` seconds, ten a second, collecting the effects.

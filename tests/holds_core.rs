@@ -17,7 +17,7 @@ use failoverd::daemon::persist::Clocks;
 use failoverd::firewall::api::Answer;
 use failoverd::firewall::decide::Want;
 use failoverd::firewall::slot::Class;
-use failoverd::ha::peer::PeerError;
+use failoverd::ha::peer::{PeerError, PeerStatus};
 use failoverd::ha::{Role, RoleKind};
 use failoverd::health::outcome::Outcome;
 use failoverd::probe::schedule::{Observation, Report};
@@ -300,14 +300,19 @@ fn a_hold_on_a_group_already_where_failoverd_wants_it_withholds_nothing() {
     assert_eq!(r.withheld(), None);
 }
 
-fn standby(peer: Result<(), PeerError>) -> Run {
+/// A standby whose peer's status read as `peer`: its role, or why not.
+fn standby(peer: Result<Option<&str>, PeerError>) -> Run {
     let settings = format!(
         "{BASE_SETTINGS}[http]\nlisten = \"198.51.100.11:9733\"\n[ha]\naddress = \"198.51.100.50\"\npeer = \"http://198.51.100.12:9733/status\"\n"
     );
     let mut r = Run::new(&settings);
     let c = r.clocks();
     r.core.role(&Role::new(RoleKind::Standby, c.wall, c.mono), c);
-    r.core.peer(peer.map(|()| vec![]), c);
+    let read = peer.map(|role| PeerStatus {
+        holds: vec![],
+        role: role.map(str::to_string),
+    });
+    r.core.peer(read, c);
     r.both(true);
     r.tick();
     r
@@ -326,7 +331,7 @@ fn push_on(r: &mut Run) -> (Vec<Effect>, Reply) {
 
 #[test]
 fn a_manual_push_on_a_standby_sends_nothing_places_no_hold_and_names_the_active_host() {
-    let mut r = standby(Ok(()));
+    let mut r = standby(Ok(Some("active")));
     let (e, rep) = push_on(&mut r);
     assert!(pushes(&e).is_empty(), "nothing sent");
     assert_eq!(rep.body["accepted"], false, "exit 1");
@@ -337,11 +342,26 @@ fn a_manual_push_on_a_standby_sends_nothing_places_no_hold_and_names_the_active_
         "{text}"
     );
     assert!(
-        text.contains("the active host, the peer whose status answers at http://198.51.100.12:9733/status"),
+        text.contains("run `failoverd push` on the active host, the peer at http://198.51.100.12:9733/status (its status says active)"),
         "{text}"
     );
     assert!(pushes(&r.ticks_of(30)).is_empty(), "nothing later either");
     assert_eq!(r.hold_now(), None);
+
+    // Both standby (the address is on neither host): the peer is not
+    // named as the active host.
+    let mut r = standby(Ok(Some("standby")));
+    let (_, rep) = push_on(&mut r);
+    let text = rep.body["answer"].as_str().unwrap();
+    assert!(
+        text.contains("the peer at http://198.51.100.12:9733/status says it is standby too"),
+        "{text}"
+    );
+    assert!(!text.contains("on the active host"), "{text}");
+    let mut r = standby(Ok(None));
+    let (_, rep) = push_on(&mut r);
+    let text = rep.body["answer"].as_str().unwrap();
+    assert!(text.contains("answers but does not say its role"), "{text}");
 
     let mut r = standby(Err(PeerError::Unreachable("connection refused".into())));
     let (_, rep) = push_on(&mut r);

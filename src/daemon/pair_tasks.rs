@@ -10,10 +10,10 @@ use tokio::task::JoinHandle;
 
 use crate::config::settings::Ha;
 use crate::ha::Role;
-use crate::ha::peer::{self, PeerClient, PeerError, PeerHold};
+use crate::ha::peer::{self, PeerClient, PeerError, PeerStatus};
 
 /// One read of the peer.
-pub type PeerRead = Result<Vec<PeerHold>, PeerError>;
+pub type PeerRead = Result<PeerStatus, PeerError>;
 
 pub struct PairTasks {
     ha: Option<Ha>,
@@ -94,7 +94,7 @@ fn spawn_reader(url: String, tx: mpsc::Sender<PeerRead>) -> JoinHandle<()> {
         let client = PeerClient::new(&url, peer::TIMEOUT);
         loop {
             let read = match &client {
-                Ok(c) => c.holds().await,
+                Ok(c) => c.read().await,
                 Err(e) => Err(PeerError::Unreachable(e.clone())),
             };
             if tx.send(read).await.is_err() {

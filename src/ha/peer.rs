@@ -58,6 +58,34 @@ impl fmt::Display for PeerError {
 
 impl std::error::Error for PeerError {}
 
+/// What one read of the peer's `/status` gives: its holds, and the role it
+/// says it has (`ha.role`: "active" or "standby"), when it says one.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PeerStatus {
+    pub holds: Vec<PeerHold>,
+    pub role: Option<String>,
+}
+
+impl From<Vec<PeerHold>> for PeerStatus {
+    fn from(holds: Vec<PeerHold>) -> PeerStatus {
+        PeerStatus { holds, role: None }
+    }
+}
+
+/// The holds and the role of a `/status` document (see [`parse`]); a role
+/// that is not a short string is left unknown, never an error: the holds
+/// are what the pair's safety rests on.
+pub fn parse_status(body: &[u8]) -> Result<PeerStatus, PeerError> {
+    let holds = parse(body)?;
+    let doc: Value = serde_json::from_slice(body).map_err(|e| PeerError::NotJson(e.to_string()))?;
+    let role = doc
+        .pointer("/ha/role")
+        .and_then(Value::as_str)
+        .filter(|r| r.len() <= 16)
+        .map(clean);
+    Ok(PeerStatus { holds, role })
+}
+
 /// The holds of a `/status` document: `{"groups": [{"name": .., "hold":
 /// null | {"until": UNIX_SECONDS, "reason": ..}}, ..], ..}`. Every group
 /// entry must have a `hold` key: a peer that showed none would otherwise
@@ -169,6 +197,11 @@ impl PeerClient {
 
     /// One read of the peer's holds.
     pub async fn holds(&self) -> Result<Vec<PeerHold>, PeerError> {
+        self.read().await.map(|s| s.holds)
+    }
+
+    /// One read of the peer's holds and role.
+    pub async fn read(&self) -> Result<PeerStatus, PeerError> {
         let unreachable = |e: reqwest::Error| PeerError::Unreachable(chain(&e));
         let mut response = self.http.get(self.url.clone()).send().await.map_err(unreachable)?;
         if response.status() != reqwest::StatusCode::OK {
@@ -181,7 +214,7 @@ impl PeerClient {
             }
             body.extend_from_slice(&chunk);
         }
-        parse(&body)
+        parse_status(&body)
     }
 }
 
@@ -204,6 +237,33 @@ mod tests {
 
     fn at(secs: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    #[test]
+    fn the_role_a_peer_says_it_has_is_read_and_an_odd_one_left_unknown() {
+        let read = |ha: serde_json::Value| {
+            let doc = json!({"groups": [], "ha": ha});
+            parse_status(doc.to_string().as_bytes()).unwrap().role
+        };
+        assert_eq!(read(json!({"role": "active"})).as_deref(), Some("active"));
+        assert_eq!(read(json!({"role": "standby"})).as_deref(), Some("standby"));
+        assert_eq!(read(json!(null)), None, "no [ha] on the peer");
+        assert_eq!(read(json!({"role": 7})), None);
+        assert_eq!(
+            read(json!({"role": "x".repeat(200)})),
+            None,
+            "not a role: not quoted in a reply"
+        );
+        assert_eq!(
+            read(json!({"role": "act\nive"})).as_deref(),
+            Some("act ive"),
+            "no control characters"
+        );
+        let bad = json!({"ha": {"role": "active"}}).to_string();
+        assert!(
+            parse_status(bad.as_bytes()).is_err(),
+            "the holds still decide: no groups is an error"
+        );
     }
 
     #[test]

@@ -122,6 +122,8 @@ pub struct Core {
     decide_soon: bool,
     /// The pair (`[ha]`): asked before every push, sync and new mail.
     pair: crate::ha::pair::Pair,
+    /// The role the peer's status last said it has ("active", "standby").
+    peer_role: Option<String>,
     /// The status page's last hour of checks and day of events.
     history: history::History,
     /// The firewall's own view (`[snmp]`), when set.
@@ -148,6 +150,7 @@ impl Core {
         let pair = pairing::pair_for(plan.settings.ha.as_ref());
         Core {
             pair,
+            peer_role: None,
             index: index(&plan),
             view: firewall_view::view_of(&plan),
             plan,

@@ -11,7 +11,7 @@ use crate::control::Reply;
 use crate::daemon::persist::Clocks;
 use crate::firewall::decide::Want;
 use crate::ha::pair::{Effect as PairEffect, HaEvent, Pair, PushGate};
-use crate::ha::peer::{PeerError, PeerHold};
+use crate::ha::peer::{PeerError, PeerStatus};
 use crate::ha::{Role, RoleKind};
 use crate::mail::event::{DaemonKind, Event, Kind};
 use crate::state::Belief;
@@ -78,9 +78,10 @@ impl Core {
     }
 
     /// A read of the peer's `/status` finished.
-    pub fn peer(&mut self, read: Result<Vec<PeerHold>, PeerError>, clocks: Clocks) -> Vec<Effect> {
+    pub fn peer(&mut self, read: Result<PeerStatus, PeerError>, clocks: Clocks) -> Vec<Effect> {
         let before = self.peer_held_groups();
-        let fx = self.pair.on_peer(read, clocks.wall);
+        self.peer_role = read.as_ref().ok().and_then(|s| s.role.clone());
+        let fx = self.pair.on_peer(read.map(|s| s.holds), clocks.wall);
         let after = self.peer_held_groups();
         // A peer hold that went (released there, or ended) disarms the
         // group here too, as the end of an own hold does.
@@ -217,7 +218,13 @@ impl Core {
     pub(super) fn manual_on_standby(&mut self, group: &str, m: Manual) {
         let peer = self.plan.settings.ha.as_ref().map_or("", |h| h.peer.as_str());
         let active = if self.pair.peer_answers() {
-            format!("the active host, the peer whose status answers at {peer}")
+            match self.peer_role.as_deref() {
+                Some("active") => format!("the active host, the peer at {peer} (its status says active)"),
+                Some("standby") => format!(
+                    "the host that holds the address: the peer at {peer} says it is standby too, so neither host pushes until one of them holds it"
+                ),
+                _ => format!("the active host (the peer at {peer} answers but does not say its role)"),
+            }
         } else {
             let why = match self.pair.peer_error() {
                 Some(e) => e.to_string(),
