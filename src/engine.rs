@@ -140,6 +140,10 @@ pub struct MemberView {
     pub name: String,
     pub state: State,
     pub targets: Vec<TargetView>,
+    /// Unknown past its patience (`fall × interval + timeout`): skipped
+    /// like a down member when the expected active one is chosen; the
+    /// patience it had.
+    pub passed_over: Option<Duration>,
 }
 
 struct MemberRt {
@@ -432,10 +436,15 @@ impl Engine {
                         });
                     }
                 }
+                let state = states.get(mi).copied().unwrap_or_default();
+                let passed_over = (state == State::Unknown && g.health.passed_over(mi))
+                    .then(|| g.health.patience().get(mi).copied())
+                    .flatten();
                 MemberView {
                     name: m.name.clone(),
-                    state: states.get(mi).copied().unwrap_or_default(),
+                    state,
                     targets,
+                    passed_over,
                 }
             })
             .collect()

@@ -131,6 +131,10 @@ pub struct Member {
     /// Why a member failoverd sees down may look fine on the firewall.
     #[serde(default)]
     pub firewall_note: Option<String>,
+    /// An unknown member passed over when the expected active member is
+    /// chosen, and why ("no verdict within 4s ...").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passed_over: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

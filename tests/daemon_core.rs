@@ -850,3 +850,25 @@ fn the_standby_records_its_events_as_not_active() {
     assert!(!recs.is_empty(), "{e:?}");
     assert!(recs.iter().all(|(_, active)| !active), "{recs:?}");
 }
+
+#[test]
+fn status_says_when_an_unknown_member_is_passed_over() {
+    // A never gets a verdict (one failed check, fewer than fall: its
+    // patience starts there); B is up.
+    let mut r = Run::new(BASE_SETTINGS, &[("g.xml", BASE_GROUP)]);
+    r.checks("192.0.2.1", false, 1);
+    r.checks("192.0.2.2", true, 3);
+    let a = |r: &Run| r.status_json()["groups"][0]["members"][0].clone();
+    assert_eq!(a(&r)["name"], "A");
+    assert_eq!(a(&r)["state"], "unknown");
+    assert!(a(&r).get("passed_over").is_none(), "still waited for: {}", a(&r));
+    r.checks("192.0.2.2", true, 5);
+    r.tick();
+    let m = a(&r);
+    assert_eq!(m["state"], "unknown", "passed over, never counted down");
+    let note = m["passed_over"].as_str().unwrap_or_else(|| panic!("{m}"));
+    assert!(note.starts_with("no verdict within its patience ("), "{note}");
+    assert!(note.contains("passed over like a down member"), "{note}");
+    let b = &r.status_json()["groups"][0]["members"][1];
+    assert!(b.get("passed_over").is_none(), "{b}");
+}

@@ -188,6 +188,9 @@ pub fn render(s: &Status) -> String {
         }
         for m in &g.members {
             t += &format!("  member {}: {}\n", m.name, m.state);
+            if let Some(p) = &m.passed_over {
+                t += &format!("    {p}\n");
+            }
             if let Some(v) = &m.firewall {
                 t += &format!("    on the firewall: {v}\n");
             }

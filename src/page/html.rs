@@ -177,6 +177,7 @@ fn member(out: &mut String, m: &view::Member, charts: &[Chart]) {
     for line in [
         m.firewall.as_ref().map(|v| format!("on the firewall: {v}")),
         m.firewall_note.clone(),
+        m.passed_over.clone(),
     ]
     .into_iter()
     .flatten()

@@ -68,6 +68,12 @@ fn members(engine: &Engine, group: &str, fw: Option<&FirewallView>, clocks: &Clo
                 .and_then(|v| v.down_reason(group, &m.name))
                 .map(str::to_string),
             name: m.name.clone(),
+            passed_over: m.passed_over.map(|p| {
+                format!(
+                    "no verdict within its patience ({}: fall × interval + timeout): passed over like a down member when the expected active member is chosen",
+                    whole_secs(p)
+                )
+            }),
             state: m.state.to_string(),
             targets: m
                 .targets
