@@ -132,6 +132,15 @@ fn rows() -> Vec<Row> {
             ],
         ),
         row(
+            "import's groups line pasted below [firewall]",
+            format!("{}groups = [\"g*.xml\"]\n", BASE_SETTINGS.replacen("groups = [\"g*.xml\"]\n", "", 1)),
+            vec![("g.xml", BASE_GROUP.to_string())],
+            &[
+                "failoverd.toml:1:1: groups: required key groups is missing: add groups = [\"groups.d/*.xml\"]",
+                "failoverd.toml:14:1: firewall.groups: unknown key groups in [firewall]: groups is a top-level key, and a key belongs to the [table] above it; move this line above the first [table] of the file",
+            ],
+        ),
+        row(
             "connection in two groups",
             BASE_SETTINGS.to_string(),
             vec![("g.xml", "<VPNFailoverGroups>\n<VPNFailoverGroup><GroupDetail><Name>G</Name><MemberConnections><Connection>A</Connection></MemberConnections></GroupDetail></VPNFailoverGroup>\n<VPNFailoverGroup><GroupDetail><Name>H</Name><MemberConnections><Connection>B</Connection><Connection>A</Connection></MemberConnections></GroupDetail></VPNFailoverGroup>\n</VPNFailoverGroups>".to_string())],
@@ -641,7 +650,7 @@ fn rows() -> Vec<Row> {
             format!("{BASE_SETTINGS}{}", "pin_sha256 = \"AB:CD\"\n"),
             vec![("g.xml", BASE_GROUP.to_string())],
             &[
-                "failoverd.toml:15:14: firewall.pin_sha256: pin_sha256 must be the 64 hex digits of the certificate's SHA-256 (colons optional): see `failoverd check --online`",
+                "failoverd.toml:15:14: firewall.pin_sha256: pin_sha256 must be the 64 hex digits of the certificate's SHA-256 (colons optional): to learn the one the firewall presents, remove this line and run `failoverd import` or `failoverd check --online`, which print it with the line to add",
             ],
         ),
         row(

@@ -175,7 +175,7 @@ fn tls_mode(t: &Table<'_, '_>, base: &Path, d: &mut Diagnostics) -> TlsMode {
         return match parse_pin(&pin.value) {
             Some(p) => TlsMode::Pin(p),
             None => {
-                let msg = "pin_sha256 must be the 64 hex digits of the certificate's SHA-256 (colons optional): see `failoverd check --online`";
+                let msg = "pin_sha256 must be the 64 hex digits of the certificate's SHA-256 (colons optional): to learn the one the firewall presents, remove this line and run `failoverd import` or `failoverd check --online`, which print it with the line to add";
                 d.error(t.src(), pin.pos, &t.key_path("pin_sha256"), msg);
                 TlsMode::System
             }

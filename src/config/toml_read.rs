@@ -263,7 +263,16 @@ impl<'a, 'i> Table<'a, 'i> {
                     Some(_) => super::names::shown(&k.value),
                     None => k.value.clone(),
                 };
-                let msg = format!("unknown key {shown}{h}");
+                let mut msg = format!("unknown key {shown}{h}");
+                // The line pasted below a [table] that belongs above every
+                // table (import's `groups = [...]`): say where it goes.
+                let top = super::keys::names(super::keys::Section::Top);
+                if !self.path.is_empty() && h.is_empty() && top.contains(&k.value.as_str()) {
+                    msg = format!(
+                        "unknown key {shown} in [{}]: {shown} is a top-level key, and a key belongs to the [table] above it; move this line above the first [table] of the file",
+                        self.path
+                    );
+                }
                 d.error(self.src, k.pos, &self.key_path(&shown), msg);
             }
         }

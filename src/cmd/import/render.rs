@@ -140,7 +140,7 @@ pub fn tables(
         let glob = rel.join("*.xml");
         let _ = write!(
             head,
-            "# The settings have no `groups` yet: put this line above every [table]:\n# groups = [{}]\n",
+            "# The settings have no `groups` yet: put this line, without its \"# \", at the top of the\n# settings file, above [firewall] (a key belongs to the [table] above it):\n# groups = [{}]\n",
             toml_string(&glob.to_string_lossy())
         );
     }
