@@ -15,7 +15,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, MissedTickBehavior};
 
@@ -31,7 +30,7 @@ use crate::mail::{
     render::{Context, LocalZone},
     types::MailSettings,
 };
-use crate::probe::{Check, Prober, schedule::Observation};
+use crate::probe::{Check, schedule::Observation};
 use crate::state::StateDir;
 use crate::{config::Plan, exit};
 
@@ -62,43 +61,6 @@ pub fn make_sender(plan: &Plan) -> Result<Arc<dyn Sender>, String> {
         return Ok(Arc::new(DryRun));
     }
     Api::new(plan).map(|api| Arc::new(Live(api)) as Arc<dyn Sender>)
-}
-
-/// Runs the daemon on `plan` until SIGTERM/SIGINT; returns the exit code.
-pub async fn run(plan: Plan, dir: StateDir, config: PathBuf, dry_flag: bool) -> i32 {
-    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::hangup()),
-    ) else {
-        tracing::error!("cannot install signal handlers");
-        return exit::FAILED;
-    };
-    let (reload_tx, reloads) = mpsc::channel(4);
-    tokio::spawn(async move {
-        while hup.recv().await.is_some() {
-            if reload_tx.send(()).await.is_err() {
-                return;
-            }
-        }
-    });
-    let shutdown = async move {
-        let signal = tokio::select! {
-            _ = term.recv() => "SIGTERM",
-            _ = int.recv() => "SIGINT",
-        };
-        tracing::info!(SIGNAL = signal, "{signal}: failoverd {VERSION} stopping");
-    };
-    let deps = Deps {
-        dir,
-        checker: Arc::new(Prober::new()),
-        senders: Box::new(make_sender),
-        notifier: Notifier::from_env(),
-        reloads,
-        config,
-        dry_flag,
-    };
-    serve(plan, deps, shutdown).await
 }
 
 /// The daemon, with its dependencies injected, until `shutdown` resolves.

@@ -19,6 +19,7 @@ mod orphans;
 mod pair_tasks;
 pub mod persist;
 mod process;
+mod process_run;
 pub mod pushes;
 mod reads;
 mod reload;
@@ -81,7 +82,7 @@ async fn start(plan: Plan, opts: &Options) -> i32 {
         tracing::error!("{msg}");
         return exit::CONFIG;
     }
-    let code = event_loop::run(plan, dir, opts.config.clone(), opts.dry_run).await;
+    let code = process_run::run(plan, dir, opts.config.clone(), opts.dry_run).await;
     drop(lock);
     code
 }
