@@ -135,7 +135,11 @@ fn bad_arguments_are_unknown_not_critical() {
 #[test]
 fn a_socket_this_user_may_not_open_is_unknown_permission_denied() {
     if !is_root() {
-        println!("SKIPPED: needs root (runs the plugin as nobody against root's 0600 socket)");
+        // Past libtest's capture, so the skip is visible.
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "SKIPPED: needs root (runs the plugin as nobody against root's 0600 socket)"
+        );
         return;
     }
     use std::os::unix::fs::PermissionsExt;
