@@ -71,25 +71,32 @@ fn main_cfg(d: &Path) -> String {
     )
 }
 
-/// A host and one service whose check is `command_line`, checked only when
-/// forced (the interval is an hour of 1-second units).
-fn objects(command_line: &str) -> String {
+/// A timeperiod, a contact nobody and the host `host`.
+fn base_objects(host: &str) -> String {
     let days: String = ["sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"]
         .iter()
         .map(|d| format!("    {d} 00:00-24:00\n"))
         .collect();
     format!(
         "define timeperiod {{\n    timeperiod_name always\n    alias always\n{days}}}\n\
-         define command {{\n    command_name check_failoverd\n    command_line {command_line}\n}}\n\
          define command {{\n    command_name nothing\n    command_line /bin/true\n}}\n\
          define contact {{\n    contact_name nobody\n    host_notifications_enabled 0\n    service_notifications_enabled 0\n\
          host_notification_period always\n    service_notification_period always\n    host_notification_options n\n\
          service_notification_options n\n    host_notification_commands nothing\n    service_notification_commands nothing\n}}\n\
-         define host {{\n    host_name firewall\n    address 127.0.0.1\n    check_command nothing\n    max_check_attempts 1\n\
-         check_period always\n    notification_period always\n    contacts nobody\n}}\n\
+         define host {{\n    host_name {host}\n    address 127.0.0.1\n    check_command nothing\n    max_check_attempts 1\n\
+         check_period always\n    notification_period always\n    contacts nobody\n}}\n"
+    )
+}
+
+/// A host and one service whose check is `command_line`, checked only when
+/// forced (the interval is an hour of 1-second units).
+fn objects(command_line: &str) -> String {
+    format!(
+        "{}define command {{\n    command_name check_failoverd\n    command_line {command_line}\n}}\n\
          define service {{\n    host_name firewall\n    service_description {SERVICE}\n    check_command check_failoverd\n\
          max_check_attempts 1\n    check_interval 3600\n    retry_interval 3600\n    check_period always\n\
-         notification_period always\n    contacts nobody\n}}\n"
+         notification_period always\n    contacts nobody\n}}\n",
+        base_objects("firewall")
     )
 }
 
@@ -271,4 +278,27 @@ fn nagios_records_each_state_the_plugin_reports() {
     assert_eq!(code, 0);
     let r = nagios.until_recorded(3, "UNKNOWN", &String::new);
     assert!(r.output.contains("control.sock"), "{r:?}");
+}
+
+/// The example in config/monitoring/nagios.cfg (installed into the
+/// package's doc folder) passes Nagios's own pre-flight check beside a
+/// stand-in for Debian's `generic-service` template and a `localhost` host.
+#[test]
+fn the_nagios_example_passes_the_preflight_check() {
+    let Some(binary) = nagios_binary() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("spool")).unwrap();
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/monitoring/nagios.cfg");
+    let base = base_objects("localhost");
+    let template = "define service {\n    name generic-service\n    register 0\n    check_period always\n\
+                    notification_period always\n    contacts nobody\n    max_check_attempts 3\n\
+                    check_interval 5\n    retry_interval 1\n}\n";
+    std::fs::write(d.join("objects.cfg"), format!("{base}{template}")).unwrap();
+    let cfg = format!("{}cfg_file={}\n", main_cfg(d), example.display());
+    std::fs::write(d.join("nagios.cfg"), cfg).unwrap();
+    let out = Command::new(binary).arg("-v").arg(d.join("nagios.cfg")).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "nagios -v refused the example:\n{text}");
+    assert!(text.contains("Total Errors:   0"), "{text}");
 }
