@@ -41,9 +41,9 @@ fn main() -> ExitCode {
             )
         }
         Command::MailTest => cmd::mail_test::run(&cli.config, &mut std::io::stdout(), &mut std::io::stderr()),
-        Command::Status { check: true, groups, .. } => {
-            cmd::control::status_check(&cli.config, &groups, &mut std::io::stdout())
-        }
+        Command::Status {
+            check: true, groups, ..
+        } => cmd::control::status_check(&cli.config, &groups, &mut std::io::stdout()),
         Command::Status { json, .. } => {
             cmd::control::status(&cli.config, json, &mut std::io::stdout(), &mut std::io::stderr())
         }

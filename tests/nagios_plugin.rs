@@ -73,10 +73,18 @@ fn main_cfg(d: &Path) -> String {
 
 /// A timeperiod, a contact nobody and the host `host`.
 fn base_objects(host: &str) -> String {
-    let days: String = ["sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"]
-        .iter()
-        .map(|d| format!("    {d} 00:00-24:00\n"))
-        .collect();
+    let days: String = [
+        "sunday",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+    ]
+    .iter()
+    .map(|d| format!("    {d} 00:00-24:00\n"))
+    .collect();
     format!(
         "define timeperiod {{\n    timeperiod_name always\n    alias always\n{days}}}\n\
          define command {{\n    command_name nothing\n    command_line /bin/true\n}}\n\
@@ -173,7 +181,10 @@ impl Nagios {
     }
 
     fn force_check(&mut self) {
-        let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs();
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
         self.command(&format!("[{now}] SCHEDULE_FORCED_SVC_CHECK;firewall;{SERVICE};{now}"));
     }
 
@@ -261,7 +272,10 @@ fn nagios_records_each_state_the_plugin_reports() {
     until_cli(&check, &config, 0, limit, &report);
     let r = nagios.until_recorded(0, "OK", &report);
     assert_eq!(r.output, "FAILOVERD OK - 1 group up: G", "{r:?}");
-    assert!(r.perfdata.contains("'G'=1;;;0;1") && r.perfdata.contains("'G_rtt'="), "{r:?}");
+    assert!(
+        r.perfdata.contains("'G'=1;;;0;1") && r.perfdata.contains("'G_rtt'="),
+        "{r:?}"
+    );
 
     b.close();
     until_cli(&check, &config, 1, limit, &report);
@@ -297,7 +311,11 @@ fn the_nagios_example_passes_the_preflight_check() {
     std::fs::write(d.join("objects.cfg"), format!("{base}{template}")).unwrap();
     let cfg = format!("{}cfg_file={}\n", main_cfg(d), example.display());
     std::fs::write(d.join("nagios.cfg"), cfg).unwrap();
-    let out = Command::new(binary).arg("-v").arg(d.join("nagios.cfg")).output().unwrap();
+    let out = Command::new(binary)
+        .arg("-v")
+        .arg(d.join("nagios.cfg"))
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "nagios -v refused the example:\n{text}");
     assert!(text.contains("Total Errors:   0"), "{text}");

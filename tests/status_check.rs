@@ -42,7 +42,10 @@ fn the_plugin_follows_the_real_daemon_from_ok_to_unknown() {
     assert_eq!((code, only.starts_with("FAILOVERD OK")), (0, true), "{only}");
     let (code, typo, _) = cli(&["status", "--check", "--group", "g"], &config);
     assert_eq!(code, 3, "{typo}");
-    assert!(typo.starts_with("FAILOVERD UNKNOWN - ") && typo.contains("did you mean G?"), "{typo}");
+    assert!(
+        typo.starts_with("FAILOVERD UNKNOWN - ") && typo.contains("did you mean G?"),
+        "{typo}"
+    );
 
     b.close();
     let out = until_cli(CHECK, &config, 1, limit, &report);
@@ -87,7 +90,10 @@ fn check_in(dir: &Path) -> (i32, String, String) {
 fn an_answer_that_cannot_be_read_is_unknown() {
     for (reply, says) in [
         ("garbage\n", "does not answer: unreadable reply"),
-        ("{\"ok\":true,\"body\":{\"groups\":\"x\"}}\n", "cannot read the daemon's answer"),
+        (
+            "{\"ok\":true,\"body\":{\"groups\":\"x\"}}\n",
+            "cannot read the daemon's answer",
+        ),
         ("{\"ok\":false,\"error\":\"busy\"}\n", "the daemon refused: busy"),
     ] {
         let dir = fake_daemon(reply);

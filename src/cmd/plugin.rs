@@ -75,7 +75,7 @@ pub fn judge(status: &Status, raw: &Value, only: &[String]) -> Verdict {
         all_up(&chosen)
     } else {
         // The worst first, so the line's start says why.
-        found.sort_by(|a, b| b.0.cmp(&a.0));
+        found.sort_by_key(|f| std::cmp::Reverse(f.0));
         found.into_iter().map(|(_, t)| t).collect::<Vec<_>>().join("; ")
     };
     let perf: Vec<String> = chosen.iter().flat_map(|(_, g)| perfdata(g)).collect();
@@ -146,7 +146,9 @@ fn definition_differs(g: &Value) -> bool {
         Value::Object(o) => {
             o.get("in_step").and_then(Value::as_bool) == Some(false)
                 || o.get("differs").and_then(Value::as_bool) == Some(true)
-                || o.get("state").and_then(Value::as_str).is_some_and(|s| s.starts_with("differ"))
+                || o.get("state")
+                    .and_then(Value::as_str)
+                    .is_some_and(|s| s.starts_with("differ"))
         }
         _ => false,
     }
@@ -179,7 +181,11 @@ fn perfdata(g: &Group) -> Vec<String> {
     let up = |state: &str| u8::from(state == "up");
     let mut p = vec![format!("{}={};;;0;1", label(&g.name), up(&g.state))];
     for m in &g.members {
-        p.push(format!("{}={};;;0;1", label(&format!("{}/{}", g.name, m.name)), up(&m.state)));
+        p.push(format!(
+            "{}={};;;0;1",
+            label(&format!("{}/{}", g.name, m.name)),
+            up(&m.state)
+        ));
     }
     if let Some(rtt) = carrying_rtt(g) {
         p.push(format!("{}={rtt:.6}s;;;0", label(&format!("{}_rtt", g.name))));
@@ -226,7 +232,13 @@ pub fn rtt_secs(s: &str) -> Option<f64> {
 pub fn label(name: &str) -> String {
     let clean: String = name
         .chars()
-        .map(|c| if c == '\'' || c == '=' || c.is_control() { '_' } else { c })
+        .map(|c| {
+            if c == '\'' || c == '=' || c.is_control() {
+                '_'
+            } else {
+                c
+            }
+        })
         .collect();
     format!("'{clean}'")
 }
@@ -251,7 +263,7 @@ pub fn usage_error(args: &[String], e: &clap::Error) -> Option<Verdict> {
     if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
         return None;
     }
-    let check = args.iter().any(|a| a == "status") && args.iter().any(|a| a == "--check");
+    let check = command_of(args) == Some("status") && args.iter().any(|a| a == "--check");
     if !check {
         return None;
     }
@@ -261,6 +273,23 @@ pub fn usage_error(args: &[String], e: &clap::Error) -> Option<Verdict> {
     Some(unknown(&format!(
         "bad arguments: {first} (usage: failoverd status --check [-c PATH] [--group GROUP]...)"
     )))
+}
+
+/// The subcommand's name: the first word after the program's name that
+/// is no option and no value of a global option (`-c PATH`,
+/// `--log-level LEVEL`).
+fn command_of(args: &[String]) -> Option<&str> {
+    let mut words = args.iter().skip(1);
+    while let Some(w) = words.next() {
+        match w.as_str() {
+            "-c" | "--config" | "--log-level" => {
+                words.next();
+            }
+            w if w.starts_with('-') => {}
+            w => return Some(w),
+        }
+    }
+    None
 }
 
 #[cfg(test)]

@@ -70,10 +70,18 @@ fn all_up_is_ok_with_perfdata_per_group_and_member() {
 
 #[test]
 fn a_member_down_is_warning_and_names_it() {
-    let g = group("HQ", "up", vec![member("A", "up", Some("12ms")), member("B", "down", None)]);
+    let g = group(
+        "HQ",
+        "up",
+        vec![member("A", "up", Some("12ms")), member("B", "down", None)],
+    );
     let v = judged(&status(vec![g, up_group("BR")]), &[]);
     assert_eq!(v.level, Level::Warning);
-    assert!(v.line.starts_with("FAILOVERD WARNING - HQ: member B down | "), "{}", v.line);
+    assert!(
+        v.line.starts_with("FAILOVERD WARNING - HQ: member B down | "),
+        "{}",
+        v.line
+    );
     assert!(v.line.contains("'HQ/B'=0;;;0;1"), "{}", v.line);
     assert!(v.line.contains("'HQ_rtt'=0.012000s;;;0"), "{}", v.line);
 }
@@ -88,14 +96,20 @@ fn a_group_down_is_critical_and_comes_first() {
     });
     let v = judged(&status(vec![held, down]), &[]);
     assert_eq!(v.level, Level::Critical);
-    assert!(v.line.starts_with("FAILOVERD CRITICAL - BR down; HQ held (maintenance) | "), "{}", v.line);
+    assert!(
+        v.line
+            .starts_with("FAILOVERD CRITICAL - BR down; HQ held (maintenance) | "),
+        "{}",
+        v.line
+    );
     // No RTT when the carrying member has no good check.
     assert!(!v.line.contains("BR_rtt"), "{}", v.line);
 }
 
 #[test]
 fn each_warning_cause_is_a_warning() {
-    let cases: Vec<(&str, Box<dyn Fn(&mut Status)>)> = vec![
+    type Change = Box<dyn Fn(&mut Status)>;
+    let cases: Vec<(&str, Change)> = vec![
         ("refused", Box::new(|s| s.groups[0].refused = true)),
         (
             "disagrees",
@@ -186,4 +200,20 @@ fn rtts_in_the_daemons_forms() {
     assert!(near("2.5ms", 0.0025));
     assert_eq!(rtt_secs("fast"), None);
     assert_eq!(rtt_secs("-1ms"), None);
+}
+
+#[test]
+fn only_status_check_usage_errors_become_unknown() {
+    use clap::Parser;
+    let run = |line: &str| {
+        let args: Vec<String> = line.split_whitespace().map(str::to_string).collect();
+        let e = crate::cli::Cli::try_parse_from(&args).unwrap_err();
+        usage_error(&args, &e).map(|v| v.level)
+    };
+    assert_eq!(run("failoverd -c x status --check --bogus"), Some(Level::Unknown));
+    assert_eq!(run("failoverd status --check --json"), Some(Level::Unknown));
+    // A group named "status" in another command keeps clap's exit 2.
+    assert_eq!(run("failoverd hold status --check"), None);
+    assert_eq!(run("failoverd status --json --bogus"), None);
+    assert_eq!(run("failoverd status --check --help"), None);
 }
