@@ -255,8 +255,8 @@ impl Drop for Nagios {
 fn nagios_records_each_state_the_plugin_reports() {
     let Some(binary) = nagios_binary() else { return };
     let (_rt, emu) = emulator();
-    let a = Accepting::start("127.0.0.1", 0);
-    let b = Accepting::start("127.0.0.2", a.port);
+    // Member A probes 127.0.0.1:PORT, member B 127.0.0.2:PORT.
+    let (a, b) = Accepting::pair();
     let d = Daemon::start(&settings(&emu, a.port, "tunnel", ""), a.port);
     let config = d.dir.path().join("failoverd.toml");
     let check = ["status", "--check"];

@@ -14,17 +14,11 @@ use daemonutil::{Accepting, Daemon, cli, emulator, settings, until_cli};
 
 const CHECK: &[&str] = &["status", "--check"];
 
-/// Member A probes 127.0.0.1:PORT, member B 127.0.0.2:PORT.
-fn peers() -> (Accepting, Accepting) {
-    let a = Accepting::start("127.0.0.1", 0);
-    let b = Accepting::start("127.0.0.2", a.port);
-    (a, b)
-}
-
 #[test]
 fn the_plugin_follows_the_real_daemon_from_ok_to_unknown() {
     let (_rt, emu) = emulator();
-    let (a, b) = peers();
+    // Member A probes 127.0.0.1:PORT, member B 127.0.0.2:PORT.
+    let (a, b) = Accepting::pair();
     let d = Daemon::start(&settings(&emu, a.port, "tunnel", ""), a.port);
     let config = d.dir.path().join("failoverd.toml");
     let report = || d.report();

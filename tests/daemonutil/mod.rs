@@ -378,9 +378,25 @@ pub struct Accepting {
 impl Accepting {
     /// Listens on `addr:port` (port 0: the kernel picks).
     pub fn start(addr: &str, port: u16) -> Accepting {
+        Accepting::try_start(addr, port).unwrap()
+    }
+
+    /// Two peers on one port: `127.0.0.1:P` and `127.0.0.2:P` (another
+    /// port is picked while the second address has P taken).
+    pub fn pair() -> (Accepting, Accepting) {
+        for _ in 0..20 {
+            let a = Accepting::start("127.0.0.1", 0);
+            if let Ok(b) = Accepting::try_start("127.0.0.2", a.port) {
+                return (a, b);
+            }
+        }
+        panic!("no port free on both 127.0.0.1 and 127.0.0.2 in 20 tries");
+    }
+
+    pub fn try_start(addr: &str, port: u16) -> std::io::Result<Accepting> {
         use std::sync::atomic::{AtomicBool, Ordering};
-        let listener = listen(addr, port);
-        listener.set_nonblocking(true).unwrap();
+        let listener = TcpListener::bind((addr, port))?;
+        listener.set_nonblocking(true)?;
         let port = listener.local_addr().unwrap().port();
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
@@ -392,11 +408,11 @@ impl Accepting {
                 }
             }
         });
-        Accepting {
+        Ok(Accepting {
             port,
             stop,
             thread: Some(thread),
-        }
+        })
     }
 
     /// Closes the port: connections are refused from now on.
