@@ -167,3 +167,36 @@ fn is_root() -> bool {
     let out = std::process::Command::new("id").arg("-u").output().unwrap();
     String::from_utf8_lossy(&out.stdout).trim() == "0"
 }
+
+/// A socket nobody listens on (left by a daemon killed with -9) and a
+/// daemon that takes the request and never answers (stopped, hung): both
+/// UNKNOWN, each saying which, the silent one after the 10 s wait.
+#[test]
+fn a_stale_socket_and_a_silent_daemon_are_unknown() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("failoverd.toml"), "state_dir = \"state\"\n").unwrap();
+    std::fs::create_dir(dir.path().join("state")).unwrap();
+    let sock = dir.path().join("state/control.sock");
+    drop(UnixListener::bind(&sock).unwrap());
+    let (code, out, _) = check_in(dir.path());
+    assert_eq!(code, 3, "{out}");
+    assert!(out.starts_with("FAILOVERD UNKNOWN - no daemon answers on "), "{out}");
+    assert!(out.contains(&sock.display().to_string()), "{out}");
+
+    std::fs::remove_file(&sock).unwrap();
+    let listener = UnixListener::bind(&sock).unwrap();
+    let held = std::thread::spawn(move || listener.accept().map(|(s, _)| s));
+    let started = std::time::Instant::now();
+    let (code, out, _) = check_in(dir.path());
+    assert_eq!(code, 3, "{out}");
+    assert!(
+        out.starts_with("FAILOVERD UNKNOWN - the daemon does not answer"),
+        "{out}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "bounded: {:?}",
+        started.elapsed()
+    );
+    drop(held.join());
+}
