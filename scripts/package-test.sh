@@ -69,6 +69,8 @@ apt-get install -y /pkgs/first.deb >>$apt_log 2>&1 && ok "apt install ./failover
 systemctl cat failoverd | grep -q '^ExecStart=/usr/bin/failoverd run' && ok "the unit runs /usr/bin/failoverd" || bad "unit: $(systemctl cat failoverd | grep ExecStart)"
 for f in /etc/failoverd/failoverd.toml /etc/failoverd/groups.d/hq.xml.example /usr/share/doc/failoverd/README.md \
     /usr/share/doc/failoverd/keepalived.conf \
+    /usr/share/doc/failoverd/monitoring/nagios.cfg /usr/share/doc/failoverd/monitoring/icinga2.conf \
+    /usr/share/doc/failoverd/monitoring/zabbix_agentd.conf /usr/share/doc/failoverd/monitoring/sudoers \
     /usr/share/zsh/vendor-completions/_failoverd /usr/share/fish/vendor_completions.d/failoverd.fish; do
     [ -f "$f" ] || bad "missing $f"
 done

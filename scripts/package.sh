@@ -6,7 +6,9 @@
 # settings key table (docgen), gathers the documentation, and runs cargo deb.
 # The keepalived example (config/ha/keepalived.conf) and the Prometheus rules
 # (config/prometheus/failoverd.rules.yml) go into /usr/share/doc/failoverd/
-# when they exist; without them the package is built all the same.
+# when they exist; without them the package is built all the same. The
+# monitoring examples (config/monitoring/: Nagios, Icinga 2, Zabbix, sudoers)
+# go into /usr/share/doc/failoverd/monitoring/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,7 +29,7 @@ cargo build --release --locked --quiet -p failoverd -p docgen
 
 assets=target/assets
 rm -rf "$assets"
-mkdir -p "$assets/doc"
+mkdir -p "$assets/doc" "$assets/monitoring"
 target/release/failoverd-docgen "$assets"
 gzip -9n "$assets/failoverd.8" "$assets/failoverd.toml.5"
 cp README.md "$assets/doc/"
@@ -38,5 +40,7 @@ for optional in config/ha/keepalived.conf config/prometheus/failoverd.rules.yml;
         echo "package.sh: $optional does not exist yet; the package goes without it"
     fi
 done
+
+cp config/monitoring/* "$assets/monitoring/"
 
 cargo deb --no-build --locked -p failoverd "${deb_version[@]}" --output target/debian/

@@ -67,13 +67,21 @@ pub enum Command {
     MailTest,
     /// What the running daemon sees: groups, members, targets, pushes, holds.
     #[command(
-        override_usage = "failoverd status [-c PATH] [--json]",
-        after_long_help = "Exit status: 0; 1 the daemon answered what this version cannot read; 2 settings unreadable or bad arguments; 3 no daemon (the message says why: no socket, permission denied, not answering)."
+        override_usage = "failoverd status [-c PATH] [--json]\n       failoverd status [-c PATH] --check [--group GROUP]...",
+        after_long_help = "Exit status: 0; 1 the daemon answered what this version cannot read; 2 settings unreadable or bad arguments; 3 no daemon (the message says why: no socket, permission denied, not answering).\nWith --check (a monitoring plugin): 0 OK, all groups up and no problem; 1 WARNING, a member down, a disagreement, a definition that differs, a hold, a refused push, the API or SNMP unusable; 2 CRITICAL, a group down; 3 UNKNOWN, no daemon, an unreadable answer, an unknown group or bad arguments."
     )]
     Status {
         /// Print the /status document (JSON) instead of the table.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "check")]
         json: bool,
+        /// Act as a monitoring plugin (Nagios, Icinga, Checkmk, Zabbix):
+        /// one line `FAILOVERD OK|WARNING|CRITICAL|UNKNOWN - text | perfdata`
+        /// and the plugin exit code.
+        #[arg(long)]
+        check: bool,
+        /// With --check: judge only this group (repeatable).
+        #[arg(long = "group", value_name = "GROUP", requires = "check")]
+        groups: Vec<String>,
     },
     /// No pushes for these groups until released or the time ends; probing
     /// and mail go on.

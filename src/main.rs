@@ -10,7 +10,18 @@ use failoverd::cmd;
 use failoverd::firewall::decide::Want;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let args: Vec<String> = std::env::args().collect();
+            // `status --check`: bad arguments are UNKNOWN (3), on stdout.
+            if let Some(v) = cmd::plugin::usage_error(&args, &e) {
+                print!("{}", v.line);
+                return ExitCode::from(3);
+            }
+            e.exit()
+        }
+    };
     failoverd::logging::init(cli.log_level.as_deref());
     let code = match cli.command {
         Command::Check { online } => {
@@ -30,7 +41,10 @@ fn main() -> ExitCode {
             )
         }
         Command::MailTest => cmd::mail_test::run(&cli.config, &mut std::io::stdout(), &mut std::io::stderr()),
-        Command::Status { json } => {
+        Command::Status {
+            check: true, groups, ..
+        } => cmd::control::status_check(&cli.config, &groups, &mut std::io::stdout()),
+        Command::Status { json, .. } => {
             cmd::control::status(&cli.config, json, &mut std::io::stdout(), &mut std::io::stderr())
         }
         Command::Hold {

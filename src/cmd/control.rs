@@ -1,5 +1,6 @@
 //! The commands that talk to the running daemon through its control socket:
-//! `status`, `hold`, `release`, and `push` while a daemon runs.
+//! `status` (and `status --check`, judged by `cmd::plugin`), `hold`,
+//! `release`, and `push` while a daemon runs.
 //!
 //! Exit: 0; 2 settings, arguments or unknown group; 3 no daemon (or, for
 //! `push`, a daemon that does not answer); `push`: 1 not accepted.
@@ -105,6 +106,43 @@ pub fn status(path: &Path, json: bool, out: &mut dyn Write, err: &mut dyn Write)
             );
             exit::FAILED
         }
+    }
+}
+
+/// `failoverd status --check [--group G]...`: the monitoring plugin
+/// (docs/monitoring.md). Everything goes to stdout as one line, for the
+/// scheduler; the exit code is the plugin state.
+pub fn status_check(path: &Path, groups: &[String], out: &mut dyn Write) -> i32 {
+    let verdict = match check_reply(path) {
+        Ok(reply) => match serde_json::from_value::<Status>(reply.body.clone()) {
+            Ok(status) => super::plugin::judge(&status, &reply.body, groups),
+            Err(e) => super::plugin::unknown(&format!(
+                "cannot read the daemon's answer ({e}); is it the same version as this command?"
+            )),
+        },
+        Err(why) => super::plugin::unknown(&why),
+    };
+    let _ = out.write_all(verdict.line.as_bytes());
+    verdict.level.code()
+}
+
+/// The daemon's reply to `status`, or what failed, said for the plugin's
+/// line: unreadable settings, no daemon (which cause, the absolute path),
+/// no answer, a refusal.
+fn check_reply(path: &Path) -> Result<Reply, String> {
+    let dir = match crate::config::state_dir_of(path) {
+        Ok(d) => d,
+        Err(e) => return Err(format!("cannot find the daemon: {e}")),
+    };
+    let dir = match crate::config::load(path).ok().and_then(|l| l.plan) {
+        Some(p) => p.settings.state_dir,
+        None => dir,
+    };
+    match call(&dir, &Request::Status, TIMEOUT) {
+        Ok(r) if r.ok => Ok(r),
+        Ok(r) => Err(format!("the daemon refused: {}", r.error.unwrap_or_default())),
+        Err(CallError::NoDaemon(why, socket)) => Err(unreached(why, &socket)),
+        Err(CallError::NoAnswer(e)) => Err(format!("the daemon does not answer: {e}")),
     }
 }
 

@@ -6,6 +6,7 @@ pub mod control;
 pub mod firewall;
 pub mod import;
 pub mod mail_test;
+pub mod plugin;
 pub mod probe;
 
 /// Exit codes shared by the commands; they live in the leaf [`crate::exit`].

@@ -365,3 +365,85 @@ pub fn http_get(port: u16, method: &str, path: &str) -> String {
     s.read_to_string(&mut out).unwrap();
     out
 }
+
+/// A TCP peer that accepts (and drops) every connection, so its backlog
+/// never fills however long a test probes it; `close` takes the port away
+/// (connections are then refused).
+pub struct Accepting {
+    pub port: u16,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Accepting {
+    /// Listens on `addr:port` (port 0: the kernel picks).
+    pub fn start(addr: &str, port: u16) -> Accepting {
+        Accepting::try_start(addr, port).unwrap()
+    }
+
+    /// Two peers on one port: `127.0.0.1:P` and `127.0.0.2:P` (another
+    /// port is picked while the second address has P taken).
+    pub fn pair() -> (Accepting, Accepting) {
+        for _ in 0..20 {
+            let a = Accepting::start("127.0.0.1", 0);
+            if let Ok(b) = Accepting::try_start("127.0.0.2", a.port) {
+                return (a, b);
+            }
+        }
+        panic!("no port free on both 127.0.0.1 and 127.0.0.2 in 20 tries");
+    }
+
+    pub fn try_start(addr: &str, port: u16) -> std::io::Result<Accepting> {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let listener = TcpListener::bind((addr, port))?;
+        listener.set_nonblocking(true)?;
+        let port = listener.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            while !flag.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((s, _)) => drop(s),
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        Ok(Accepting {
+            port,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// Closes the port: connections are refused from now on.
+    pub fn close(mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Accepting {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Runs `failoverd ARGS -c config` until it exits `code` (bounded);
+/// returns its stdout. A timeout shows the last output and `context`.
+pub fn until_cli(args: &[&str], config: &Path, code: i32, limit: Duration, context: &dyn Fn() -> String) -> String {
+    let deadline = Instant::now() + limit;
+    loop {
+        let (got, out, err) = cli(args, config);
+        if got == code {
+            return out;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "failoverd {args:?} did not exit {code} within {limit:?}; last exit {got}:\n{out}{err}\n{}",
+            context()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
