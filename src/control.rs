@@ -241,6 +241,10 @@ impl Unreached {
     }
 }
 
+/// The largest reply a command reads (`/status` of 10,000 targets is a
+/// few MiB).
+const MAX_REPLY: u64 = 64 << 20;
+
 /// Calls the daemon (blocking, for the commands).
 pub fn call(state_dir: &Path, req: &Request, timeout: Duration) -> Result<Reply, CallError> {
     let path = socket_path(state_dir);
@@ -254,7 +258,17 @@ pub fn call(state_dir: &Path, req: &Request, timeout: Duration) -> Result<Reply,
     let text = request_line(req).map_err(CallError::NoAnswer)?;
     stream.write_all(text.as_bytes()).map_err(no_answer)?;
     let mut line = String::new();
-    BufReader::new(stream).read_line(&mut line).map_err(no_answer)?;
+    // Bounded: whatever listens on the socket cannot make a client grow
+    // without end by never sending the line's end.
+    let read = BufReader::new(std::io::Read::take(stream, MAX_REPLY))
+        .read_line(&mut line)
+        .map_err(no_answer)?;
+    if read as u64 >= MAX_REPLY && !line.ends_with('\n') {
+        return Err(CallError::NoAnswer(format!(
+            "unreadable reply: longer than {} MiB",
+            MAX_REPLY >> 20
+        )));
+    }
     serde_json::from_str(&line).map_err(|e| CallError::NoAnswer(format!("unreadable reply: {e}")))
 }
 

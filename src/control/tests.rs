@@ -67,3 +67,29 @@ async fn the_socket_is_bound_owner_only_and_a_stale_one_replaced() {
         .unwrap();
     assert_eq!(got.body, serde_json::json!("hi"));
 }
+
+#[test]
+fn a_reply_that_never_ends_its_line_is_refused_at_its_bound_not_read_forever() {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    let listener = std::os::unix::net::UnixListener::bind(socket_path(dir.path())).unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let chunk = vec![b'a'; 1 << 20];
+        // One MiB more than the bound, and no line end; then the socket
+        // stays open until the client goes.
+        for _ in 0..=(MAX_REPLY >> 20) {
+            if s.write_all(&chunk).is_err() {
+                return;
+            }
+        }
+        let mut rest = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut s, &mut rest);
+    });
+    let err = call(dir.path(), &Request::Status, Duration::from_secs(30)).unwrap_err();
+    assert!(
+        matches!(&err, CallError::NoAnswer(m) if m.contains("longer than 64 MiB")),
+        "{err:?}"
+    );
+    server.join().unwrap();
+}
