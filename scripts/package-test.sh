@@ -167,7 +167,7 @@ echo '<VPNFailoverGroup><GroupDetail><Name>Second</Name><MemberConnections><Conn
     > /etc/failoverd/second.d/g.xml
 install -d -m 0700 /etc/credstore/failoverd-second
 (umask 077; cp /root/fw2.password /etc/credstore/failoverd-second/firewall.password)
-CREDENTIALS_DIRECTORY=/etc/credstore/failoverd-second failoverd -c /etc/failoverd/second.toml sync >/tmp/sync2.out 2>&1 \
+failoverd -c /etc/failoverd/second.toml sync >/tmp/sync2.out 2>&1 \
     || bad "sync second: $(cat /tmp/sync2.out)"
 systemctl enable --now failoverd@second 2>/tmp/enable2.out && [ "$(systemctl is-enabled failoverd@second)" = enabled ] \
     && ok "systemctl enable --now failoverd@second" || bad "enable --now failoverd@second: $(cat /tmp/enable2.out)"

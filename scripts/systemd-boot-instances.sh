@@ -52,8 +52,10 @@ TOML
     echo "<VPNFailoverGroup><GroupDetail><Name>$g</Name><MemberConnections><Connection>Loop</Connection></MemberConnections></GroupDetail></VPNFailoverGroup>" \
         > "/etc/failoverd/$i.d/g.xml"
     (umask 077; cp "/root/$i.pw" "/etc/credstore/failoverd-$i/firewall.password")
-    CREDENTIALS_DIRECTORY=/etc/credstore/failoverd-$i failoverd -c "/etc/failoverd/$i.toml" sync >"/tmp/sync-$i.out" 2>&1 \
-        && ok "failoverd@$i: sync with the instance's credential" || bad "sync $i: $(tail -3 /tmp/sync-$i.out)"
+    # From a shell, -c /etc/failoverd/NAME.toml reads the instance's password,
+    # not the main unit's /etc/credstore/firewall.password (also present).
+    failoverd -c "/etc/failoverd/$i.toml" sync >"/tmp/sync-$i.out" 2>&1 \
+        && ok "failoverd -c /etc/failoverd/$i.toml sync: the instance's credential" || bad "sync $i: $(tail -3 /tmp/sync-$i.out)"
     failoverd check -c "/etc/failoverd/$i.toml" >"/tmp/check-$i.out" 2>&1
     grep -q 'collides' "/tmp/check-$i.out" && bad "check $i warns of a collision: $(grep collides /tmp/check-$i.out)"
 done
@@ -134,7 +136,19 @@ for name in nope "$(systemd-escape 'new york')" a234567890b234567890c2; do
     fi
 done
 
-# 8. Both stop cleanly.
+# 8. An instance whose file does not set state_dir runs (in its
+# StateDirectory=), and its journal says what commands would miss.
+sed -e '/^state_dir/d' -e 's/^listen = .*/listen = "127.0.0.1:9809"/' /etc/failoverd/branch.toml > /etc/failoverd/lone.toml
+install -d -m 0700 /etc/credstore/failoverd-lone
+(umask 077; cp /root/branch.pw /etc/credstore/failoverd-lone/firewall.password)
+sed -i 's/^url = .*/&\ndry_run = true/' /etc/failoverd/lone.toml
+systemctl start failoverd@lone 2>/tmp/lone.out || bad "failoverd@lone: $(cat /tmp/lone.out)"
+line=$(journalctl -b -u failoverd@lone -o cat | grep -F 'state_dir is not set' | head -1)
+[ -n "$line" ] && echo "$line" | grep -qF 'set state_dir = "/var/lib/failoverd-lone"' \
+    && ok "failoverd@lone without state_dir warns in the journal: $line" || bad "lone: $(journalctl -b -u failoverd@lone -o cat | tail -3)"
+systemctl stop failoverd@lone
+
+# 9. Both stop cleanly.
 systemctl stop failoverd@hq failoverd@branch
 for i in hq branch; do
     [ "$(systemctl show -p Result --value failoverd@$i)" = success ] && ok "failoverd@$i: clean stop" \

@@ -157,6 +157,85 @@ fn an_instance_file_says_which_state_dir_its_unit_uses() {
     );
 }
 
+/// Under `failoverd@NAME` systemd sets `$STATE_DIRECTORY`; a file without
+/// `state_dir` then runs where commands from a shell do not look.
+#[test]
+fn state_dir_unset_under_a_unit_is_warned() {
+    let case = Case::new(BASE_SETTINGS, &[("g.xml", BASE_GROUP)]);
+    let unit_dir = case.path("unit-state");
+    let out = Command::new(env!("CARGO_BIN_EXE_failoverd"))
+        .args(["check", "-c", case.settings_path().to_str().unwrap()])
+        .env("STATE_DIRECTORY", &unit_dir)
+        .env_remove("CREDENTIALS_DIRECTORY")
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let want = format!(
+        "state_dir: warning: state_dir is not set: this run keeps its state in {0} (systemd's StateDirectory=), \
+         but commands run from a shell with -c {1} look in /var/lib/failoverd: set state_dir = \"{0}\"",
+        unit_dir.display(),
+        case.settings_path().display()
+    );
+    assert!(err.contains(&want), "{err}");
+    // Written, or the default folder: nothing to say.
+    for env in [unit_dir.to_str().unwrap(), "/var/lib/failoverd"] {
+        let settings = if env == "/var/lib/failoverd" {
+            BASE_SETTINGS.to_string()
+        } else {
+            format!("state_dir = \"unit-state\"\n{BASE_SETTINGS}")
+        };
+        std::fs::write(case.settings_path(), settings).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_failoverd"))
+            .args(["check", "-c", case.settings_path().to_str().unwrap()])
+            .env("STATE_DIRECTORY", env)
+            .output()
+            .unwrap();
+        assert!(warnings(&stderr(&out)).is_empty(), "{}", stderr(&out));
+    }
+}
+
+/// Commands run from a shell with an instance's file read the instance's
+/// credential folder, where its unit's LoadCredential= reads, never the
+/// main unit's /etc/credstore/firewall.password.
+#[test]
+fn an_instance_file_reads_the_instances_credential() {
+    let dir = tempfile::tempdir().unwrap();
+    let etc = dir.path().join("failoverd");
+    std::fs::create_dir(&etc).unwrap();
+    std::fs::write(etc.join("g.xml"), BASE_GROUP).unwrap();
+    let hq = etc.join("hq.toml");
+    let settings = format!(
+        "state_dir = \"/var/lib/failoverd-hq\"\n{}",
+        BASE_SETTINGS.replace("password_file = \"pw\"\n", "")
+    );
+    std::fs::write(&hq, settings).unwrap();
+    let err = stderr(&check(&hq));
+    assert!(
+        err.contains(
+            "systemd credential firewall.password not found (looked in /etc/credstore/failoverd-hq/firewall.password, \
+             /run/credstore/failoverd-hq/firewall.password, /usr/lib/credstore/failoverd-hq/firewall.password): \
+             set password_file, or install the credential (LoadCredential= in the unit, or \
+             /etc/credstore/failoverd-hq/firewall.password)"
+        ),
+        "{err}"
+    );
+    // $CREDENTIALS_DIRECTORY still wins, as under the unit.
+    let creds = dir.path().join("creds");
+    std::fs::create_dir(&creds).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&creds, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::write(creds.join("firewall.password"), "secret\n").unwrap();
+    std::fs::set_permissions(creds.join("firewall.password"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_failoverd"))
+        .args(["check", "-c", hq.to_str().unwrap()])
+        .env("CREDENTIALS_DIRECTORY", &creds)
+        .env_remove("STATE_DIRECTORY")
+        .output()
+        .unwrap();
+    assert!(warnings(&stderr(&out)).is_empty(), "{}", stderr(&out));
+}
+
 // The template unit.
 
 fn template() -> String {

@@ -141,7 +141,7 @@ fn overlap(a: SocketAddr, b: SocketAddr) -> bool {
 /// For `.../failoverd/NAME.toml` (NAME not `failoverd`): what
 /// `failoverd@NAME.service` needs of NAME and of the file's state_dir.
 fn instance_name(this: &Instance) -> Vec<String> {
-    let Some(name) = instance_of(&this.file) else {
+    let Some(name) = crate::config::instance::name_of(&this.file) else {
         return Vec::new();
     };
     let mut out = Vec::new();
@@ -169,17 +169,6 @@ fn instance_name(this: &Instance) -> Vec<String> {
     out
 }
 
-/// NAME for a settings file `NAME.toml` in a folder named `failoverd`,
-/// unless NAME is `failoverd` (the main unit's file).
-fn instance_of(file: &Path) -> Option<String> {
-    let folder = file.parent()?.file_name()?;
-    if folder != "failoverd" || file.extension()? != "toml" {
-        return None;
-    }
-    let name = file.file_stem()?.to_string_lossy().into_owned();
-    (name != "failoverd").then_some(name)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,12 +187,5 @@ mod tests {
         assert!(!overlap(a("127.0.0.1:9733"), a("127.0.0.2:9733")));
         assert!(!overlap(a("0.0.0.0:9733"), a("[::1]:9733")));
         assert!(!overlap(a("127.0.0.1:0"), a("127.0.0.1:0")));
-    }
-
-    #[test]
-    fn only_files_in_a_failoverd_folder_are_instances() {
-        assert_eq!(instance_of(Path::new("/etc/failoverd/hq.toml")).as_deref(), Some("hq"));
-        assert_eq!(instance_of(Path::new("/etc/failoverd/failoverd.toml")), None);
-        assert_eq!(instance_of(Path::new("/tmp/x/hq.toml")), None);
     }
 }
