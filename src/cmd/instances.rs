@@ -148,7 +148,7 @@ fn instance_name(this: &Instance) -> Vec<String> {
     let valid = name
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if !valid || USER_PREFIX.len() + name.len() > MAX_USER_NAME || name.starts_with(['-', '.']) {
+    if !valid || USER_PREFIX.len() + name.len() > MAX_USER_NAME {
         out.push(format!(
             "failoverd@{name} could not start: its user {USER_PREFIX}{name} must be at most {MAX_USER_NAME} \
              characters of letters, digits, '-', '_' and '.'; name the file with at most {} such characters",
