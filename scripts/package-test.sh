@@ -76,8 +76,8 @@ for f in /etc/failoverd/failoverd.toml /etc/failoverd/groups.d/hq.xml.example /u
     /usr/share/zsh/vendor-completions/_failoverd /usr/share/fish/vendor_completions.d/failoverd.fish; do
     [ -f "$f" ] || bad "missing $f"
 done
-systemctl cat failoverd@second 2>/dev/null | grep -q '^ExecStart=/usr/bin/failoverd run -c /etc/failoverd/second.toml$' \
-    && ok "the template failoverd@.service is installed" || bad "template: $(systemctl cat failoverd@second 2>&1 | head -3)"
+systemctl show -p ExecStart --value failoverd@second | grep -q 'argv\[\]=/usr/bin/failoverd run -c /etc/failoverd/second.toml ;' \
+    && ok "the template failoverd@.service is installed" || bad "template: $(systemctl show -p ExecStart --value failoverd@second 2>&1)"
 [ "$(systemctl is-enabled failoverd@second)" = disabled ] && ok "installing enables no instance" || bad "instance enabled after install: $(systemctl is-enabled failoverd@second)"
 grep -qx /etc/failoverd/failoverd.toml /var/lib/dpkg/info/failoverd.conffiles && ok "failoverd.toml is a conffile" || bad "conffiles: $(cat /var/lib/dpkg/info/failoverd.conffiles)"
 
@@ -215,6 +215,8 @@ apt-get remove -y failoverd >>$apt_log 2>&1 && ok "apt remove" || bad "remove: $
 apt-get purge -y failoverd >>$apt_log 2>&1 && ok "apt purge" || bad "purge: $(tail -5 $apt_log)"
 [ ! -e /etc/failoverd ] && ok "purge removes /etc/failoverd" || bad "after purge: $(ls -R /etc/failoverd)"
 [ ! -e /var/lib/failoverd ] && [ ! -e /var/lib/private/failoverd ] && ok "purge removes the state directory" || bad "state left: $(ls -d /var/lib/failoverd /var/lib/private/failoverd 2>&1)"
+[ ! -e /var/lib/failoverd-second ] && [ ! -L /var/lib/failoverd-second ] && [ ! -e /var/lib/private/failoverd-second ] \
+    && ok "purge removes the instance's state directory" || bad "instance state left: $(ls -ld /var/lib/failoverd-* /var/lib/private/failoverd-* 2>&1)"
 dpkg-query -W -f '${Status}' failoverd 2>/dev/null | grep -q 'not-installed' || ! dpkg-query -W failoverd >/dev/null 2>&1 \
     && ok "dpkg forgets failoverd" || bad "dpkg status: $(dpkg-query -W -f '${Status}' failoverd)"
 echo done >> $r
