@@ -8,7 +8,11 @@
 # and EVENT and GROUP on the push that follows (against sfos-emulator, run
 # inside the container); an upgrade to a higher version restarts the running
 # daemon and keeps state.json and the hold; remove keeps /etc/failoverd;
-# purge removes it. lintian must report no error. Root only; scripts/test.sh
+# purge removes it. The template failoverd@.service is installed: an
+# instance (failoverd@second, against a second emulator with its own
+# password) is enabled and started, reached with -c, restarted by the
+# upgrade, stopped by remove, its state purged. lintian must report no
+# error. Root only; scripts/test.sh
 # runs it after the boot test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -74,6 +78,9 @@ for f in /etc/failoverd/failoverd.toml /etc/failoverd/groups.d/hq.xml.example /u
     /usr/share/zsh/vendor-completions/_failoverd /usr/share/fish/vendor_completions.d/failoverd.fish; do
     [ -f "$f" ] || bad "missing $f"
 done
+systemctl show -p ExecStart --value failoverd@second | grep -q 'argv\[\]=/usr/bin/failoverd run -c /etc/failoverd/second.toml ;' \
+    && ok "the template failoverd@.service is installed" || bad "template: $(systemctl show -p ExecStart --value failoverd@second 2>&1)"
+[ "$(systemctl is-enabled failoverd@second)" = disabled ] && ok "installing enables no instance" || bad "instance enabled after install: $(systemctl is-enabled failoverd@second)"
 grep -qx /etc/failoverd/failoverd.toml /var/lib/dpkg/info/failoverd.conffiles && ok "failoverd.toml is a conffile" || bad "conffiles: $(cat /var/lib/dpkg/info/failoverd.conffiles)"
 
 # 2. Man pages and completion.
@@ -135,6 +142,43 @@ active_push() { json | grep '"MESSAGE":"pushing Active Pkg"'; }
 until_true "active_push | grep '\"EVENT\":\"push\"' | grep '\"GROUP\":\"Pkg\"' | grep -q '\"MEMBER\":\"Peer\"'" \
     && ok "journald: EVENT, GROUP and MEMBER on the Active push" || bad "Active push fields: $(json | tail -5)"
 
+# 4b. An instance of the template for a second firewall: its own settings,
+# state_dir, [http] port, password (/etc/credstore/failoverd-second/).
+(umask 077; printf 'second-password\n' > /root/fw2.password)
+systemd-run -q --unit=fw2 /usr/local/bin/sfos-emulator --listen 127.0.0.1:0 --username failoverd \
+    --password-file /root/fw2.password --cert-out /etc/failoverd/fw2.pem
+until_true '[ -n "$(url_of fw2)" ]' || bad "fw2 did not start: $(journalctl -u fw2 -o cat | tail -5)"
+install -d /etc/failoverd/second.d
+cat > /etc/failoverd/second.toml <<TOML
+groups = ["second.d/*.xml"]
+state_dir = "/var/lib/failoverd-second"
+[probe]
+interval = "500ms"
+timeout = "500ms"
+[connections.Loop]
+targets = ["127.0.0.1"]
+via = "underlay"
+[firewall]
+url = "$(url_of fw2)"
+username = "failoverd"
+ca_file = "fw2.pem"
+[http]
+listen = "127.0.0.1:9802"
+TOML
+echo '<VPNFailoverGroup><GroupDetail><Name>Second</Name><MemberConnections><Connection>Loop</Connection></MemberConnections></GroupDetail></VPNFailoverGroup>' \
+    > /etc/failoverd/second.d/g.xml
+install -d -m 0700 /etc/credstore/failoverd-second
+(umask 077; cp /root/fw2.password /etc/credstore/failoverd-second/firewall.password)
+failoverd -c /etc/failoverd/second.toml sync >/tmp/sync2.out 2>&1 \
+    || bad "sync second: $(cat /tmp/sync2.out)"
+systemctl enable --now failoverd@second 2>/tmp/enable2.out && [ "$(systemctl is-enabled failoverd@second)" = enabled ] \
+    && ok "systemctl enable --now failoverd@second" || bad "enable --now failoverd@second: $(cat /tmp/enable2.out)"
+until_true 'failoverd -c /etc/failoverd/second.toml status | grep -q "PING 127.0.0.1: up"' \
+    && ok "failoverd -c /etc/failoverd/second.toml status reaches the instance" \
+    || bad "instance status: $(failoverd -c /etc/failoverd/second.toml status 2>&1 | tail -3; systemctl status failoverd@second --no-pager | tail -5)"
+until_true 'journalctl -u fw2 -o cat | grep -Eq "(\[|, )Active Second 200"' && ! journalctl -u fw -o cat | grep -q Second \
+    && ok "the instance pushes to its own firewall only" || bad "instance pushes: $(journalctl -u fw2 -o cat | tail -3)"
+
 # 5. The peer dies: a member-down, the group down, failoverd's DeActive push.
 systemctl stop peer
 until_true "json | grep '\"EVENT\":\"MemberDown\"' | grep '\"GROUP\":\"Pkg\"' | grep -q '\"MEMBER\":\"Peer\"'" \
@@ -151,11 +195,16 @@ until_true 'journalctl -u fw -o cat | grep -q "DeActive Pkg 200"' && ok "the fir
 failoverd hold Pkg --for 2h --reason pkg-upgrade-test >/tmp/hold.out 2>&1 && ok "hold" || bad "hold: $(cat /tmp/hold.out)"
 until_true 'grep -q pkg-upgrade-test /var/lib/failoverd/state.json' && ok "state.json holds the hold" || bad "state.json: $(ls -l /var/lib/failoverd/ 2>&1)"
 before=$(systemctl show -p InvocationID --value failoverd)
+before2=$(systemctl show -p InvocationID --value failoverd@second)
 apt-get install -y /pkgs/second.deb >>$apt_log 2>&1 && ok "upgrade to $second_version" || bad "upgrade: $(tail -5 $apt_log)"
 [ "$(dpkg-query -W -f '${Version}' failoverd)" = "$second_version" ] || bad "version after upgrade: $(dpkg-query -W -f '${Version}' failoverd)"
 after=$(systemctl show -p InvocationID --value failoverd)
 [ -n "$after" ] && [ "$after" != "$before" ] && ok "the upgrade restarted the running daemon" || bad "not restarted: $before -> $after"
 until_true 'systemctl is-active -q failoverd' && ok "active after the upgrade" || bad "not active after upgrade"
+after2=$(systemctl show -p InvocationID --value failoverd@second)
+[ -n "$after2" ] && [ "$after2" != "$before2" ] && until_true 'systemctl is-active -q failoverd@second' \
+    && ok "the upgrade restarted the running instance" || bad "instance not restarted: $before2 -> $after2 $(systemctl is-active failoverd@second)"
+grep -q '"Second"' /var/lib/failoverd-second/state.json && ok "the instance's state.json kept" || bad "instance state: $(ls -l /var/lib/failoverd-second/ 2>&1)"
 grep -q pkg-upgrade-test /var/lib/failoverd/state.json && ok "state.json kept" || bad "state.json lost"
 until_true 'failoverd status | grep -q "HELD until .*: pkg-upgrade-test"' && ok "the hold is kept" || bad "hold lost: $(failoverd status 2>&1 | head -8)"
 grep -q 'ca_file = "fw.pem"' /etc/failoverd/failoverd.toml && ok "the admin's failoverd.toml kept" || bad "failoverd.toml replaced"
@@ -163,10 +212,13 @@ grep -q 'ca_file = "fw.pem"' /etc/failoverd/failoverd.toml && ok "the admin's fa
 # 7. Remove keeps /etc/failoverd; purge removes it.
 apt-get remove -y failoverd >>$apt_log 2>&1 && ok "apt remove" || bad "remove: $(tail -5 $apt_log)"
 [ ! -e /usr/bin/failoverd ] && [ "$(systemctl is-active failoverd)" != active ] && ok "removed and stopped" || bad "after remove: $(systemctl is-active failoverd) $(ls /usr/bin/failoverd 2>&1)"
+[ "$(systemctl is-active failoverd@second)" != active ] && ok "remove stops the instance" || bad "instance after remove: $(systemctl is-active failoverd@second)"
 [ -f /etc/failoverd/failoverd.toml ] && [ -f /etc/failoverd/groups.d/pkg.xml ] && ok "remove keeps /etc/failoverd" || bad "remove took /etc/failoverd: $(ls -R /etc/failoverd 2>&1)"
 apt-get purge -y failoverd >>$apt_log 2>&1 && ok "apt purge" || bad "purge: $(tail -5 $apt_log)"
 [ ! -e /etc/failoverd ] && ok "purge removes /etc/failoverd" || bad "after purge: $(ls -R /etc/failoverd)"
 [ ! -e /var/lib/failoverd ] && [ ! -e /var/lib/private/failoverd ] && ok "purge removes the state directory" || bad "state left: $(ls -d /var/lib/failoverd /var/lib/private/failoverd 2>&1)"
+[ ! -e /var/lib/failoverd-second ] && [ ! -L /var/lib/failoverd-second ] && [ ! -e /var/lib/private/failoverd-second ] \
+    && ok "purge removes the instance's state directory" || bad "instance state left: $(ls -ld /var/lib/failoverd-* /var/lib/private/failoverd-* 2>&1)"
 dpkg-query -W -f '${Status}' failoverd 2>/dev/null | grep -q 'not-installed' || ! dpkg-query -W failoverd >/dev/null 2>&1 \
     && ok "dpkg forgets failoverd" || bad "dpkg status: $(dpkg-query -W -f '${Status}' failoverd)"
 echo done >> $r

@@ -2,7 +2,14 @@
 # Boots systemd/failoverd.service in a real systemd (a Debian container run
 # by systemd-nspawn) and checks what only a real systemd shows: Type=notify
 # start, ICMP under DynamicUser with CAP_NET_RAW alone, reload, a watchdog
-# restart of a stopped daemon, and a clean stop. Root only; scripts/test.sh
+# restart of a stopped daemon, and a clean stop. Then the template
+# systemd/failoverd@.service, booted twice (failoverd@hq, failoverd@branch),
+# each against its own sfos-emulator with its own password: each pushes
+# only to its own firewall, keeps its state in its own directory, is
+# reached by `failoverd -c /etc/failoverd/NAME.toml status|hold`, reloads
+# alone, rates 2.0 or lower in `systemd-analyze security`; a missing
+# settings file or an escaped instance name fails the start with a journal
+# line naming the path. Root only; scripts/test.sh
 # runs it as root after the other tests. The container is a copy of the
 # debootstrapped root scripts/nsroot.sh keeps in target/nsroot/base (made
 # the first time), kept in $FAILOVERD_NSROOT for later runs.
@@ -20,6 +27,9 @@ fi
 cargo build --quiet --locked
 install -D -m 0755 target/debug/failoverd "$root/usr/bin/failoverd"
 install -D -m 0644 systemd/failoverd.service "$root/etc/systemd/system/failoverd.service"
+install -D -m 0644 systemd/failoverd@.service "$root/etc/systemd/system/failoverd@.service"
+cargo build --quiet --locked -p sfos-emulator
+install -D -m 0755 target/debug/sfos-emulator "$root/usr/local/bin/sfos-emulator"
 install -D -m 0644 /dev/null "$root/etc/systemd/system/failoverd.service.d/test.conf"
 printf '[Service]\nWatchdogSec=3s\n' > "$root/etc/systemd/system/failoverd.service.d/test.conf"
 install -d "$root/etc/failoverd/groups.d" "$root/etc/credstore"
@@ -62,15 +72,18 @@ until_true '[ "$(systemctl show -p NRestarts --value failoverd)" -ge 1 ]' && ok 
 until_true 'systemctl is-active -q failoverd' || bad "not active after the watchdog restart"
 systemctl stop failoverd
 [ "$(systemctl show -p Result --value failoverd)" = success ] && ok "clean stop" || bad "stop: $(systemctl show -p Result --value failoverd)"
+/usr/local/bin/failoverd-instances-driver
 echo done >> $r
 systemctl poweroff
 SH
 chmod 0755 "$root/usr/local/bin/failoverd-boot-driver"
+install -m 0755 scripts/systemd-boot-instances.sh "$root/usr/local/bin/failoverd-instances-driver"
 cat > "$root/etc/systemd/system/failoverd-boot-driver.service" <<'UNIT'
 [Unit]
 After=failoverd.service
 [Service]
 Type=oneshot
+TimeoutStartSec=240
 ExecStart=/usr/local/bin/failoverd-boot-driver
 UNIT
 install -d "$root/etc/systemd/system/multi-user.target.wants"
@@ -78,7 +91,7 @@ ln -sf /etc/systemd/system/failoverd.service "$root/etc/systemd/system/multi-use
 ln -sf /etc/systemd/system/failoverd-boot-driver.service "$root/etc/systemd/system/multi-user.target.wants/failoverd-boot-driver.service"
 rm -f "$root/result"
 log=$(mktemp)
-timeout 180 systemd-nspawn --boot --register=no --keep-unit --private-network -D "$root" >"$log" 2>&1 </dev/null || true
+timeout 300 systemd-nspawn --boot --register=no --keep-unit --private-network -D "$root" >"$log" 2>&1 </dev/null || true
 if [ ! -f "$root/result" ] || ! grep -q '^done$' "$root/result"; then
     echo "systemd boot test: the driver did not finish; container log:" >&2
     tail -40 "$log" >&2

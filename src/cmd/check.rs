@@ -25,7 +25,7 @@ pub fn run(path: &Path, online: bool, out: &mut dyn Write, err: &mut dyn Write) 
         let _ = writeln!(err, "{d}");
     }
     let errors = loaded.diagnostics.errors().count();
-    let warnings = loaded.diagnostics.warnings().count();
+    let mut warnings = loaded.diagnostics.warnings().count();
     let Some(plan) = loaded.plan else {
         let _ = writeln!(
             err,
@@ -43,6 +43,8 @@ pub fn run(path: &Path, online: bool, out: &mut dyn Write, err: &mut dyn Write) 
             path.display()
         );
     }
+    // Other instances' files beside this one (docs/service.md).
+    warnings += super::instances::warn(path, &plan, err);
     for g in &plan.groups {
         let _ = writeln!(out, "{}", safety_line(&plan, g));
     }

@@ -5,6 +5,7 @@ pub mod check;
 pub mod control;
 pub mod firewall;
 pub mod import;
+pub mod instances;
 pub mod mail_test;
 pub mod plugin;
 pub mod probe;

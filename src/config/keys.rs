@@ -369,7 +369,8 @@ pub const KEYS: &[Key] = &[
         Text("unset"),
         "The API password inline (warned: prefer password_file or the credential). With neither, the systemd \
          credential firewall.password is read: $CREDENTIALS_DIRECTORY/firewall.password, else the first of \
-         /etc/credstore/, /run/credstore/, /usr/lib/credstore/.",
+         /etc/credstore/, /run/credstore/, /usr/lib/credstore/ (their failoverd-NAME/ subfolder for an instance's \
+         file /etc/failoverd/NAME.toml, as failoverd@NAME reads it).",
     ),
     key(
         Firewall,

@@ -113,8 +113,39 @@ pub fn credential_paths(name: &str, credentials_directory: Option<&Path>) -> Vec
 /// [`credential_paths`]. `Err` says where it looked.
 pub fn read_credential(name: &str) -> Result<(PathBuf, Secret), String> {
     let dir = std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from);
-    let paths = credential_paths(name, dir.as_deref());
-    for p in &paths {
+    first_found(name, &credential_paths(name, dir.as_deref()))
+}
+
+/// As [`read_credential`], for the settings file `settings`: without
+/// `$CREDENTIALS_DIRECTORY`, an instance's file ([`super::instance`])
+/// reads `failoverd-NAME/` in the credstore folders, where
+/// `failoverd@NAME`'s LoadCredential= reads, never the main unit's.
+pub fn read_credential_for(name: &str, settings: &Path) -> Result<(PathBuf, Secret), String> {
+    let dir = std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from);
+    match (&dir, super::instance::name_of(settings)) {
+        (None, Some(instance)) => {
+            let folder = format!("failoverd-{instance}");
+            let paths: Vec<PathBuf> = credential_paths(name, None)
+                .iter()
+                .filter_map(|p| p.parent().map(|d| d.join(&folder).join(name)))
+                .collect();
+            first_found(name, &paths)
+        }
+        _ => first_found(name, &credential_paths(name, dir.as_deref())),
+    }
+}
+
+/// Where an admin installs credential `name` for commands run from a shell
+/// with `settings`: `/etc/credstore/[failoverd-NAME/]name`.
+pub fn credstore_hint(name: &str, settings: &Path) -> String {
+    match super::instance::name_of(settings) {
+        Some(instance) => format!("/etc/credstore/failoverd-{instance}/{name}"),
+        None => format!("/etc/credstore/{name}"),
+    }
+}
+
+fn first_found(name: &str, paths: &[PathBuf]) -> Result<(PathBuf, Secret), String> {
+    for p in paths {
         if p.exists() {
             return read_password_file(p).map(|s| (p.clone(), s));
         }

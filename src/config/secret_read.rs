@@ -5,7 +5,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use super::diag::{Diagnostics, Source};
-use super::secret::{Password, Secret, SecretSource, read_credential, read_password_file};
+use super::secret::{Password, Secret, SecretSource, credstore_hint, read_credential_for, read_password_file};
 use super::toml_read::Table;
 
 /// Reads the password of `t` (`[firewall]` or `[mail]`). An unreadable
@@ -57,7 +57,7 @@ pub fn password(t: &Table<'_, '_>, base: &Path, credential: &str, d: &mut Diagno
                 secret,
             }
         }
-        (None, None) => match read_credential(credential) {
+        (None, None) => match read_credential_for(credential, &src.path) {
             Ok((path, s)) => {
                 warn_if_readable_by_others(src, &path, t.pos, &t.key_path("password"), d);
                 Password {
@@ -70,7 +70,8 @@ pub fn password(t: &Table<'_, '_>, base: &Path, credential: &str, d: &mut Diagno
             }
             Err(e) => {
                 let msg = format!(
-                    "no password or password_file, and {e}: set password_file, or install the credential (LoadCredential= in the unit, or /etc/credstore/{credential})"
+                    "no password or password_file, and {e}: set password_file, or install the credential (LoadCredential= in the unit, or {})",
+                    credstore_hint(credential, &src.path)
                 );
                 d.warn(src, t.pos, &t.key_path("password"), msg);
                 Password {
@@ -114,7 +115,7 @@ pub fn secret_file(t: &Table<'_, '_>, base: &Path, file_key: &str, credential: &
             secret,
         };
     }
-    match read_credential(credential) {
+    match read_credential_for(credential, &src.path) {
         Ok((path, s)) => {
             warn_if_readable_by_others(src, &path, t.pos, &t.key_path(file_key), d);
             Password {
@@ -127,7 +128,8 @@ pub fn secret_file(t: &Table<'_, '_>, base: &Path, file_key: &str, credential: &
         }
         Err(e) => {
             let msg = format!(
-                "no {file_key}, and {e}: set {file_key}, or install the credential (LoadCredential= in the unit, or /etc/credstore/{credential})"
+                "no {file_key}, and {e}: set {file_key}, or install the credential (LoadCredential= in the unit, or {})",
+                credstore_hint(credential, &src.path)
             );
             d.warn(src, t.pos, &t.key_path(file_key), msg);
             Password {

@@ -84,7 +84,11 @@ pub const MAX_SOCKET_PATH: usize = 107;
 fn state_dir(top: &Table<'_, '_>, base: &Path, d: &mut Diagnostics) -> PathBuf {
     let (dir, pos) = match top.string(d, "state_dir") {
         Some(s) => (base.join(s.value), s.pos),
-        None => (default_state_dir(), top.pos),
+        None => {
+            let dir = default_state_dir();
+            unset_under_unit(top, &dir, d);
+            (dir, top.pos)
+        }
     };
     let socket = crate::control::socket_path(&dir);
     let len = socket.as_os_str().len();
@@ -98,6 +102,26 @@ fn state_dir(top: &Table<'_, '_>, base: &Path, d: &mut Diagnostics) -> PathBuf {
         d.error(top.src(), pos, "state_dir", msg);
     }
     dir
+}
+
+/// A warning when `state_dir` is unset and systemd's `$STATE_DIRECTORY`
+/// (as `failoverd@NAME` sets it) is not the folder commands run from a
+/// shell look in: they would not find this daemon (docs/service.md, "One
+/// failoverd per firewall").
+fn unset_under_unit(top: &Table<'_, '_>, dir: &Path, d: &mut Diagnostics) {
+    let shell = Path::new("/var/lib/failoverd");
+    if dir == shell {
+        return;
+    }
+    let msg = format!(
+        "state_dir is not set: this run keeps its state in {} (systemd's StateDirectory=), but commands run \
+         from a shell with -c {} look in {}: set state_dir = \"{}\"",
+        dir.display(),
+        top.src().path.display(),
+        shell.display(),
+        dir.display()
+    );
+    d.warn(top.src(), top.pos, "state_dir", msg);
 }
 
 /// `$STATE_DIRECTORY` (its first entry) if set, else `/var/lib/failoverd`.
