@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod client;
+pub mod compare;
 pub mod decide;
 pub mod guard;
 pub mod read;
