@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use super::client::{Client, ClientConfig, SendError, Tls};
 use super::decide::Want;
+use super::read::{FwGroup, ReadError};
 use super::request::{self, Action, Condition, GroupDetail, Login, Operation, Spelling};
 use super::response::{self, Reply, Verdict};
 use super::slot::Class;
@@ -181,9 +182,22 @@ impl Api {
 
     /// The read-only Get: the reply, or the answer that says why not.
     pub async fn get(&self) -> Result<Reply, Answer> {
+        self.get_groups().await.map(|(reply, _)| reply)
+    }
+
+    /// The read-only Get, with the firewall's group definitions read from
+    /// the same reply (src/firewall/read.rs): the Get's outcome judges the
+    /// API's health; the definitions, or why they cannot be read, are
+    /// compared with the files (src/firewall/compare.rs).
+    pub async fn get_groups(&self) -> Result<(Reply, Result<Vec<FwGroup>, ReadError>), Answer> {
         let xml = request::get(&self.login(), self.api_version.as_deref());
         let body = self.client.send(&xml).await.map_err(|e| classify(Err(e)))?;
-        let reply = response::parse(&body).map_err(|why| Answer {
+        let reply = Self::judge_get(&body)?;
+        Ok((reply, super::read::groups(&body)))
+    }
+
+    fn judge_get(body: &str) -> Result<Reply, Answer> {
+        let reply = response::parse(body).map_err(|why| Answer {
             class: Class::Transient(why.clone()),
             text: why,
         })?;
