@@ -343,3 +343,33 @@ fn hold_line(group: &str, dur: Duration, hold: &serde_json::Value) -> String {
         )
     }
 }
+
+/// `failoverd sync` through the running daemon: it runs the sync as the
+/// command would, beside its pushes, and answers with the lines.
+pub fn sync_via_daemon(
+    plan: &Plan,
+    group: Option<&str>,
+    changed_only: bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
+    let req = Request::Sync {
+        group: group.map(str::to_string),
+        changed_only,
+    };
+    let reply = match ask(&plan.settings.state_dir, &req, PUSH_TIMEOUT, err) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    if !reply.ok {
+        let _ = writeln!(err, "failoverd: {}", reply.error.unwrap_or_default());
+        return exit::FAILED;
+    }
+    match serde_json::from_value::<crate::firewall::sync::Outcome>(reply.body) {
+        Ok(outcome) => super::firewall::print_sync(&outcome, out, err),
+        Err(e) => {
+            let _ = writeln!(err, "failoverd: the daemon's answer cannot be read: {e}");
+            exit::FAILED
+        }
+    }
+}

@@ -159,10 +159,6 @@ pub async fn serve<C: Check>(plan: Plan, deps: Deps<C>, shutdown: impl Future<Ou
     shell.pair_apply().await;
     let effects = shell.core.start();
     shell.perform(effects);
-    if shell.core.plan().settings.ha.is_none() {
-        // With [ha], the role's arrival started it (active) or not.
-        shell.reads.sync(&shell.core);
-    }
     tracing::info!(
         groups = shell.core.plan().groups.len(),
         streams = shell.core.engine().streams().len(),
@@ -252,11 +248,11 @@ impl<C: Check> Shell<C> {
                     self.perform(e);
                 }
                 Some((req, reply)) = i.control.recv() => self.control(req, reply),
-                Some((group, hash)) = i.synced.recv() => self.core.synced(group, hash),
+                Some((group, answer)) = i.synced.recv() => self.core.synced(group, answer),
                 Some(read) = i.walks.recv() => {
                     let e = match read {
                         Read::Walk(walk) => self.core.walked(walk, Clocks::now()),
-                        Read::Got(got) => self.core.api_got(got, Clocks::now()),
+                        Read::Got(got, defs) => self.core.api_got(got, defs, Clocks::now()),
                     };
                     self.perform(e);
                 }
@@ -337,6 +333,11 @@ impl<C: Check> Shell<C> {
                 }
                 Effect::Mail(event) => self.mailer.send(*event),
                 Effect::Notify(line) => self.notifier.send(&line),
+                Effect::Define(groups) => self.reads.define(&self.core, groups),
+                Effect::Sync { to, group, changed_only } => {
+                    let reply = self.replies.remove(&to);
+                    self.reads.manual(&self.core, group, changed_only, reply);
+                }
                 Effect::Reply { to, reply } => {
                     if let Some(tx) = self.replies.remove(&to) {
                         let _ = tx.send(reply);

@@ -6,12 +6,13 @@
 //! the new at once) and at shutdown. The walk runs apart from the loop, so
 //! a slow or dead agent delays no probe, push or mail.
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::core::Core;
 use crate::config::Plan;
+use crate::control::Reply;
 use crate::firewall::api::Api;
 
 pub struct Reads {
@@ -19,8 +20,10 @@ pub struct Reads {
     api: Option<Api>,
     next_get: Instant,
     get: Option<JoinHandle<()>>,
-    sync: Option<JoinHandle<()>>,
-    /// Definitions the sync got accepted, with their hashes, for the core.
+    /// Syncs under way (`sync = true`'s and those `failoverd sync` asked
+    /// for), each sending one group after the other.
+    syncs: Vec<JoinHandle<()>>,
+    /// Definitions `sync = true` got accepted, with the answer, for the core.
     synced: mpsc::UnboundedSender<(String, String)>,
     walker: Option<JoinHandle<()>>,
     /// Each walk's and each Get's outcome, for the core.
@@ -61,7 +64,7 @@ impl Reads {
             api: api_for(plan),
             next_get: Instant::now(),
             get: None,
-            sync: None,
+            syncs: Vec::new(),
             synced,
             walker: plan.settings.snmp.clone().map(|s| walker(s, walks.clone())),
             walks,
@@ -76,7 +79,7 @@ impl Reads {
     /// once.
     pub fn reload(&mut self, plan: &Plan, api: Option<Api>, fresh: bool, walk: bool) {
         if fresh {
-            for task in [self.get.take(), self.sync.take()].into_iter().flatten() {
+            for task in self.get.take().into_iter().chain(self.syncs.drain(..)) {
                 task.abort();
             }
             self.next_get = Instant::now();
@@ -101,48 +104,55 @@ impl Reads {
         self.next_get = crate::time::mono_add(now, plan.settings.firewall.check_every);
         let running = self.get.as_ref().is_some_and(|t| !t.is_finished());
         if let Some(api) = self.api.clone().filter(|_| !running) {
-            let groups = plan.groups.iter().map(|g| g.name().to_string()).collect();
-            self.get = Some(super::api_check::spawn(api, groups, self.walks.clone()));
+            let defs = plan.groups.iter().map(|g| g.def.clone()).collect();
+            self.get = Some(super::api_check::spawn(api, defs, self.walks.clone()));
         }
     }
 
-    /// `sync = true`: sends the definitions that changed since the firewall
-    /// last accepted them from failoverd (a sync still running stops first),
-    /// when the core allows it (a standby syncs nothing).
+    /// A standby sends nothing: syncs under way stop when the host
+    /// becomes standby.
     pub fn sync(&mut self, core: &Core) {
-        let (plan, state) = (core.plan(), core.state());
         if !core.may_sync() {
-            // Became standby: a sync under way stops, no request follows.
-            if let Some(old) = self.sync.take() {
+            for old in self.syncs.drain(..) {
                 old.abort();
             }
+        }
+    }
+
+    /// `sync = true`: sends `groups`' definitions (the core chose them),
+    /// beside any sync still under way.
+    pub fn define(&mut self, core: &Core, groups: Vec<String>) {
+        self.syncs.retain(|t| !t.is_finished());
+        let Some(api) = self.api.clone().filter(|_| core.may_sync()) else { return };
+        let dry = core.plan().settings.firewall.dry_run;
+        let task = super::api_check::spawn_sync(api, groups, dry, self.synced.clone());
+        self.syncs.push(task);
+    }
+
+    /// A `failoverd sync` routed through the daemon: run as the command
+    /// would (src/firewall/sync.rs), its outcome the reply.
+    pub fn manual(&mut self, core: &Core, group: Option<String>, changed_only: bool, reply: Option<oneshot::Sender<Reply>>) {
+        self.syncs.retain(|t| !t.is_finished());
+        let Some(api) = self.api.clone() else {
+            let _ = reply.map(|r| r.send(Reply::err("the daemon has no firewall password to send with")));
             return;
-        }
-        if !plan.settings.firewall.sync {
-            return;
-        }
-        let Some(api) = self.api.clone() else { return };
-        let fw = state.firewalls.get(&plan.settings.firewall.url);
-        let changed: Vec<(String, String)> = plan
-            .groups
-            .iter()
-            .filter_map(|g| api.definition_hash(g.name()).map(|h| (g.name().to_string(), h)))
-            .filter(|(g, h)| fw.and_then(|f| f.sync_hashes.get(g)) != Some(h))
-            .collect();
-        if let Some(old) = self.sync.take() {
-            old.abort();
-        }
-        if !changed.is_empty() {
-            let dry = plan.settings.firewall.dry_run;
-            self.sync = Some(super::api_check::spawn_sync(api, changed, dry, self.synced.clone()));
-        }
+        };
+        let plan = core.plan();
+        let defs: Vec<_> = plan.groups.iter().map(|g| g.def.clone()).collect();
+        let dry = plan.settings.firewall.dry_run;
+        self.syncs.push(tokio::spawn(async move {
+            let outcome = crate::firewall::sync::run(&api, &defs, group.as_deref(), changed_only, dry).await;
+            for l in &outcome.lines {
+                tracing::info!(GROUP = %l.group, EVENT = "sync", ok = l.ok, "failoverd sync: {}: {}", l.group, l.text);
+            }
+            let body = serde_json::to_value(&outcome).unwrap_or_default();
+            let _ = reply.map(|r| r.send(Reply::ok(body)));
+        }));
     }
 
     pub fn stop(&mut self) {
-        for task in [self.get.take(), self.sync.take(), self.walker.take()]
-            .into_iter()
-            .flatten()
-        {
+        let tasks = [self.get.take(), self.walker.take()].into_iter().flatten();
+        for task in tasks.chain(self.syncs.drain(..)) {
             task.abort();
         }
     }

@@ -168,11 +168,6 @@ impl Api {
         }
     }
 
-    /// The hash of `group`'s definition as sync sends it (no credentials).
-    pub fn definition_hash(&self, group: &str) -> Option<String> {
-        Some(hash_of(&self.detail(group)?, self.spelling))
-    }
-
     /// The reply body of a read-only Get of every record of `entity`, or
     /// the answer that says why there is none (transport, TLS, HTTP).
     pub async fn get_body(&self, entity: request::Entity) -> Result<String, Answer> {
@@ -222,38 +217,6 @@ impl Api {
     pub fn fingerprint(&self) -> Option<String> {
         self.client.presented_fingerprint()
     }
-}
-
-/// The hash `sync` compares: of the Add document for `detail` in
-/// `spelling`, without credentials.
-fn hash_of(detail: &GroupDetail<'_>, spelling: Spelling) -> String {
-    let nobody = Secret::new("");
-    let login = Login {
-        username: "",
-        password: &nobody,
-    };
-    let xml = request::set(&login, None, detail, Operation::Add, spelling);
-    let digest = ring::digest::digest(&ring::digest::SHA256, xml.as_bytes());
-    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The hash `sync` will compare for the group file definition `g` sent in
-/// `spelling`: what `import` records for a definition it read from the
-/// firewall, so that `sync --changed-only` leaves it alone.
-pub fn sync_hash(g: &GroupDef, spelling: settings::Spelling) -> String {
-    let d = definition(g);
-    let detail = GroupDetail {
-        name: &g.name,
-        members: &d.members,
-        mail: d.mail,
-        failback: d.failback,
-        conditions: &d.conditions,
-    };
-    let spelling = match spelling {
-        settings::Spelling::Sfos19 => Spelling::Sfos19,
-        settings::Spelling::Sfos17 => Spelling::Sfos17,
-    };
-    hash_of(&detail, spelling)
 }
 
 /// Classifies a call's result (docs/firewall-api.md, Answer classes).

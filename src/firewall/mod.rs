@@ -11,4 +11,5 @@ pub mod read;
 pub mod request;
 pub mod response;
 pub mod slot;
+pub mod sync;
 pub mod view;

@@ -14,6 +14,7 @@
 
 pub mod api_health;
 mod control;
+pub mod definitions;
 mod firewall_view;
 pub mod history;
 mod page_view;
@@ -66,6 +67,15 @@ pub enum Effect {
     Reply {
         to: ReplyTo,
         reply: Reply,
+    },
+    /// `sync = true`: send these groups' definitions (docs/definitions.md).
+    Define(Vec<String>),
+    /// A `failoverd sync` routed through the daemon: run it, and reply to
+    /// `to` with its outcome.
+    Sync {
+        to: ReplyTo,
+        group: Option<String>,
+        changed_only: bool,
     },
 }
 
@@ -125,6 +135,8 @@ pub struct Core {
     view: Option<crate::firewall::view::View>,
     /// The firewall API's health and its episode (carried across reloads).
     api: api_health::ApiHealth,
+    /// The definitions on the firewall against the files (periodic Get).
+    definitions: definitions::Definitions,
     /// How the last load of the settings went.
     config: reload::ConfigLoad,
     effects: Vec<Effect>,
@@ -162,6 +174,7 @@ impl Core {
             decide_soon: false,
             history,
             api: api_health::ApiHealth::default(),
+            definitions: definitions::Definitions::default(),
             config: reload::ConfigLoad::applied(clocks.wall),
             effects: Vec::new(),
         }
@@ -294,12 +307,6 @@ impl Core {
             let summary = self.firewall_summary(&e.group);
             self.mail(event.with_firewall(summary));
         }
-    }
-
-    /// The daemon's own sync got `group`'s definition accepted.
-    pub fn synced(&mut self, group: String, hash: String) {
-        self.firewall_mut().sync_hashes.insert(group, hash);
-        self.dirty = true;
     }
 
     /// Every 100 ms: holds that ended, groups armed again, the decisions,

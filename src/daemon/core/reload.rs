@@ -58,6 +58,8 @@ impl Core {
             new.adopt(old);
         }
         self.view = view;
+        let names: Vec<&str> = plan.groups.iter().map(|g| g.name()).collect();
+        self.definitions.reloaded(&names, url_same);
         self.plan = plan;
         self.engine = engine;
         self.pushes = pushes;
