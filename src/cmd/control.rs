@@ -167,6 +167,9 @@ pub fn render(s: &Status) -> String {
         if let Some(p) = &g.last_push {
             t += &format!("  last push: {} -> {}\n", p.push, p.answer);
         }
+        if let Some(d) = &g.definition {
+            t += &format!("  definition on the firewall: {d}\n");
+        }
         if let Some(n) = g.firewall.as_ref().and_then(|f| f.not_honoured.as_deref()) {
             t += &format!("  NOT HONOURED: {n}, but the tunnel table does not show it\n");
         }
@@ -218,6 +221,9 @@ pub fn render(s: &Status) -> String {
             Some(e) => t += &format!("snmp: the tunnel table cannot be read: {e}\n"),
             None => t += &format!("snmp: tunnel table read at {}\n", when(snmp.last_read)),
         }
+    }
+    if let Some(why) = &s.definitions_problem {
+        t += &format!("definitions: not compared at the last Get: {why}\n");
     }
     for p in &s.problems {
         t += &format!("problem: {p}\n");

@@ -215,6 +215,12 @@ impl Core {
                     .collect(),
             }),
             page: self.plan.settings.metrics,
+            definitions: self
+                .plan
+                .groups
+                .iter()
+                .filter_map(|g| Some((g.name(), self.definitions.verdict(g.name())?.in_step())))
+                .collect(),
         };
         crate::daemon::metrics::render(&self.engine, &extra)
     }
