@@ -130,7 +130,10 @@ fn each_field_changed_alone_is_named_both_ways() {
     let cases: [(Edit, &str); 4] = [
         (|d| d.members.reverse(), "members: file A, B, firewall B, A"),
         (|d| d.mail = false, "mail notification: file Enable, firewall Disable"),
-        (|d| d.failback = Some(true), "automatic failback: file Disable, firewall Enable"),
+        (
+            |d| d.failback = Some(true),
+            "automatic failback: file Disable, firewall Enable",
+        ),
         (
             |d| d.conditions[1].1 = Some(8443),
             "conditions: file PING, TCP 443, firewall PING, TCP 8443",
@@ -140,7 +143,10 @@ fn each_field_changed_alone_is_named_both_ways() {
         s.emu.add_group(hq(), true);
         assert!(s.emu.edit_group("HQ", edit));
         let (out, err) = online(&s);
-        assert!(out.contains(&format!("online: definition HQ: differs: {words}\n")), "{words}: {out}");
+        assert!(
+            out.contains(&format!("online: definition HQ: differs: {words}\n")),
+            "{words}: {out}"
+        );
         assert!(out.contains("online: definition BR: in step\n"), "{out}");
         assert!(
             err.contains("online: warning: group HQ: differs:")
@@ -164,7 +170,10 @@ fn a_group_deleted_added_or_renamed_in_case_on_the_firewall() {
         true,
     );
     let (out, err) = online(&s);
-    assert!(out.contains("online: definition BR: missing on the firewall\n"), "{out}");
+    assert!(
+        out.contains("online: definition BR: missing on the firewall\n"),
+        "{out}"
+    );
     assert!(
         err.contains("group Lab is defined on the firewall but in no group file"),
         "{err}"
@@ -179,7 +188,10 @@ fn a_group_deleted_added_or_renamed_in_case_on_the_firewall() {
         true,
     );
     let (out, err) = online(&s);
-    assert!(out.contains("online: definition HQ: differs: name: file HQ, firewall hq\n"), "{out}");
+    assert!(
+        out.contains("online: definition HQ: differs: name: file HQ, firewall hq\n"),
+        "{out}"
+    );
     assert!(err.contains("rename the group"), "{err}");
     let (code, out, err) = cli(&["sync", "--changed-only"], &s.config());
     assert_eq!(code, 1, "{out}{err}");
@@ -198,16 +210,28 @@ fn sync_changed_only_sends_exactly_the_groups_that_differ_now() {
     let (code, out, err) = cli(&["sync", "--changed-only"], &s.config());
     assert_eq!(code, 0, "{err}");
     assert!(out.starts_with("HQ: unchanged\nBR: updated: 200"), "{out}");
-    assert!(err.contains("BR: differs: mail notification: file Disable, firewall Enable"), "{err}");
+    assert!(
+        err.contains("BR: differs: mail notification: file Disable, firewall Enable"),
+        "{err}"
+    );
     assert_eq!(
         s.sent(),
-        [("BR".to_string(), ActionKind::Add), ("BR".to_string(), ActionKind::Update)],
+        [
+            ("BR".to_string(), ActionKind::Add),
+            ("BR".to_string(), ActionKind::Update)
+        ],
         "Add, 502, then Update"
     );
-    assert!(!s.emu.definitions()["BR"].mail, "the file's definition is on the firewall");
+    assert!(
+        !s.emu.definitions()["BR"].mail,
+        "the file's definition is on the firewall"
+    );
     let (code, out, _) = cli(&["sync", "--changed-only"], &s.config());
     assert_eq!((code, out.as_str()), (0, "HQ: unchanged\nBR: unchanged\n"));
-    assert!(!s.dir.path().join("state").exists(), "sync keeps nothing in the state directory");
+    assert!(
+        !s.dir.path().join("state").exists(),
+        "sync keeps nothing in the state directory"
+    );
 }
 
 /// A record that cannot be read, or a name twice: no comparison, nothing
@@ -218,7 +242,9 @@ fn a_reply_that_cannot_be_compared_sends_nothing() {
     assert!(s.emu.edit_group("HQ", |d| d.members.reverse()));
     let missing = "<GroupDetail><Name>X</Name><MailNotification>Enable</MailNotification></GroupDetail>".to_string();
     let unknown_value = "<GroupDetail><Name>Y</Name><MemberConnections><Connection>Q</Connection></MemberConnections><MailNotification>maybe</MailNotification></GroupDetail>".to_string();
-    let twice = "<GroupDetail><Name>BR</Name><MemberConnections><Connection>C</Connection></MemberConnections></GroupDetail>".to_string();
+    let twice =
+        "<GroupDetail><Name>BR</Name><MemberConnections><Connection>C</Connection></MemberConnections></GroupDetail>"
+            .to_string();
     for (records, why) in [
         (vec![missing], "MemberConnections"),
         (vec![unknown_value], "maybe"),
@@ -226,20 +252,30 @@ fn a_reply_that_cannot_be_compared_sends_nothing() {
     ] {
         s.emu.set_extra_records(records);
         let (_, err) = online(&s);
-        assert!(err.contains("online: warning: the definitions were not compared"), "{err}");
+        assert!(
+            err.contains("online: warning: the definitions were not compared"),
+            "{err}"
+        );
         assert!(err.contains(why), "{why}: {err}");
         let (code, out, err) = cli(&["sync", "--changed-only"], &s.config());
         assert_eq!((code, out.as_str()), (1, ""), "{err}");
         assert!(err.contains("nothing sent") && err.contains(why), "{err}");
     }
-    assert!(s.sent().is_empty(), "never a push on an unreadable reply: {:?}", s.sent());
+    assert!(
+        s.sent().is_empty(),
+        "never a push on an unreadable reply: {:?}",
+        s.sent()
+    );
     // Unknown fields are ignored: a record with one more element compares.
     s.emu.set_extra_records(vec![
         "<GroupDetail><Name>Z</Name><MemberConnections><Connection>Q</Connection></MemberConnections><Colour>red</Colour></GroupDetail>".into(),
     ]);
     let (out, err) = online(&s);
     assert!(out.contains("online: definition HQ: differs: members"), "{out}");
-    assert!(err.contains("group Z is defined on the firewall but in no group file"), "{err}");
+    assert!(
+        err.contains("group Z is defined on the firewall but in no group file"),
+        "{err}"
+    );
 }
 
 /// A Get the firewall refuses is no comparison either.
@@ -250,7 +286,10 @@ fn a_refused_get_sends_nothing() {
     s.emu.set_fault(Fault::LoginFailure);
     let (code, out, err) = cli(&["sync", "--changed-only"], &s.config());
     assert_eq!((code, out.as_str()), (1, ""), "{err}");
-    assert!(err.contains("the Get was not accepted") && err.contains("nothing sent"), "{err}");
+    assert!(
+        err.contains("the Get was not accepted") && err.contains("nothing sent"),
+        "{err}"
+    );
     s.emu.clear_faults();
     assert!(s.sent().is_empty());
 }
@@ -274,6 +313,10 @@ fn import_on_a_fresh_machine_leaves_the_state_directory_alone() {
     assert_eq!(code, 0, "{err}");
     assert!(s.dir.path().join("groups.d/HQ.xml").exists(), "{err}");
     let state = s.dir.path().join("state");
-    assert!(entries(&state).is_empty(), "import left {:?} in the state directory", entries(&state));
+    assert!(
+        entries(&state).is_empty(),
+        "import left {:?} in the state directory",
+        entries(&state)
+    );
     assert!(!err.contains("sync hashes"), "{err}");
 }

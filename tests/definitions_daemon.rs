@@ -68,7 +68,12 @@ fn metrics(port: u16) -> String {
 }
 
 /// Mails until one names `kind`; every mail read is kept in `got`.
-fn until_mail(rt: &tokio::runtime::Runtime, smtp: &mut mailutil::Mailin, kind: &str, got: &mut Vec<mailutil::Received>) -> String {
+fn until_mail(
+    rt: &tokio::runtime::Runtime,
+    smtp: &mut mailutil::Mailin,
+    kind: &str,
+    got: &mut Vec<mailutil::Received>,
+) -> String {
     loop {
         if let Some(m) = got
             .iter()
@@ -136,7 +141,10 @@ fn an_edit_on_the_firewall_is_mailed_once_with_both_sides_and_its_end() {
     let page = metrics(r.http);
     assert!(page.contains("failoverd_definition_in_step{group=\"G\"} 0"), "{page}");
     let json = daemonutil::http_get(r.http, "GET", "/status");
-    assert!(json.contains("\"definition\":\"differs: members: file A, B, firewall B, A\""), "{json}");
+    assert!(
+        json.contains("\"definition\":\"differs: members: file A, B, firewall B, A\""),
+        "{json}"
+    );
 
     // Several Gets later: still one mail for the episode.
     r.d.until_logged("definition on the firewall differs", Duration::from_secs(5));
@@ -148,11 +156,19 @@ fn an_edit_on_the_firewall_is_mailed_once_with_both_sides_and_its_end() {
     until_mail(&r.rt, &mut smtp, "DefinitionInStep", &mut got);
     let differs = got
         .iter()
-        .filter(|m| m.header("X-Failoverd-Event").unwrap_or_default().contains("DefinitionDiffers"))
+        .filter(|m| {
+            m.header("X-Failoverd-Event")
+                .unwrap_or_default()
+                .contains("DefinitionDiffers")
+        })
         .count();
     assert_eq!(differs, 1, "once per episode");
     status_with(&r.config, "definition on the firewall: in step");
-    assert!(sent(&r.emu).is_empty(), "without sync = true nothing is sent: {:?}", sent(&r.emu));
+    assert!(
+        sent(&r.emu).is_empty(),
+        "without sync = true nothing is sent: {:?}",
+        sent(&r.emu)
+    );
 }
 
 #[test]
@@ -171,7 +187,11 @@ fn sync_true_puts_an_edited_or_deleted_group_right_and_says_so() {
         r.emu.definitions().contains_key("G").then_some(String::new())
     });
     assert_eq!(sent(&r.emu).last(), Some(&ActionKind::Add));
-    assert!(!r.d.log_text().contains("DefinitionDiffers"), "put right, not mailed: {}", r.d.log_text());
+    assert!(
+        !r.d.log_text().contains("DefinitionDiffers"),
+        "put right, not mailed: {}",
+        r.d.log_text()
+    );
 }
 
 #[test]
@@ -181,7 +201,8 @@ fn a_reply_that_cannot_be_compared_advances_nothing_and_sends_nothing() {
     assert!(r.emu.edit_group("G", |d| d.members.reverse()));
     // The same reply also holds G twice: it cannot be compared.
     r.emu.set_extra_records(vec![
-        "<GroupDetail><Name>G</Name><MemberConnections><Connection>A</Connection></MemberConnections></GroupDetail>".into(),
+        "<GroupDetail><Name>G</Name><MemberConnections><Connection>A</Connection></MemberConnections></GroupDetail>"
+            .into(),
     ]);
     let out = status_with(&r.config, "definitions: not compared at the last Get");
     assert!(out.contains("G more than once"), "{out}");
@@ -207,7 +228,10 @@ fn failoverd_sync_goes_through_the_running_daemon() {
     let (code, out, err) = cli(&["sync", "--changed-only", "--group", "G"], &r.config);
     assert_eq!(code, 0, "{err}");
     assert!(out.starts_with("G: updated: 200"), "{out}");
-    assert!(err.contains("G: differs: mail notification: file Enable, firewall Disable"), "{err}");
+    assert!(
+        err.contains("G: differs: mail notification: file Enable, firewall Disable"),
+        "{err}"
+    );
     r.d.until_logged("failoverd sync: G: updated: 200", Duration::from_secs(5));
     assert!(r.emu.definitions()["G"].mail);
     let (code, out, err) = cli(&["sync", "--group", "Nope"], &r.config);

@@ -372,7 +372,8 @@ pub fn sync_via_daemon(
         return exit::FAILED;
     }
     match serde_json::from_value::<crate::firewall::sync::Outcome>(reply.body) {
-        Ok(outcome) => super::firewall::print_sync(&outcome, out, err),
+        Ok(outcome) if outcome.print(out, err) => exit::OK,
+        Ok(_) => exit::FAILED,
         Err(e) => {
             let _ = writeln!(err, "failoverd: the daemon's answer cannot be read: {e}");
             exit::FAILED

@@ -213,22 +213,11 @@ pub fn sync(path: &Path, only: Option<&str>, changed_only: bool, out: &mut dyn W
     let defs: Vec<_> = plan.groups.iter().map(|g| g.def.clone()).collect();
     let dry = plan.settings.firewall.dry_run;
     let outcome = rt.block_on(crate::firewall::sync::run(&api, &defs, only, changed_only, dry));
-    print_sync(&outcome, out, err)
-}
-
-/// A sync's lines on stdout, what differed and why nothing was sent on
-/// stderr; the exit code.
-pub fn print_sync(outcome: &crate::firewall::sync::Outcome, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
-    for note in &outcome.notes {
-        let _ = writeln!(err, "{note}");
+    if outcome.print(out, err) {
+        exit::OK
+    } else {
+        exit::FAILED
     }
-    for l in &outcome.lines {
-        let _ = writeln!(out, "{}: {}", l.group, l.text);
-    }
-    if let Some(why) = &outcome.failed {
-        let _ = writeln!(err, "failoverd: {why}");
-    }
-    if outcome.ok() { exit::OK } else { exit::FAILED }
 }
 
 /// The online part of `check`: the read-only Get, the certificate the
@@ -293,7 +282,9 @@ fn definitions(
             continue;
         }
         let fix = if v.sendable() {
-            format!("failoverd sync --group {g} sends the file's; failoverd import --group {g} --force takes the firewall's")
+            format!(
+                "failoverd sync --group {g} sends the file's; failoverd import --group {g} --force takes the firewall's"
+            )
         } else {
             "rename the group in its file or on the firewall, so both spell it alike".to_string()
         };

@@ -334,7 +334,11 @@ impl<C: Check> Shell<C> {
                 Effect::Mail(event) => self.mailer.send(*event),
                 Effect::Notify(line) => self.notifier.send(&line),
                 Effect::Define(groups) => self.reads.define(&self.core, groups),
-                Effect::Sync { to, group, changed_only } => {
+                Effect::Sync {
+                    to,
+                    group,
+                    changed_only,
+                } => {
                     let reply = self.replies.remove(&to);
                     self.reads.manual(&self.core, group, changed_only, reply);
                 }

@@ -123,7 +123,9 @@ impl Reads {
     /// beside any sync still under way.
     pub fn define(&mut self, core: &Core, groups: Vec<String>) {
         self.syncs.retain(|t| !t.is_finished());
-        let Some(api) = self.api.clone().filter(|_| core.may_sync()) else { return };
+        let Some(api) = self.api.clone().filter(|_| core.may_sync()) else {
+            return;
+        };
         let dry = core.plan().settings.firewall.dry_run;
         let task = super::api_check::spawn_sync(api, groups, dry, self.synced.clone());
         self.syncs.push(task);
@@ -131,7 +133,13 @@ impl Reads {
 
     /// A `failoverd sync` routed through the daemon: run as the command
     /// would (src/firewall/sync.rs), its outcome the reply.
-    pub fn manual(&mut self, core: &Core, group: Option<String>, changed_only: bool, reply: Option<oneshot::Sender<Reply>>) {
+    pub fn manual(
+        &mut self,
+        core: &Core,
+        group: Option<String>,
+        changed_only: bool,
+        reply: Option<oneshot::Sender<Reply>>,
+    ) {
         self.syncs.retain(|t| !t.is_finished());
         let Some(api) = self.api.clone() else {
             let _ = reply.map(|r| r.send(Reply::err("the daemon has no firewall password to send with")));

@@ -38,6 +38,21 @@ impl Outcome {
     pub fn ok(&self) -> bool {
         self.failed.is_none() && self.lines.iter().all(|l| l.ok)
     }
+
+    /// The lines on `out`; what differed and why nothing was sent on
+    /// `err`. Returns [`ok`](Self::ok).
+    pub fn print(&self, out: &mut dyn std::io::Write, err: &mut dyn std::io::Write) -> bool {
+        for note in &self.notes {
+            let _ = writeln!(err, "{note}");
+        }
+        for l in &self.lines {
+            let _ = writeln!(out, "{}: {}", l.group, l.text);
+        }
+        if let Some(why) = &self.failed {
+            let _ = writeln!(err, "failoverd: {why}");
+        }
+        self.ok()
+    }
 }
 
 /// What to do with one chosen group.
@@ -49,7 +64,12 @@ enum Step {
 
 /// The steps for `chosen`: all sent, or (`changed_only`) those that
 /// differ now; `Err` when no comparison could be made.
-async fn steps(api: &Api, chosen: &[&GroupDef], changed_only: bool, notes: &mut Vec<String>) -> Result<Vec<Step>, String> {
+async fn steps(
+    api: &Api,
+    chosen: &[&GroupDef],
+    changed_only: bool,
+    notes: &mut Vec<String>,
+) -> Result<Vec<Step>, String> {
     if !changed_only {
         return Ok(chosen.iter().map(|_| Step::Send).collect());
     }

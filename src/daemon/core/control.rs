@@ -65,7 +65,11 @@ impl Core {
                     "this host is standby: it sends the firewall nothing; run failoverd sync on the active host",
                 ),
                 _ => {
-                    self.effects.push(Effect::Sync { to, group, changed_only });
+                    self.effects.push(Effect::Sync {
+                        to,
+                        group,
+                        changed_only,
+                    });
                     return self.take();
                 }
             },

@@ -46,7 +46,8 @@ pub struct Definitions {
 /// What one Get's comparison asks for.
 #[derive(Debug, PartialEq)]
 pub enum Step {
-    Event(Event),
+    /// Boxed: an event is large.
+    Event(Box<Event>),
     /// `sync = true`: send this group's definition.
     Send(String),
 }
@@ -92,8 +93,7 @@ impl Definitions {
     /// them for another firewall), and every streak starts again (a file
     /// may have changed); an episode stays until its group is in step.
     pub fn reloaded(&mut self, groups: &[&str], same_firewall: bool) {
-        self.groups
-            .retain(|g, _| same_firewall && groups.contains(&g.as_str()));
+        self.groups.retain(|g, _| same_firewall && groups.contains(&g.as_str()));
         for t in self.groups.values_mut() {
             t.streak = 0;
             t.sent = None;
@@ -115,37 +115,63 @@ impl Track {
             self.streak = 0;
             self.sent = None;
             if before.as_ref().is_some_and(|b| !b.in_step()) {
-                tracing::info!(GROUP = group, EVENT = "definition", "{group}: definition in step with its file");
+                tracing::info!(
+                    GROUP = group,
+                    EVENT = "definition",
+                    "{group}: definition in step with its file"
+                );
             }
-            return std::mem::take(&mut self.episode).then(|| Step::Event(in_step(group, wall)));
+            return std::mem::take(&mut self.episode).then(|| Step::Event(Box::new(in_step(group, wall))));
         }
         self.streak += 1;
         if before.as_ref() != Some(&verdict) {
-            tracing::warn!(GROUP = group, EVENT = "definition", streak = self.streak, "{group}: definition on the firewall {}", verdict.describe());
+            tracing::warn!(
+                GROUP = group,
+                EVENT = "definition",
+                streak = self.streak,
+                "{group}: definition on the firewall {}",
+                verdict.describe()
+            );
         }
         if self.streak < 2 || self.episode {
             return None;
         }
         if sync && verdict.sendable() && self.sent.is_none() {
             self.sent = Some((wall, None));
-            tracing::warn!(GROUP = group, EVENT = "definition_sync", "{group}: definition {} at two Gets in a row: sync = true sends the file's definition", verdict.describe());
+            tracing::warn!(
+                GROUP = group,
+                EVENT = "definition_sync",
+                "{group}: definition {} at two Gets in a row: sync = true sends the file's definition",
+                verdict.describe()
+            );
             return Some(Step::Send(group.to_string()));
         }
         if sync && verdict.sendable() && self.streak < 4 {
             return None;
         }
         self.episode = true;
-        Some(Step::Event(differs(group, &verdict, self.sent.is_some(), wall)))
+        Some(Step::Event(Box::new(differs(
+            group,
+            &verdict,
+            self.sent.is_some(),
+            wall,
+        ))))
     }
 }
 
 fn differs(group: &str, verdict: &Verdict, sent: bool, wall: SystemTime) -> Event {
     let fix = if verdict.sendable() {
-        format!("failoverd sync --group {group} (the file's definition to the firewall) or failoverd import --group {group} --force (the firewall's to the file)")
+        format!(
+            "failoverd sync --group {group} (the file's definition to the firewall) or failoverd import --group {group} --force (the firewall's to the file)"
+        )
     } else {
         "rename the group in its file or on the firewall, so both spell it alike".into()
     };
-    let after = if sent { ", after sync = true sent the file's definition" } else { "" };
+    let after = if sent {
+        ", after sync = true sent the file's definition"
+    } else {
+        ""
+    };
     let reason = format!(
         "the definition of {group} on the firewall {} (at two periodic Gets in a row{after}); fix: {fix}",
         verdict.describe()
@@ -175,7 +201,7 @@ impl Core {
                     let group = e.group.clone().unwrap_or_default();
                     tracing::warn!(EVENT = e.kind.name(), GROUP = %group, "{}", e.reason);
                     if self.mails_group(&group) {
-                        self.mail(e);
+                        self.mail(*e);
                     }
                 }
             }

@@ -28,7 +28,13 @@ fn def(name: &str, members: &[&str], mail: bool, failback: bool, conditions: Vec
 }
 
 fn hq() -> GroupDef {
-    def("HQ", &["A", "B"], true, true, vec![Condition::Ping, Condition::Tcp(443)])
+    def(
+        "HQ",
+        &["A", "B"],
+        true,
+        true,
+        vec![Condition::Ping, Condition::Tcp(443)],
+    )
 }
 
 const OK: &str = "<Login><status>Authentication Successful</status></Login>";
@@ -96,7 +102,13 @@ fn each_field_changed_alone_is_named_both_ways() {
             "Disable",
         ),
         (
-            detail("HQ", "A,B", MAIL19, "<AutomaticFailback>Disable</AutomaticFailback>", COND19),
+            detail(
+                "HQ",
+                "A,B",
+                MAIL19,
+                "<AutomaticFailback>Disable</AutomaticFailback>",
+                COND19,
+            ),
             "automatic failback",
             "Enable",
             "Disable",
@@ -112,8 +124,14 @@ fn each_field_changed_alone_is_named_both_ways() {
         let v = verdict(&[d]);
         let Verdict::Differs(f) = &v else { panic!("{v:?}") };
         assert_eq!(f.len(), 1, "{v:?}");
-        assert_eq!((f[0].name, f[0].file.as_str(), f[0].firewall.as_str()), (field, file, firewall));
-        assert!(v.describe().starts_with(&format!("differs: {field}: file {file}, firewall {firewall}")));
+        assert_eq!(
+            (f[0].name, f[0].file.as_str(), f[0].firewall.as_str()),
+            (field, file, firewall)
+        );
+        assert!(
+            v.describe()
+                .starts_with(&format!("differs: {field}: file {file}, firewall {firewall}"))
+        );
         assert!(v.sendable());
     }
 }
@@ -158,9 +176,12 @@ fn a_name_twice_cannot_be_compared() {
 
 #[test]
 fn unknown_fields_are_ignored_missing_ones_unreadable() {
-    let extra = detail("HQ", "A,B", MAIL19, FB19, COND19).replace("</GroupDetail>", "<Colour>red</Colour></GroupDetail>");
+    let extra =
+        detail("HQ", "A,B", MAIL19, FB19, COND19).replace("</GroupDetail>", "<Colour>red</Colour></GroupDetail>");
     assert_eq!(verdict(&[extra]), Verdict::InStep);
-    let no_members = format!("<Response>{OK}<VPNFailoverGroup><GroupDetail><Name>HQ</Name></GroupDetail></VPNFailoverGroup></Response>");
+    let no_members = format!(
+        "<Response>{OK}<VPNFailoverGroup><GroupDetail><Name>HQ</Name></GroupDetail></VPNFailoverGroup></Response>"
+    );
     assert!(matches!(read::groups(&no_members), Err(read::ReadError::Unreadable(_))));
     let bad_flag = detail("HQ", "A,B", "<MailNotification>maybe</MailNotification>", FB19, COND19);
     let body = format!("<Response>{OK}<VPNFailoverGroup>{bad_flag}</VPNFailoverGroup></Response>");

@@ -37,7 +37,10 @@ fn names(steps: &[Step]) -> Vec<String> {
 #[test]
 fn two_gets_in_a_row_then_once_then_its_end() {
     let mut d = Definitions::default();
-    assert!(d.compared(of(differs()), false, t(0)).is_empty(), "one Get is not enough");
+    assert!(
+        d.compared(of(differs()), false, t(0)).is_empty(),
+        "one Get is not enough"
+    );
     let steps = d.compared(of(differs()), false, t(10));
     assert_eq!(names(&steps), ["DefinitionDiffers"]);
     let Step::Event(e) = &steps[0] else { unreachable!() };
@@ -46,8 +49,14 @@ fn two_gets_in_a_row_then_once_then_its_end() {
     assert!(e.reason.contains("failoverd sync --group HQ"), "{}", e.reason);
     assert!(e.reason.contains("failoverd import --group HQ --force"), "{}", e.reason);
     assert!(d.compared(of(differs()), false, t(20)).is_empty(), "once per episode");
-    assert!(d.compared(of(Verdict::Missing), false, t(30)).is_empty(), "still the episode");
-    assert_eq!(names(&d.compared(of(Verdict::InStep), false, t(40))), ["DefinitionInStep"]);
+    assert!(
+        d.compared(of(Verdict::Missing), false, t(30)).is_empty(),
+        "still the episode"
+    );
+    assert_eq!(
+        names(&d.compared(of(Verdict::InStep), false, t(40))),
+        ["DefinitionInStep"]
+    );
     assert!(d.compared(of(Verdict::InStep), false, t(50)).is_empty(), "ended once");
     assert_eq!(d.verdict("HQ"), Some(&Verdict::InStep));
 }
@@ -73,12 +82,18 @@ fn sync_true_sends_instead_and_mails_only_if_it_still_differs() {
     assert_eq!(names(&d.compared(of(differs()), true, t(10))), ["send HQ"]);
     d.accepted("HQ", "200 updated".into());
     assert_eq!(d.sent("HQ"), Some((t(10), Some("200 updated"))));
-    assert!(d.compared(of(differs()), true, t(20)).is_empty(), "sent once per streak");
+    assert!(
+        d.compared(of(differs()), true, t(20)).is_empty(),
+        "sent once per streak"
+    );
     let steps = d.compared(of(differs()), true, t(30));
     assert_eq!(names(&steps), ["DefinitionDiffers"], "still different two Gets after");
     let Step::Event(e) = &steps[0] else { unreachable!() };
     assert!(e.reason.contains("after sync = true sent"), "{}", e.reason);
-    assert_eq!(names(&d.compared(of(Verdict::InStep), true, t(40))), ["DefinitionInStep"]);
+    assert_eq!(
+        names(&d.compared(of(Verdict::InStep), true, t(40))),
+        ["DefinitionInStep"]
+    );
     // Put right by the send: no mail at all.
     assert!(d.compared(of(Verdict::Missing), true, t(50)).is_empty());
     assert_eq!(names(&d.compared(of(Verdict::Missing), true, t(60))), ["send HQ"]);
@@ -106,7 +121,10 @@ fn a_reload_starts_every_streak_again_and_forgets_groups_gone() {
     let mut d = Definitions::default();
     assert!(d.compared(of(differs()), false, t(0)).is_empty());
     d.reloaded(&["HQ"], true);
-    assert!(d.compared(of(differs()), false, t(10)).is_empty(), "the streak began again");
+    assert!(
+        d.compared(of(differs()), false, t(10)).is_empty(),
+        "the streak began again"
+    );
     d.reloaded(&["Other"], true);
     assert_eq!(d.verdict("HQ"), None);
 }
