@@ -147,7 +147,7 @@ fn an_edit_on_the_firewall_is_mailed_once_with_both_sides_and_its_end() {
     );
 
     // Several Gets later: still one mail for the episode.
-    r.d.until_logged("definition on the firewall differs", Duration::from_secs(5));
+    r.d.until_logged("on the firewall differs from its file", Duration::from_secs(5));
     let gets = r.emu.requests().len();
     until("three more Gets", Duration::from_secs(15), || {
         (r.emu.requests().len() >= gets + 3).then_some(String::new())

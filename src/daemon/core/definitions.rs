@@ -111,51 +111,64 @@ impl Definitions {
 impl Track {
     fn step(&mut self, group: &str, verdict: Verdict, sync: bool, wall: SystemTime) -> Option<Step> {
         let before = self.verdict.replace(verdict.clone());
+        if before.as_ref() != Some(&verdict) {
+            logged(group, &verdict, self.streak);
+        }
         if verdict.in_step() {
             self.streak = 0;
             self.sent = None;
-            if before.as_ref().is_some_and(|b| !b.in_step()) {
-                tracing::info!(
-                    GROUP = group,
-                    EVENT = "definition",
-                    "{group}: definition in step with its file"
-                );
-            }
             return std::mem::take(&mut self.episode).then(|| Step::Event(Box::new(in_step(group, wall))));
         }
         self.streak += 1;
-        if before.as_ref() != Some(&verdict) {
-            tracing::warn!(
-                GROUP = group,
-                EVENT = "definition",
-                streak = self.streak,
-                "{group}: definition on the firewall {}",
-                verdict.describe()
-            );
-        }
         if self.streak < 2 || self.episode {
             return None;
         }
-        if sync && verdict.sendable() && self.sent.is_none() {
+        let sendable = sync && verdict.sendable();
+        if sendable && self.sent.is_none() {
             self.sent = Some((wall, None));
             tracing::warn!(
                 GROUP = group,
                 EVENT = "definition_sync",
-                "{group}: definition {} at two Gets in a row: sync = true sends the file's definition",
-                verdict.describe()
+                "{} at two Gets in a row: sync = true sends the file's definition",
+                said(group, &verdict)
             );
             return Some(Step::Send(group.to_string()));
         }
-        if sync && verdict.sendable() && self.streak < 4 {
+        // Sent: the episode only if it still differs two Gets later.
+        if sendable && self.streak < 4 {
             return None;
         }
         self.episode = true;
-        Some(Step::Event(Box::new(differs(
-            group,
-            &verdict,
-            self.sent.is_some(),
-            wall,
-        ))))
+        let event = differs(group, &verdict, self.sent.is_some(), wall);
+        Some(Step::Event(Box::new(event)))
+    }
+}
+
+/// A change of verdict, logged once.
+fn logged(group: &str, verdict: &Verdict, streak: u32) {
+    if verdict.in_step() {
+        tracing::info!(GROUP = group, EVENT = "definition", "{}", said(group, verdict));
+    } else {
+        tracing::warn!(
+            GROUP = group,
+            EVENT = "definition",
+            streak = streak + 1,
+            "{}",
+            said(group, verdict)
+        );
+    }
+}
+
+/// "HQ is missing on the firewall", "the definition of HQ on the
+/// firewall differs from its file: members: file A, B, firewall B, A".
+fn said(group: &str, verdict: &Verdict) -> String {
+    match verdict {
+        Verdict::InStep => format!("the definition of {group} on the firewall is in step with its file"),
+        Verdict::Missing => format!("{group} is missing on the firewall"),
+        Verdict::Differs(_) => format!(
+            "the definition of {group} on the firewall {}",
+            verdict.describe().replacen("differs:", "differs from its file:", 1)
+        ),
     }
 }
 
@@ -173,8 +186,8 @@ fn differs(group: &str, verdict: &Verdict, sent: bool, wall: SystemTime) -> Even
         ""
     };
     let reason = format!(
-        "the definition of {group} on the firewall {} (at two periodic Gets in a row{after}); fix: {fix}",
-        verdict.describe()
+        "{} (at two periodic Gets in a row{after}); fix: {fix}",
+        said(group, verdict)
     );
     Event::new(Kind::Daemon(DaemonKind::DefinitionDiffers), reason, wall).with_group(group)
 }
