@@ -97,13 +97,18 @@ struct Run {
 /// The daemon with a Get every second, G defined on the firewall as its
 /// file says, `[http]` and `extra` settings.
 fn start(extra: &str) -> Run {
+    start_every("1s", extra)
+}
+
+/// As [`start`], with a Get every `check_every`.
+fn start_every(check_every: &str, extra: &str) -> Run {
     let (rt, emu) = emulator_with(false);
     let a = listen("127.0.0.1", 0);
     let port = a.local_addr().unwrap().port();
     let b = listen("127.0.0.2", port);
     emu.add_group(definition(port), true);
     let http = listen("127.0.0.1", 0).local_addr().unwrap().port();
-    let extra = format!("check_every = \"1s\"\n{extra}\n[http]\nlisten = \"127.0.0.1:{http}\"\n");
+    let extra = format!("check_every = \"{check_every}\"\n{extra}\n[http]\nlisten = \"127.0.0.1:{http}\"\n");
     let dir = Daemon::prepare(&settings(&emu, port, "underlay", &extra), &group_file(port));
     let config = dir.path().join("failoverd.toml");
     let d = Daemon::start_in(dir);
@@ -236,4 +241,38 @@ fn failoverd_sync_goes_through_the_running_daemon() {
     assert!(r.emu.definitions()["G"].mail);
     let (code, out, err) = cli(&["sync", "--group", "Nope"], &r.config);
     assert_eq!((code, out.as_str()), (2, ""), "{err}");
+}
+
+/// A sync through the daemon waits for a slot within `max_in_flight`
+/// beside the pushes: with one slot and a push hanging in it, not even
+/// its Get goes out until the push's answer (here, its timeout) comes.
+#[test]
+fn a_routed_sync_waits_for_a_slot_within_max_in_flight() {
+    let r = start_every("15m", "max_in_flight = 1\ntimeout = \"3s\"");
+    status_with(&r.config, "definition on the firewall: in step");
+    r.emu.set_fault(sfos_emulator::Fault::Hang);
+    let config = r.config.clone();
+    let push = std::thread::spawn(move || cli(&["push", "G", "--deactivate", "--hold", "1m"], &config));
+    until("the DeActive hanging", Duration::from_secs(10), || {
+        let hung = r.emu.requests().iter().any(|q| {
+            q.outcome == sfos_emulator::Outcome::Hung && q.actions.iter().any(|a| a.action == ActionKind::DeActive)
+        });
+        hung.then_some(String::new())
+    });
+    r.emu.clear_faults();
+    let before = r.emu.requests().len();
+    let started = Instant::now();
+    let config = r.config.clone();
+    let sync = std::thread::spawn(move || cli(&["sync", "--changed-only"], &config));
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        r.emu.requests().len(),
+        before,
+        "nothing sent while the push holds the only slot: {:?}",
+        r.emu.requests().last()
+    );
+    let (code, out, err) = sync.join().unwrap();
+    assert_eq!((code, out.as_str()), (0, "G: unchanged\n"), "{err}");
+    assert!(started.elapsed() >= Duration::from_secs(1), "{:?}", started.elapsed());
+    let _ = push.join().unwrap();
 }

@@ -212,7 +212,12 @@ pub fn sync(path: &Path, only: Option<&str>, changed_only: bool, out: &mut dyn W
     let Some(rt) = runtime() else { return exit::FAILED };
     let defs: Vec<_> = plan.groups.iter().map(|g| g.def.clone()).collect();
     let dry = plan.settings.firewall.dry_run;
-    let outcome = rt.block_on(crate::firewall::sync::run(&api, &defs, only, changed_only, dry));
+    let ask = crate::firewall::sync::Ask {
+        only,
+        changed_only,
+        dry,
+    };
+    let outcome = rt.block_on(crate::firewall::sync::run(&api, &defs, ask, None));
     if outcome.print(out, err) {
         exit::OK
     } else {

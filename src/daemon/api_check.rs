@@ -7,11 +7,12 @@
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::core::definitions::Compared;
+use super::core::definitions::{Compared, SyncNote};
 use crate::config::groups::GroupDef;
 use crate::firewall::api::Api;
 use crate::firewall::compare;
 use crate::firewall::slot::Class;
+use crate::firewall::sync::Gate;
 
 /// Makes the Get in the background; what it met is logged here, and its
 /// outcome goes to the core through `done` (the API's health and its
@@ -70,7 +71,8 @@ pub fn spawn_sync(
     api: Api,
     groups: Vec<String>,
     dry: bool,
-    done: tokio::sync::mpsc::UnboundedSender<(String, String)>,
+    gate: Gate,
+    done: tokio::sync::mpsc::UnboundedSender<SyncNote>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         for group in groups {
@@ -80,11 +82,16 @@ pub fn spawn_sync(
             }
             let mut wait = std::time::Duration::from_secs(1);
             loop {
+                // A slot within max_in_flight, beside the pushes.
+                let Some(permit) = gate.acquire(&group).await else {
+                    return;
+                };
                 let (_, answer) = api.define(&group).await;
+                drop(permit);
                 match answer.class {
                     Class::Accepted => {
                         tracing::info!(GROUP = %group, EVENT = "sync", "definition sent: {}", answer.text);
-                        let _ = done.send((group, answer.text));
+                        let _ = done.send(SyncNote::Accepted(group, answer.text));
                         break;
                     }
                     Class::Transient(_) | Class::Unknown(_) => {

@@ -191,7 +191,7 @@ struct Inputs {
     obs: mpsc::Receiver<Observation>,
     answers: mpsc::UnboundedReceiver<Answered>,
     control: mpsc::Receiver<control::Call>,
-    synced: mpsc::UnboundedReceiver<(String, String)>,
+    synced: mpsc::UnboundedReceiver<super::core::definitions::SyncNote>,
     walks: mpsc::Receiver<Read>,
     peer: mpsc::Receiver<PeerRead>,
 }
@@ -248,7 +248,7 @@ impl<C: Check> Shell<C> {
                     self.perform(e);
                 }
                 Some((req, reply)) = i.control.recv() => self.control(req, reply),
-                Some((group, answer)) = i.synced.recv() => self.core.synced(group, answer),
+                Some(note) = i.synced.recv() => self.core.synced(note),
                 Some(read) = i.walks.recv() => {
                     let e = match read {
                         Read::Walk(walk) => self.core.walked(walk, Clocks::now()),
@@ -285,7 +285,7 @@ impl<C: Check> Shell<C> {
 
     fn tick(&mut self) {
         let clocks = Clocks::now();
-        self.reads.tick(&self.core, clocks.mono);
+        self.core.defines_started(self.reads.tick(&self.core, clocks.mono));
         let e = self.core.tick(clocks);
         self.perform(e);
     }

@@ -6,14 +6,18 @@
 //! the new at once) and at shutdown. The walk runs apart from the loop, so
 //! a slow or dead agent delays no probe, push or mail.
 
+use std::collections::VecDeque;
+
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::core::Core;
+use super::core::definitions::SyncNote;
 use crate::config::Plan;
 use crate::control::Reply;
 use crate::firewall::api::Api;
+use crate::firewall::sync::{Gate, Permit, SlotRequest};
 
 pub struct Reads {
     /// The API for the Get and the sync, when a password is at hand.
@@ -23,8 +27,13 @@ pub struct Reads {
     /// Syncs under way (`sync = true`'s and those `failoverd sync` asked
     /// for), each sending one group after the other.
     syncs: Vec<JoinHandle<()>>,
-    /// Definitions `sync = true` got accepted, with the answer, for the core.
-    synced: mpsc::UnboundedSender<(String, String)>,
+    /// What the syncs tell the core: definitions accepted, requests over.
+    synced: mpsc::UnboundedSender<SyncNote>,
+    /// The syncs ask here for a slot before each request; granted at the
+    /// tick, within `max_in_flight` beside the pushes.
+    gate: Gate,
+    grants: mpsc::UnboundedReceiver<SlotRequest>,
+    pending: VecDeque<SlotRequest>,
     walker: Option<JoinHandle<()>>,
     /// Each walk's and each Get's outcome, for the core.
     walks: mpsc::Sender<Read>,
@@ -59,8 +68,12 @@ fn api_for(plan: &Plan) -> Option<Api> {
 }
 
 impl Reads {
-    pub fn new(plan: &Plan, synced: mpsc::UnboundedSender<(String, String)>, walks: mpsc::Sender<Read>) -> Reads {
+    pub fn new(plan: &Plan, synced: mpsc::UnboundedSender<SyncNote>, walks: mpsc::Sender<Read>) -> Reads {
+        let (gate, grants) = Gate::new();
         Reads {
+            gate,
+            grants,
+            pending: VecDeque::new(),
             api: api_for(plan),
             next_get: Instant::now(),
             get: None,
@@ -96,10 +109,12 @@ impl Reads {
     /// Starts the Get when due and none is running. A standby makes no
     /// Get (it sends the firewall nothing); the first tick after it became
     /// active does.
-    pub fn tick(&mut self, core: &Core, now: Instant) {
+    /// Returns how many sync requests it granted a slot (see [`grant`](Self::grant)).
+    pub fn tick(&mut self, core: &Core, now: Instant) -> usize {
+        let granted = self.grant(core);
         let plan = core.plan();
         if now < self.next_get || !core.may_call_firewall() {
-            return;
+            return granted;
         }
         self.next_get = crate::time::mono_add(now, plan.settings.firewall.check_every);
         let running = self.get.as_ref().is_some_and(|t| !t.is_finished());
@@ -107,6 +122,36 @@ impl Reads {
             let defs = plan.groups.iter().map(|g| g.def.clone()).collect();
             self.get = Some(super::api_check::spawn(api, defs, self.walks.clone()));
         }
+        granted
+    }
+
+    /// Grants waiting sync requests a slot, oldest first, while the core
+    /// allows (a free slot within `max_in_flight`, no push of that group
+    /// out); each permit, dropped, tells the core its slot is free. The
+    /// core counts the returned number at once, before it decides pushes.
+    fn grant(&mut self, core: &Core) -> usize {
+        while let Ok(r) = self.grants.try_recv() {
+            self.pending.push_back(r);
+        }
+        let mut granted = 0;
+        let mut waiting = VecDeque::new();
+        while let Some((group, tx)) = self.pending.pop_front() {
+            if tx.is_closed() {
+                continue;
+            }
+            if !core.may_define(&group, granted) {
+                waiting.push_back((group, tx));
+                continue;
+            }
+            let done = self.synced.clone();
+            // Counted even if the task is gone: the dropped permit says Done.
+            granted += 1;
+            let _ = tx.send(Permit::new(move || {
+                let _ = done.send(SyncNote::Done);
+            }));
+        }
+        self.pending = waiting;
+        granted
     }
 
     /// A standby sends nothing: syncs under way stop when the host
@@ -127,7 +172,8 @@ impl Reads {
             return;
         };
         let dry = core.plan().settings.firewall.dry_run;
-        let task = super::api_check::spawn_sync(api, groups, dry, self.synced.clone());
+        let gate = self.gate.clone();
+        let task = super::api_check::spawn_sync(api, groups, dry, gate, self.synced.clone());
         self.syncs.push(task);
     }
 
@@ -148,8 +194,15 @@ impl Reads {
         let plan = core.plan();
         let defs: Vec<_> = plan.groups.iter().map(|g| g.def.clone()).collect();
         let dry = plan.settings.firewall.dry_run;
+        let gate = self.gate.clone();
         self.syncs.push(tokio::spawn(async move {
-            let outcome = crate::firewall::sync::run(&api, &defs, group.as_deref(), changed_only, dry).await;
+            let only = group.as_deref();
+            let ask = crate::firewall::sync::Ask {
+                only,
+                changed_only,
+                dry,
+            };
+            let outcome = crate::firewall::sync::run(&api, &defs, ask, Some(&gate)).await;
             for l in &outcome.lines {
                 tracing::info!(GROUP = %l.group, EVENT = "sync", ok = l.ok, "failoverd sync: {}: {}", l.group, l.text);
             }

@@ -7,6 +7,7 @@
 //! that cannot be compared sends nothing: it is never taken as "differs".
 
 use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot};
 
 use super::api::Api;
 use super::compare::{self, Verdict};
@@ -55,6 +56,56 @@ impl Outcome {
     }
 }
 
+/// A request slot granted by the daemon (its `max_in_flight`, beside its
+/// pushes): held while one request is out; dropping it, answered or
+/// abandoned (a task aborted), gives the slot back.
+pub struct Permit(Option<Box<dyn FnOnce() + Send>>);
+
+impl Permit {
+    pub fn new(release: impl FnOnce() + Send + 'static) -> Permit {
+        Permit(Some(Box::new(release)))
+    }
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        if let Some(release) = self.0.take() {
+            release();
+        }
+    }
+}
+
+/// A request for a slot: the group it is for ("" for the Get), and where
+/// the permit goes.
+pub type SlotRequest = (String, oneshot::Sender<Permit>);
+
+/// Where a sync run by the daemon asks for a slot before each request;
+/// the command runs without one.
+#[derive(Clone)]
+pub struct Gate(mpsc::UnboundedSender<SlotRequest>);
+
+impl Gate {
+    pub fn new() -> (Gate, mpsc::UnboundedReceiver<SlotRequest>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (Gate(tx), rx)
+    }
+
+    /// Waits for a slot for `group`; `None` when no one grants any more.
+    pub async fn acquire(&self, group: &str) -> Option<Permit> {
+        let (tx, rx) = oneshot::channel();
+        self.0.send((group.to_string(), tx)).ok()?;
+        rx.await.ok()
+    }
+}
+
+/// A slot from `gate`, if any: `Err` when it will never come.
+async fn slot(gate: Option<&Gate>, group: &str) -> Result<Option<Permit>, ()> {
+    match gate {
+        None => Ok(None),
+        Some(g) => g.acquire(group).await.map(Some).ok_or(()),
+    }
+}
+
 /// What to do with one chosen group.
 enum Step {
     Send,
@@ -68,12 +119,17 @@ async fn steps(
     api: &Api,
     chosen: &[&GroupDef],
     changed_only: bool,
+    gate: Option<&Gate>,
     notes: &mut Vec<String>,
 ) -> Result<Vec<Step>, String> {
     if !changed_only {
         return Ok(chosen.iter().map(|_| Step::Send).collect());
     }
-    let fw = match api.get_groups().await {
+    let stopping = || "the daemon is stopping: nothing sent".to_string();
+    let permit = slot(gate, "").await.map_err(|()| stopping())?;
+    let got = api.get_groups().await;
+    drop(permit);
+    let fw = match got {
         Ok((_, Ok(fw))) => fw,
         Ok((_, Err(e))) => return Err(format!("{e}: nothing sent")),
         Err(a) => return Err(format!("the Get was not accepted: {}: nothing sent", a.text)),
@@ -96,7 +152,7 @@ async fn steps(
 }
 
 /// Sends `group`'s definition: Add, then Update on 502.
-async fn send(api: &Api, group: &str, dry: bool) -> Line {
+async fn send(api: &Api, group: &str, dry: bool, gate: Option<&Gate>) -> Line {
     if dry {
         return Line {
             group: group.into(),
@@ -104,6 +160,13 @@ async fn send(api: &Api, group: &str, dry: bool) -> Line {
             text: "dry run: would send its definition (Add, then Update if it exists)".into(),
         };
     }
+    let Ok(_permit) = slot(gate, group).await else {
+        return Line {
+            group: group.into(),
+            ok: false,
+            text: "not sent: the daemon is stopping".into(),
+        };
+    };
     let (op, answer) = api.define(group).await;
     let verb = if op == Operation::Update { "updated" } else { "added" };
     let ok = answer.class == Class::Accepted;
@@ -119,11 +182,24 @@ async fn send(api: &Api, group: &str, dry: bool) -> Line {
     }
 }
 
-/// Runs a sync of `defs` (only `only`, when given).
-pub async fn run(api: &Api, defs: &[GroupDef], only: Option<&str>, changed_only: bool, dry: bool) -> Outcome {
+/// What a sync is asked to do.
+#[derive(Clone, Copy)]
+pub struct Ask<'a> {
+    pub only: Option<&'a str>,
+    pub changed_only: bool,
+    pub dry: bool,
+}
+
+/// Runs a sync of `defs`; with `gate`, each request waits for a slot.
+pub async fn run(api: &Api, defs: &[GroupDef], ask: Ask<'_>, gate: Option<&Gate>) -> Outcome {
+    let Ask {
+        only,
+        changed_only,
+        dry,
+    } = ask;
     let chosen: Vec<&GroupDef> = defs.iter().filter(|g| only.is_none_or(|o| o == g.name)).collect();
     let mut out = Outcome::default();
-    let steps = match steps(api, &chosen, changed_only, &mut out.notes).await {
+    let steps = match steps(api, &chosen, changed_only, gate, &mut out.notes).await {
         Ok(s) => s,
         Err(why) => {
             out.failed = Some(why);
@@ -142,7 +218,7 @@ pub async fn run(api: &Api, defs: &[GroupDef], only: Option<&str>, changed_only:
                 ok: false,
                 text: why,
             },
-            Step::Send => send(api, &g.name, dry).await,
+            Step::Send => send(api, &g.name, dry, gate).await,
         };
         out.lines.push(line);
     }

@@ -23,6 +23,16 @@ use crate::mail::event::{DaemonKind, Event, Kind};
 /// A Get's comparison, or why its reply could not be compared.
 pub type Compared = Result<Comparison, String>;
 
+/// What the shell's syncs tell the core.
+#[derive(Debug)]
+pub enum SyncNote {
+    /// `sync = true` got this group's definition accepted: the answer.
+    Accepted(String, String),
+    /// A request of a sync (a definition, or `sync --changed-only`'s Get)
+    /// is over, answered or abandoned: its slot is free again.
+    Done,
+}
+
 /// One group's record.
 #[derive(Clone, Debug, Default)]
 struct Track {
@@ -229,9 +239,45 @@ impl Core {
         &self.definitions
     }
 
-    /// `sync = true` got `group`'s definition accepted.
-    pub fn synced(&mut self, group: String, answer: String) {
-        self.definitions.accepted(&group, answer);
+    /// A sync's news (see [`SyncNote`]).
+    pub fn synced(&mut self, note: SyncNote) {
+        match note {
+            SyncNote::Accepted(group, answer) => self.definitions.accepted(&group, answer),
+            SyncNote::Done if self.defines_in_flight > 0 => {
+                self.defines_in_flight -= 1;
+                self.pushes.answered_elsewhere();
+                // A push may have waited for this slot.
+                self.decide_soon = true;
+            }
+            SyncNote::Done => {}
+        }
+    }
+
+    /// The shell granted `n` sync requests a slot: they count against
+    /// `max_in_flight` like pushes until each one's [`SyncNote::Done`].
+    pub fn defines_started(&mut self, n: usize) {
+        for _ in 0..n {
+            self.pushes.started_elsewhere();
+        }
+        self.defines_in_flight += n;
+    }
+
+    /// At shutdown, the syncs are aborted: their slots are free.
+    pub(super) fn defines_abandoned(&mut self) {
+        while self.defines_in_flight > 0 {
+            self.synced(SyncNote::Done);
+        }
+    }
+
+    /// Whether a sync request for `group` ("" for a Get) may start now:
+    /// a slot within `max_in_flight` is free (beside `granted` just
+    /// given), no push of the group is out, and this host may sync.
+    pub fn may_define(&self, group: &str, granted: usize) -> bool {
+        let pushing = self
+            .index
+            .get(group)
+            .is_some_and(|&i| self.pushes.groups[i].slot.in_flight.is_some());
+        self.pushes.free() > granted && !pushing && self.may_sync()
     }
 }
 

@@ -137,6 +137,8 @@ pub struct Core {
     api: api_health::ApiHealth,
     /// The definitions on the firewall against the files (periodic Get).
     definitions: definitions::Definitions,
+    /// Sync requests out now, counted in `max_in_flight` with the pushes.
+    defines_in_flight: usize,
     /// How the last load of the settings went.
     config: reload::ConfigLoad,
     effects: Vec<Effect>,
@@ -175,6 +177,7 @@ impl Core {
             history,
             api: api_health::ApiHealth::default(),
             definitions: definitions::Definitions::default(),
+            defines_in_flight: 0,
             config: reload::ConfigLoad::applied(clocks.wall),
             effects: Vec::new(),
         }
@@ -375,6 +378,8 @@ impl Core {
     pub fn stopping(&mut self) -> Vec<Effect> {
         self.effects.push(Effect::Notify("STOPPING=1".into()));
         self.pushes.close();
+        // The shell aborts its syncs next: their slots are free.
+        self.defines_abandoned();
         self.take()
     }
 

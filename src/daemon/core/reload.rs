@@ -40,7 +40,7 @@ impl Core {
         self.orphan_dropped_restarts(&plan, clocks);
         let url_same = plan.settings.firewall.url == self.plan.settings.firewall.url;
         // Orphans' requests count against max_in_flight too.
-        let extra = self.orphans.in_flight();
+        let extra = self.orphans.in_flight() + self.defines_in_flight;
         pushes.carry_over(&self.pushes, url_same, &changes.groups_changed, extra, clocks.mono);
         self.state
             .firewalls
