@@ -38,6 +38,11 @@ pub enum Request {
         want: Want,
         hold_secs: u64,
     },
+    /// `failoverd sync` run by the daemon (docs/definitions.md).
+    Sync {
+        group: Option<String>,
+        changed_only: bool,
+    },
 }
 
 /// The daemon's answer.

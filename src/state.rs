@@ -42,7 +42,11 @@ pub struct FirewallState {
     pub beliefs: BTreeMap<String, Belief>,
     /// Pushes decided but not sent at shutdown.
     pub unconfirmed: BTreeMap<String, Want>,
-    /// Hash of the definition the firewall last accepted from failoverd.
+    /// No longer used: `sync --changed-only` and the daemon compare with
+    /// what the firewall holds now (docs/definitions.md). Old files that
+    /// hold hashes are read (and the hashes dropped); an empty map is
+    /// still written, so that an older failoverd reads the file.
+    #[serde(default, skip_deserializing)]
     pub sync_hashes: BTreeMap<String, String>,
     /// When each belief was set (status: "last set by failoverd at T").
     pub set_at: BTreeMap<String, SystemTime>,

@@ -26,6 +26,9 @@ pub struct Status {
     /// answer.
     #[serde(default)]
     pub api: Api,
+    /// Why the last periodic Get's definitions could not be compared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub definitions_problem: Option<String>,
 }
 
 /// The firewall API's health (docs/firewall-api.md, "API health").
@@ -117,6 +120,11 @@ pub struct Group {
     /// With `[snmp]`: the firewall's own view of the group.
     #[serde(default)]
     pub firewall: Option<FirewallGroup>,
+    /// Its definition on the firewall against its file, at the last
+    /// periodic Get that compared them: "in step", "missing on the
+    /// firewall", "differs: ..." (docs/definitions.md); absent before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub definition: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -403,7 +403,11 @@ fn sync_true_sends_changed_definitions_once() {
     let a = listen("127.0.0.1", 0);
     let port = a.local_addr().unwrap().port();
     let _b = listen("127.0.0.2", port);
-    let d = Daemon::start(&settings(&emu, port, "underlay", "sync = true"), port);
+    // Missing on the firewall at two Gets in a row (docs/definitions.md).
+    let d = Daemon::start(
+        &settings(&emu, port, "underlay", "sync = true\ncheck_every = \"1s\""),
+        port,
+    );
     d.until_logged("definition sent: 200", Duration::from_secs(10));
     let adds = || {
         emu.requests()
@@ -417,7 +421,10 @@ fn sync_true_sends_changed_definitions_once() {
     let (code, _, state, dir) = d.stop();
     assert_eq!(code, 0);
     let fw = firewall_state(&state);
-    assert!(fw["sync_hashes"]["G"].is_string(), "{fw}");
+    assert!(
+        fw["sync_hashes"].as_object().is_none_or(|h| h.is_empty()),
+        "no hashes kept: {fw}"
+    );
     let again = Daemon::start_in(dir);
     again.until_logged("the firewall API answers", Duration::from_secs(10));
     let (code, _, _, _) = again.stop();

@@ -28,6 +28,9 @@ pub struct State {
     /// The tunnel table served over SNMP, when an agent is attached:
     /// accepted pushes change its rows.
     pub tunnels: Option<std::sync::Arc<crate::tunnels::Tunnels>>,
+    /// Raw `<GroupDetail>` records added to every Get of the groups, as
+    /// written (test setup: a duplicate, an unknown or a missing field).
+    pub extra_records: Vec<String>,
 }
 
 /// What a request asked for, per group.
@@ -191,12 +194,13 @@ fn get(ctx: &Context<'_>, state: &State) -> String {
         let old = ctx.faults.contains(&Fault::GetSfos17) || (ctx.faults.contains(&Fault::GetMixed) && i % 2 == 1);
         if old { Spellings::Sfos17 } else { ctx.config.spellings }
     };
-    let records = state
+    let mut records: Vec<String> = state
         .groups
         .values()
         .enumerate()
         .map(|(i, g)| group::render(&g.definition, spellings(i)))
         .collect();
+    records.extend(state.extra_records.iter().cloned());
     get_reply(ctx, "VPNFailoverGroup", "GroupDetail", records)
 }
 

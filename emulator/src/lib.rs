@@ -186,6 +186,30 @@ impl Emulator {
         state.groups.insert(group.definition.name.clone(), group);
     }
 
+    /// Changes a group's definition behind failoverd's back, as an admin
+    /// in the web admin would; false when there is no such group.
+    pub fn edit_group(&self, name: &str, edit: impl FnOnce(&mut Definition)) -> bool {
+        let mut state = lock(&self.shared.state);
+        match state.groups.get_mut(name) {
+            Some(g) => {
+                edit(&mut g.definition);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Deletes a group behind failoverd's back; false when there was none.
+    pub fn remove_group(&self, name: &str) -> bool {
+        lock(&self.shared.state).groups.remove(name).is_some()
+    }
+
+    /// Raw `<GroupDetail>` records every Get of the groups adds, as
+    /// written (a duplicate, an unknown or a missing field); empty: none.
+    pub fn set_extra_records(&self, records: Vec<String>) {
+        lock(&self.shared.state).extra_records = records;
+    }
+
     /// Serves this firewall's tunnel table through `tunnels` (an
     /// [`tunnels::SnmpAgent`]'s): a row for each group's members, set as
     /// the group's state says, and accepted pushes change them from now on.

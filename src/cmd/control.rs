@@ -205,6 +205,9 @@ pub fn render(s: &Status) -> String {
         if let Some(p) = &g.last_push {
             t += &format!("  last push: {} -> {}\n", p.push, p.answer);
         }
+        if let Some(d) = &g.definition {
+            t += &format!("  definition on the firewall: {d}\n");
+        }
         if let Some(n) = g.firewall.as_ref().and_then(|f| f.not_honoured.as_deref()) {
             t += &format!("  NOT HONOURED: {n}, but the tunnel table does not show it\n");
         }
@@ -259,6 +262,9 @@ pub fn render(s: &Status) -> String {
             Some(e) => t += &format!("snmp: the tunnel table cannot be read: {e}\n"),
             None => t += &format!("snmp: tunnel table read at {}\n", when(snmp.last_read)),
         }
+    }
+    if let Some(why) = &s.definitions_problem {
+        t += &format!("definitions: not compared at the last Get: {why}\n");
     }
     for p in &s.problems {
         t += &format!("problem: {p}\n");
@@ -382,5 +388,36 @@ fn hold_line(group: &str, dur: Duration, hold: &serde_json::Value) -> String {
             "{group} stays held until {}: {reason} (a longer hold was already in place; failoverd release {group} ends it)",
             when(Some(until))
         )
+    }
+}
+
+/// `failoverd sync` through the running daemon: it runs the sync as the
+/// command would, beside its pushes, and answers with the lines.
+pub fn sync_via_daemon(
+    plan: &Plan,
+    group: Option<&str>,
+    changed_only: bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
+    let req = Request::Sync {
+        group: group.map(str::to_string),
+        changed_only,
+    };
+    let reply = match ask(&plan.settings.state_dir, &req, PUSH_TIMEOUT, err) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    if !reply.ok {
+        let _ = writeln!(err, "failoverd: {}", reply.error.unwrap_or_default());
+        return exit::FAILED;
+    }
+    match serde_json::from_value::<crate::firewall::sync::Outcome>(reply.body) {
+        Ok(outcome) if outcome.print(out, err) => exit::OK,
+        Ok(_) => exit::FAILED,
+        Err(e) => {
+            let _ = writeln!(err, "failoverd: the daemon's answer cannot be read: {e}");
+            exit::FAILED
+        }
     }
 }

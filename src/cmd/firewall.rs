@@ -11,7 +11,6 @@ use super::probe::load;
 use crate::config::Plan;
 use crate::firewall::api::Api;
 use crate::firewall::decide::Want;
-use crate::firewall::request::Operation;
 use crate::firewall::slot::Class;
 use crate::state::{Belief, StateDir};
 
@@ -182,7 +181,10 @@ fn hold_line(group: &str, dur: Duration, hold: Option<&crate::state::Hold>, plac
     }
 }
 
-/// `failoverd sync [--group G] [--changed-only]`.
+/// `failoverd sync [--group G] [--changed-only]`: through the daemon
+/// when one holds the state directory (docs/definitions.md), else
+/// directly. Nothing is recorded in the state directory: `--changed-only`
+/// compares with what the firewall holds now.
 pub fn sync(path: &Path, only: Option<&str>, changed_only: bool, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     let Some(plan) = load(path, err) else {
         return exit::CONFIG;
@@ -192,6 +194,14 @@ pub fn sync(path: &Path, only: Option<&str>, changed_only: bool, out: &mut dyn W
     {
         return exit::CONFIG;
     }
+    let dir = StateDir::new(&plan.settings.state_dir);
+    // A daemon holds the lock; without a lock file there is none, and
+    // none is made.
+    let _lock = match dir.path.join("lock").exists().then(|| dir.try_lock()) {
+        Some(Ok(None)) => return super::control::sync_via_daemon(&plan, only, changed_only, out, err),
+        Some(Ok(Some(l))) => Some(l),
+        _ => None,
+    };
     let api = match Api::new(&plan) {
         Ok(a) => a,
         Err(e) => {
@@ -200,51 +210,25 @@ pub fn sync(path: &Path, only: Option<&str>, changed_only: bool, out: &mut dyn W
         }
     };
     let Some(rt) = runtime() else { return exit::FAILED };
-    let dir = StateDir::new(&plan.settings.state_dir);
-    // With a daemon running, hashes are left to it.
-    let lock = dir.try_lock().ok().flatten();
-    let state = match lock {
-        Some(_) => recover(&dir, &plan, err),
-        None => Some(dir.load().0),
+    let defs: Vec<_> = plan.groups.iter().map(|g| g.def.clone()).collect();
+    let dry = plan.settings.firewall.dry_run;
+    let ask = crate::firewall::sync::Ask {
+        only,
+        changed_only,
+        dry,
     };
-    let Some(mut state) = state else {
-        return exit::CONFIG;
-    };
-    let url = plan.settings.firewall.url.clone();
-    let mut all_ok = true;
-    for g in plan.groups.iter().filter(|g| only.is_none_or(|o| o == g.name())) {
-        let name = g.name();
-        let hash = api.definition_hash(name).unwrap_or_default();
-        let fw = state.firewalls.entry(url.clone()).or_default();
-        if changed_only && fw.sync_hashes.get(name) == Some(&hash) {
-            let _ = writeln!(out, "{name}: unchanged");
-            continue;
-        }
-        if plan.settings.firewall.dry_run {
-            let _ = writeln!(
-                out,
-                "{name}: dry run: would send its definition (Add, then Update if it exists)"
-            );
-            continue;
-        }
-        let (op, answer) = rt.block_on(api.define(name));
-        let verb = if op == Operation::Update { "updated" } else { "added" };
-        if answer.class == Class::Accepted {
-            let _ = writeln!(out, "{name}: {verb}: {}", answer.text);
-            fw.sync_hashes.insert(name.to_string(), hash);
-        } else {
-            all_ok = false;
-            let _ = writeln!(out, "{name}: not accepted: {}", answer.text);
-        }
+    let outcome = rt.block_on(crate::firewall::sync::run(&api, &defs, ask, None));
+    if outcome.print(out, err) {
+        exit::OK
+    } else {
+        exit::FAILED
     }
-    if lock.is_some() && !plan.settings.firewall.dry_run {
-        let _ = dir.save(&state);
-    }
-    if all_ok { exit::OK } else { exit::FAILED }
 }
 
-/// The online part of `check`: the read-only Get and the certificate the
-/// firewall presented. Returns true when the Get was accepted.
+/// The online part of `check`: the read-only Get, the certificate the
+/// firewall presented, and each group's definition against the
+/// firewall's (docs/definitions.md; differences are warnings). Returns
+/// true when the Get was accepted.
 pub fn online(plan: &Plan, out: &mut dyn Write, err: &mut dyn Write) -> bool {
     let api = match Api::new(plan) {
         Ok(a) => a,
@@ -254,7 +238,7 @@ pub fn online(plan: &Plan, out: &mut dyn Write, err: &mut dyn Write) -> bool {
         }
     };
     let Some(rt) = runtime() else { return false };
-    let result = rt.block_on(api.get());
+    let result = rt.block_on(api.get_groups());
     if let Some(fp) = api.fingerprint() {
         let _ = writeln!(
             out,
@@ -262,23 +246,59 @@ pub fn online(plan: &Plan, out: &mut dyn Write, err: &mut dyn Write) -> bool {
         );
     }
     match result {
-        Ok(reply) => {
+        Ok((reply, fw)) => {
             let _ = writeln!(
                 out,
                 "online: the firewall accepted the Get ({} failover group(s) defined there)",
                 reply.records.len()
             );
-            for g in reply.missing(plan.groups.iter().map(|g| g.name())) {
-                let _ = writeln!(
-                    err,
-                    "online: warning: group {g} is not defined on the firewall: run failoverd sync"
-                );
-            }
+            definitions(plan, fw, out, err);
             true
         }
         Err(answer) => {
             let _ = writeln!(err, "online: the Get was not accepted: {}", answer.text);
             false
         }
+    }
+}
+
+/// Each group's line ("in step", "missing on the firewall", "differs:"
+/// with each field both ways) and the firewall's groups no file defines;
+/// a reply that cannot be compared is said so, never taken as "differs".
+fn definitions(
+    plan: &Plan,
+    fw: Result<Vec<crate::firewall::read::FwGroup>, crate::firewall::read::ReadError>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) {
+    let compared = fw
+        .map_err(|e| e.to_string())
+        .and_then(|fw| crate::firewall::compare::compare(plan.groups.iter().map(|g| &g.def), &fw));
+    let c = match compared {
+        Ok(c) => c,
+        Err(why) => {
+            let _ = writeln!(err, "online: warning: the definitions were not compared: {why}");
+            return;
+        }
+    };
+    for (g, v) in &c.groups {
+        let _ = writeln!(out, "online: definition {g}: {}", v.describe());
+        if v.in_step() {
+            continue;
+        }
+        let fix = if v.sendable() {
+            format!(
+                "failoverd sync --group {g} sends the file's; failoverd import --group {g} --force takes the firewall's"
+            )
+        } else {
+            "rename the group in its file or on the firewall, so both spell it alike".to_string()
+        };
+        let _ = writeln!(err, "online: warning: group {g}: {}: {fix}", v.describe());
+    }
+    for g in &c.unknown {
+        let _ = writeln!(
+            err,
+            "online: warning: group {g} is defined on the firewall but in no group file (failoverd import --group {g} writes one)"
+        );
     }
 }

@@ -13,10 +13,9 @@ use super::exit;
 use crate::config::diag::{Severity, Source};
 use crate::config::settings::{Settings, Spelling};
 use crate::config::{self, Plan};
-use crate::firewall::api::{self, Api};
+use crate::firewall::api::Api;
 use crate::firewall::read::{self, FwConnection, FwGroup, ReadError, Written};
 use crate::firewall::request::Entity;
-use crate::state::StateDir;
 
 mod render;
 
@@ -101,9 +100,9 @@ pub fn run(path: &Path, args: &ImportArgs, out: &mut dyn Write, err: &mut dyn Wr
         .iter()
         .map(|g| (dir.join(format!("{}.xml", g.name)), render::group_file(g, &fw.url)))
         .collect();
-    let Some(defs) = self_check(&files, err) else {
+    if self_check(&files, err).is_none() {
         return exit::FAILED;
-    };
+    }
     if !defined_elsewhere(&plan.settings, &files, err) {
         return exit::CONFIG;
     }
@@ -134,7 +133,6 @@ pub fn run(path: &Path, args: &ImportArgs, out: &mut dyn Write, err: &mut dyn Wr
     if let Err(code) = write_files(&dir, &files, &plan_w, err) {
         return code;
     }
-    record_hashes(&plan.settings, &groups, &defs, err);
     let _ = write!(out, "{tables}");
     advise(&groups, &connections, &plan.settings, err);
     exit::OK
@@ -441,66 +439,6 @@ fn write_public(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     }
     written?;
     std::fs::File::open(dir)?.sync_all()
-}
-
-/// Records that the firewall holds these definitions, as `sync` would
-/// send them, so `sync --changed-only` sends none of them. Left to a
-/// running daemon when one holds the state directory.
-fn record_hashes(s: &Settings, groups: &[FwGroup], defs: &[config::groups::GroupDef], err: &mut dyn Write) {
-    let dir = StateDir::new(&s.state_dir);
-    let lock = match dir.try_lock() {
-        Ok(Some(l)) => l,
-        Ok(None) => {
-            let _ = writeln!(
-                err,
-                "note: a daemon holds {}: sync hashes not recorded (failoverd sync --changed-only may resend the imported groups)",
-                dir.path.display()
-            );
-            return;
-        }
-        Err(e) => {
-            let _ = writeln!(
-                err,
-                "warning: cannot use the state directory {}: {e}: sync hashes not recorded",
-                dir.path.display()
-            );
-            return;
-        }
-    };
-    let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
-    let mut state = match dir.recover(&names, std::time::SystemTime::now()) {
-        Ok(loaded) => {
-            for w in &loaded.warnings {
-                let _ = writeln!(err, "warning: {w}");
-            }
-            loaded.state
-        }
-        Err(e) => {
-            let _ = writeln!(
-                err,
-                "warning: cannot use the state directory {}: {e}: sync hashes not recorded",
-                dir.path.display()
-            );
-            return;
-        }
-    };
-    let fw = state.firewalls.entry(s.firewall.url.clone()).or_default();
-    for (g, def) in groups.iter().zip(defs) {
-        let spelling = match g.written() {
-            Some(Written::Sfos17) => Spelling::Sfos17,
-            Some(Written::Sfos19) => Spelling::Sfos19,
-            None => s.firewall.spelling,
-        };
-        fw.sync_hashes.insert(g.name.clone(), api::sync_hash(def, spelling));
-    }
-    if let Err(e) = dir.save(&state) {
-        let _ = writeln!(
-            err,
-            "warning: cannot record sync hashes in {}: {e}",
-            dir.file().display()
-        );
-    }
-    drop(lock);
 }
 
 /// Warnings after a write: members the firewall did not describe, and a

@@ -7,26 +7,32 @@
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::core::definitions::{Compared, SyncNote};
+use crate::config::groups::GroupDef;
 use crate::firewall::api::Api;
+use crate::firewall::compare;
 use crate::firewall::slot::Class;
+use crate::firewall::sync::Gate;
 
 /// Makes the Get in the background; what it met is logged here, and its
 /// outcome goes to the core through `done` (the API's health and its
-/// episode: core/api_health.rs, which mails). The daemon owns the task:
-/// one at a time, aborted at a reload and at shutdown.
-pub fn spawn(api: Api, groups: Vec<String>, done: mpsc::Sender<Read>) -> JoinHandle<()> {
+/// episode: core/api_health.rs, which mails), with the comparison of the
+/// firewall's definitions with `defs` when the Get was accepted
+/// (core/definitions.rs): compared here, off the loop. The daemon owns
+/// the task: one at a time, aborted at a reload and at shutdown.
+pub fn spawn(api: Api, defs: Vec<GroupDef>, done: mpsc::Sender<Read>) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let outcome = match api.get().await {
-            Ok(reply) => {
+        let (outcome, compared) = match api.get_groups().await {
+            Ok((reply, fw)) => {
                 tracing::info!(
                     EVENT = "api_check",
                     records = reply.records.len(),
                     "the firewall API answers"
                 );
-                for g in reply.missing(groups.iter().map(String::as_str)) {
-                    tracing::warn!(GROUP = %g, EVENT = "api_check", "group {g} is not defined on the firewall: run failoverd sync");
-                }
-                Ok(())
+                let compared = fw
+                    .map_err(|e| e.to_string())
+                    .and_then(|fw| compare::compare(&defs, &fw));
+                (Ok(()), Some(compared))
             }
             Err(answer) => {
                 tracing::warn!(
@@ -34,10 +40,10 @@ pub fn spawn(api: Api, groups: Vec<String>, done: mpsc::Sender<Read>) -> JoinHan
                     "the read-only Get was not accepted: {}",
                     answer.text
                 );
-                Err(answer)
+                (Err(answer), None)
             }
         };
-        let _ = done.send(Read::Got(outcome)).await;
+        let _ = done.send(Read::Got(outcome, compared)).await;
     })
 }
 
@@ -51,35 +57,41 @@ pub type Walk = Result<Vec<crate::firewall::view::Row>, crate::firewall::view::W
 /// Gets, src/daemon/reads.rs) share one channel into the loop.
 pub enum Read {
     Walk(Walk),
-    Got(Got),
+    /// The Get's outcome and, when it was accepted, the comparison.
+    Got(Got, Option<Compared>),
 }
 
-/// `sync = true`: after READY (and after a reload), the definitions that
-/// differ from what the firewall last accepted from failoverd are sent
-/// (Add, Update on 502), retried like a push while the answer is transient.
-/// Returns, through `done`, each group accepted with its definition hash.
-/// The daemon owns the task: a reload aborts it before starting the next
-/// (a definition cut off is sent again, Add then Update on 502), and so
+/// `sync = true`: the groups whose definition differed at two Gets in a
+/// row (core/definitions.rs) are sent (Add, Update on 502), retried like a
+/// push while the answer is transient; each one accepted goes back
+/// through `done` with the firewall's answer. The daemon owns the task: a
+/// reload aborts it (the next Gets find what is still different), and so
 /// does shutdown.
 pub fn spawn_sync(
     api: Api,
-    changed: Vec<(String, String)>,
+    groups: Vec<String>,
     dry: bool,
-    done: tokio::sync::mpsc::UnboundedSender<(String, String)>,
+    gate: Gate,
+    done: tokio::sync::mpsc::UnboundedSender<SyncNote>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
-        for (group, hash) in changed {
+        for group in groups {
             if dry {
                 tracing::info!(GROUP = %group, EVENT = "sync", dry_run = true, "dry run: would send the definition of {group}");
                 continue;
             }
             let mut wait = std::time::Duration::from_secs(1);
             loop {
+                // A slot within max_in_flight, beside the pushes.
+                let Some(permit) = gate.acquire(&group).await else {
+                    return;
+                };
                 let (_, answer) = api.define(&group).await;
+                drop(permit);
                 match answer.class {
                     Class::Accepted => {
                         tracing::info!(GROUP = %group, EVENT = "sync", "definition sent: {}", answer.text);
-                        let _ = done.send((group, hash));
+                        let _ = done.send(SyncNote::Accepted(group, answer.text));
                         break;
                     }
                     Class::Transient(_) | Class::Unknown(_) => {

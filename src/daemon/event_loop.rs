@@ -122,10 +122,6 @@ pub async fn serve<C: Check>(plan: Plan, deps: Deps<C>, shutdown: impl Future<Ou
     shell.pair_apply().await;
     let effects = shell.core.start();
     shell.perform(effects);
-    if shell.core.plan().settings.ha.is_none() {
-        // With [ha], the role's arrival started it (active) or not.
-        shell.reads.sync(&shell.core);
-    }
     tracing::info!(
         groups = shell.core.plan().groups.len(),
         streams = shell.core.engine().streams().len(),
@@ -158,7 +154,7 @@ struct Inputs {
     obs: mpsc::Receiver<Observation>,
     answers: mpsc::UnboundedReceiver<Answered>,
     control: mpsc::Receiver<control::Call>,
-    synced: mpsc::UnboundedReceiver<(String, String)>,
+    synced: mpsc::UnboundedReceiver<super::core::definitions::SyncNote>,
     walks: mpsc::Receiver<Read>,
     peer: mpsc::Receiver<PeerRead>,
 }
@@ -217,11 +213,11 @@ impl<C: Check> Shell<C> {
                     self.perform(e);
                 }
                 Some((req, reply)) = i.control.recv() => self.control(req, reply),
-                Some((group, hash)) = i.synced.recv() => self.core.synced(group, hash),
+                Some(note) = i.synced.recv() => self.core.synced(note),
                 Some(read) = i.walks.recv() => {
                     let e = match read {
                         Read::Walk(walk) => self.core.walked(walk, Clocks::now()),
-                        Read::Got(got) => self.core.api_got(got, Clocks::now()),
+                        Read::Got(got, defs) => self.core.api_got(got, defs, Clocks::now()),
                     };
                     self.perform(e);
                 }
@@ -254,7 +250,7 @@ impl<C: Check> Shell<C> {
 
     fn tick(&mut self) {
         let clocks = Clocks::now();
-        self.reads.tick(&self.core, clocks.mono);
+        self.core.defines_started(self.reads.tick(&self.core, clocks.mono));
         let e = self.core.tick(clocks);
         self.perform(e);
     }
@@ -303,6 +299,15 @@ impl<C: Check> Shell<C> {
                 Effect::Mail(event) => self.mailer.send(*event),
                 Effect::Record(r) => self.taps.send(*r),
                 Effect::Notify(line) => self.notifier.send(&line),
+                Effect::Define(groups) => self.reads.define(&self.core, groups),
+                Effect::Sync {
+                    to,
+                    group,
+                    changed_only,
+                } => {
+                    let reply = self.replies.remove(&to);
+                    self.reads.manual(&self.core, group, changed_only, reply);
+                }
                 Effect::Reply { to, reply } => {
                     if let Some(tx) = self.replies.remove(&to) {
                         let _ = tx.send(reply);

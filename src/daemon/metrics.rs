@@ -70,6 +70,9 @@ pub struct Extra<'a> {
     pub snmp: Option<Snmp<'a>>,
     /// `[http] rtt_histograms` and `target_states`, as of the last reload.
     pub page: MetricsPage,
+    /// Each group a periodic Get compared: whether its definition on the
+    /// firewall is in step with its file (docs/definitions.md).
+    pub definitions: Vec<(&'a str, bool)>,
 }
 
 pub struct Snmp<'a> {
@@ -174,7 +177,24 @@ pub fn render(engine: &Engine, x: &Extra<'_>) -> String {
             let _ = writeln!(t, "\"}} {}", u8::from(*d));
         }
     }
+    definitions(&mut t, &x.definitions);
     t
+}
+
+/// `failoverd_definition_in_step{group}`, for the groups a Get compared.
+fn definitions(t: &mut String, groups: &[(&str, bool)]) {
+    if groups.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        t,
+        "# HELP failoverd_definition_in_step 1 while the group's definition on the firewall is in step with its file, 0 while it differs or is missing (as of the last periodic Get).\n# TYPE failoverd_definition_in_step gauge"
+    );
+    for (g, ok) in groups {
+        t.push_str("failoverd_definition_in_step{group=\"");
+        push_esc(t, g);
+        let _ = writeln!(t, "\"}} {}", u8::from(*ok));
+    }
 }
 
 /// `failoverd_checks_total` and `failoverd_rtt_seconds`, per stream. Each

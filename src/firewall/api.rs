@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use super::client::{Client, ClientConfig, SendError, Tls};
 use super::decide::Want;
+use super::read::{FwGroup, ReadError};
 use super::request::{self, Action, Condition, GroupDetail, Login, Operation, Spelling};
 use super::response::{self, Reply, Verdict};
 use super::slot::Class;
@@ -167,11 +168,6 @@ impl Api {
         }
     }
 
-    /// The hash of `group`'s definition as sync sends it (no credentials).
-    pub fn definition_hash(&self, group: &str) -> Option<String> {
-        Some(hash_of(&self.detail(group)?, self.spelling))
-    }
-
     /// The reply body of a read-only Get of every record of `entity`, or
     /// the answer that says why there is none (transport, TLS, HTTP).
     pub async fn get_body(&self, entity: request::Entity) -> Result<String, Answer> {
@@ -181,9 +177,22 @@ impl Api {
 
     /// The read-only Get: the reply, or the answer that says why not.
     pub async fn get(&self) -> Result<Reply, Answer> {
+        self.get_groups().await.map(|(reply, _)| reply)
+    }
+
+    /// The read-only Get, with the firewall's group definitions read from
+    /// the same reply (src/firewall/read.rs): the Get's outcome judges the
+    /// API's health; the definitions, or why they cannot be read, are
+    /// compared with the files (src/firewall/compare.rs).
+    pub async fn get_groups(&self) -> Result<(Reply, Result<Vec<FwGroup>, ReadError>), Answer> {
         let xml = request::get(&self.login(), self.api_version.as_deref());
         let body = self.client.send(&xml).await.map_err(|e| classify(Err(e)))?;
-        let reply = response::parse(&body).map_err(|why| Answer {
+        let reply = Self::judge_get(&body)?;
+        Ok((reply, super::read::groups(&body)))
+    }
+
+    fn judge_get(body: &str) -> Result<Reply, Answer> {
+        let reply = response::parse(body).map_err(|why| Answer {
             class: Class::Transient(why.clone()),
             text: why,
         })?;
@@ -208,38 +217,6 @@ impl Api {
     pub fn fingerprint(&self) -> Option<String> {
         self.client.presented_fingerprint()
     }
-}
-
-/// The hash `sync` compares: of the Add document for `detail` in
-/// `spelling`, without credentials.
-fn hash_of(detail: &GroupDetail<'_>, spelling: Spelling) -> String {
-    let nobody = Secret::new("");
-    let login = Login {
-        username: "",
-        password: &nobody,
-    };
-    let xml = request::set(&login, None, detail, Operation::Add, spelling);
-    let digest = ring::digest::digest(&ring::digest::SHA256, xml.as_bytes());
-    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The hash `sync` will compare for the group file definition `g` sent in
-/// `spelling`: what `import` records for a definition it read from the
-/// firewall, so that `sync --changed-only` leaves it alone.
-pub fn sync_hash(g: &GroupDef, spelling: settings::Spelling) -> String {
-    let d = definition(g);
-    let detail = GroupDetail {
-        name: &g.name,
-        members: &d.members,
-        mail: d.mail,
-        failback: d.failback,
-        conditions: &d.conditions,
-    };
-    let spelling = match spelling {
-        settings::Spelling::Sfos19 => Spelling::Sfos19,
-        settings::Spelling::Sfos17 => Spelling::Sfos17,
-    };
-    hash_of(&detail, spelling)
 }
 
 /// Classifies a call's result (docs/firewall-api.md, Answer classes).

@@ -4,10 +4,12 @@
 
 pub mod api;
 pub mod client;
+pub mod compare;
 pub mod decide;
 pub mod guard;
 pub mod read;
 pub mod request;
 pub mod response;
 pub mod slot;
+pub mod sync;
 pub mod view;

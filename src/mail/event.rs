@@ -51,6 +51,10 @@ pub enum DaemonKind {
     SnmpUnusable,
     SnmpUsable,
     Test,
+    /// A group's definition on the firewall differs from its file at two
+    /// periodic Gets in a row (docs/definitions.md), and in step again.
+    DefinitionDiffers,
+    DefinitionInStep,
 }
 
 /// One event. Fields that do not apply stay `None`; the mail shows only
@@ -105,7 +109,8 @@ impl Kind {
                 | D::BecameStandby
                 | D::FirewallDisagrees
                 | D::PushNotHonoured
-                | D::SnmpUnusable,
+                | D::SnmpUnusable
+                | D::DefinitionDiffers,
             ) => 1,
             Kind::Failover => 2,
             Kind::MemberDown => 3,
@@ -117,7 +122,8 @@ impl Kind {
                 | D::GuardTripEnded
                 | D::BecameActive
                 | D::FirewallAgrees
-                | D::SnmpUsable,
+                | D::SnmpUsable
+                | D::DefinitionInStep,
             ) => 6,
             Kind::GroupUp => 7,
             Kind::Failback => 8,
@@ -164,12 +170,14 @@ impl Kind {
                 D::SnmpUnusable => "SnmpUnusable",
                 D::SnmpUsable => "SnmpUsable",
                 D::Test => "Test",
+                D::DefinitionDiffers => "DefinitionDiffers",
+                D::DefinitionInStep => "DefinitionInStep",
             },
         }
     }
 
     /// Every kind, for reading names back (logs, headers).
-    pub const ALL: [Kind; 27] = {
+    pub const ALL: [Kind; 29] = {
         use DaemonKind as D;
         [
             Kind::MemberDown,
@@ -199,6 +207,8 @@ impl Kind {
             Kind::Daemon(D::SnmpUnusable),
             Kind::Daemon(D::SnmpUsable),
             Kind::Daemon(D::Test),
+            Kind::Daemon(D::DefinitionDiffers),
+            Kind::Daemon(D::DefinitionInStep),
         ]
     };
 
@@ -239,6 +249,8 @@ impl Kind {
                 D::SnmpUnusable => "SNMP unusable",
                 D::SnmpUsable => "SNMP usable again",
                 D::Test => "test mail",
+                D::DefinitionDiffers => "definition differs on the firewall",
+                D::DefinitionInStep => "definition in step again",
             },
         }
     }

@@ -291,6 +291,8 @@ fn daemon_headline(d: DaemonKind, e: &Event, short: bool) -> String {
         D::SnmpUnusable => "failoverd: the firewall's tunnel table cannot be read (SNMP)".to_owned(),
         D::SnmpUsable => "failoverd: the firewall's tunnel table is read again (SNMP)".to_owned(),
         D::Test => "failoverd test mail".to_owned(),
+        D::DefinitionDiffers => format!("failoverd: the definition on the firewall differs from the file{for_group}"),
+        D::DefinitionInStep => format!("failoverd: the definition on the firewall is in step again{for_group}"),
     }
 }
 

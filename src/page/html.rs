@@ -125,6 +125,9 @@ fn group(out: &mut String, g: &view::Group, charts: &[Vec<Chart>]) {
     }
     let since = g.since.map_or("-".to_string(), time);
     fact(out, "state since", &since);
+    if let Some(d) = &g.definition {
+        fact(out, "definition on the firewall", d);
+    }
     fact(out, "firewall has (belief)", &g.belief);
     fact(
         out,

@@ -59,6 +59,20 @@ impl Core {
                     Reply::ok(serde_json::Value::Null)
                 }
             },
+            Request::Sync { group, changed_only } => match &group {
+                Some(g) if self.named(std::slice::from_ref(g)).is_err() => Reply::err(format!("unknown group {g}")),
+                _ if !self.may_sync() => Reply::err(
+                    "this host is standby: it sends the firewall nothing; run failoverd sync on the active host",
+                ),
+                _ => {
+                    self.effects.push(Effect::Sync {
+                        to,
+                        group,
+                        changed_only,
+                    });
+                    return self.take();
+                }
+            },
             Request::Push { group, want, hold_secs } => match self.named(std::slice::from_ref(&group)) {
                 Err(e) => Reply::err(e),
                 Ok(_) if self.dry() => Reply::err("daemon in dry run"),
@@ -205,6 +219,12 @@ impl Core {
                     .collect(),
             }),
             page: self.plan.settings.metrics,
+            definitions: self
+                .plan
+                .groups
+                .iter()
+                .filter_map(|g| Some((g.name(), self.definitions.verdict(g.name())?.in_step())))
+                .collect(),
         };
         crate::daemon::metrics::render(&self.engine, &extra)
     }

@@ -66,7 +66,7 @@ impl Core {
 
     /// Whether `group`'s events are mailed: MailNotification on, and not
     /// an intent group. Disagreement and not-honoured follow it too.
-    fn mails_group(&self, group: &str) -> bool {
+    pub(super) fn mails_group(&self, group: &str) -> bool {
         let g = self.index.get(group).map(|&i| &self.plan.groups[i]);
         g.is_some_and(|g| g.def.mail && g.intent().is_none())
     }

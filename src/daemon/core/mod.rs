@@ -14,6 +14,7 @@
 
 pub mod api_health;
 mod control;
+pub mod definitions;
 mod firewall_view;
 pub mod history;
 mod page_view;
@@ -69,6 +70,15 @@ pub enum Effect {
     Reply {
         to: ReplyTo,
         reply: Reply,
+    },
+    /// `sync = true`: send these groups' definitions (docs/definitions.md).
+    Define(Vec<String>),
+    /// A `failoverd sync` routed through the daemon: run it, and reply to
+    /// `to` with its outcome.
+    Sync {
+        to: ReplyTo,
+        group: Option<String>,
+        changed_only: bool,
     },
 }
 
@@ -130,6 +140,10 @@ pub struct Core {
     view: Option<crate::firewall::view::View>,
     /// The firewall API's health and its episode (carried across reloads).
     api: api_health::ApiHealth,
+    /// The definitions on the firewall against the files (periodic Get).
+    definitions: definitions::Definitions,
+    /// Sync requests out now, counted in `max_in_flight` with the pushes.
+    defines_in_flight: usize,
     /// How the last load of the settings went.
     config: reload::ConfigLoad,
     effects: Vec<Effect>,
@@ -168,6 +182,8 @@ impl Core {
             decide_soon: false,
             history,
             api: api_health::ApiHealth::default(),
+            definitions: definitions::Definitions::default(),
+            defines_in_flight: 0,
             config: reload::ConfigLoad::applied(clocks.wall),
             effects: Vec::new(),
         }
@@ -304,12 +320,6 @@ impl Core {
         }
     }
 
-    /// The daemon's own sync got `group`'s definition accepted.
-    pub fn synced(&mut self, group: String, hash: String) {
-        self.firewall_mut().sync_hashes.insert(group, hash);
-        self.dirty = true;
-    }
-
     /// Every 100 ms: holds that ended, groups armed again, the decisions,
     /// and state.json when due.
     pub fn tick(&mut self, clocks: Clocks) -> Vec<Effect> {
@@ -376,6 +386,8 @@ impl Core {
     pub fn stopping(&mut self) -> Vec<Effect> {
         self.effects.push(Effect::Notify("STOPPING=1".into()));
         self.pushes.close();
+        // The shell aborts its syncs next: their slots are free.
+        self.defines_abandoned();
         self.take()
     }
 

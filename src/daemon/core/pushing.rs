@@ -220,9 +220,19 @@ impl Core {
 
     /// The periodic read-only Get's outcome: the API's health, and the
     /// episode it begins or ends.
-    pub fn api_got(&mut self, outcome: Result<(), crate::firewall::api::Answer>, clocks: Clocks) -> Vec<Effect> {
+    /// With it, the comparison of the definitions, when the Get got an
+    /// answer (core/definitions.rs).
+    pub fn api_got(
+        &mut self,
+        outcome: Result<(), crate::firewall::api::Answer>,
+        compared: Option<super::definitions::Compared>,
+        clocks: Clocks,
+    ) -> Vec<Effect> {
         if let Some(event) = self.api.got(&outcome, clocks.wall) {
             self.api_event(event);
+        }
+        if let Some(c) = compared {
+            self.definitions_compared(c, clocks);
         }
         self.take()
     }

@@ -40,7 +40,7 @@ impl Core {
         self.orphan_dropped_restarts(&plan, clocks);
         let url_same = plan.settings.firewall.url == self.plan.settings.firewall.url;
         // Orphans' requests count against max_in_flight too.
-        let extra = self.orphans.in_flight();
+        let extra = self.orphans.in_flight() + self.defines_in_flight;
         pushes.carry_over(&self.pushes, url_same, &changes.groups_changed, extra, clocks.mono);
         self.state
             .firewalls
@@ -58,6 +58,8 @@ impl Core {
             new.adopt(old);
         }
         self.view = view;
+        let names: Vec<&str> = plan.groups.iter().map(|g| g.name()).collect();
+        self.definitions.reloaded(&names, url_same);
         self.plan = plan;
         self.engine = engine;
         self.pushes = pushes;

@@ -134,6 +134,7 @@ pub fn build(core: &Core, problems: &[String], clocks: Clocks) -> view::Status {
                     active_in: whole_secs(h.remaining),
                     active_in_secs: h.remaining.as_secs_f64().ceil() as u64,
                 }),
+                definition: definition(core.definitions(), g.name()),
                 firewall: tunnels.map(|v| view::FirewallGroup {
                     carrying: v.group(g.name()).map_or("unknown".into(), |gv| gv.carrying.to_string()),
                     disagrees: v.disagreeing(g.name()),
@@ -166,7 +167,21 @@ pub fn build(core: &Core, problems: &[String], clocks: Clocks) -> view::Status {
             error: v.last_error().map(|e| e.to_string()),
         }),
         api: api_view(core.api_health()),
+        definitions_problem: core.definitions().problem().map(str::to_string),
     }
+}
+
+/// "differs: ...; sync = true sent it at T (answer)", for status.
+fn definition(d: &super::definitions::Definitions, group: &str) -> Option<String> {
+    let words = d.verdict(group)?.describe();
+    Some(match d.sent(group) {
+        None => words,
+        Some((at, answer)) => format!(
+            "{words}; sync = true sent the file's definition at {} ({})",
+            crate::time::rfc3339_secs(secs(at)),
+            answer.unwrap_or("no answer yet")
+        ),
+    })
 }
 
 fn api_view(h: &super::api_health::ApiHealth) -> view::Api {

@@ -33,6 +33,8 @@ fn role(e: &Event) -> Option<(Episode, bool)> {
         Kind::Daemon(D::SnmpUsable) => (Kind::Daemon(D::SnmpUnusable), false, false),
         Kind::Daemon(D::FirewallDisagrees) => (e.kind, true, true),
         Kind::Daemon(D::FirewallAgrees) => (Kind::Daemon(D::FirewallDisagrees), false, true),
+        Kind::Daemon(D::DefinitionDiffers) => (e.kind, true, true),
+        Kind::Daemon(D::DefinitionInStep) => (Kind::Daemon(D::DefinitionDiffers), false, true),
         _ => return None,
     };
     let scope = if scoped { e.group.clone() } else { None };

@@ -60,6 +60,12 @@ pub(super) fn ended(events: &[Event], i: usize) -> Option<(String, std::time::Du
             "agrees again".into(),
             true,
         ),
+        Kind::Daemon(D::DefinitionDiffers) => (
+            Box::new(is(Kind::Daemon(D::DefinitionInStep))),
+            Box::new(is(e.kind)),
+            "in step again".into(),
+            true,
+        ),
         Kind::Daemon(D::GuardTrip) => (
             Box::new(is(Kind::Daemon(D::GuardTripEnded))),
             Box::new(is(e.kind)),
