@@ -115,7 +115,7 @@ pub fn status(path: &Path, json: bool, out: &mut dyn Write, err: &mut dyn Write)
 pub fn status_check(path: &Path, groups: &[String], out: &mut dyn Write) -> i32 {
     let verdict = match check_reply(path) {
         Ok(reply) => match serde_json::from_value::<Status>(reply.body.clone()) {
-            Ok(status) => super::plugin::judge(&status, &reply.body, groups),
+            Ok(status) => super::plugin::judge(&status, groups),
             Err(e) => super::plugin::unknown(&format!(
                 "cannot read the daemon's answer ({e}); is it the same version as this command?"
             )),

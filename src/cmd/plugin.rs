@@ -3,8 +3,6 @@
 //! Pure: the status in, one line (`FAILOVERD OK - text | perfdata`) and
 //! the exit code out. The control socket is asked in `cmd::control`.
 
-use serde_json::Value;
-
 use crate::view::{Group, Status};
 
 /// The plugin states, in the order of their severity; the number is the
@@ -48,9 +46,8 @@ pub fn unknown(why: &str) -> Verdict {
     }
 }
 
-/// Judges `status` (`raw` is the same document as JSON, for fields this
-/// version does not know yet), restricted to `only` when it names groups.
-pub fn judge(status: &Status, raw: &Value, only: &[String]) -> Verdict {
+/// Judges `status`, restricted to `only` when it names groups.
+pub fn judge(status: &Status, only: &[String]) -> Verdict {
     let names: Vec<&str> = status.groups.iter().map(|g| g.name.as_str()).collect();
     if let Some(bad) = only.iter().find(|g| !names.contains(&g.as_str())) {
         let hint = crate::config::diag::hint(bad, &names);
@@ -66,8 +63,8 @@ pub fn judge(status: &Status, raw: &Value, only: &[String]) -> Verdict {
         .filter(|(_, g)| only.is_empty() || only.contains(&g.name))
         .collect();
     let mut found: Vec<(Level, String)> = Vec::new();
-    for (i, g) in &chosen {
-        found.extend(group_findings(status, g, &raw["groups"][*i]));
+    for (_, g) in &chosen {
+        found.extend(group_findings(status, g));
     }
     found.extend(global_findings(status));
     let level = found.iter().map(|(l, _)| *l).max().unwrap_or(Level::Ok);
@@ -95,7 +92,7 @@ fn all_up(chosen: &[(usize, &Group)]) -> String {
 }
 
 /// Why one group is not fine: down is CRITICAL; everything else WARNING.
-fn group_findings(status: &Status, g: &Group, raw: &Value) -> Vec<(Level, String)> {
+fn group_findings(status: &Status, g: &Group) -> Vec<(Level, String)> {
     let n = &g.name;
     let mut f = Vec::new();
     match g.state.as_str() {
@@ -128,30 +125,12 @@ fn group_findings(status: &Status, g: &Group, raw: &Value) -> Vec<(Level, String
             warn(format!("{n}: not honoured by the firewall ({p})"));
         }
     }
-    if definition_differs(raw) {
-        warn(format!("{n}: its definition on the firewall differs from the file"));
+    // "in step", "missing on the firewall", "differs: ..." (issue #27).
+    if let Some(d) = g.definition.as_deref().filter(|d| *d != "in step") {
+        let d = d.split(':').next().unwrap_or(d);
+        warn(format!("{n}: its definition {d} (failoverd sync --group {n})"));
     }
     f
-}
-
-/// Whether `/status` says the group's definition on the firewall differs
-/// from its file. The field is read loosely (absent: in step), so this
-/// plugin works beside daemons that do not report it yet.
-fn definition_differs(g: &Value) -> bool {
-    if g["definition_differs"].as_bool() == Some(true) || g["definition_in_step"].as_bool() == Some(false) {
-        return true;
-    }
-    match &g["definition"] {
-        Value::String(s) => s.trim_start().to_ascii_lowercase().starts_with("differ"),
-        Value::Object(o) => {
-            o.get("in_step").and_then(Value::as_bool) == Some(false)
-                || o.get("differs").and_then(Value::as_bool) == Some(true)
-                || o.get("state")
-                    .and_then(Value::as_str)
-                    .is_some_and(|s| s.starts_with("differ"))
-        }
-        _ => false,
-    }
 }
 
 /// The daemon's own problems, the API and the SNMP walks: WARNING.
