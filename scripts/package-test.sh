@@ -2,7 +2,8 @@
 # Installs the Debian package into a real Debian with systemd (a container
 # run by systemd-nspawn, a fresh copy of the root scripts/nsroot.sh keeps)
 # and checks it as an admin would use it, on the installed unit and binary:
-# installing does not start it; once the settings and the credential are
+# installing does not start it; the README's quick start, typed as written
+# (import, the pin, the pasted tables, check --online, enable --now); once the settings and the credential are
 # written, `systemctl enable --now failoverd` works; man pages and bash
 # completion work; journald carries EVENT, GROUP and MEMBER on a member-down
 # and EVENT and GROUP on the push that follows (against sfos-emulator, run
@@ -103,6 +104,45 @@ until_true '[ -n "$(url_of fw)" ] && [ -n "$(url_of peer)" ]' || bad "emulators 
 fw_url=$(url_of fw)
 peer_port=$(url_of peer | sed -n 's#^https://127.0.0.1:\([0-9]*\)/.*#\1#p')
 
+# 3b. The README's quick start, step by step as an admin types it, against a
+# firewall that already has failover groups (the emulator's --demo): [firewall]
+# without a pin; import refuses the self-signed certificate and prints the
+# pin_sha256 line; with it, import writes the group files and prints the
+# tables; the groups line goes at the top, the tables below; check --online;
+# enable --now: the service (DynamicUser) reads the files import wrote, and
+# sync --changed-only sends nothing.
+systemd-run -q --unit=qsfw /usr/local/bin/sfos-emulator --listen 127.0.0.1:0 --username failoverd \
+    --password-file /root/fw.password --demo
+until_true '[ -n "$(url_of qsfw)" ]' || bad "quick start: the emulator did not start: $(journalctl -u qsfw -o cat | tail -3)"
+install -d /etc/credstore
+(umask 077; cp /root/fw.password /etc/credstore/firewall.password)
+cat > /etc/failoverd/failoverd.toml <<TOML
+[firewall]
+url = "$(url_of qsfw)"
+username = "failoverd"
+TOML
+failoverd import > /tmp/tables.toml 2>/tmp/import1.err; rc=$?
+pin_line=$(grep -o 'pin_sha256 = "[0-9A-F:]*"' /tmp/import1.err | head -1)
+[ "$rc" = 1 ] && [ -n "$pin_line" ] && ok "quick start: import refuses the unknown certificate and prints the pin_sha256 line" \
+    || bad "quick start: first import exit $rc: $(cat /tmp/import1.err)"
+echo "$pin_line" >> /etc/failoverd/failoverd.toml
+failoverd import > /tmp/tables.toml 2>/tmp/import2.err && ok "quick start: import with the pin" || bad "quick start: import: $(cat /tmp/import2.err)"
+[ ! -e /var/lib/failoverd ] && [ ! -e /var/lib/private/failoverd ] && ok "quick start: import leaves the state directory alone" \
+    || bad "quick start: import created $(ls -la /var/lib/failoverd /var/lib/private/failoverd 2>&1 | head -5)"
+groups_line=$(sed -n 's/^# groups = /groups = /p' /tmp/tables.toml)
+{ echo "$groups_line"; cat /etc/failoverd/failoverd.toml /tmp/tables.toml; } > /tmp/pasted.toml
+cat /tmp/pasted.toml > /etc/failoverd/failoverd.toml
+failoverd check --online >/tmp/qs-check.out 2>&1 && ok "quick start: check --online passes" || bad "quick start: check --online: $(tail -5 /tmp/qs-check.out)"
+systemctl enable --now failoverd 2>/tmp/enable.out && ok "quick start: systemctl enable --now failoverd" || bad "quick start: enable --now: $(cat /tmp/enable.out)"
+until_true 'failoverd status 2>/dev/null | grep -q "member HQ_Primary:" && failoverd status | grep -q "member Branch_LTE:"' \
+    && ok "quick start: the service reads the imported group files" || bad "quick start: status: $(failoverd status 2>&1 | head -5); $(journalctl -u failoverd -o cat | tail -5)"
+journalctl -u failoverd -o cat | grep -qi 'permission denied' && bad "quick start: permission denied: $(journalctl -u failoverd -o cat | grep -i 'permission denied' | head -3)"
+before=$(journalctl -u qsfw -o cat | grep -oE '(Add|Update) [^ ,]+' | wc -l)
+failoverd sync --changed-only >/tmp/qs-sync.out 2>&1 && ok "quick start: sync --changed-only" || bad "quick start: sync --changed-only: $(cat /tmp/qs-sync.out)"
+after=$(journalctl -u qsfw -o cat | grep -oE '(Add|Update) [^ ,]+' | wc -l)
+[ "$before" = "$after" ] && ok "quick start: sync --changed-only sends nothing after import" || bad "quick start: sync sent $((after - before)) definitions: $(cat /tmp/qs-sync.out)"
+systemctl disable --now failoverd 2>/dev/null
+
 # 4. The admin's settings and credential; then enable --now.
 cat > /etc/failoverd/failoverd.toml <<TOML
 groups = ["groups.d/*.xml"]
@@ -127,8 +167,6 @@ cat > /etc/failoverd/groups.d/pkg.xml <<XML
 <FailoverCondition><FailoverIF><Protocol>TCP</Protocol><Port>$peer_port</Port></FailoverIF></FailoverCondition>
 </GroupDetail></VPNFailoverGroup>
 XML
-install -d /etc/credstore
-(umask 077; cp /root/fw.password /etc/credstore/firewall.password)
 failoverd check >/tmp/check.out 2>&1 && ok "failoverd check passes on the admin's settings" || bad "check: $(tail -5 /tmp/check.out)"
 failoverd sync >/tmp/sync.out 2>&1 && ok "failoverd sync puts the group on the firewall" || bad "sync: $(cat /tmp/sync.out)"
 systemctl enable --now failoverd 2>/tmp/enable.out && ok "systemctl enable --now failoverd" || bad "enable --now: $(cat /tmp/enable.out)"
