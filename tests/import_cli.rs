@@ -615,3 +615,39 @@ fn five_hundred_groups_in_seconds() {
     let (code, out, err) = cli(&["sync", "--changed-only"], &config);
     assert_eq!((code, out.matches(": unchanged\n").count()), (0, 500), "{err}");
 }
+
+/// A minimal host without ca-certificates (the package's container): the
+/// quick start's first import, with no pin yet, still prints the
+/// certificate the firewall presents and the line to add, and says that
+/// nothing on this host can vouch for it; it sends nothing.
+#[test]
+fn with_no_system_ca_certificates_the_first_import_prints_the_pin_line() {
+    let rt = runtime();
+    let emu = emulator(&rt);
+    firewall_with_groups(&emu);
+    let dir = settings_only_firewall(&emu);
+    let config = dir.path().join("failoverd.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let no_pin: String = text
+        .lines()
+        .filter(|l| !l.starts_with("pin_sha256"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&config, no_pin).unwrap();
+    let empty = dir.path().join("no-cas.pem");
+    std::fs::write(&empty, "").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_failoverd"))
+        .args(["import", "-c"])
+        .arg(&config)
+        .env("SSL_CERT_FILE", &empty)
+        .env("SSL_CERT_DIR", dir.path().join("no-such-dir"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("this host has no system CA certificates"), "{err}");
+    let line = format!("add pin_sha256 = \"{}\" to [firewall]", emu.cert_fingerprint());
+    assert!(err.contains(&line), "{err}");
+    assert!(emu.requests().is_empty(), "nothing reached the API");
+    assert!(!dir.path().join("groups.d").exists(), "nothing written");
+}

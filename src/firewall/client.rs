@@ -53,6 +53,9 @@ pub struct Client {
     http: reqwest::Client,
     url: reqwest::Url,
     presented: Presented,
+    /// Nothing on this host can vouch for a certificate (no system CA
+    /// certificates, no ca_file, no pin): said beside the fingerprint.
+    no_roots: bool,
 }
 
 /// The fingerprint of the last leaf certificate any handshake presented.
@@ -114,7 +117,7 @@ impl Client {
             return Err(format!("url {:?} must be https://HOST[:PORT]/...", cfg.url));
         }
         let presented = Presented::default();
-        let tls = tls_config(&cfg.tls, presented.clone())?;
+        let (tls, no_roots) = tls_config(&cfg.tls, presented.clone())?;
         let http = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
             .timeout(cfg.timeout)
@@ -126,7 +129,12 @@ impl Client {
             .user_agent(concat!("failoverd/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| format!("cannot build the HTTPS client: {}", chain(&e)))?;
-        Ok(Client { http, url, presented })
+        Ok(Client {
+            http,
+            url,
+            presented,
+            no_roots,
+        })
     }
 
     /// POSTs `xml` as the urlencoded `reqxml` field and returns the reply
@@ -150,9 +158,16 @@ impl Client {
         let response = result.map_err(|e| {
             let sorted = send_error(&e, handed.load(Ordering::SeqCst));
             match (sorted, untrusted(&e).then(|| self.presented_fingerprint()).flatten()) {
-                (SendError::Before(why), Some(fp)) => SendError::Before(format!(
-                    "{why}; the firewall presented certificate SHA-256 {fp}: if it is the firewall's (compare it on its console), add pin_sha256 = \"{fp}\" to [firewall]"
-                )),
+                (SendError::Before(why), Some(fp)) => {
+                    let none = if self.no_roots {
+                        " (this host has no system CA certificates, and no ca_file or pin_sha256 is set)"
+                    } else {
+                        ""
+                    };
+                    SendError::Before(format!(
+                        "{why}{none}; the firewall presented certificate SHA-256 {fp}: if it is the firewall's (compare it on its console), add pin_sha256 = \"{fp}\" to [firewall]"
+                    ))
+                }
                 (sorted, _) => sorted,
             }
         })?;

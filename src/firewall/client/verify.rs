@@ -94,10 +94,18 @@ pub(super) fn hex_colons(bytes: &[u8]) -> String {
 }
 
 /// The rustls configuration for one TLS mode, ring only, HTTP/1.1.
-pub(super) fn tls_config(tls: &Tls, presented: Presented) -> Result<rustls::ClientConfig, String> {
+/// Also whether nothing can vouch for a certificate (no system CA
+/// certificates, no ca_file, no pin).
+pub(super) fn tls_config(tls: &Tls, presented: Presented) -> Result<(rustls::ClientConfig, bool), String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let check = match tls {
-        Tls::System => Check::WebPki(webpki(system_roots()?, &provider)?, None),
+        // No system CA bundle (a minimal host without ca-certificates): every
+        // handshake fails as untrusted, and the caller prints the presented
+        // fingerprint with the pin_sha256 line, as for a self-signed one.
+        Tls::System => match system_roots() {
+            Some(roots) => Check::WebPki(webpki(roots, &provider)?, None),
+            None => Check::NoRoots,
+        },
         Tls::CaFile(path, name) => {
             let name = name.as_deref().map(tls_name).transpose()?;
             Check::WebPki(webpki(file_roots(path)?, &provider)?, name)
@@ -105,6 +113,7 @@ pub(super) fn tls_config(tls: &Tls, presented: Presented) -> Result<rustls::Clie
         Tls::Pin(pin) => Check::Pin(*pin),
         Tls::Insecure => Check::Nothing,
     };
+    let no_roots = matches!(check, Check::NoRoots);
     let verifier = Arc::new(Recorder {
         check,
         presented,
@@ -117,7 +126,7 @@ pub(super) fn tls_config(tls: &Tls, presented: Presented) -> Result<rustls::Clie
         .with_custom_certificate_verifier(verifier)
         .with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(config)
+    Ok((config, no_roots))
 }
 
 fn tls_name(name: &str) -> Result<ServerName<'static>, String> {
@@ -130,16 +139,12 @@ fn webpki(roots: RootCertStore, provider: &Arc<CryptoProvider>) -> Result<Arc<We
         .map_err(|e| format!("cannot use the CA certificates: {e}"))
 }
 
-/// The system's CA bundle (on Debian, the ca-certificates package).
-fn system_roots() -> Result<RootCertStore, String> {
+/// The system's CA bundle (on Debian, the ca-certificates package); `None`
+/// when there is none.
+fn system_roots() -> Option<RootCertStore> {
     let mut roots = RootCertStore::empty();
     roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
-    if roots.is_empty() {
-        return Err("no system CA certificates found: install ca-certificates, or set \
-                    ca_file or pin_sha256"
-            .to_string());
-    }
-    Ok(roots)
+    (!roots.is_empty()).then_some(roots)
 }
 
 /// Largest `ca_file` read, in bytes (a system bundle is about 200 KiB).
@@ -169,6 +174,9 @@ enum Check {
     /// Chain, expiry and name; the name replaces the url's host when set.
     WebPki(Arc<WebPkiServerVerifier>, Option<ServerName<'static>>),
     Pin([u8; 32]),
+    /// No ca_file, no pin and no system CA certificates: nothing can vouch
+    /// for any certificate.
+    NoRoots,
     Nothing,
 }
 
@@ -217,6 +225,7 @@ impl ServerCertVerifier for Recorder {
             Check::Pin(_) => Err(rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(
                 Arc::new(PinError { presented }),
             )))),
+            Check::NoRoots => Err(rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer)),
             Check::Nothing => Ok(ServerCertVerified::assertion()),
         }
     }
