@@ -41,7 +41,10 @@ pub struct Restored {
 /// A stable 64-bit name of a stream key (FNV-1a over its parts): the
 /// same key gives the same hash in every version and on every machine.
 pub fn key_hash(k: &StreamKey) -> u64 {
-    let text = format!(
+    use std::fmt::Write as _;
+    let mut h = Fnv(0xcbf2_9ce4_8422_2325);
+    let _ = write!(
+        h,
         "{}|{}|{:?}|{:?}|{:?}|{}|{}",
         k.protocol,
         k.target,
@@ -51,36 +54,60 @@ pub fn key_hash(k: &StreamKey) -> u64 {
         k.interval.as_millis(),
         k.timeout.as_millis()
     );
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
+    h.0
+}
+
+/// FNV-1a over the text written into it (no copy of the text).
+struct Fnv(u64);
+
+impl std::fmt::Write for Fnv {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        for b in s.bytes() {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        Ok(())
+    }
 }
 
 fn wall_step(t: SystemTime) -> u64 {
     secs(t) / STEP.as_secs()
 }
 
+/// One stream's record: hash, count, points.
+const RECORD: usize = 9 + 4 * POINTS;
+
 impl Series {
-    /// The points from the first step with a check up to `now_step`
-    /// (the open step closed), oldest first; empty without any check.
-    fn saved_points(&self, now_step: u64) -> Vec<Point> {
-        let mut points: Vec<Point> = (0..POINTS as u64)
-            .map(|j| {
-                let Some(k) = (now_step + 1 + j).checked_sub(POINTS as u64) else {
-                    return Point::default();
-                };
-                if k == self.head {
-                    self.open.close()
-                } else if k < self.head && self.head - k < POINTS as u64 {
-                    self.ring[(k % POINTS as u64) as usize]
-                } else {
-                    Point::default()
-                }
-            })
-            .collect();
-        let first = points.iter().position(|p| p.good > 0 || p.lost > 0);
-        points.drain(..first.unwrap_or(POINTS));
-        points
+    /// The point of step `k` as the chart up to `now_step` shows it.
+    fn point_at(&self, k: u64) -> Point {
+        if k == self.head {
+            self.open.close()
+        } else if k < self.head && self.head - k < POINTS as u64 {
+            self.ring[(k % POINTS as u64) as usize]
+        } else {
+            Point::default()
+        }
+    }
+
+    /// This stream's record into `buf`: the points from the first step
+    /// with a check up to `now_step` (the open step closed), oldest
+    /// first. Returns its length.
+    fn encode(&self, hash: u64, now_step: u64, buf: &mut [u8; RECORD]) -> usize {
+        let oldest = (now_step + 1).saturating_sub(POINTS as u64);
+        let first = (oldest..=now_step).find(|&k| {
+            let p = self.point_at(k);
+            p.good > 0 || p.lost > 0
+        });
+        let steps = first.map_or(0..0, |f| f..now_step + 1);
+        buf[..8].copy_from_slice(&hash.to_le_bytes());
+        buf[8] = steps.clone().count() as u8;
+        let mut at = 9;
+        for k in steps {
+            let p = self.point_at(k);
+            let [a, b] = p.rtt.0.to_le_bytes();
+            buf[at..at + 4].copy_from_slice(&[p.good, p.lost, a, b]);
+            at += 4;
+        }
+        at
     }
 }
 
@@ -89,27 +116,24 @@ impl History {
     /// engine's stream keys, by id. Returns the streams written.
     pub fn save_to(&self, w: &mut impl Write, keys: &[&StreamKey], clocks: Clocks) -> io::Result<usize> {
         let now_step = self.step(clocks.mono);
-        let kept: Vec<(u64, &Series)> = keys
-            .iter()
-            .zip(&self.series)
-            .filter_map(|(k, s)| Some((key_hash(k), s.as_ref()?)))
-            .collect();
+        let kept = || {
+            keys.iter()
+                .zip(&self.series)
+                .filter_map(|(k, s)| Some((k, s.as_ref()?)))
+        };
+        let count = kept().count();
         w.write_all(&MAGIC)?;
         w.write_all(&secs(clocks.wall).to_le_bytes())?;
         w.write_all(&(STEP.as_secs() as u32).to_le_bytes())?;
         w.write_all(&(POINTS as u32).to_le_bytes())?;
-        w.write_all(&(kept.len() as u32).to_le_bytes())?;
-        for (hash, s) in &kept {
-            let points = s.saved_points(now_step);
-            w.write_all(&hash.to_le_bytes())?;
-            w.write_all(&[points.len() as u8])?;
-            for p in points {
-                let [a, b] = p.rtt.0.to_le_bytes();
-                w.write_all(&[p.good, p.lost, a, b])?;
-            }
+        w.write_all(&(count as u32).to_le_bytes())?;
+        let mut buf = [0u8; RECORD];
+        for (key, s) in kept() {
+            let len = s.encode(key_hash(key), now_step, &mut buf);
+            w.write_all(&buf[..len])?;
         }
         w.write_all(&END)?;
-        Ok(kept.len())
+        Ok(count)
     }
 
     /// Reads a saved history from `r` into this (fresh) history: the

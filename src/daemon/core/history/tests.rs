@@ -169,7 +169,14 @@ fn the_points_are_due_for_saving_every_five_minutes() {
     let mut h = History::new(t0, 1);
     let at = |s: u64| t0 + Duration::from_secs(s);
     // (second, due?)
-    for (s, due) in [(0, false), (299, false), (300, true), (301, false), (599, false), (600, true)] {
+    for (s, due) in [
+        (0, false),
+        (299, false),
+        (300, true),
+        (301, false),
+        (599, false),
+        (600, true),
+    ] {
         assert_eq!(h.save_due(at(s)), due, "at {s} s");
     }
 }
