@@ -166,8 +166,8 @@ pub struct History {
     /// is not recorded (and allocates nothing).
     streams: usize,
     events: VecDeque<page::Event>,
-    /// When the points were last saved (or the history began).
-    saved: Instant,
+    /// When the points were last saved (or first asked whether due).
+    saved: Option<Instant>,
 }
 
 impl History {
@@ -180,16 +180,18 @@ impl History {
             series: Vec::new(),
             streams,
             events: VecDeque::new(),
-            saved: origin,
+            saved: None,
         }
     }
 
-    /// Whether the points are due to be saved at `now` ([`SAVE_EVERY`]);
-    /// `true` starts the next period.
+    /// Whether the points are due to be saved at `now` ([`SAVE_EVERY`]
+    /// after the last save, or after the first call: the daemon's first
+    /// tick); `true` starts the next period.
     pub fn save_due(&mut self, now: Instant) -> bool {
-        let due = now.saturating_duration_since(self.saved) >= SAVE_EVERY;
+        let since = *self.saved.get_or_insert(now);
+        let due = now.saturating_duration_since(since) >= SAVE_EVERY;
         if due {
-            self.saved = now;
+            self.saved = Some(now);
         }
         due
     }
