@@ -27,11 +27,9 @@ struct Good;
 impl Check for Good {
     type State = ();
     fn state(&self, _: &StreamKey) {}
-    fn check<'a>(&'a self, _: &'a StreamKey, _: IpAddr, _: &'a mut ()) -> impl Future<Output = Outcome> + Send + 'a {
-        async {
-            Outcome::Good {
-                rtt: Duration::from_millis(2),
-            }
+    async fn check<'a>(&'a self, _: &'a StreamKey, _: IpAddr, _: &'a mut ()) -> Outcome {
+        Outcome::Good {
+            rtt: Duration::from_millis(2),
         }
     }
 }
