@@ -26,7 +26,7 @@ use crate::state::{StateDir, entry, recover};
 
 /// The file's name in the state directory.
 pub const FILE: &str = "page-history.bin";
-/// A larger file is not a history (5,000 targets write about 3.7 MB).
+/// A larger file is not a history (5,000 targets with a full hour write 3.6 MB).
 const MAX_BYTES: u64 = 64 << 20;
 /// Buffer of the file's reads and writes.
 const BUFFER: usize = 64 << 10;
