@@ -163,6 +163,29 @@ impl Daemon {
     pub fn stop(mut self) {
         stop_child(&mut self.child, libc::SIGTERM);
     }
+
+    /// SIGTERM, then reap with `wait4`: the process's peak RSS over its
+    /// whole life (`ru_maxrss`, MiB), so including what it did at stop
+    /// (the save of the page's history). `None` if it had to be killed.
+    pub fn stop_peak(mut self) -> Option<f64> {
+        let pid = self.child.id() as i32;
+        // SAFETY: kill on the pid of a child we have not reaped yet.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            let mut status = 0;
+            // SAFETY: rusage is plain data; wait4 fills it for our child.
+            let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+            // SAFETY: our own unreaped child; pointers to locals.
+            let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+            if r == pid {
+                return Some(usage.ru_maxrss as f64 / 1024.0);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        stop_child(&mut self.child, libc::SIGKILL);
+        None
+    }
 }
 
 /// Sends `sig` to `child` and reaps it (SIGKILL after 10 s).

@@ -44,6 +44,18 @@ pub fn status_mib(pid: u32, key: &str) -> Result<f64, String> {
     Ok(kb / 1024.0)
 }
 
+/// ICMP echo requests this host sent so far (`OutEchos` of
+/// `/proc/net/snmp`): the benchmark counts the pings itself rather than
+/// trust the process it measures. Host-wide: anything else pinging meanwhile
+/// adds to it.
+pub fn out_echos() -> Option<u64> {
+    let snmp = std::fs::read_to_string("/proc/net/snmp").ok()?;
+    let mut icmp = snmp.lines().filter(|l| l.starts_with("Icmp:"));
+    let (names, values) = (icmp.next()?, icmp.next()?);
+    let at = names.split_whitespace().position(|n| n == "OutEchos")?;
+    values.split_whitespace().nth(at)?.parse().ok()
+}
+
 /// Peak resident set size of `pid` in MiB.
 pub fn peak_rss_mib(pid: u32) -> Result<f64, String> {
     status_mib(pid, "VmHWM:")

@@ -21,6 +21,12 @@ pub struct Side {
     pub lost: u64,
     /// failoverd only: peak RSS after one read of /metrics, MiB.
     pub rss_after_scrape: Option<f64>,
+    /// ICMP echo requests the host sent per second in the window
+    /// (`OutEchos`), counted by the benchmark.
+    pub echoes_s: Option<f64>,
+    /// failoverd only: peak RSS of its whole life, read when it was
+    /// reaped after SIGTERM (with the history's save at stop), MiB.
+    pub rss_at_stop: Option<f64>,
 }
 
 impl Side {
@@ -148,6 +154,8 @@ pub fn summarize(rounds: &[Round]) -> Summary {
         rate: median(rounds.iter().map(|r| pick(r).rate)),
         lost: rounds.iter().map(|r| pick(r).lost).sum(),
         rss_after_scrape: rounds.iter().filter_map(|r| pick(r).rss_after_scrape).reduce(f64::max),
+        echoes_s: Some(median(rounds.iter().filter_map(|r| pick(r).echoes_s))).filter(|m| !m.is_nan()),
+        rss_at_stop: rounds.iter().filter_map(|r| pick(r).rss_at_stop).reduce(f64::max),
     };
     let (ratio_lo, ratio_hi) = spread(rounds.iter().map(|r| r.ratio));
     Summary {

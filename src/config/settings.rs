@@ -87,7 +87,10 @@ pub struct Connection {
     pub family: Family,
     pub source: Option<IpAddr>,
     pub interface: Option<String>,
-    pub timing: ProbeTiming,
+    /// Shared by every connection whose timing is `[probe]`'s (most of
+    /// them): one copy instead of 112 bytes each (BENCHMARKS.md, "Memory,
+    /// third round").
+    pub timing: std::sync::Arc<ProbeTiming>,
     /// Offset of the table header, for messages about the connection.
     pub pos: usize,
 }

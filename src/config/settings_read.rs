@@ -251,6 +251,7 @@ fn connections(
     let Some(conns) = top.table(d, "connections") else {
         return out;
     };
+    let shared = std::sync::Arc::new(base.clone());
     for key in conns.keys() {
         if let Some(p) = super::names::problem(&key.value) {
             let shown = super::names::shown(&key.value);
@@ -263,7 +264,7 @@ fn connections(
             continue;
         }
         if let Some(t) = conns.table(d, &key.value) {
-            out.insert(key.value.clone(), connection(&t, &key, base, d));
+            out.insert(key.value.clone(), connection(&t, &key, &shared, d));
         }
     }
     // [probe] window without any rule anywhere is an error too.
@@ -277,7 +278,14 @@ fn connections(
     out
 }
 
-fn connection(t: &Table<'_, '_>, name: &At<String>, base: &ProbeTiming, d: &mut Diagnostics) -> Connection {
+/// `base`: `[probe]`'s timing, shared by the connection when its own is
+/// the same.
+fn connection(
+    t: &Table<'_, '_>,
+    name: &At<String>,
+    base: &std::sync::Arc<ProbeTiming>,
+    d: &mut Diagnostics,
+) -> Connection {
     t.finish(d, &names(Section::Connection));
     let src = t.src();
     let source = t.string(d, "source").and_then(|s| match s.value.parse::<IpAddr>() {
@@ -331,7 +339,10 @@ fn connection(t: &Table<'_, '_>, name: &At<String>, base: &ProbeTiming, d: &mut 
         family,
         source,
         interface,
-        timing: timing(t, base, d),
+        timing: match timing(t, base, d) {
+            own if own == **base => base.clone(),
+            own => std::sync::Arc::new(own),
+        },
         pos: name.pos,
     }
 }

@@ -31,8 +31,7 @@ use crate::mail::{
     types::MailSettings,
 };
 use crate::probe::{Check, schedule::Observation};
-use crate::state::StateDir;
-use crate::{config::Plan, exit};
+use crate::{config::Plan, exit, state::StateDir};
 
 /// How long the push in flight gets at SIGTERM.
 const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -97,7 +96,7 @@ pub async fn serve<C: Check>(plan: Plan, deps: Deps<C>, shutdown: impl Future<Ou
     let (peer_tx, peer_rx) = mpsc::channel(4);
     let (walks_tx, walks_rx) = mpsc::channel(2);
     let mut streams = Streams::new(deps.checker.clone(), &plan.settings.probe, obs_tx);
-    let core = Core::new(plan, state, Clocks::now());
+    let core = super::page_history::core_with_history(plan, state, &deps.dir);
     streams.apply(core.engine(), &core.plan().settings.probe);
     let mut shell = Shell {
         reads: Reads::new(core.plan(), synced_tx, walks_tx),
@@ -117,6 +116,7 @@ pub async fn serve<C: Check>(plan: Plan, deps: Deps<C>, shutdown: impl Future<Ou
         config: deps.config,
         dry_flag: deps.dry_flag,
         pair: PairTasks::new(peer_tx),
+        page_history: super::page_history::Writer::default(),
     };
     // The first role before anything is decided ([ha] only).
     shell.pair_apply().await;
@@ -181,6 +181,7 @@ pub(super) struct Shell<C: Check> {
     pub(super) dry_flag: bool,
     /// The role watcher and the peer's reader ([ha]).
     pub(super) pair: PairTasks,
+    page_history: super::page_history::Writer,
 }
 
 /// Observations come in bursts: after one, up to this many already queued
@@ -296,6 +297,7 @@ impl<C: Check> Shell<C> {
                     let r = self.dir.save(self.core.state()).map_err(|e| e.to_string());
                     queue.extend(self.core.saved(r, Clocks::now()));
                 }
+                Effect::SaveHistory { last } => self.page_history.save(&self.dir, &self.core, last),
                 Effect::Mail(event) => self.mailer.send(*event),
                 Effect::Record(r) => self.taps.send(*r),
                 Effect::Notify(line) => self.notifier.send(&line),

@@ -16,6 +16,7 @@ mod mailing;
 mod metrics;
 pub mod notify;
 mod orphans;
+pub mod page_history;
 mod pair_tasks;
 pub mod persist;
 mod process;

@@ -211,16 +211,23 @@ pub fn check_dir(dir: &Path) -> io::Result<()> {
 /// (a stale regular one from a crash is removed first; any other entry
 /// there is an error naming it), fsynced; returns its path.
 pub fn write_temp(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<PathBuf> {
+    let (mut f, tmp) = create_temp(dir, name)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    Ok(tmp)
+}
+
+/// Creates the fresh temporary file `.NAME.tmp` beside `name` as
+/// [`write_temp`] does, for a caller that writes it piece by piece (and
+/// fsyncs it before the rename).
+pub fn create_temp(dir: &Path, name: &str) -> io::Result<(File, PathBuf)> {
     let tmp_name = format!(".{name}.tmp");
     let tmp = dir.join(&tmp_name);
     if check_entry(&tmp)? {
         // unlink removes the entry itself, whatever it points to.
         std::fs::remove_file(&tmp)?;
     }
-    let mut f = create_new(dir, &tmp_name)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    Ok(tmp)
+    Ok((create_new(dir, &tmp_name)?, tmp))
 }
 
 /// fsyncs the folder, so renames in it survive a power cut.

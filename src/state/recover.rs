@@ -70,7 +70,7 @@ pub struct Loaded {
 
 /// Moves `path` aside as `NAME.damaged-<UTC time>` (a suffix `-N` when
 /// that exists): never over an existing file. Returns the new path.
-fn set_aside(dir: &Path, path: &Path, now: SystemTime) -> io::Result<PathBuf> {
+pub fn set_aside(dir: &Path, path: &Path, now: SystemTime) -> io::Result<PathBuf> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("state.json");
     let stamp = chrono::DateTime::<chrono::Utc>::from(now).format("%Y%m%dT%H%M%SZ");
     for n in 0..1000u32 {

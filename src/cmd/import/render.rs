@@ -306,7 +306,7 @@ mod tests {
             family: crate::config::settings::Family::Any,
             source: None,
             interface: None,
-            timing: crate::config::settings::ProbeTiming::default_values(),
+            timing: std::sync::Arc::new(crate::config::settings::ProbeTiming::default_values()),
             pos: 0,
         }
     }

@@ -4,7 +4,8 @@
 //! ring of 4-byte points, allocated at its first check; events beyond the
 //! count or the age are dropped, oldest first. Pure: every input carries
 //! its time. A reload keeps the points of every stream whose key is
-//! unchanged, and every event.
+//! unchanged, and every event. The points are saved in the state
+//! directory and read back at start ([`saved`]).
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, SystemTime};
@@ -23,6 +24,11 @@ pub const EVENTS: usize = 1000;
 /// Events kept at most this long.
 pub const EVENT_AGE: Duration = Duration::from_secs(24 * 3600);
 const STEP: Duration = Duration::from_secs(STEP_SECS);
+/// How often the points are saved (and at stop).
+pub const SAVE_EVERY: Duration = Duration::from_secs(300);
+/// Steps are counted from this long before the history's start, so that
+/// the points of the hour before a restart have a place.
+const BEFORE: Duration = Duration::from_secs((POINTS as u64 + 1) * STEP_SECS);
 
 /// One closed step: counts saturate at 255, the RTT is [`Rtt`]-coded.
 #[derive(Clone, Copy, Debug, Default)]
@@ -160,17 +166,44 @@ pub struct History {
     /// is not recorded (and allocates nothing).
     streams: usize,
     events: VecDeque<page::Event>,
+    /// When the points were last saved (or first asked whether due).
+    saved: Option<Instant>,
 }
 
 impl History {
-    /// An empty history of an engine with `streams` streams.
+    /// An empty history of an engine with `streams` streams; steps are
+    /// [`STEP`]s from `origin` (a whole number of steps before it, so
+    /// that saved points from before `origin` find their place).
     pub fn new(origin: Instant, streams: usize) -> History {
         History {
-            origin,
+            origin: origin.checked_sub(BEFORE).unwrap_or(origin),
             series: Vec::new(),
             streams,
             events: VecDeque::new(),
+            saved: None,
         }
+    }
+
+    /// Whether the points are due to be saved at `now` ([`SAVE_EVERY`]
+    /// after the last save, or after the first call: the daemon's first
+    /// tick); `true` starts the next period.
+    pub fn save_due(&mut self, now: Instant) -> bool {
+        let since = *self.saved.get_or_insert(now);
+        let due = now.saturating_duration_since(since) >= SAVE_EVERY;
+        if due {
+            self.saved = Some(now);
+        }
+        due
+    }
+
+    /// Events from before the start (the event history), oldest first,
+    /// for the page's list: those older than 24 hours or beyond the
+    /// count are dropped, as live ones are.
+    pub fn seed_events(&mut self, events: impl IntoIterator<Item = page::Event>, now: SystemTime) {
+        let live = std::mem::take(&mut self.events);
+        self.events.extend(events);
+        self.events.extend(live);
+        self.prune(now);
     }
 
     fn step(&self, at: Instant) -> u64 {
@@ -254,9 +287,20 @@ impl History {
     }
 }
 
+/// `clocks.mono` moved back to the start of its wall-clock step, so that
+/// the history's steps are the wall clock's 20 s steps (saved points come
+/// back to the step they were taken in).
+pub fn aligned(clocks: Clocks) -> Instant {
+    let into = clocks.wall.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    let into = Duration::from_nanos((into.as_nanos() % STEP.as_nanos()) as u64);
+    clocks.mono.checked_sub(into).unwrap_or(clocks.mono)
+}
+
 fn secs(t: SystemTime) -> u64 {
     t.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
+
+pub mod saved;
 
 #[cfg(test)]
 mod tests;

@@ -60,6 +60,11 @@ pub enum Effect {
     /// Write [`Core::state`] to `state.json` now (fsynced), and tell
     /// [`Core::saved`] how it went. Comes before any push it must precede.
     Save,
+    /// Write the status page's points to `page-history.bin` (every 5
+    /// minutes; `last`: at stop, waited for).
+    SaveHistory {
+        last: bool,
+    },
     /// Boxed: an event is large and most effects are small.
     Mail(Box<Event>),
     /// Every event, mailed or not, for the history and the hooks
@@ -158,7 +163,7 @@ impl Core {
             .map(|(k, g)| (k.clone(), persist::persisted(g)))
             .collect();
         let engine = Engine::new(&plan, &persisted);
-        let history = history::History::new(clocks.mono, engine.streams().len());
+        let history = history::History::new(history::aligned(clocks), engine.streams().len());
         state.firewalls.entry(plan.settings.firewall.url.clone()).or_default();
         let pushes = build_pushes(&plan, &state, &clocks);
         let pair = pairing::pair_for(plan.settings.ha.as_ref());
@@ -336,6 +341,9 @@ impl Core {
         if self.saving.due(self.dirty, clocks.mono) {
             self.save(clocks);
         }
+        if self.history.save_due(clocks.mono) {
+            self.effects.push(Effect::SaveHistory { last: false });
+        }
         self.take()
     }
 
@@ -396,6 +404,7 @@ impl Core {
     pub fn stopped(&mut self, clocks: Clocks) -> Vec<Effect> {
         self.record_unconfirmed(clocks);
         self.save(clocks);
+        self.effects.push(Effect::SaveHistory { last: true });
         self.take()
     }
 

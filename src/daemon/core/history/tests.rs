@@ -162,3 +162,39 @@ fn events_are_bounded_by_count_and_by_age() {
     assert_eq!(h.events.len(), 1, "only the new event is left");
     assert!(!h.events[0].bad);
 }
+
+#[test]
+fn the_points_are_due_for_saving_every_five_minutes() {
+    let t0 = Instant::now();
+    let mut h = History::new(t0, 1);
+    let at = |s: u64| t0 + Duration::from_secs(s);
+    // (second, due?)
+    for (s, due) in [
+        (0, false),
+        (299, false),
+        (300, true),
+        (301, false),
+        (599, false),
+        (600, true),
+    ] {
+        assert_eq!(h.save_due(at(s)), due, "at {s} s");
+    }
+}
+
+#[test]
+fn seeded_events_come_before_live_ones_within_the_same_bounds() {
+    let t0 = Instant::now();
+    let mut h = History::new(t0, 1);
+    let c = clocks(t0, 0.0);
+    h.record(&check(0, t0, good(1)), &[event("live", EventKind::GroupUp, t0)], c);
+    let old = |group: &str, ago: u64| page::Event {
+        at: 1_800_000_000 - ago,
+        group: group.into(),
+        kind: "group down".into(),
+        bad: true,
+        text: String::new(),
+    };
+    h.seed_events([old("too old", 90_000), old("kept", 3_600)], c.wall);
+    let groups: Vec<String> = h.events(c.wall).into_iter().map(|e| e.group).collect();
+    assert_eq!(groups, ["kept", "live"]);
+}
