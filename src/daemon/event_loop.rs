@@ -27,7 +27,6 @@ use crate::control::{self, Reply};
 use crate::firewall::api::{Answer, Api};
 use crate::mail::{
     outbox::{self, Mailer, Outbox},
-    render::{Context, LocalZone},
     types::MailSettings,
 };
 use crate::probe::{Check, schedule::Observation};
@@ -79,7 +78,7 @@ pub async fn serve<C: Check>(plan: Plan, deps: Deps<C>, shutdown: impl Future<Ou
         return exit::CONFIG;
     };
     let mail = plan.settings.mail.as_ref().map(MailSettings::from_config);
-    let outbox = match outbox::start(mail.as_ref(), context(), &deps.dir.path) {
+    let outbox = match outbox::start(mail.as_ref(), super::mailing::context(), &deps.dir.path) {
         Ok(o) => o,
         Err(e) => {
             tracing::error!("mail: {e}");
@@ -98,6 +97,7 @@ pub async fn serve<C: Check>(plan: Plan, deps: Deps<C>, shutdown: impl Future<Ou
     let (walks_tx, walks_rx) = mpsc::channel(2);
     let mut streams = Streams::new(deps.checker.clone(), &plan.settings.probe, obs_tx);
     let core = Core::new(plan, state, Clocks::now());
+    let (taps, hooks) = crate::hooks::start(&core.plan().settings.hooks);
     streams.apply(core.engine(), &core.plan().settings.probe);
     let mut shell = Shell {
         reads: Reads::new(core.plan(), synced_tx, walks_tx),
@@ -108,7 +108,8 @@ pub async fn serve<C: Check>(plan: Plan, deps: Deps<C>, shutdown: impl Future<Ou
         dir: deps.dir,
         notifier: deps.notifier,
         mailer: outbox.mailer(),
-        taps: super::taps::Taps::default(),
+        taps,
+        hooks,
         outbox: Some(outbox),
         answers: answer_tx,
         replies: HashMap::new(),
@@ -140,13 +141,6 @@ pub async fn serve<C: Check>(plan: Plan, deps: Deps<C>, shutdown: impl Future<Ou
     exit::OK
 }
 
-fn context() -> Context {
-    Context {
-        host: hostname(),
-        zone: LocalZone::System,
-    }
-}
-
 /// The answer to a push: group, the generation it went through, answer.
 type Answered = (String, Generation, Answer);
 
@@ -172,6 +166,7 @@ pub(super) struct Shell<C: Check> {
     pub(super) mailer: Mailer,
     /// The history's and the hooks' queues (daemon/taps.rs).
     pub(super) taps: super::taps::Taps,
+    pub(super) hooks: crate::hooks::Hooks,
     pub(super) outbox: Option<Outbox>,
     answers: mpsc::UnboundedSender<Answered>,
     replies: HashMap<ReplyTo, oneshot::Sender<Reply>>,
@@ -262,6 +257,8 @@ impl<C: Check> Shell<C> {
         let spool = self.outbox.as_ref().map_or(0, |o| o.status().borrow().queued);
         let process = matches!(req, control::Request::Metrics).then(super::process::Process::read);
         let mut e = self.core.control(req, to, Clocks::now(), spool);
+        self.hooks
+            .append(&mut e, to, process.is_some(), self.taps.dropped(crate::hooks::TAP));
         process.inspect(|p| super::process::append(&mut e, to, p));
         self.perform(e);
     }

@@ -85,6 +85,14 @@ pub fn note(n: &Note) -> Option<Event> {
     Some(event)
 }
 
+/// The outbox's context: this host's name and the system's time zone.
+pub(super) fn context() -> crate::mail::render::Context {
+    crate::mail::render::Context {
+        host: hostname(),
+        zone: crate::mail::render::LocalZone::System,
+    }
+}
+
 /// This host's name, for mails and Message-IDs.
 pub(super) fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
