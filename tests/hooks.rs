@@ -351,3 +351,65 @@ fn check_locates_bad_hooks_and_names_good_ones() {
         "{out}"
     );
 }
+
+/// The webhook example run as failoverd runs a hook (clean environment,
+/// the event as JSON on stdin) against a local HTTP server: the message
+/// carries hostile names as plain text.
+#[test]
+fn the_webhook_example_posts_json_built_by_jq() {
+    for tool in ["jq", "curl"] {
+        if !Path::new(&format!("/usr/bin/{tool}")).exists() {
+            println!("SKIPPED: the webhook example needs /usr/bin/{tool} (apt-get install {tool})");
+            return;
+        }
+    }
+    use std::io::{BufRead, BufReader, Read, Write};
+    let server = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = server.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let url = dir.path().join("webhook.url");
+    std::fs::write(&url, format!("http://127.0.0.1:{port}/hook/s3cret\n")).unwrap();
+    let got = std::thread::spawn(move || {
+        let (s, _) = server.accept().unwrap();
+        let mut r = BufReader::new(s);
+        let (mut head, mut len) = (String::new(), 0usize);
+        loop {
+            let mut l = String::new();
+            r.read_line(&mut l).unwrap();
+            if let Some(v) = l.to_ascii_lowercase().strip_prefix("content-length:") {
+                len = v.trim().parse().unwrap();
+            }
+            head.push_str(&l);
+            if l == "\r\n" {
+                break;
+            }
+        }
+        let mut body = vec![0; len];
+        r.read_exact(&mut body).unwrap();
+        r.get_mut()
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n1")
+            .unwrap();
+        (head, String::from_utf8(body).unwrap())
+    });
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/hooks/failoverd-webhook");
+    let event = r#"{"kind":"GroupDown","label":"group down","group":"HQ \"VPN\" $(touch /tmp/pwned); x","member":null,"reason":"all 2 members down","time":"2026-12-06T22:00:00Z","push":"DeActive HQ","answer":"200 ok","expected_active":null}"#;
+    let mut child = std::process::Command::new(&example)
+        .arg(&url)
+        .env_clear()
+        .env("PATH", failoverd::hooks::run::SAFE_PATH)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(event.as_bytes()).unwrap();
+    assert!(child.wait().unwrap().success());
+    let (head, body) = got.join().unwrap();
+    assert!(head.starts_with("POST /hook/s3cret HTTP/1.1"), "{head}");
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let text = json["text"].as_str().unwrap();
+    assert!(
+        text.contains(
+            ": group down HQ \"VPN\" $(touch /tmp/pwned); x: all 2 members down (pushed DeActive HQ: 200 ok)"
+        ),
+        "{text}"
+    );
+}

@@ -107,13 +107,17 @@ impl Hooks {
         &self.counts
     }
 
-    /// The hook families of `/metrics`; `lost` is what the tap dropped
-    /// before the runner saw it.
+    /// The hook families of `/metrics` (none while no hook was ever set);
+    /// `lost` is what the tap dropped before the runner saw it.
     pub fn metrics(&self, lost: u64) -> String {
         let mut t = String::new();
-        t.push_str("# HELP failoverd_hook_runs_total Runs of each [[hooks]] program by result; dropped: events its full queue did not take.\n# TYPE failoverd_hook_runs_total counter\n");
         let names: Vec<String> = self.list.borrow().iter().map(|h| h.name.clone()).collect();
         let mut by_hook = self.counts.by_hook.lock().map(|m| m.clone()).unwrap_or_default();
+        if names.is_empty() && by_hook.is_empty() {
+            // No hook was ever set: no family.
+            return t;
+        }
+        t.push_str("# HELP failoverd_hook_runs_total Runs of each [[hooks]] program by result; dropped: events its full queue did not take.\n# TYPE failoverd_hook_runs_total counter\n");
         for n in names {
             by_hook.entry(n).or_default();
         }
