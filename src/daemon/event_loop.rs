@@ -25,10 +25,7 @@ use super::send::{DryRun, Live, Push, Sender};
 use super::{VERSION, api_check::Read, notify::Notifier, persist::Clocks, reads::Reads, streams::Streams};
 use crate::control::{self, Reply};
 use crate::firewall::api::{Answer, Api};
-use crate::mail::{
-    outbox::{self, Mailer, Outbox},
-    types::MailSettings,
-};
+use crate::mail::outbox::{Mailer, Outbox};
 use crate::probe::{Check, schedule::Observation};
 use crate::state::StateDir;
 use crate::{config::Plan, exit};
@@ -77,8 +74,7 @@ pub async fn serve<C: Check>(plan: Plan, deps: Deps<C>, shutdown: impl Future<Ou
     let Some(state) = super::persist::load_at_start(&deps.dir, &plan) else {
         return exit::CONFIG;
     };
-    let mail = plan.settings.mail.as_ref().map(MailSettings::from_config);
-    let outbox = match outbox::start(mail.as_ref(), super::mailing::context(), &deps.dir.path) {
+    let outbox = match super::mailing::start_outbox(&plan, &deps.dir.path) {
         Ok(o) => o,
         Err(e) => {
             tracing::error!("mail: {e}");
