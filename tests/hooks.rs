@@ -231,11 +231,13 @@ fn failing_hanging_and_flooding_hooks_are_contained() {
             w.display()
         ),
     );
-    // 40 MB on stdout and stderr each: read and discarded.
+    // 40 MB on stdout and stderr each: read to the end and discarded (a
+    // reader that closed the pipe early would fail it with SIGPIPE, one
+    // that stopped reading would block it until the timeout).
     let flood = script(
         w,
         "flood",
-        "head -c 40000000 /dev/zero; head -c 40000000 /dev/zero >&2; exit 0",
+        "head -c 40000000 /dev/zero || exit 7; head -c 40000000 /dev/zero >&2 || exit 8; exit 0",
     );
     let hooks = format!(
         "[[hooks]]\ncommand = [\"{fail}\"]\n[[hooks]]\ncommand = [\"{hang}\"]\ntimeout = \"300ms\"\n\
