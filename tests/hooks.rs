@@ -415,3 +415,75 @@ fn the_webhook_example_posts_json_built_by_jq() {
         "{text}"
     );
 }
+
+/// A reload swaps the hooks from the next event; one with a bad command is
+/// rejected whole and the old hooks run on; at SIGTERM a run in progress
+/// is killed with its process group.
+#[test]
+fn a_reload_swaps_the_hooks_and_a_stop_kills_a_run_in_progress() {
+    let (_rt, emu) = emulator();
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let record = |name: &str| {
+        let body = format!("printf '%s\\n' \"$FAILOVERD_EVENT\" >> {}/{name}.txt", w.display());
+        script(w, name, &body)
+    };
+    let (first, second) = (record("first"), record("second"));
+    let a = listen("127.0.0.1", 0);
+    let port = a.local_addr().unwrap().port();
+    let _b = listen("127.0.0.2", port);
+    let text = |hooks: &str| hooks_settings(&emu, port, hooks);
+    let d = Daemon::start(&text(&format!("[[hooks]]\ncommand = [\"{first}\"]\n")), port);
+    d.until_notified("groups: 1 up", Duration::from_secs(10));
+    let a = flap(&d, a, port, 1);
+    let toml = d.dir.path().join("failoverd.toml");
+    // Rejected: a relative command. The first hook keeps running.
+    std::fs::write(&toml, text("[[hooks]]\ncommand = [\"second\"]\n")).unwrap();
+    d.signal("HUP");
+    d.until_logged("reload rejected", Duration::from_secs(10));
+    let a = flap(&d, a, port, 2);
+    let events = logged(&d).len();
+    until(
+        "the first hook ran for each event",
+        Duration::from_secs(10),
+        || lines(&w.join("first.txt")).len() == events,
+        &|| d.report(),
+    );
+    assert!(!w.join("second.txt").exists());
+    // Applied: the second hook from the next event on; the first no more.
+    let hang = script(
+        w,
+        "hang",
+        &format!("sleep 1000 & echo $! >> {}/pids; wait", w.display()),
+    );
+    let hooks = format!("[[hooks]]\ncommand = [\"{second}\"]\n[[hooks]]\ncommand = [\"{hang}\"]\ntimeout = \"10m\"\n");
+    std::fs::write(&toml, text(&hooks)).unwrap();
+    d.signal("HUP");
+    d.until_logged("[[hooks]] changed", Duration::from_secs(10));
+    let _a = flap(&d, a, port, 3);
+    let all = logged(&d).len();
+    until(
+        "the second hook ran for the new events",
+        Duration::from_secs(10),
+        || lines(&w.join("second.txt")).len() == all - events,
+        &|| d.report(),
+    );
+    assert_eq!(lines(&w.join("first.txt")).len(), events, "the removed hook ran again");
+    // The hanging hook is still in its first run: SIGTERM kills it, and its
+    // grandchild, with the daemon.
+    until(
+        "the hanging hook started",
+        Duration::from_secs(10),
+        || !lines(&w.join("pids")).is_empty(),
+        &|| d.report(),
+    );
+    assert_eq!(alive(&w.join("pids")).len(), 1);
+    let (code, _, _, _dir) = d.stop();
+    assert_eq!(code, 0);
+    until(
+        "no grandchild left after the stop",
+        Duration::from_secs(5),
+        || alive(&w.join("pids")).is_empty(),
+        &|| format!("{:?}", alive(&w.join("pids"))),
+    );
+}

@@ -4,8 +4,8 @@
 //! event as JSON on stdin and stdin then closed; stdout and stderr read to
 //! their end, the first [`KEPT`] bytes kept for the failure log line and
 //! the rest discarded, so a flood neither grows memory nor blocks the
-//! program; at the timeout the whole group is killed; the program is
-//! always reaped.
+//! program; at the timeout, or when the run is dropped because the daemon
+//! stops, the whole group is killed; the program is reaped.
 
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
@@ -93,6 +93,8 @@ pub async fn run(hook: &Hook, e: &Event) -> Outcome {
         Err(err) => return Outcome::Failed(format!("{} could not be started: {err}", hook.command[0])),
     };
     let group = child.id().and_then(|p| i32::try_from(p).ok());
+    // Dropped mid-run (the daemon stops): the whole group is killed.
+    let mut guard = Group(group);
     let input = serde_json::to_vec(&payload(e)).unwrap_or_default();
     let stdin = child.stdin.take();
     let feed = tokio::spawn(async move {
@@ -120,6 +122,7 @@ pub async fn run(hook: &Hook, e: &Event) -> Outcome {
         output = tokio::time::timeout(AFTER_KILL, &mut pipes).await.ok();
     }
     feed.abort();
+    guard.0 = None;
     let (stdout, stderr) = output.unwrap_or_default();
     let shown = shown(&stdout, &stderr);
     match status {
@@ -134,6 +137,16 @@ pub async fn run(hook: &Hook, e: &Event) -> Outcome {
         Ok(Ok(st)) if st.success() => Outcome::Ok,
         Ok(Ok(st)) => Outcome::Failed(format!("{}{shown}", ended(st))),
         Ok(Err(err)) => Outcome::Failed(format!("could not wait for it: {err}")),
+    }
+}
+
+/// A running hook's process group, killed if the run is dropped before
+/// it ends.
+struct Group(Option<i32>);
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        kill_group(self.0);
     }
 }
 
