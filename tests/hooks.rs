@@ -319,7 +319,7 @@ fn check_locates_bad_hooks_and_names_good_ones() {
         ("command = [\"hooks/notify\"]", "is not an absolute path"),
         (
             "command = [\"/nonexistent/notify\"]",
-            "/nonexistent/notify cannot be run",
+            "\"/nonexistent/notify\" cannot be run",
         ),
         (&format!("command = [\"{plain}\"]"), "is not executable"),
         (

@@ -109,14 +109,14 @@ pub fn executable(program: &str) -> Result<(), String> {
                 .map_or(String::new(), |f| f.to_string_lossy().into_owned())
         ));
     }
-    let meta = std::fs::metadata(path).map_err(|e| format!("{program} cannot be run: {e}; fix the path"))?;
+    let meta = std::fs::metadata(path).map_err(|e| format!("{program:?} cannot be run: {e}; fix the path"))?;
     if !meta.is_file() {
         let kind = super::regular::kind_of(meta.file_type());
-        return Err(format!("{program} is {kind}, not a program: name an executable file"));
+        return Err(format!("{program:?} is {kind}, not a program: name an executable file"));
     }
     if meta.permissions().mode() & 0o111 == 0 {
         return Err(format!(
-            "{program} is not executable (mode {:o}): chmod +x it",
+            "{program:?} is not executable (mode {:o}): chmod +x it",
             meta.permissions().mode() & 0o7777
         ));
     }
@@ -176,6 +176,15 @@ fn name(
     let base = Path::new(program)
         .file_name()
         .map_or_else(|| program.clone(), |f| f.to_string_lossy().into_owned());
+    if let Some(p) = super::names::problem(&base) {
+        let pos = t.key_pos("command").unwrap_or(t.pos);
+        let msg = format!(
+            "the program's file name {} {p}; or give the hook a name",
+            super::names::shown(&base)
+        );
+        d.error(t.src(), pos, &t.key_path("command"), msg);
+        return None;
+    }
     let mut candidate = base.clone();
     let mut n = 2;
     while !taken.insert(candidate.clone()) {
@@ -231,6 +240,8 @@ mod tests {
             ("command = [\"/bin/true\"]\nevents = []", "no event"),
             ("command = [\"/bin/true\"]\ntimeout = \"2h\"", "too long"),
             ("command = [\"/bin/true\"]\ncomand = 1", "did you mean command?"),
+            ("command = [\"/tmp/a\\nb\"]", "\"/tmp/a\\nb\" cannot be run"),
+            ("command = [\"/bin/true\"]\nname = \"a\\u202Eb\"", "bidirectional"),
         ] {
             let plain = tempfile::NamedTempFile::new().unwrap();
             let text = text.replace("PLAIN", &plain.path().display().to_string());
