@@ -141,7 +141,9 @@ fn every_event_reaches_the_hooks_in_order_and_the_filter_holds() {
     let t = Instant::now();
     let status = http_get(http, "GET", "/status");
     assert!(status.starts_with("HTTP/1.1 200"), "{status}");
-    assert!(t.elapsed() < Duration::from_secs(1), "status took {:?}", t.elapsed());
+    // The hooks' backlog is several seconds long: an answer within 2 s
+    // (on a loaded test machine) was not waiting for it.
+    assert!(t.elapsed() < Duration::from_secs(2), "status took {:?}", t.elapsed());
     until(
         "checks go on while the slow hook works",
         Duration::from_secs(5),
@@ -240,7 +242,7 @@ fn failing_hanging_and_flooding_hooks_are_contained() {
         "head -c 40000000 /dev/zero || exit 7; head -c 40000000 /dev/zero >&2 || exit 8; exit 0",
     );
     let hooks = format!(
-        "[[hooks]]\ncommand = [\"{fail}\"]\n[[hooks]]\ncommand = [\"{hang}\"]\ntimeout = \"300ms\"\n\
+        "[[hooks]]\ncommand = [\"{fail}\"]\n[[hooks]]\ncommand = [\"{hang}\"]\ntimeout = \"1s\"\n\
          [[hooks]]\ncommand = [\"{flood}\"]\ntimeout = \"60s\"\n"
     );
     let a = listen("127.0.0.1", 0);
