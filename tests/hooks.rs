@@ -489,3 +489,35 @@ fn a_reload_swaps_the_hooks_and_a_stop_kills_a_run_in_progress() {
         &|| format!("{:?}", alive(&w.join("pids"))),
     );
 }
+
+/// The logger example hands logger one argument, whatever the group name
+/// holds (a stand-in logger first on PATH records what it got).
+#[test]
+fn the_logger_example_passes_values_as_one_argument() {
+    let dir = tempfile::tempdir().unwrap();
+    let got = dir.path().join("got");
+    script(
+        dir.path(),
+        "logger",
+        &format!("printf '%s|' \"$#\" \"$@\" > {}", got.display()),
+    );
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/hooks/failoverd-logger");
+    let status = std::process::Command::new(&example)
+        .env_clear()
+        .env(
+            "PATH",
+            format!("{}:{}", dir.path().display(), failoverd::hooks::run::SAFE_PATH),
+        )
+        .env("FAILOVERD_EVENT", "GroupDown")
+        .env("FAILOVERD_GROUP", "HQ \"VPN\" $(touch /tmp/pwned); x")
+        .env("FAILOVERD_MEMBER", "")
+        .env("FAILOVERD_TIME", "2026-12-06T22:00:00Z")
+        .stdin(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(
+        std::fs::read_to_string(&got).unwrap(),
+        "4|--tag|failoverd-hook|--|event=GroupDown group=HQ \"VPN\" $(touch /tmp/pwned); x member=- time=2026-12-06T22:00:00Z|"
+    );
+}
