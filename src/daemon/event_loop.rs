@@ -93,7 +93,8 @@ pub async fn serve<C: Check>(plan: Plan, deps: Deps<C>, shutdown: impl Future<Ou
     let (walks_tx, walks_rx) = mpsc::channel(2);
     let mut streams = Streams::new(deps.checker.clone(), &plan.settings.probe, obs_tx);
     let core = Core::new(plan, state, Clocks::now());
-    let (taps, hooks) = crate::hooks::start(&core.plan().settings.hooks);
+    let mut taps = super::taps::Taps::default();
+    let hooks = crate::hooks::start(&mut taps, &core.plan().settings.hooks);
     streams.apply(core.engine(), &core.plan().settings.probe);
     let mut shell = Shell {
         reads: Reads::new(core.plan(), synced_tx, walks_tx),

@@ -67,12 +67,11 @@ pub struct Hooks {
     counts: Arc<Counts>,
 }
 
-/// Subscribes the hooks to a new set of taps and starts their runner with
-/// `hooks`; the taps go to the daemon, which feeds them every event.
-pub fn start(hooks: &[Hook]) -> (Taps, Hooks) {
-    let mut taps = Taps::default();
+/// Subscribes the hooks to the daemon's `taps` and starts their runner
+/// with `hooks`.
+pub fn start(taps: &mut Taps, hooks: &[Hook]) -> Hooks {
     let rx = taps.subscribe(TAP, TAP_CAPACITY);
-    (taps, Hooks::start(rx, hooks, Arc::new(run_real)))
+    Hooks::start(rx, hooks, Arc::new(run_real))
 }
 
 fn run_real(hook: Arc<Hook>, event: Arc<crate::daemon::taps::Recorded>) -> worker::Running {
