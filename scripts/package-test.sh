@@ -76,6 +76,7 @@ for f in /etc/failoverd/failoverd.toml /etc/failoverd/groups.d/hq.xml.example /u
     /usr/share/doc/failoverd/keepalived.conf \
     /usr/share/doc/failoverd/monitoring/nagios.cfg /usr/share/doc/failoverd/monitoring/icinga2.conf \
     /usr/share/doc/failoverd/monitoring/zabbix_agentd.conf /usr/share/doc/failoverd/monitoring/sudoers \
+    /usr/share/doc/failoverd/hooks/failoverd-webhook /usr/share/doc/failoverd/hooks/failoverd-logger \
     /usr/share/zsh/vendor-completions/_failoverd /usr/share/fish/vendor_completions.d/failoverd.fish; do
     [ -f "$f" ] || bad "missing $f"
 done

@@ -8,7 +8,8 @@
 # (config/prometheus/failoverd.rules.yml) go into /usr/share/doc/failoverd/
 # when they exist; without them the package is built all the same. The
 # monitoring examples (config/monitoring/: Nagios, Icinga 2, Zabbix, sudoers)
-# go into /usr/share/doc/failoverd/monitoring/.
+# go into /usr/share/doc/failoverd/monitoring/, the example hooks
+# (config/hooks/, docs/hooks.md) into /usr/share/doc/failoverd/hooks/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,7 +30,7 @@ cargo build --release --locked --quiet -p failoverd -p docgen
 
 assets=target/assets
 rm -rf "$assets"
-mkdir -p "$assets/doc" "$assets/monitoring"
+mkdir -p "$assets/doc" "$assets/monitoring" "$assets/hooks"
 target/release/failoverd-docgen "$assets"
 gzip -9n "$assets/failoverd.8" "$assets/failoverd.toml.5"
 cp README.md "$assets/doc/"
@@ -42,5 +43,6 @@ for optional in config/ha/keepalived.conf config/prometheus/failoverd.rules.yml;
 done
 
 cp config/monitoring/* "$assets/monitoring/"
+cp config/hooks/* "$assets/hooks/"
 
 cargo deb --no-build --locked -p failoverd "${deb_version[@]}" --output target/debian/

@@ -214,13 +214,14 @@ fn with_duration(section: Section, key: &str, value: &str) -> String {
         "groups = [\"g.xml\"]\n[probe]\n{}[connections.A]\ntargets = [\"127.0.0.1\"]\n{}\
          [firewall]\nurl = \"https://127.0.0.1:4444\"\nusername = \"u\"\n{}[guard]\n{}\
          [mail]\nserver = \"smtp://127.0.0.1\"\nfrom = \"a@example.com\"\nto = [\"b@example.com\"]\n{}\
-         [snmp]\nuser = \"u\"\n{}",
+         [snmp]\nuser = \"u\"\n{}[[hooks]]\ncommand = [\"/bin/true\"]\n{}",
         pick(Section::Probe),
         pick(Section::Connection),
         pick(Section::Firewall),
         pick(Section::Guard),
         pick(Section::Mail),
         pick(Section::Snmp),
+        pick(Section::Hooks),
     )
 }
 
@@ -232,6 +233,7 @@ fn errors_at(section: Section, key: &str, value: &str) -> Vec<String> {
     let _ = failoverd::config::read_settings(&src, &mut d);
     let table = match section {
         Section::Connection => "connections.A".to_string(),
+        Section::Hooks => "hooks[0]".to_string(),
         s => s.top_key().unwrap_or_default().to_string(),
     };
     let path = format!("{table}.{key}");

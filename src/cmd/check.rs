@@ -48,6 +48,9 @@ pub fn run(path: &Path, online: bool, out: &mut dyn Write, err: &mut dyn Write) 
     for g in &plan.groups {
         let _ = writeln!(out, "{}", safety_line(&plan, g));
     }
+    for h in &plan.settings.hooks {
+        let _ = writeln!(out, "{}", hook_line(h, plan.settings.ha.is_some()));
+    }
     let _ = writeln!(
         err,
         "{}: valid: {} group(s), {} connection(s), {warnings} warning(s)",
@@ -63,6 +66,22 @@ pub fn run(path: &Path, online: bool, out: &mut dyn Write, err: &mut dyn Write) 
         }
     }
     exit::OK
+}
+
+/// What a `[[hooks]]` table runs, for which events, and where.
+pub fn hook_line(h: &crate::config::settings::Hook, ha: bool) -> String {
+    let events = match &h.events {
+        None => "every event".to_string(),
+        Some(k) => k.iter().map(|k| k.name()).collect::<Vec<_>>().join(", "),
+    };
+    let program: Vec<String> = h.command.iter().map(|a| format!("{a:?}")).collect();
+    let host = if ha { ", on the active host only" } else { "" };
+    format!(
+        "hook {}: runs [{}] for {events} (timeout {}, no shell{host})",
+        h.name,
+        program.join(", "),
+        humantime::format_duration(h.timeout)
+    )
 }
 
 /// With `[snmp]`: one walk of the firewall's tunnel table, then each

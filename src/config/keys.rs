@@ -19,11 +19,13 @@ pub enum Section {
     /// `[ha]`: an active/standby pair.
     Ha,
     Snmp,
+    /// `[[hooks]]`: programs run once per event.
+    Hooks,
 }
 
 impl Section {
     /// Every section, in the order of the man page.
-    pub const ALL: [Section; 9] = [
+    pub const ALL: [Section; 10] = [
         Section::Top,
         Section::Probe,
         Section::Connection,
@@ -33,6 +35,7 @@ impl Section {
         Section::Http,
         Section::Ha,
         Section::Snmp,
+        Section::Hooks,
     ];
 
     /// The header as written in the file (`""` for the top level).
@@ -47,6 +50,7 @@ impl Section {
             Section::Http => "[http]",
             Section::Ha => "[ha]",
             Section::Snmp => "[snmp]",
+            Section::Hooks => "[[hooks]]",
         }
     }
 
@@ -62,6 +66,7 @@ impl Section {
             Section::Http => Some("http"),
             Section::Ha => Some("ha"),
             Section::Snmp => Some("snmp"),
+            Section::Hooks => Some("hooks"),
         }
     }
 
@@ -87,6 +92,11 @@ impl Section {
                 "The firewall's own view of its tunnels: its SNMP tunnel table (SOPHOS-XG-MIB, SFOS 20 and later), \
                  read every interval and shown beside failoverd's decisions. Read only: the view never starts a push. \
                  Without this table the tunnel table is not read."
+            }
+            Section::Hooks => {
+                "One table per hook: a program run once for each event (the events of docs/events-and-mail.md, \
+                 mailed or not), in order, one at a time per hook, with the event as JSON on stdin, never through a shell, \
+                 on the active host only. Without any, no program is run. See docs/hooks.md."
             }
             Section::Ha => {
                 "An active/standby pair of monitoring hosts: keepalived (VRRP) holds a virtual address on one of them, \
@@ -723,6 +733,36 @@ pub const KEYS: &[Key] = &[
         Literal("\"2m\""),
         "Firewall and failoverd disagree about the carrying member this long: one event, and one when they agree again; at least interval.",
     ),
+    // [[hooks]]
+    key(
+        Hooks,
+        "command",
+        "array of strings",
+        Text("required in [[hooks]]"),
+        "The program (an absolute path to an executable file) and its arguments, e.g. [\"/usr/local/bin/notify\", \"--x\"]; \
+         run without a shell, with cwd / and a clean environment.",
+    ),
+    key(
+        Hooks,
+        "events",
+        "array of event kinds",
+        Text("unset (every event)"),
+        "The kinds it runs for, as the journal's EVENT field names them, e.g. [\"GroupDown\", \"GroupUp\"].",
+    ),
+    key(
+        Hooks,
+        "timeout",
+        "duration",
+        Literal("\"10s\""),
+        "How long one run may take; then its whole process group is killed. At least 100ms.",
+    ),
+    key(
+        Hooks,
+        "name",
+        "string",
+        Text("the program's file name"),
+        "For logs and the hook label on /metrics; distinct among hooks.",
+    ),
     // [ha]
     key(
         Ha,
@@ -778,6 +818,7 @@ pub const DURATION_MAX: &[(Section, &str, Duration)] = &[
     (Snmp, "timeout", MINUTE),
     (Snmp, "verify_within", DAY),
     (Snmp, "disagree_after", DAY),
+    (Hooks, "timeout", Duration::from_secs(600)),
 ];
 
 /// The longest value `name` in `section` accepts; [`MAX_DURATION`] for a
@@ -803,7 +844,8 @@ pub fn bound_text(k: &Key) -> Option<String> {
 /// The section of a table read at the dotted `path` (`""`, `"probe"`,
 /// `"connections.NAME"`, ...).
 pub fn section_of(path: &str) -> Section {
-    let first = path.split('.').next().unwrap_or_default();
+    // `hooks[2]` is a table of `[[hooks]]`.
+    let first = path.split(['.', '[']).next().unwrap_or_default();
     Section::ALL
         .into_iter()
         .find(|s| s.top_key() == Some(first))
@@ -846,6 +888,7 @@ mod tests {
             "[ha]\naddress = \"198.51.100.50\"\npeer = \"http://198.51.100.12:9733/status\"\n",
         ),
         (Snmp, "[snmp]\nuser = \"u\"\n"),
+        (Hooks, "[[hooks]]\ncommand = [\"/bin/true\"]\n"),
     ];
 
     /// A settings file with `extra` appended to `section`'s table.
@@ -988,6 +1031,7 @@ mod tests {
         assert_eq!(section_of("probe"), Probe);
         assert_eq!(section_of("connections.A.B"), Connection);
         assert_eq!(section_of("snmp"), Snmp);
+        assert_eq!(section_of("hooks[3]"), Hooks);
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod firewall_read;
 mod group_globs;
 pub mod groups;
 mod ha_read;
+pub mod hooks_read;
 pub mod instance;
 pub mod keys;
 pub mod mail_read;

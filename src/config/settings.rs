@@ -301,6 +301,21 @@ pub struct Settings {
     pub ha: Option<Ha>,
     /// `[snmp]`; absent: the tunnel table is not read.
     pub snmp: Option<Snmp>,
+    /// `[[hooks]]`, in file order (docs/hooks.md).
+    pub hooks: Vec<Hook>,
+}
+
+/// One `[[hooks]]` table: a program run once per event (docs/hooks.md).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Hook {
+    /// For logs and the metric's `hook` label: `name`, else the program's
+    /// file name (made distinct).
+    pub name: String,
+    /// An absolute path to an executable, then its arguments.
+    pub command: Vec<String>,
+    /// The kinds it runs for; `None`: every event.
+    pub events: Option<Vec<crate::mail::event::Kind>>,
+    pub timeout: Duration,
 }
 
 impl ProbeTiming {

@@ -59,6 +59,7 @@ pub fn read(src: &Source, top: &Table<'_, '_>, d: &mut Diagnostics) -> Settings 
     let snmp = top
         .table(d, "snmp")
         .map(|t| super::snmp_read::snmp(&t, &base, &firewall, d));
+    let hooks = super::hooks_read::hooks(top, d);
     Settings {
         file: src.path.clone(),
         group_files,
@@ -72,6 +73,7 @@ pub fn read(src: &Source, top: &Table<'_, '_>, d: &mut Diagnostics) -> Settings 
         metrics,
         ha: ha.flatten(),
         snmp,
+        hooks,
     }
 }
 

@@ -25,11 +25,7 @@ use super::send::{DryRun, Live, Push, Sender};
 use super::{VERSION, api_check::Read, notify::Notifier, persist::Clocks, reads::Reads, streams::Streams};
 use crate::control::{self, Reply};
 use crate::firewall::api::{Answer, Api};
-use crate::mail::{
-    outbox::{self, Mailer, Outbox},
-    render::{Context, LocalZone},
-    types::MailSettings,
-};
+use crate::mail::outbox::{Mailer, Outbox};
 use crate::probe::{Check, schedule::Observation};
 use crate::{config::Plan, exit, state::StateDir};
 
@@ -77,8 +73,7 @@ pub async fn serve<C: Check>(plan: Plan, deps: Deps<C>, shutdown: impl Future<Ou
     let Some(state) = super::persist::load_at_start(&deps.dir, &plan) else {
         return exit::CONFIG;
     };
-    let mail = plan.settings.mail.as_ref().map(MailSettings::from_config);
-    let outbox = match outbox::start(mail.as_ref(), context(), &deps.dir.path) {
+    let outbox = match super::mailing::start_outbox(&plan, &deps.dir.path) {
         Ok(o) => o,
         Err(e) => {
             tracing::error!("mail: {e}");
@@ -97,6 +92,8 @@ pub async fn serve<C: Check>(plan: Plan, deps: Deps<C>, shutdown: impl Future<Ou
     let (walks_tx, walks_rx) = mpsc::channel(2);
     let mut streams = Streams::new(deps.checker.clone(), &plan.settings.probe, obs_tx);
     let core = super::page_history::core_with_history(plan, state, &deps.dir);
+    let mut taps = super::taps::Taps::default();
+    let hooks = crate::hooks::start(&mut taps, &core.plan().settings.hooks);
     streams.apply(core.engine(), &core.plan().settings.probe);
     let mut shell = Shell {
         reads: Reads::new(core.plan(), synced_tx, walks_tx),
@@ -107,7 +104,8 @@ pub async fn serve<C: Check>(plan: Plan, deps: Deps<C>, shutdown: impl Future<Ou
         dir: deps.dir,
         notifier: deps.notifier,
         mailer: outbox.mailer(),
-        taps: super::taps::Taps::default(),
+        taps,
+        hooks,
         outbox: Some(outbox),
         answers: answer_tx,
         replies: HashMap::new(),
@@ -140,13 +138,6 @@ pub async fn serve<C: Check>(plan: Plan, deps: Deps<C>, shutdown: impl Future<Ou
     exit::OK
 }
 
-fn context() -> Context {
-    Context {
-        host: hostname(),
-        zone: LocalZone::System,
-    }
-}
-
 /// The answer to a push: group, the generation it went through, answer.
 type Answered = (String, Generation, Answer);
 
@@ -172,6 +163,7 @@ pub(super) struct Shell<C: Check> {
     pub(super) mailer: Mailer,
     /// The history's and the hooks' queues (daemon/taps.rs).
     pub(super) taps: super::taps::Taps,
+    pub(super) hooks: crate::hooks::Hooks,
     pub(super) outbox: Option<Outbox>,
     answers: mpsc::UnboundedSender<Answered>,
     replies: HashMap<ReplyTo, oneshot::Sender<Reply>>,
@@ -263,6 +255,8 @@ impl<C: Check> Shell<C> {
         let spool = self.outbox.as_ref().map_or(0, |o| o.status().borrow().queued);
         let process = matches!(req, control::Request::Metrics).then(super::process::Process::read);
         let mut e = self.core.control(req, to, Clocks::now(), spool);
+        self.hooks
+            .append(&mut e, to, process.is_some(), self.taps.dropped(crate::hooks::TAP));
         process.inspect(|p| super::process::append(&mut e, to, p));
         self.perform(e);
     }

@@ -85,6 +85,24 @@ pub fn note(n: &Note) -> Option<Event> {
     Some(event)
 }
 
+/// The outbox of `plan`'s `[mail]` (mails only logged without it), on the
+/// spool in `state_dir`, naming this host in the system's time zone.
+pub(super) fn start_outbox(
+    plan: &crate::config::Plan,
+    state_dir: &std::path::Path,
+) -> Result<crate::mail::outbox::Outbox, String> {
+    let mail = plan
+        .settings
+        .mail
+        .as_ref()
+        .map(crate::mail::types::MailSettings::from_config);
+    let ctx = crate::mail::render::Context {
+        host: hostname(),
+        zone: crate::mail::render::LocalZone::System,
+    };
+    crate::mail::outbox::start(mail.as_ref(), ctx, state_dir)
+}
+
 /// This host's name, for mails and Message-IDs.
 pub(super) fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")

@@ -116,6 +116,7 @@ impl<C: Check> Shell<C> {
             ..loaded.changes
         };
         let (changes, effects) = self.core.reload_with(plan, changes, via, Clocks::now());
+        self.hooks.apply(&self.core.plan().settings.hooks);
         // Between the long steps of a large reload the check tasks run (the
         // loop itself is not re-entered: nothing sees a half-applied shell).
         tokio::task::yield_now().await;
