@@ -26,6 +26,7 @@ pub mod exit;
 pub mod firewall;
 pub mod ha;
 pub mod health;
+pub mod history;
 pub mod logging;
 pub mod mail;
 pub mod page;

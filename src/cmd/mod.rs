@@ -3,10 +3,12 @@
 
 pub mod check;
 pub mod control;
+pub mod events;
 pub mod firewall;
 pub mod import;
 pub mod mail_test;
 pub mod probe;
+pub mod report;
 
 /// Exit codes shared by the commands; they live in the leaf [`crate::exit`].
 pub use crate::exit;

@@ -156,6 +156,7 @@ pub async fn serve<C: Check>(plan: Plan, deps: Deps<C>, shutdown: impl Future<Ou
         dry_flag: deps.dry_flag,
         pair: PairTasks::new(peer_tx),
     };
+    let history = crate::history::writer::start(&mut shell.taps, &shell.dir.path, shell.core.plan());
     // The first role before anything is decided ([ha] only).
     shell.pair_apply().await;
     let effects = shell.core.start();
@@ -178,6 +179,7 @@ pub async fn serve<C: Check>(plan: Plan, deps: Deps<C>, shutdown: impl Future<Ou
         peer: peer_rx,
     };
     shell.serve(inputs, shutdown).await;
+    history.finish(std::mem::take(&mut shell.taps));
     drop(listeners);
     exit::OK
 }

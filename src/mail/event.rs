@@ -51,6 +51,11 @@ pub enum DaemonKind {
     SnmpUnusable,
     SnmpUsable,
     Test,
+    /// Records for the history only (issue #28, docs/history.md), never
+    /// mailed: the firewall's carrying member changed (`[snmp]`), and a
+    /// push failoverd decided (or would have, in dry run).
+    FirewallSwitched,
+    PushDecided,
 }
 
 /// One event. Fields that do not apply stay `None`; the mail shows only
@@ -123,7 +128,16 @@ impl Kind {
             Kind::Failback => 8,
             Kind::MemberUp => 9,
             Kind::Daemon(D::Test) => 10,
+            Kind::Daemon(D::FirewallSwitched | D::PushDecided) => 11,
         }
+    }
+
+    /// Kinds kept in the history only, never mailed (docs/history.md).
+    pub fn history_only(self) -> bool {
+        matches!(
+            self,
+            Kind::Daemon(DaemonKind::FirewallSwitched | DaemonKind::PushDecided)
+        )
     }
 
     pub fn is_daemon(self) -> bool {
@@ -164,12 +178,14 @@ impl Kind {
                 D::SnmpUnusable => "SnmpUnusable",
                 D::SnmpUsable => "SnmpUsable",
                 D::Test => "Test",
+                D::FirewallSwitched => "FirewallSwitched",
+                D::PushDecided => "PushDecided",
             },
         }
     }
 
     /// Every kind, for reading names back (logs, headers).
-    pub const ALL: [Kind; 27] = {
+    pub const ALL: [Kind; 29] = {
         use DaemonKind as D;
         [
             Kind::MemberDown,
@@ -199,6 +215,8 @@ impl Kind {
             Kind::Daemon(D::SnmpUnusable),
             Kind::Daemon(D::SnmpUsable),
             Kind::Daemon(D::Test),
+            Kind::Daemon(D::FirewallSwitched),
+            Kind::Daemon(D::PushDecided),
         ]
     };
 
@@ -239,6 +257,8 @@ impl Kind {
                 D::SnmpUnusable => "SNMP unusable",
                 D::SnmpUsable => "SNMP usable again",
                 D::Test => "test mail",
+                D::FirewallSwitched => "firewall switched member",
+                D::PushDecided => "push decided",
             },
         }
     }

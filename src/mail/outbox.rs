@@ -40,6 +40,10 @@ impl Mailer {
     /// logged. The coalesce window counts from this call, not from when
     /// the outbox task gets to the event.
     pub fn send(&self, e: Event) {
+        // History records are never mailed (docs/history.md).
+        if e.kind.history_only() {
+            return;
+        }
         if let Err(mpsc::error::SendError((e, _))) = self.tx.send((e, Instant::now())) {
             tracing::warn!(event = ?e.kind, group = ?e.group, reason = %e.reason, "mail outbox stopped; event not mailed");
         }

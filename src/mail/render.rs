@@ -291,6 +291,9 @@ fn daemon_headline(d: DaemonKind, e: &Event, short: bool) -> String {
         D::SnmpUnusable => "failoverd: the firewall's tunnel table cannot be read (SNMP)".to_owned(),
         D::SnmpUsable => "failoverd: the firewall's tunnel table is read again (SNMP)".to_owned(),
         D::Test => "failoverd test mail".to_owned(),
+        // History records, never mailed (Kind::history_only).
+        D::FirewallSwitched => format!("failoverd: the firewall switched member{for_group}"),
+        D::PushDecided => format!("failoverd: push decided{for_group}"),
     }
 }
 

@@ -126,6 +126,9 @@ pub struct Core {
     history: history::History,
     /// The firewall's own view (`[snmp]`), when set.
     view: Option<crate::firewall::view::View>,
+    /// Each group's carrying member as last read (`None`: no member), for
+    /// the history's FirewallSwitched records (docs/history.md).
+    carrying: BTreeMap<String, Option<String>>,
     /// The firewall API's health and its episode (carried across reloads).
     api: api_health::ApiHealth,
     /// How the last load of the settings went.
@@ -150,6 +153,7 @@ impl Core {
             pair,
             index: index(&plan),
             view: firewall_view::view_of(&plan),
+            carrying: BTreeMap::new(),
             plan,
             state,
             engine,
