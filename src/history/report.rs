@@ -224,11 +224,23 @@ fn group(input: &Input<'_>, g: &str) -> GroupReport {
         });
     }
     for (i, d) in decisions.iter().enumerate() {
-        if !used[i] && carried_at(&reads, d.t) != Some(&d.member) {
+        let next = decisions.get(i + 1).map_or(u64::MAX, |n| n.t);
+        if !used[i] && !followed(&reads, d, next) {
             out.not_followed.push(d.clone());
         }
     }
     out
+}
+
+/// Whether the firewall carried `d`'s member when it was made, or read
+/// so at any time before the next decision (`next`): a decision made
+/// before the table was first read, for what it carried anyway, is no
+/// decision it failed to follow.
+fn followed(reads: &[Point], d: &Point, next: u64) -> bool {
+    carried_at(reads, d.t) == Some(&d.member)
+        || reads
+            .iter()
+            .any(|p| p.t > d.t && p.t < next && p.member == d.member)
 }
 
 fn signed(t: u64) -> i64 {
