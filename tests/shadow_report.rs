@@ -98,7 +98,10 @@ fn lead(report: &str, prefix: &str) -> u64 {
 #[test]
 fn the_report_sets_failoverds_decisions_beside_the_firewalls_switches() {
     if snmpd_path().is_none() {
-        assert!(!root(), "snmpd is missing although this runs as root: scripts/test.sh installs it");
+        assert!(
+            !root(),
+            "snmpd is missing although this runs as root: scripts/test.sh installs it"
+        );
         eprintln!("SKIPPED: snmpd is not installed (Debian package snmpd) and this is not root");
         return;
     }
@@ -167,6 +170,9 @@ fn the_report_sets_failoverds_decisions_beside_the_firewalls_switches() {
         report.contains("failoverd decided no member at") && report.contains("the firewall did not follow"),
         "{report}"
     );
+    // The Active decided at start, before the table was first read, was
+    // for A, which the firewall carried: followed, not listed.
+    assert!(!report.contains("failoverd decided A at"), "{report}");
     for restart in ["DaemonStopped", "DaemonStarted"] {
         assert!(report.contains(restart), "the restart is in the report: {report}");
     }
@@ -177,9 +183,19 @@ fn the_report_sets_failoverds_decisions_beside_the_firewalls_switches() {
     assert_eq!(code, 0);
     let kinds: Vec<String> = events
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["EVENT"].as_str().unwrap().to_owned())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["EVENT"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
-    let first = |k: &str| kinds.iter().position(|x| x == k).unwrap_or_else(|| panic!("no {k}: {kinds:?}"));
+    let first = |k: &str| {
+        kinds
+            .iter()
+            .position(|x| x == k)
+            .unwrap_or_else(|| panic!("no {k}: {kinds:?}"))
+    };
     assert!(first("Failover") < first("DaemonStopped"), "{kinds:?}");
     assert!(first("DaemonStopped") < kinds.iter().rposition(|x| x == "DaemonStarted").unwrap());
     let (code, _, _, _) = d.stop();

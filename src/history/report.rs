@@ -237,10 +237,7 @@ fn group(input: &Input<'_>, g: &str) -> GroupReport {
 /// before the table was first read, for what it carried anyway, is no
 /// decision it failed to follow.
 fn followed(reads: &[Point], d: &Point, next: u64) -> bool {
-    carried_at(reads, d.t) == Some(&d.member)
-        || reads
-            .iter()
-            .any(|p| p.t > d.t && p.t < next && p.member == d.member)
+    carried_at(reads, d.t) == Some(&d.member) || reads.iter().any(|p| p.t > d.t && p.t < next && p.member == d.member)
 }
 
 fn signed(t: u64) -> i64 {

@@ -97,16 +97,15 @@ fn the_bound_drops_what_is_older_than_30_days_then_the_oldest() {
 
 #[test]
 fn records_of_every_kind_round_trip() {
-    let e = crate::mail::event::Event::new(
-        crate::mail::event::Kind::Failover,
-        "A down",
-        at(NOW),
-    )
-    .with_group("G")
-    .with_change("A", "B")
-    .with_expected("B");
+    let e = crate::mail::event::Event::new(crate::mail::event::Kind::Failover, "A down", at(NOW))
+        .with_group("G")
+        .with_change("A", "B")
+        .with_expected("B");
     let r = Record::of_event(&e);
-    assert_eq!((r.event.as_str(), r.member.as_deref(), r.to.as_deref()), ("Failover", Some("B"), Some("B")));
+    assert_eq!(
+        (r.event.as_str(), r.member.as_deref(), r.to.as_deref()),
+        ("Failover", Some("B"), Some("B"))
+    );
     let back = parse(r.line().as_bytes());
     assert_eq!(back.records, vec![r]);
     // Before the epoch: time 0, never a panic.
@@ -121,7 +120,11 @@ fn scenarios() -> Vec<(&'static str, Vec<Record>, bool, Vec<&'static str>)> {
             "failoverd ahead of the firewall by 56 s",
             vec![fw(t0, "A"), failover(t0 + 10 * S, "B"), fw(t0 + 66 * S, "B")],
             true,
-            vec!["failoverd decided at", "56 s earlier", "0 switch(es) failoverd never decided"],
+            vec![
+                "failoverd decided at",
+                "56 s earlier",
+                "0 switch(es) failoverd never decided",
+            ],
         ),
         (
             "failoverd later than the firewall",
@@ -133,13 +136,20 @@ fn scenarios() -> Vec<(&'static str, Vec<Record>, bool, Vec<&'static str>)> {
             "a switch the firewall made alone",
             vec![fw(t0, "A"), fw(t0 + 10 * S, "B")],
             true,
-            vec!["failoverd never decided this switch", "1 switch(es) failoverd never decided"],
+            vec![
+                "failoverd never decided this switch",
+                "1 switch(es) failoverd never decided",
+            ],
         ),
         (
             "a decision never followed",
             vec![fw(t0, "A"), failover(t0 + 10 * S, "B")],
             true,
-            vec!["failoverd decided B at", "the firewall did not follow", "the firewall did not switch members"],
+            vec![
+                "failoverd decided B at",
+                "the firewall did not follow",
+                "the firewall did not switch members",
+            ],
         ),
         (
             "a DeActive followed by no member carried",
@@ -161,13 +171,25 @@ fn scenarios() -> Vec<(&'static str, Vec<Record>, bool, Vec<&'static str>)> {
         ),
         (
             "troubles and restarts",
-            vec![rec(t0, STOPPED, ""), rec(t0 + S, STARTED, ""), rec(t0 + 2 * S, "GuardTrip", "G")],
+            vec![
+                rec(t0, STOPPED, ""),
+                rec(t0 + S, STARTED, ""),
+                rec(t0 + 2 * S, "GuardTrip", "G"),
+            ],
             true,
-            vec!["troubles and restarts (3):", "DaemonStopped", "DaemonStarted", "GuardTrip G"],
+            vec![
+                "troubles and restarts (3):",
+                "DaemonStopped",
+                "DaemonStarted",
+                "GuardTrip G",
+            ],
         ),
         (
             "disagreement counted from disagree_after before its record",
-            vec![rec(t0, "FirewallDisagrees", "G"), rec(t0 + 60 * S, "FirewallAgrees", "G")],
+            vec![
+                rec(t0, "FirewallDisagrees", "G"),
+                rec(t0 + 60 * S, "FirewallAgrees", "G"),
+            ],
             true,
             vec!["disagreed for 3m (1 episode(s))"],
         ),
