@@ -259,7 +259,7 @@ fn thirty_days(now: u64) -> String {
     let mut t = start;
     let mut n = 0u64;
     while t < now {
-        let (kind, member) = if n % 2 == 0 {
+        let (kind, member) = if n.is_multiple_of(2) {
             ("Failover", "B")
         } else {
             ("Failback", "A")

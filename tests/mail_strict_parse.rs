@@ -79,6 +79,8 @@ fn all_kinds() -> Vec<Kind> {
         Kind::Daemon(D::SnmpUnusable),
         Kind::Daemon(D::SnmpUsable),
         Kind::Daemon(D::Test),
+        Kind::Daemon(D::FirewallSwitched),
+        Kind::Daemon(D::PushDecided),
     ];
     assert_eq!(kinds.len(), Kind::ALL.len(), "Kind::ALL lists every kind");
     // A new kind stops this compiling until it is listed above.
@@ -111,7 +113,9 @@ fn all_kinds() -> Vec<Kind> {
                 | D::PushNotHonoured
                 | D::SnmpUnusable
                 | D::SnmpUsable
-                | D::Test,
+                | D::Test
+                | D::FirewallSwitched
+                | D::PushDecided,
             ) => {}
         }
     }
