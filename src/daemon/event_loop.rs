@@ -135,6 +135,7 @@ pub async fn serve<C: Check>(plan: Plan, deps: Deps<C>, shutdown: impl Future<Ou
     let (peer_tx, peer_rx) = mpsc::channel(4);
     let (walks_tx, walks_rx) = mpsc::channel(2);
     let mut streams = Streams::new(deps.checker.clone(), &plan.settings.probe, obs_tx);
+    let (taps, _history) = crate::history::writer::start(&deps.dir.path, &plan);
     let core = Core::new(plan, state, Clocks::now());
     streams.apply(core.engine(), &core.plan().settings.probe);
     let mut shell = Shell {
@@ -146,7 +147,7 @@ pub async fn serve<C: Check>(plan: Plan, deps: Deps<C>, shutdown: impl Future<Ou
         dir: deps.dir,
         notifier: deps.notifier,
         mailer: outbox.mailer(),
-        taps: super::taps::Taps::default(),
+        taps,
         outbox: Some(outbox),
         answers: answer_tx,
         replies: HashMap::new(),
@@ -156,7 +157,6 @@ pub async fn serve<C: Check>(plan: Plan, deps: Deps<C>, shutdown: impl Future<Ou
         dry_flag: deps.dry_flag,
         pair: PairTasks::new(peer_tx),
     };
-    let history = crate::history::writer::start(&mut shell.taps, &shell.dir.path, shell.core.plan());
     // The first role before anything is decided ([ha] only).
     shell.pair_apply().await;
     let effects = shell.core.start();
@@ -179,7 +179,6 @@ pub async fn serve<C: Check>(plan: Plan, deps: Deps<C>, shutdown: impl Future<Ou
         peer: peer_rx,
     };
     shell.serve(inputs, shutdown).await;
-    history.finish(std::mem::take(&mut shell.taps));
     drop(listeners);
     exit::OK
 }

@@ -27,9 +27,12 @@ pub struct Handle {
     done: std_mpsc::Receiver<()>,
 }
 
-/// Subscribes to `taps` and starts the writer for the state directory
-/// `dir` (the start record says whether `plan` runs in dry run).
-pub fn start(taps: &mut Taps, dir: &Path, plan: &crate::config::Plan) -> Handle {
+/// The daemon's taps with the history subscribed, and the writer for the
+/// state directory `dir` (its start record says whether `plan` runs in dry
+/// run). Dropping the handle after the taps waits (bounded) for the writer
+/// to drain its queue and record the stop.
+pub fn start(dir: &Path, plan: &crate::config::Plan) -> (Taps, Handle) {
+    let mut taps = Taps::default();
     let rx = taps.subscribe("history", QUEUE);
     let (tx, done) = std_mpsc::channel();
     let dir = dir.to_path_buf();
@@ -44,15 +47,14 @@ pub fn start(taps: &mut Taps, dir: &Path, plan: &crate::config::Plan) -> Handle 
             "history: cannot start its writer: {e}; events are not kept"
         );
     }
-    Handle { done }
+    (taps, Handle { done })
 }
 
-impl Handle {
-    /// Ends the writer: `taps` (the daemon's, taken at stop) is dropped,
-    /// so the writer drains what is queued and records the stop.
-    pub fn finish(self, taps: Taps) {
-        drop(taps);
-        if self.done.recv_timeout(STOP_WAIT).is_err() {
+impl Drop for Handle {
+    /// The taps are gone (the daemon's loop ended): the writer drains what
+    /// is queued and records the stop; this waits for it, bounded.
+    fn drop(&mut self) {
+        if let Err(std_mpsc::RecvTimeoutError::Timeout) = self.done.recv_timeout(STOP_WAIT) {
             tracing::warn!(
                 EVENT = "history_failure",
                 "history: the writer did not finish within {STOP_WAIT:?}"
