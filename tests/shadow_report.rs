@@ -118,7 +118,7 @@ fn the_report_sets_failoverds_decisions_beside_the_firewalls_switches() {
     let b = listen("127.0.0.2", port);
     let (a, b) = (Peer::start(a), Peer::start(b));
     let extra = format!(
-        "dry_run = true\n[snmp]\naddress = \"{}\"\nversion = \"2c\"\ncommunity_file = \"community\"\ninterval = \"1s\"\ntimeout = \"500ms\"\ndisagree_after = \"2s\"\n",
+        "dry_run = true\n[snmp]\naddress = \"{}\"\nversion = \"2c\"\ncommunity_file = \"community\"\ninterval = \"1s\"\ntimeout = \"500ms\"\ndisagree_after = \"2s\"\n[http]\nlisten = \"127.0.0.1:0\"\n",
         agent.addr()
     );
     let dir = Daemon::prepare(
@@ -142,6 +142,16 @@ fn the_report_sets_failoverds_decisions_beside_the_firewalls_switches() {
     // 2. The firewall switches back to A alone (failoverd sees A down).
     carry(&agent, "A");
     until_status(&config, "firewall carries: A");
+
+    // The status page's section shows this run's part.
+    let page = daemonutil::http_get(d.http_port(), "GET", "/");
+    let at = page.find("Shadow report, last 7 days").expect("the page's section");
+    assert!(page[at..].contains("firewall switched to B at"), "{}", &page[at..]);
+    assert!(
+        page[at..].contains("failoverd never decided this switch"),
+        "{}",
+        &page[at..]
+    );
 
     // 3. A restart in the middle.
     let (code, _, _, dir) = d.stop();

@@ -129,6 +129,8 @@ pub struct Core {
     /// Each group's carrying member as last read (`None`: no member), for
     /// the history's FirewallSwitched records (docs/history.md).
     carrying: BTreeMap<String, Option<String>>,
+    /// This run's records for the page's shadow report (history/recent.rs).
+    shadow: crate::history::recent::Recent,
     /// The firewall API's health and its episode (carried across reloads).
     api: api_health::ApiHealth,
     /// How the last load of the settings went.
@@ -154,6 +156,7 @@ impl Core {
             index: index(&plan),
             view: firewall_view::view_of(&plan),
             carrying: BTreeMap::new(),
+            shadow: crate::history::recent::Recent::default(),
             plan,
             state,
             engine,

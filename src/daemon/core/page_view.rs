@@ -24,6 +24,7 @@ impl Core {
             status,
             charts,
             events: self.history.events(clocks.wall),
+            shadow: self.shadow.lines(&self.plan, clocks.wall),
             now: clocks
                 .wall
                 .duration_since(std::time::SystemTime::UNIX_EPOCH)
