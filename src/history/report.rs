@@ -11,6 +11,7 @@
 //! before the next switch. A decision not paired is "not followed" unless
 //! the firewall already carried its member when it was made.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -101,16 +102,25 @@ pub const TROUBLES: [&str; 17] = [
 
 /// Computes the report.
 pub fn report(input: &Input<'_>) -> Report {
-    let mut names = input.groups.clone();
+    // Each group's records, in one pass (not one pass per group).
+    let mut by_group: HashMap<&str, Vec<&Record>> = input.groups.iter().map(|g| (g.as_str(), Vec::new())).collect();
+    let mut names: Vec<&str> = input.groups.iter().map(String::as_str).collect();
     for r in input.records {
-        if let Some(g) = &r.group
-            && !names.contains(g)
-        {
-            names.push(g.clone());
+        if let Some(g) = r.group.as_deref() {
+            by_group
+                .entry(g)
+                .or_insert_with(|| {
+                    names.push(g);
+                    Vec::new()
+                })
+                .push(r);
         }
     }
-    names.retain(|g| input.only.as_ref().is_none_or(|o| o == g));
-    let groups = names.iter().map(|g| group(input, g)).collect();
+    names.retain(|g| input.only.as_deref().is_none_or(|o| o == *g));
+    let groups = names
+        .iter()
+        .map(|g| group(input, g, by_group.get(g).map_or(&[][..], Vec::as_slice)))
+        .collect();
     let troubles = input
         .records
         .iter()
@@ -142,10 +152,10 @@ fn point(r: &Record, member: Option<String>) -> Point {
 /// The firewall's carrying member as read: every FirewallSwitched record
 /// (in the period or before it, for the state at its start), and which of
 /// them are switches (the member differs from the one read before).
-fn firewall(input: &Input<'_>, g: &str) -> (Vec<Point>, Vec<Point>) {
+fn firewall(input: &Input<'_>, records: &[&Record]) -> (Vec<Point>, Vec<Point>) {
     let mut reads: Vec<Point> = Vec::new();
     let mut switches = Vec::new();
-    for r in input.records.iter().filter(|r| r.group.as_deref() == Some(g)) {
+    for r in records {
         if r.event != "FirewallSwitched" || r.t > input.until {
             continue;
         }
@@ -161,9 +171,9 @@ fn firewall(input: &Input<'_>, g: &str) -> (Vec<Point>, Vec<Point>) {
 
 /// failoverd's decisions for `g` in the period, a repeat of the decision
 /// before it left out. `Some(None)`: a DeActive (no member).
-fn decisions(input: &Input<'_>, g: &str) -> Vec<Point> {
+fn decisions(input: &Input<'_>, records: &[&Record]) -> Vec<Point> {
     let mut out: Vec<Point> = Vec::new();
-    for r in input.records.iter().filter(|r| r.group.as_deref() == Some(g)) {
+    for r in records {
         let member = match r.event.as_str() {
             "Failover" | "Failback" => r.to.clone(),
             "PushDecided" if r.push.as_deref().is_some_and(|p| p.starts_with("DeActive")) => None,
@@ -181,37 +191,56 @@ fn decisions(input: &Input<'_>, g: &str) -> Vec<Point> {
     out
 }
 
-/// The member the firewall carried at `t` (`None`: not read yet).
+/// The member the firewall carried at `t` (`None`: not read yet); `reads`
+/// sorted by time.
 fn carried_at(reads: &[Point], t: u64) -> Option<&Option<String>> {
-    reads.iter().rev().find(|p| p.t <= t).map(|p| &p.member)
+    let n = reads.partition_point(|p| p.t <= t);
+    n.checked_sub(1).map(|i| &reads[i].member)
 }
 
-fn group(input: &Input<'_>, g: &str) -> GroupReport {
-    let decisions = decisions(input, g);
+/// The decision a switch pairs with: among `order` (decision indices
+/// sorted by time, `times` their times), the latest unused one for its
+/// member in `(lo, at]`, else the first in `(at, hi)`.
+fn pair(
+    decisions: &[Point],
+    order: &[usize],
+    times: &[u64],
+    used: &[bool],
+    s: &Point,
+    lo: Option<u64>,
+    hi: u64,
+) -> Option<usize> {
+    let fits = |i: &usize| !used[*i] && decisions[*i].member == s.member;
+    let a = lo.map_or(0, |lo| times.partition_point(|&t| t <= lo));
+    let b = times.partition_point(|&t| t <= s.t);
+    let c = times.partition_point(|&t| t < hi);
+    let before = order[a..b.max(a)].iter().rev().copied().find(fits);
+    before.or_else(|| order[b..c.max(b)].iter().copied().find(fits))
+}
+
+fn group(input: &Input<'_>, g: &str, records: &[&Record]) -> GroupReport {
+    let decisions = decisions(input, records);
     let mut out = GroupReport {
         group: g.to_owned(),
         decisions: decisions.clone(),
         ..GroupReport::default()
     };
-    (out.disagreed_ms, out.disagreements) = disagreed(input, g);
+    (out.disagreed_ms, out.disagreements) = disagreed(input, records);
     if !input.snmp {
         return out;
     }
-    let (reads, switches) = firewall(input, g);
+    let (mut reads, switches) = firewall(input, records);
+    // By time (stable: a clock stepped back keeps the file's order among
+    // equal times), so that each lookup is a binary search.
+    reads.sort_by_key(|p| p.t);
+    let mut order: Vec<usize> = (0..decisions.len()).collect();
+    order.sort_by_key(|&i| decisions[i].t);
+    let times: Vec<u64> = order.iter().map(|&i| decisions[i].t).collect();
     let mut used = vec![false; decisions.len()];
     for (k, s) in switches.iter().enumerate() {
-        let lo = k.checked_sub(1).map_or(0, |p| switches[p].t);
+        let lo = k.checked_sub(1).map(|p| switches[p].t);
         let hi = switches.get(k + 1).map_or(u64::MAX, |n| n.t);
-        let fits = |i: &usize| !used[*i] && decisions[*i].member == s.member;
-        let before = (0..decisions.len())
-            .filter(|i| decisions[*i].t <= s.t && (k == 0 || decisions[*i].t > lo))
-            .rfind(fits);
-        let after = || {
-            (0..decisions.len())
-                .filter(|i| decisions[*i].t > s.t && decisions[*i].t < hi)
-                .find(fits)
-        };
-        let chosen = before.or_else(after);
+        let chosen = pair(&decisions, &order, &times, &used, s, lo, hi);
         if let Some(i) = chosen {
             used[i] = true;
         }
@@ -235,9 +264,16 @@ fn group(input: &Input<'_>, g: &str) -> GroupReport {
 /// Whether the firewall carried `d`'s member when it was made, or read
 /// so at any time before the next decision (`next`): a decision made
 /// before the table was first read, for what it carried anyway, is no
-/// decision it failed to follow.
+/// decision it failed to follow. `reads` sorted by time.
 fn followed(reads: &[Point], d: &Point, next: u64) -> bool {
-    carried_at(reads, d.t) == Some(&d.member) || reads.iter().any(|p| p.t > d.t && p.t < next && p.member == d.member)
+    if carried_at(reads, d.t) == Some(&d.member) {
+        return true;
+    }
+    let from = reads.partition_point(|p| p.t <= d.t);
+    reads[from..]
+        .iter()
+        .take_while(|p| p.t < next)
+        .any(|p| p.member == d.member)
 }
 
 fn signed(t: u64) -> i64 {
@@ -247,7 +283,7 @@ fn signed(t: u64) -> i64 {
 /// The time `g`'s disagreement episodes covered within the period: each
 /// from its FirewallDisagrees record less `disagree_after` (when it
 /// began) to its FirewallAgrees record, or the period's end.
-fn disagreed(input: &Input<'_>, g: &str) -> (u64, usize) {
+fn disagreed(input: &Input<'_>, records: &[&Record]) -> (u64, usize) {
     let after = u64::try_from(input.disagree_after.as_millis()).unwrap_or(u64::MAX);
     let mut total: u64 = 0;
     let mut count = 0;
@@ -256,7 +292,7 @@ fn disagreed(input: &Input<'_>, g: &str) -> (u64, usize) {
         let (a, b) = (from.max(input.since), to.min(input.until));
         *total = total.saturating_add(b.saturating_sub(a));
     };
-    for r in input.records.iter().filter(|r| r.group.as_deref() == Some(g)) {
+    for r in records {
         match r.event.as_str() {
             "FirewallDisagrees" if open.is_none() && r.t <= input.until => {
                 open = Some(r.t.saturating_sub(after));
