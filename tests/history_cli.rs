@@ -309,3 +309,54 @@ fn thirty_days_of_a_flapping_group_stay_bounded_and_fast() {
     assert!(!first.contains(" 0: "), "the oldest went first: {first:.80}");
     assert!(aside(s.dir.path()).is_empty(), "a good file is not set aside");
 }
+
+fn root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+}
+
+#[test]
+fn an_admin_who_may_read_the_history_but_not_the_password_gets_it() {
+    if !root() {
+        eprintln!("SKIPPED: needs root to run the command as another user (setpriv)");
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let s = setup();
+    let t = now_ms();
+    std::fs::write(
+        history(s.dir.path()),
+        line(t - 1000, "Failover", "G", "B", "kept for the admin"),
+    )
+    .unwrap();
+    for (p, mode) in [
+        (s.dir.path().to_path_buf(), 0o755),
+        (s.dir.path().join("state"), 0o755),
+        (history(s.dir.path()), 0o644),
+        (s.config.clone(), 0o644),
+    ] {
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    // The password file stays 0600, root's: unreadable for the admin.
+    for cmd in ["events", "report"] {
+        let out = std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_failoverd"))
+            .args([cmd, "-c"])
+            .arg(&s.config)
+            .output()
+            .unwrap();
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert_eq!(out.status.code(), Some(0), "{cmd}: {stderr}");
+        assert!(
+            stdout.contains("kept for the admin") || stdout.contains("Failover") || stdout.contains("G:"),
+            "{cmd}: {stdout}"
+        );
+        assert!(stderr.contains("the history is read from"), "{cmd}: {stderr}");
+    }
+}

@@ -22,11 +22,54 @@ pub struct Options {
     pub json: bool,
 }
 
-/// The settings and the history's records, or the exit code.
-pub fn load(path: &Path, o: &Options, err: &mut dyn Write) -> Result<(Plan, Vec<Record>), i32> {
-    let Some(plan) = super::probe::load(path, err) else {
-        return Err(exit::CONFIG);
+/// The settings (`None` when they are not valid: the state directory is
+/// still found, so an admin who may read the history but not the
+/// settings' password file still gets it) and the history's records, or
+/// the exit code.
+pub fn load(path: &Path, o: &Options, err: &mut dyn Write) -> Result<(Option<Plan>, Vec<Record>), i32> {
+    let dir = match crate::config::state_dir_of(path) {
+        Ok(d) => d,
+        Err(e) => {
+            let _ = writeln!(err, "failoverd: {e}");
+            return Err(exit::CONFIG);
+        }
     };
+    let plan = crate::config::load(path).ok().and_then(|l| l.plan);
+    let dir = plan.as_ref().map_or(dir, |p| p.settings.state_dir.clone());
+    match &plan {
+        None => {
+            let _ = writeln!(
+                err,
+                "failoverd: warning: the settings are not valid as this user reads them (run failoverd check); the history is read from {}",
+                dir.display()
+            );
+        }
+        Some(plan) => warn_unknown_group(plan, o, err),
+    }
+    let loaded = match store::read(&dir) {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = writeln!(
+                err,
+                "failoverd: cannot read the history {}: {e}",
+                store::path(&dir).display()
+            );
+            return Err(exit::CONFIG);
+        }
+    };
+    if loaded.damaged() {
+        let what = loaded.problems().unwrap_or_default();
+        let _ = writeln!(
+            err,
+            "failoverd: warning: {} has {what}: skipped (the daemon sets a damaged file aside at its next start)",
+            store::path(&dir).display()
+        );
+    }
+    Ok((plan, loaded.records))
+}
+
+/// `--group` names no group of the settings: a warning, with a suggestion.
+fn warn_unknown_group(plan: &Plan, o: &Options, err: &mut dyn Write) {
     if let Some(g) = &o.group
         && !plan.groups.iter().any(|x| x.name() == g)
     {
@@ -37,27 +80,6 @@ pub fn load(path: &Path, o: &Options, err: &mut dyn Write) -> Result<(Plan, Vec<
             "failoverd: warning: the settings name no group {g:?}{hint}; showing what the history kept of it"
         );
     }
-    let dir = &plan.settings.state_dir;
-    let loaded = match store::read(dir) {
-        Ok(l) => l,
-        Err(e) => {
-            let _ = writeln!(
-                err,
-                "failoverd: cannot read the history {}: {e}",
-                store::path(dir).display()
-            );
-            return Err(exit::CONFIG);
-        }
-    };
-    if loaded.damaged() {
-        let what = loaded.problems().unwrap_or_default();
-        let _ = writeln!(
-            err,
-            "failoverd: warning: {} has {what}: skipped (the daemon sets a damaged file aside at its next start)",
-            store::path(dir).display()
-        );
-    }
-    Ok((plan, loaded.records))
 }
 
 /// The records `o` selects, in the file's order.

@@ -12,17 +12,22 @@ use crate::config::Plan;
 use crate::history::report::{Input, Report, report};
 use crate::history::{Record, millis, report_text};
 
-/// The report of `records` under `plan` at `now`.
-pub fn compute(plan: &Plan, records: &[Record], o: &Options, now: SystemTime) -> Report {
+/// The report of `records` under `plan` at `now`. Without valid settings,
+/// `[snmp]` counts as set when the history holds the firewall's switches,
+/// and `disagree_after` is its default.
+pub fn compute(plan: Option<&Plan>, records: &[Record], o: &Options, now: SystemTime) -> Report {
     let since = o.since.unwrap_or(Duration::from_secs(7 * 24 * 3600));
-    let snmp = plan.settings.snmp.as_ref();
+    let snmp = plan.and_then(|p| p.settings.snmp.as_ref());
     let input = Input {
         records,
         since: millis(crate::time::wall_sub(now, since)),
         until: millis(now),
-        snmp: snmp.is_some(),
-        disagree_after: snmp.map_or(Duration::ZERO, |s| s.disagree_after),
-        groups: plan.groups.iter().map(|g| g.name().to_owned()).collect(),
+        snmp: match plan {
+            Some(_) => snmp.is_some(),
+            None => records.iter().any(|r| r.event == "FirewallSwitched"),
+        },
+        disagree_after: snmp.map_or(Duration::from_secs(120), |s| s.disagree_after),
+        groups: plan.map_or_else(Vec::new, |p| p.groups.iter().map(|g| g.name().to_owned()).collect()),
         only: o.group.clone(),
     };
     report(&input)
@@ -34,7 +39,7 @@ pub fn run(path: &Path, o: &Options, out: &mut dyn Write, err: &mut dyn Write) -
         Ok(l) => l,
         Err(code) => return code,
     };
-    let r = compute(&plan, &records, o, SystemTime::now());
+    let r = compute(plan.as_ref(), &records, o, SystemTime::now());
     let text = if o.json {
         let mut s = serde_json::to_string_pretty(&r).unwrap_or_default();
         s.push('\n');
