@@ -9,6 +9,7 @@
 pub mod recent;
 pub mod report;
 pub mod report_text;
+pub mod seed;
 pub mod store;
 pub mod writer;
 

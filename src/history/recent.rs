@@ -43,6 +43,27 @@ impl Recent {
         }
     }
 
+    /// Seeds this run's memory from the history file's `records` (oldest
+    /// first): those the report reads, within the bound at `now`
+    /// (history/seed.rs; not wired into the daemon yet).
+    pub fn seed(&mut self, records: &[Record], now: SystemTime) {
+        let cutoff = millis(crate::time::wall_sub(now, PERIOD));
+        let kept = records.iter().filter(|r| r.t >= cutoff && wanted(&r.event));
+        self.records.extend(kept.cloned());
+        while self.records.len() > MAX {
+            self.records.pop_front();
+        }
+    }
+
+    /// How many records are kept.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
     /// The report's lines over the last 7 days at `now`.
     pub fn lines(&self, plan: &crate::config::Plan, now: SystemTime) -> Vec<String> {
         let records: Vec<Record> = self.records.iter().cloned().collect();

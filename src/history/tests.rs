@@ -227,3 +227,20 @@ fn the_lead_is_exact_in_milliseconds() {
     assert_eq!(r.groups[0].switches[0].lead_ms, Some(3266));
     assert!(r.groups[0].not_followed.is_empty());
 }
+
+#[test]
+fn the_pages_memory_keeps_what_the_report_reads_bounded() {
+    use super::recent::{MAX, Recent};
+    use crate::mail::event::{DaemonKind, Event, Kind};
+    let mut recent = Recent::default();
+    let mut seed: Vec<Record> = (0..MAX as u64 + 10).map(|i| fw(NOW - 3600 * S + i, "A")).collect();
+    seed.push(rec(NOW - 8 * 24 * 3600 * S, "FirewallSwitched", "G")); // older than 7 days
+    seed.push(rec(NOW - S, "MemberUp", "G")); // not read by the report
+    recent.seed(&seed, at(NOW));
+    recent.note(&Event::new(Kind::Daemon(DaemonKind::GuardTrip), "withheld", at(NOW)));
+    recent.note(&Event::new(Kind::MemberDown, "not kept", at(NOW)));
+    // The bound holds, the newest kept: the guard trip is among them.
+    let dbg = format!("{recent:?}");
+    assert!(dbg.contains("withheld") && !dbg.contains("not kept") && !dbg.contains("MemberUp"));
+    assert_eq!(recent.len(), MAX);
+}
