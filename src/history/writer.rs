@@ -92,7 +92,7 @@ impl Writer {
     /// Reads, repairs and opens the file; writes the start records.
     fn open(dir: &Path, dry: bool) -> Writer {
         let now = SystemTime::now();
-        let records = load_repaired(dir, now);
+        let (records, rewrite) = load_repaired(dir, now);
         let mut first = Vec::new();
         if let Some(last) = records.last().filter(|r| r.event != STOPPED) {
             first.push(Record::new(
@@ -107,17 +107,7 @@ impl Writer {
         let mode = if dry { " in dry run" } else { "" };
         let text = format!("failoverd {} started{mode}", env!("CARGO_PKG_VERSION"));
         first.push(Record::new(STARTED, text, now));
-        let size = match store::compact(dir, records, now) {
-            Ok((_, size)) => size,
-            Err(e) => {
-                tracing::warn!(
-                    EVENT = "history_failure",
-                    "history: cannot rewrite {}: {e}",
-                    store::path(dir).display()
-                );
-                0
-            }
-        };
+        let size = bound_at_start(dir, records, rewrite, now);
         let mut w = Writer {
             dir: dir.to_path_buf(),
             file: None,
@@ -185,12 +175,43 @@ impl Writer {
     }
 }
 
-/// The records of `dir`'s history; a damaged file (or a non-file where it
-/// goes) is set aside with a warning and its good records kept.
-fn load_repaired(dir: &Path, now: SystemTime) -> Vec<Record> {
+/// The file's size after the start's bound: rewritten (atomically) when
+/// `rewrite` says so or the bound drops records, else left as it is.
+fn bound_at_start(dir: &Path, records: Vec<Record>, rewrite: bool, now: SystemTime) -> u64 {
+    let all = records.len();
+    let kept = store::bounded(records, now, MAX_BYTES);
+    if !rewrite && kept.len() == all {
+        return std::fs::symlink_metadata(store::path(dir)).map_or(0, |m| m.len());
+    }
+    match store::compact(dir, kept, now) {
+        Ok((_, size)) => size,
+        Err(e) => {
+            tracing::warn!(
+                EVENT = "history_failure",
+                "history: cannot rewrite {}: {e}",
+                store::path(dir).display()
+            );
+            0
+        }
+    }
+}
+
+/// The records of `dir`'s history, and whether the file must be
+/// rewritten; a damaged file (or a non-file where it goes) is set aside
+/// with a warning and its good records kept. A file that cannot be read
+/// for another reason (permissions, I/O) is left as it is.
+fn load_repaired(dir: &Path, now: SystemTime) -> (Vec<Record>, bool) {
     let shown = store::path(dir);
     let loaded = match store::read(dir) {
         Ok(l) => l,
+        Err(e) if !crate::state::entry::is_planted(&e) => {
+            tracing::warn!(
+                EVENT = "history_failure",
+                "history: cannot read {}: {e}; it is left as it is",
+                shown.display()
+            );
+            return (Vec::new(), false);
+        }
         Err(e) => {
             tracing::warn!(EVENT = "history_damaged", "history: {e}");
             if let Err(e) = store::set_aside(dir, now) {
@@ -200,7 +221,7 @@ fn load_repaired(dir: &Path, now: SystemTime) -> Vec<Record> {
                     shown.display()
                 );
             }
-            return Vec::new();
+            return (Vec::new(), false);
         }
     };
     if let Some(problems) = loaded.problems() {
@@ -212,7 +233,7 @@ fn load_repaired(dir: &Path, now: SystemTime) -> Vec<Record> {
                 "history: {} had {problems}: dropped",
                 shown.display()
             );
-            return loaded.records;
+            return (loaded.records, true);
         }
         match store::set_aside(dir, now) {
             Ok(to) => tracing::warn!(
@@ -228,6 +249,7 @@ fn load_repaired(dir: &Path, now: SystemTime) -> Vec<Record> {
                 shown.display()
             ),
         }
+        return (loaded.records, true);
     }
-    loaded.records
+    (loaded.records, false)
 }
