@@ -378,3 +378,30 @@ mod tests {
         assert_eq!(serde_json::from_str::<Event>(&text).unwrap(), e);
     }
 }
+
+#[cfg(test)]
+mod history_only_tests {
+    use super::*;
+
+    #[test]
+    fn only_the_two_history_records_are_history_only() {
+        let only: Vec<&str> = Kind::ALL
+            .iter()
+            .filter(|k| k.history_only())
+            .map(|k| k.name())
+            .collect();
+        assert_eq!(only, ["FirewallSwitched", "PushDecided"]);
+    }
+
+    #[test]
+    fn a_mailer_drops_history_records_before_the_outbox() {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let mailer = crate::mail::outbox::Mailer::from_sender(tx);
+        let at = SystemTime::UNIX_EPOCH;
+        mailer.send(Event::new(Kind::Daemon(DaemonKind::FirewallSwitched), "switched", at));
+        mailer.send(Event::new(Kind::Daemon(DaemonKind::PushDecided), "decided", at));
+        mailer.send(Event::new(Kind::GroupDown, "down", at));
+        assert_eq!(rx.try_recv().unwrap().0.kind, Kind::GroupDown);
+        assert!(rx.try_recv().is_err());
+    }
+}

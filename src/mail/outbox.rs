@@ -36,6 +36,12 @@ pub struct Mailer {
 }
 
 impl Mailer {
+    /// A mailer onto `tx` (tests).
+    #[cfg(test)]
+    pub(crate) fn from_sender(tx: mpsc::UnboundedSender<(Event, Instant)>) -> Mailer {
+        Mailer { tx }
+    }
+
     /// Queues `e` for mail. Never waits; after shutdown the event is only
     /// logged. The coalesce window counts from this call, not from when
     /// the outbox task gets to the event.
