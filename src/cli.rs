@@ -159,4 +159,38 @@ pub enum Command {
         #[arg(long, value_name = "GROUP")]
         group: Option<String>,
     },
+    /// The event history kept in the state directory, oldest first; works
+    /// without a daemon.
+    #[command(
+        override_usage = "failoverd events [-c PATH] [--since DUR] [--group GROUP] [--json]",
+        after_long_help = "Exit status: 0; 2 settings or arguments (or a history that cannot be read)."
+    )]
+    Events {
+        /// Only events of the last DUR (default: all kept, 30 days).
+        #[arg(long, value_name = "DUR", value_parser = crate::time::parse_cli_duration)]
+        since: Option<std::time::Duration>,
+        /// Only this group's events (and failoverd's own).
+        #[arg(long, value_name = "GROUP")]
+        group: Option<String>,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The shadow report: failoverd's decisions beside what the firewall
+    /// did (read over SNMP), from the history.
+    #[command(
+        override_usage = "failoverd report [-c PATH] [--since DUR] [--group GROUP] [--json]",
+        after_long_help = "Exit status: 0; 2 settings or arguments (or a history that cannot be read)."
+    )]
+    Report {
+        /// The period: the last DUR.
+        #[arg(long, value_name = "DUR", default_value = "7d", value_parser = crate::time::parse_cli_duration)]
+        since: std::time::Duration,
+        /// Only this group.
+        #[arg(long, value_name = "GROUP")]
+        group: Option<String>,
+        /// The report as one JSON document.
+        #[arg(long)]
+        json: bool,
+    },
 }

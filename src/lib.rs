@@ -27,6 +27,7 @@ pub mod firewall;
 pub mod ha;
 pub mod health;
 pub mod hooks;
+pub mod history;
 pub mod logging;
 pub mod mail;
 pub mod page;

@@ -85,6 +85,18 @@ fn main() -> ExitCode {
             &mut std::io::stdout(),
             &mut std::io::stderr(),
         ),
+        Command::Events { since, group, json } => {
+            let o = cmd::events::Options { since, group, json };
+            cmd::events::run(&cli.config, &o, &mut std::io::stdout(), &mut std::io::stderr())
+        }
+        Command::Report { since, group, json } => {
+            let o = cmd::events::Options {
+                since: Some(since),
+                group,
+                json,
+            };
+            cmd::report::run(&cli.config, &o, &mut std::io::stdout(), &mut std::io::stderr())
+        }
     };
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }

@@ -81,6 +81,8 @@ fn all_kinds() -> Vec<Kind> {
         Kind::Daemon(D::Test),
         Kind::Daemon(D::DefinitionDiffers),
         Kind::Daemon(D::DefinitionInStep),
+        Kind::Daemon(D::FirewallSwitched),
+        Kind::Daemon(D::PushDecided),
     ];
     assert_eq!(kinds.len(), Kind::ALL.len(), "Kind::ALL lists every kind");
     // A new kind stops this compiling until it is listed above.
@@ -115,7 +117,9 @@ fn all_kinds() -> Vec<Kind> {
                 | D::SnmpUsable
                 | D::Test
                 | D::DefinitionDiffers
-                | D::DefinitionInStep,
+                | D::DefinitionInStep
+                | D::FirewallSwitched
+                | D::PushDecided,
             ) => {}
         }
     }

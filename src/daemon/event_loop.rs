@@ -91,8 +91,9 @@ pub async fn serve<C: Check>(plan: Plan, deps: Deps<C>, shutdown: impl Future<Ou
     let (peer_tx, peer_rx) = mpsc::channel(4);
     let (walks_tx, walks_rx) = mpsc::channel(2);
     let mut streams = Streams::new(deps.checker.clone(), &plan.settings.probe, obs_tx);
-    let core = super::page_history::core_with_history(plan, state, &deps.dir);
-    let mut taps = super::taps::Taps::default();
+    let (mut taps, _history, seed) = crate::history::writer::start(&deps.dir.path, &plan);
+    let mut core = super::page_history::core_with_history(plan, state, &deps.dir);
+    core.seed_history(seed, std::time::SystemTime::now());
     let hooks = crate::hooks::start(&mut taps, &core.plan().settings.hooks);
     streams.apply(core.engine(), &core.plan().settings.probe);
     let mut shell = Shell {

@@ -55,6 +55,11 @@ pub enum DaemonKind {
     /// periodic Gets in a row (docs/definitions.md), and in step again.
     DefinitionDiffers,
     DefinitionInStep,
+    /// Records for the history only (issue #28, docs/history.md), never
+    /// mailed: the firewall's carrying member changed (`[snmp]`), and a
+    /// push failoverd decided (or would have, in dry run).
+    FirewallSwitched,
+    PushDecided,
 }
 
 /// One event. Fields that do not apply stay `None`; the mail shows only
@@ -129,7 +134,16 @@ impl Kind {
             Kind::Failback => 8,
             Kind::MemberUp => 9,
             Kind::Daemon(D::Test) => 10,
+            Kind::Daemon(D::FirewallSwitched | D::PushDecided) => 11,
         }
+    }
+
+    /// Kinds kept in the history only, never mailed (docs/history.md).
+    pub fn history_only(self) -> bool {
+        matches!(
+            self,
+            Kind::Daemon(DaemonKind::FirewallSwitched | DaemonKind::PushDecided)
+        )
     }
 
     pub fn is_daemon(self) -> bool {
@@ -172,12 +186,14 @@ impl Kind {
                 D::Test => "Test",
                 D::DefinitionDiffers => "DefinitionDiffers",
                 D::DefinitionInStep => "DefinitionInStep",
+                D::FirewallSwitched => "FirewallSwitched",
+                D::PushDecided => "PushDecided",
             },
         }
     }
 
     /// Every kind, for reading names back (logs, headers).
-    pub const ALL: [Kind; 29] = {
+    pub const ALL: [Kind; 31] = {
         use DaemonKind as D;
         [
             Kind::MemberDown,
@@ -209,6 +225,8 @@ impl Kind {
             Kind::Daemon(D::Test),
             Kind::Daemon(D::DefinitionDiffers),
             Kind::Daemon(D::DefinitionInStep),
+            Kind::Daemon(D::FirewallSwitched),
+            Kind::Daemon(D::PushDecided),
         ]
     };
 
@@ -251,6 +269,8 @@ impl Kind {
                 D::Test => "test mail",
                 D::DefinitionDiffers => "definition differs on the firewall",
                 D::DefinitionInStep => "definition in step again",
+                D::FirewallSwitched => "firewall switched member",
+                D::PushDecided => "push decided",
             },
         }
     }
@@ -368,5 +388,32 @@ mod tests {
         .with_push("DeActive HQ_VPN", "541 Operation failed");
         let text = serde_json::to_string(&e).unwrap();
         assert_eq!(serde_json::from_str::<Event>(&text).unwrap(), e);
+    }
+}
+
+#[cfg(test)]
+mod history_only_tests {
+    use super::*;
+
+    #[test]
+    fn only_the_two_history_records_are_history_only() {
+        let only: Vec<&str> = Kind::ALL
+            .iter()
+            .filter(|k| k.history_only())
+            .map(|k| k.name())
+            .collect();
+        assert_eq!(only, ["FirewallSwitched", "PushDecided"]);
+    }
+
+    #[test]
+    fn a_mailer_drops_history_records_before_the_outbox() {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let mailer = crate::mail::outbox::Mailer::from_sender(tx);
+        let at = SystemTime::UNIX_EPOCH;
+        mailer.send(Event::new(Kind::Daemon(DaemonKind::FirewallSwitched), "switched", at));
+        mailer.send(Event::new(Kind::Daemon(DaemonKind::PushDecided), "decided", at));
+        mailer.send(Event::new(Kind::GroupDown, "down", at));
+        assert_eq!(rx.try_recv().unwrap().0.kind, Kind::GroupDown);
+        assert!(rx.try_recv().is_err());
     }
 }

@@ -36,10 +36,20 @@ pub struct Mailer {
 }
 
 impl Mailer {
+    /// A mailer onto `tx` (tests).
+    #[cfg(test)]
+    pub(crate) fn from_sender(tx: mpsc::UnboundedSender<(Event, Instant)>) -> Mailer {
+        Mailer { tx }
+    }
+
     /// Queues `e` for mail. Never waits; after shutdown the event is only
     /// logged. The coalesce window counts from this call, not from when
     /// the outbox task gets to the event.
     pub fn send(&self, e: Event) {
+        // History records are never mailed (docs/history.md).
+        if e.kind.history_only() {
+            return;
+        }
         if let Err(mpsc::error::SendError((e, _))) = self.tx.send((e, Instant::now())) {
             tracing::warn!(event = ?e.kind, group = ?e.group, reason = %e.reason, "mail outbox stopped; event not mailed");
         }

@@ -293,6 +293,9 @@ fn daemon_headline(d: DaemonKind, e: &Event, short: bool) -> String {
         D::Test => "failoverd test mail".to_owned(),
         D::DefinitionDiffers => format!("failoverd: the definition on the firewall differs from the file{for_group}"),
         D::DefinitionInStep => format!("failoverd: the definition on the firewall is in step again{for_group}"),
+        // History records, never mailed (Kind::history_only).
+        D::FirewallSwitched => format!("failoverd: the firewall switched member{for_group}"),
+        D::PushDecided => format!("failoverd: push decided{for_group}"),
     }
 }
 

@@ -57,6 +57,7 @@ pub fn render(page: &Page) -> String {
         group(&mut out, g, page.charts.get(gi).map_or(&[][..], Vec::as_slice));
     }
     events(&mut out, page);
+    shadow(&mut out, page);
     out.push_str("</body></html>\n");
     out
 }
@@ -245,6 +246,32 @@ fn events(out: &mut String, page: &Page) {
             );
         }
         out.push_str("</table>");
+    }
+    out.push_str("</section>\n");
+}
+
+/// The shadow report (docs/history.md): a heading per group, a line per
+/// fact.
+fn shadow(out: &mut String, page: &Page) {
+    out.push_str("<section class=\"shadow\"><h2>Shadow report, last 7 days of this run</h2>");
+    if page.shadow.is_empty() {
+        out.push_str("<p class=\"muted\">none</p>");
+    }
+    let mut open = false;
+    for line in &page.shadow {
+        let text = line.trim();
+        if !line.starts_with(' ') {
+            if open {
+                out.push_str("</ul>");
+            }
+            let _ = write!(out, "<h3>{}</h3><ul>", Esc(text));
+            open = true;
+        } else {
+            let _ = write!(out, "<li>{}</li>", Esc(text));
+        }
+    }
+    if open {
+        out.push_str("</ul>");
     }
     out.push_str("</section>\n");
 }

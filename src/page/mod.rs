@@ -34,6 +34,9 @@ pub struct Page {
     pub charts: Vec<Vec<Vec<Chart>>>,
     /// The last 24 hours of events, oldest first.
     pub events: Vec<Event>,
+    /// The shadow report's lines (history/recent.rs): this run's last 7
+    /// days.
+    pub shadow: Vec<String>,
     /// Unix seconds.
     pub now: u64,
 }

@@ -96,6 +96,7 @@ fn page(name: &str) -> Page {
             bad: true,
             text: format!("member '{name}' down: 3 failed checks"),
         }],
+        shadow: vec!["G:".into(), "  firewall switched to <B> at 12:00".into()],
         now: 1_800_000_100,
     }
 }
@@ -277,4 +278,15 @@ fn with_snmp_the_firewall_view_is_shown_and_escaped() {
     assert!(html.contains("DeActive G, accepted 1m ago"));
     assert!(html.contains("on the firewall: active, activated, read 3s &lt;ago&gt;"));
     assert!(html.contains("traffic through it fails"));
+}
+
+#[test]
+fn the_shadow_report_section_shows_each_line_escaped() {
+    let html = super::render(&page("G"));
+    let at = html.find("Shadow report, last 7 days").expect("the section");
+    let section = &html[at..];
+    assert!(
+        section.contains("<h3>G:</h3><ul><li>firewall switched to &lt;B&gt; at 12:00</li></ul>"),
+        "{section}"
+    );
 }

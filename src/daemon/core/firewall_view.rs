@@ -10,7 +10,7 @@ use super::{Core, Effect};
 use crate::daemon::persist::Clocks;
 use crate::firewall::decide::Want;
 use crate::firewall::view::track::Expected;
-use crate::firewall::view::{GroupMembers, Row, Timing, View, ViewEvent, WalkError};
+use crate::firewall::view::{Carrying, GroupMembers, Row, Timing, View, ViewEvent, WalkError};
 use crate::health::target::State;
 use crate::mail::event::{DaemonKind, Event, Kind};
 use crate::state::Belief;
@@ -20,6 +20,33 @@ use crate::state::Belief;
 pub(super) fn view_of(plan: &crate::config::Plan) -> Option<View> {
     let s = plan.settings.snmp.as_ref()?;
     Some(View::new(GroupMembers::of_plan(&plan.groups), Timing::of(s)))
+}
+
+/// A FirewallSwitched record: `to` is the member carried now (`None`: no
+/// member), `from` the one before (`None` on the first read).
+fn switch_event(
+    group: &str,
+    from: Option<String>,
+    first: bool,
+    to: Option<String>,
+    expected: Option<String>,
+    clocks: Clocks,
+) -> Event {
+    let now = to.as_deref().unwrap_or("no member");
+    let text = if first {
+        format!("{group}: the firewall carries {now} (first read)")
+    } else {
+        format!(
+            "{group}: the firewall switched to {now} (was {})",
+            from.as_deref().unwrap_or("no member")
+        )
+    };
+    let mut e = Event::new(Kind::Daemon(DaemonKind::FirewallSwitched), text, clocks.wall).with_group(group);
+    e.member.clone_from(&to);
+    e.from = from;
+    e.to = to;
+    e.expected_active = expected;
+    e
 }
 
 fn kind(e: &ViewEvent) -> Kind {
@@ -61,7 +88,50 @@ impl Core {
                 self.mail(event);
             }
         }
+        self.note_switches(clocks);
         self.take()
+    }
+
+    /// Records each change of a group's carrying member (and the first
+    /// read of it) for the history: never mailed (docs/history.md). An
+    /// unreadable table changes nothing: the last member read stays.
+    fn note_switches(&mut self, clocks: Clocks) {
+        let Some(view) = self.view.as_ref() else { return };
+        let mut switched = Vec::new();
+        for g in &self.plan.groups {
+            let Some(v) = view.group(g.name()) else { continue };
+            let now = match &v.carrying {
+                Carrying::Member(m) => Some(m.clone()),
+                Carrying::Nobody => None,
+                Carrying::Unknown => continue,
+            };
+            let before = self.carrying.get(g.name());
+            if before == Some(&now) {
+                continue;
+            }
+            let expected = self.engine.group_state(g.name()).and_then(|(_, m)| m);
+            switched.push(switch_event(
+                g.name(),
+                before.cloned().flatten(),
+                before.is_none(),
+                now,
+                expected,
+                clocks,
+            ));
+        }
+        for e in switched {
+            if let Some(g) = &e.group {
+                self.carrying.insert(g.clone(), e.to.clone());
+            }
+            tracing::info!(
+                EVENT = "FirewallSwitched",
+                GROUP = e.group.as_deref().unwrap_or(""),
+                MEMBER = e.member.as_deref().unwrap_or(""),
+                "{}",
+                e.reason
+            );
+            self.record(&e);
+        }
     }
 
     /// Whether `group`'s events are mailed: MailNotification on, and not

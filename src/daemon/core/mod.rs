@@ -143,6 +143,11 @@ pub struct Core {
     history: history::History,
     /// The firewall's own view (`[snmp]`), when set.
     view: Option<crate::firewall::view::View>,
+    /// Each group's carrying member as last read (`None`: no member), for
+    /// the history's FirewallSwitched records (docs/history.md).
+    carrying: BTreeMap<String, Option<String>>,
+    /// This run's records for the page's shadow report (history/recent.rs).
+    shadow: crate::history::recent::Recent,
     /// The firewall API's health and its episode (carried across reloads).
     api: api_health::ApiHealth,
     /// The definitions on the firewall against the files (periodic Get).
@@ -172,6 +177,8 @@ impl Core {
             peer_role: None,
             index: index(&plan),
             view: firewall_view::view_of(&plan),
+            carrying: BTreeMap::new(),
+            shadow: crate::history::recent::Recent::default(),
             plan,
             state,
             engine,

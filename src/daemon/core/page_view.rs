@@ -25,6 +25,7 @@ impl Core {
             status,
             charts,
             events: self.history.events(clocks.wall),
+            shadow: self.shadow.lines(&self.plan, clocks.wall),
             now: clocks
                 .wall
                 .duration_since(std::time::SystemTime::UNIX_EPOCH)
@@ -47,6 +48,13 @@ impl Core {
         clocks: Clocks,
     ) -> Result<super::history::saved::Restored, String> {
         self.history.restore_from(r, &self.engine.streams(), clocks)
+    }
+
+    /// What the history file held at start: the page's event list and the
+    /// shadow report's records (history/writer.rs).
+    pub fn seed_history(&mut self, seed: crate::history::writer::Seed, wall: std::time::SystemTime) {
+        self.shadow = seed.recent;
+        self.history.seed_events(seed.page, wall);
     }
 
     /// Events from before the start for the page's list (the event

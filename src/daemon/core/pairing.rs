@@ -180,6 +180,7 @@ impl Core {
     /// Every event, mailed or not, for the history and the hooks
     /// (daemon/taps.rs); hooks act on it only when this host is active.
     pub(super) fn record(&mut self, event: &Event) {
+        self.shadow.note(event);
         let recorded = crate::daemon::taps::Recorded {
             event: event.clone(),
             active: self.pair.mails_new_events(),

@@ -104,8 +104,33 @@ impl Core {
         };
         let push = Push { group, want };
         tracing::info!(GROUP = %push.group, MEMBER = member.as_deref().unwrap_or(""), ROLE = self.role_word(), EVENT = "push", "pushing {push}");
+        self.record_push(&push, member.as_deref(), clocks);
         let via = self.generation;
         self.effects.push(Effect::Push { push, via });
+    }
+
+    /// The history's record of a push decided (or, in dry run, one that
+    /// would be sent): never mailed (docs/history.md).
+    fn record_push(&mut self, push: &Push, member: Option<&str>, clocks: Clocks) {
+        let dry = self.dry();
+        let text = match (dry, member) {
+            (true, Some(m)) => format!("dry run: failoverd would push {push} (expected active: {m})"),
+            (true, None) => format!("dry run: failoverd would push {push}"),
+            (false, Some(m)) => format!("failoverd pushes {push} (expected active: {m})"),
+            (false, None) => format!("failoverd pushes {push}"),
+        };
+        let answer = if dry { "dry run: not sent" } else { "sent" };
+        let mut e = crate::mail::event::Event::new(
+            crate::mail::event::Kind::Daemon(crate::mail::event::DaemonKind::PushDecided),
+            text,
+            clocks.wall,
+        )
+        .with_group(&push.group)
+        .with_push(&push.to_string(), answer);
+        if let Some(m) = member {
+            e = e.with_expected(m).with_member(m);
+        }
+        self.record(&e);
     }
 
     /// The firewall's answer to the push of `group` sent through `via`.
