@@ -36,6 +36,15 @@ fn rtt_points(page: &str, attr: &str) -> usize {
     d.split(|c: char| !c.is_ascii_digit()).filter(|s| !s.is_empty()).count() / 2
 }
 
+/// The page's event list (its section), alone.
+fn events_section(page: &str) -> String {
+    page.split("<section class=\"events\">")
+        .nth(1)
+        .and_then(|s| s.split("</section>").next())
+        .unwrap_or("")
+        .to_string()
+}
+
 /// The settings with `[http]` on an ephemeral port; `port`: the members'
 /// TCP port.
 fn http_settings(emu: &sfos_emulator::Emulator, port: u16) -> String {
@@ -66,6 +75,16 @@ fn a_restart_keeps_the_page_charts_points() {
     until("an RTT point for A", Duration::from_secs(20), &d, || {
         rtt_points(&get(http, "/"), &ta) >= 1
     });
+    // B's peer goes once B is up (leaving unknown is no event): a
+    // member-down of B in this run's events, which only the event history
+    // can bring back after the restart.
+    until("B up", Duration::from_secs(20), &d, || {
+        get(http, "/status").contains("\"name\":\"B\",\"state\":\"up\"")
+    });
+    drop(_b);
+    until("B's member-down on the page", Duration::from_secs(20), &d, || {
+        events_section(&get(http, "/")).contains("127.0.0.2")
+    });
     let (code, log, _, dir) = d.stop();
     assert_eq!(code, 0, "{}", log.join("\n"));
     let saved = dir.path().join("state/page-history.bin");
@@ -78,13 +97,18 @@ fn a_restart_keeps_the_page_charts_points() {
     let d = Daemon::start_in(dir);
     let http = d.http_port();
     d.until_logged(
-        "page history: the last hour's points of 2 streams loaded",
+        "page history: the last hour's points of 3 streams loaded",
         Duration::from_secs(10),
     );
     let page = get(http, "/");
     assert!(
         rtt_points(&page, &ta) >= 1,
         "A's RTT points from before the restart:\n{page}"
+    );
+    assert!(
+        events_section(&page).contains("127.0.0.2"),
+        "B's member-down from before the restart, seeded from history.jsonl:\n{}",
+        events_section(&page)
     );
     let (code, log, _, _) = d.stop();
     assert_eq!(code, 0, "{}", log.join("\n"));
