@@ -143,6 +143,10 @@ failoverd sync --changed-only >/tmp/qs-sync.out 2>&1 && ok "quick start: sync --
 after=$(journalctl -u qsfw -o cat | grep -oE '(Add|Update) [^ ,]+' | wc -l)
 [ "$before" = "$after" ] && ok "quick start: sync --changed-only sends nothing after import" || bad "quick start: sync sent $((after - before)) definitions: $(cat /tmp/qs-sync.out)"
 systemctl disable --now failoverd 2>/dev/null
+# The rest of the test is another admin's settings: the quick start's group
+# files and firewall go.
+rm -f /etc/failoverd/groups.d/HQ_VPN.xml /etc/failoverd/groups.d/Branch_VPN.xml
+systemctl stop qsfw
 
 # 4. The admin's settings and credential; then enable --now.
 cat > /etc/failoverd/failoverd.toml <<TOML
