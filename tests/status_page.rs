@@ -3,7 +3,8 @@
 //! `chromium`, docs/testing.md) at 390 and 1280 pixels wide. The rendered
 //! DOM must show every group, member and target, the charts must hold
 //! points, the failover must show (the primary down, its loss at 100 %),
-//! and Chromium must report no Content-Security-Policy violation. The
+//! and Chromium must report no Content-Security-Policy violation; after a
+//! restart the charts and the events are still there (issue #28). The
 //! screenshots stay in target/page/ for a person to look at.
 //!
 //! Without chromium: SKIPPED when not root; as root (CI, where
@@ -267,6 +268,25 @@ fn the_page_in_a_real_browser_shows_every_group_member_target_and_the_failover()
     screenshot(&chrome, profile.path(), &url, &dir.join("status-390.png"), "390,2000");
     screenshot(&chrome, profile.path(), &url, &dir.join("status-1280.png"), "1280,1100");
     eprintln!("screenshots: {}", dir.display());
+    let (code, _, _, state) = d.stop();
+    assert_eq!(code, 0);
+
+    // A restart (issue #28): the page's charts and events come back from
+    // the state directory (page-history.bin, history.jsonl). A's peer is
+    // still dead, so an RTT line on A's chart can only be the old points.
+    let d = Daemon::start_in(state);
+    d.until_logged("page history: the last hour's points of", Duration::from_secs(10));
+    let url = format!("http://127.0.0.1:{}/", d.http_port());
+    let after = self::dom(&chrome, profile.path(), &url);
+    assert!(
+        chart_points(&after, &ta)[0] >= 2,
+        "A's RTT points after the restart:\n{after}"
+    );
+    let events = after.split("<section class=\"events\">").nth(1).unwrap_or("");
+    assert!(
+        events.contains("failover") && events.contains("member down"),
+        "the first run's events after the restart:\n{events}"
+    );
     let (code, _, _, _) = d.stop();
     assert_eq!(code, 0);
 }
