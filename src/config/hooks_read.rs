@@ -132,10 +132,16 @@ fn events(t: &Table<'_, '_>, d: &mut Diagnostics) -> Option<Vec<Kind>> {
         d.error(t.src(), pos, &t.key_path("events"), msg);
         return None;
     }
-    let known: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
+    // The history's own records (PushDecided, FirewallSwitched) are not
+    // events: no hook gets them (docs/hooks.md).
+    let known: Vec<&str> = Kind::ALL
+        .iter()
+        .filter(|k| !k.history_only())
+        .map(|k| k.name())
+        .collect();
     let mut out = Vec::new();
     for At { value, pos } in list {
-        match Kind::from_name(&value) {
+        match Kind::from_name(&value).filter(|k| !k.history_only()) {
             Some(k) if !out.contains(&k) => out.push(k),
             Some(_) => {}
             None => {
@@ -240,6 +246,11 @@ mod tests {
             ("command = [\"/bin/true\"]\nevents = []", "no event"),
             ("command = [\"/bin/true\"]\ntimeout = \"2h\"", "too long"),
             ("command = [\"/bin/true\"]\ncomand = 1", "did you mean command?"),
+            // A history record, not an event: no hook gets it.
+            (
+                "command = [\"/bin/true\"]\nevents = [\"PushDecided\"]",
+                "unknown event kind \"PushDecided\"",
+            ),
             ("command = [\"/tmp/a\\nb\"]", "\"/tmp/a\\nb\" cannot be run"),
             ("command = [\"/bin/true\"]\nname = \"a\\u202Eb\"", "bidirectional"),
         ] {

@@ -44,8 +44,10 @@ pub async fn dispatch(
         let hooks = list.borrow_and_update().clone();
         // A hook gone from the list: its worker runs what it holds, then ends.
         queues.retain(|name, _| hooks.iter().any(|h| &h.name == name));
-        // Standby: no hook runs, nothing is counted (docs/hooks.md).
-        if !recorded.active {
+        // Standby: no hook runs, nothing is counted (docs/hooks.md); the
+        // history's own records (PushDecided, FirewallSwitched) are not
+        // events and reach no hook.
+        if !recorded.active || recorded.event.kind.history_only() {
             continue;
         }
         for hook in hooks.iter().filter(|h| wants(h, &recorded)) {
