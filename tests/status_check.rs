@@ -19,7 +19,11 @@ fn the_plugin_follows_the_real_daemon_from_ok_to_unknown() {
     let (_rt, emu) = emulator();
     // Member A probes 127.0.0.1:PORT, member B 127.0.0.2:PORT.
     let (a, b) = Accepting::pair();
-    let d = Daemon::start(&settings(&emu, a.port, "tunnel", ""), a.port);
+    // The emulator's G is defined with PING, the file with TCP: the
+    // daemon sends the file's definition (sync = true) after two Gets a
+    // second apart, and the plugin is OK once the firewall is in step.
+    let in_step = "check_every = \"1s\"\nsync = true";
+    let d = Daemon::start(&settings(&emu, a.port, "tunnel", in_step), a.port);
     let config = d.dir.path().join("failoverd.toml");
     let report = || d.report();
     let limit = Duration::from_secs(30);
