@@ -76,8 +76,8 @@ impl From<Vec<PeerHold>> for PeerStatus {
 /// that is not a short string is left unknown, never an error: the holds
 /// are what the pair's safety rests on.
 pub fn parse_status(body: &[u8]) -> Result<PeerStatus, PeerError> {
-    let holds = parse(body)?;
-    let doc: Value = serde_json::from_slice(body).map_err(|e| PeerError::NotJson(e.to_string()))?;
+    let doc = json(body)?;
+    let holds = holds_of(&doc)?;
     let role = doc
         .pointer("/ha/role")
         .and_then(Value::as_str)
@@ -91,7 +91,16 @@ pub fn parse_status(body: &[u8]) -> Result<PeerStatus, PeerError> {
 /// entry must have a `hold` key: a peer that showed none would otherwise
 /// read as one with no holds.
 pub fn parse(body: &[u8]) -> Result<Vec<PeerHold>, PeerError> {
-    let doc: Value = serde_json::from_slice(body).map_err(|e| PeerError::NotJson(e.to_string()))?;
+    holds_of(&json(body)?)
+}
+
+/// The body as JSON, read once per read of the peer.
+fn json(body: &[u8]) -> Result<Value, PeerError> {
+    serde_json::from_slice(body).map_err(|e| PeerError::NotJson(e.to_string()))
+}
+
+/// The holds of the parsed document (see [`parse`]).
+fn holds_of(doc: &Value) -> Result<Vec<PeerHold>, PeerError> {
     let shape = |s: String| PeerError::Shape(s);
     let groups = doc
         .get("groups")

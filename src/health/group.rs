@@ -39,6 +39,41 @@ pub enum EventKind {
     GroupUp,
 }
 
+impl EventKind {
+    pub const ALL: [EventKind; 6] = [
+        EventKind::MemberDown,
+        EventKind::MemberUp,
+        EventKind::Failover,
+        EventKind::Failback,
+        EventKind::GroupDown,
+        EventKind::GroupUp,
+    ];
+
+    /// The name in logs and the history's records ("MemberDown").
+    pub fn name(self) -> &'static str {
+        match self {
+            EventKind::MemberDown => "MemberDown",
+            EventKind::MemberUp => "MemberUp",
+            EventKind::Failover => "Failover",
+            EventKind::Failback => "Failback",
+            EventKind::GroupDown => "GroupDown",
+            EventKind::GroupUp => "GroupUp",
+        }
+    }
+
+    /// The status page's label ("member down"), and whether it is bad.
+    pub fn page_label(self) -> (&'static str, bool) {
+        match self {
+            EventKind::MemberDown => ("member down", true),
+            EventKind::MemberUp => ("member up", false),
+            EventKind::Failover => ("failover", true),
+            EventKind::Failback => ("failback", false),
+            EventKind::GroupDown => ("group down", true),
+            EventKind::GroupUp => ("group up", false),
+        }
+    }
+}
+
 /// One event. `member` is set for member events; `from`/`to` for
 /// failover/failback; group events have neither.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -7,20 +7,16 @@
 use std::time::{Duration, SystemTime};
 
 use super::Record;
+use crate::health::group::EventKind;
 use crate::page;
 
-/// The page's labels for the group events it lists, and whether each is
-/// bad (as daemon/core/history.rs labels them).
+/// The page's label for a record of a group event, and whether it is bad
+/// (the same labels the live page gives them); `None` for other records.
 fn label(event: &str) -> Option<(&'static str, bool)> {
-    Some(match event {
-        "MemberDown" => ("member down", true),
-        "MemberUp" => ("member up", false),
-        "Failover" => ("failover", true),
-        "Failback" => ("failback", false),
-        "GroupDown" => ("group down", true),
-        "GroupUp" => ("group up", false),
-        _ => return None,
-    })
+    EventKind::ALL
+        .into_iter()
+        .find(|k| k.name() == event)
+        .map(EventKind::page_label)
 }
 
 /// The page's events of the 24 hours before `now`, from `records` (in the

@@ -14,7 +14,6 @@ use tokio::time::Instant;
 
 use crate::daemon::persist::Clocks;
 use crate::engine::{Engine, GroupEvent, Output};
-use crate::health::group::EventKind;
 use crate::health::outcome::Outcome;
 use crate::page::{self, POINTS, STEP_SECS};
 use crate::probe::schedule::{Observation, Report, StreamId};
@@ -232,14 +231,7 @@ impl History {
     }
 
     fn event(&mut self, e: &GroupEvent, clocks: Clocks) {
-        let (kind, bad) = match e.kind {
-            EventKind::MemberDown => ("member down", true),
-            EventKind::MemberUp => ("member up", false),
-            EventKind::Failover => ("failover", true),
-            EventKind::Failback => ("failback", false),
-            EventKind::GroupDown => ("group down", true),
-            EventKind::GroupUp => ("group up", false),
-        };
+        let (kind, bad) = e.kind.page_label();
         self.events.push_back(page::Event {
             at: secs(clocks.to_wall(e.at)),
             group: e.group.clone(),

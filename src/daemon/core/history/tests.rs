@@ -4,6 +4,7 @@
 use std::time::{Duration, SystemTime};
 
 use super::*;
+use crate::health::group::EventKind;
 use crate::probe::schedule::{Observation, Report};
 
 fn clocks(t0: Instant, secs: f64) -> Clocks {
