@@ -5,6 +5,7 @@
 //! Every problem is collected, not just the first, each located by file,
 //! line and column ([`diag`]). A plan exists only when there is no error.
 
+mod connections;
 pub mod diag;
 pub mod firewall_read;
 mod group_globs;
@@ -92,7 +93,7 @@ pub fn load(path: &Path) -> Result<Loaded, Unreadable> {
             defs.push((gsrc, groups));
         }
     }
-    let groups = validate::cross_check(&src, &settings, &defs, &mut d);
+    let groups = validate::cross_check(&src, &settings, defs, &mut d);
     let plan = (!d.has_errors()).then_some(Plan { settings, groups });
     Ok(Loaded { plan, diagnostics: d })
 }

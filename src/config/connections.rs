@@ -1,0 +1,135 @@
+//! `[connections.*]` as kept for the daemon's life: one boxed slice sorted
+//! by name, looked up by binary search.
+//!
+//! A `BTreeMap<String, Connection>` held each name twice (the key and the
+//! connection's own `name`) and its nodes were a third empty on average:
+//! at 5,000 connections the map took 1.28 MB in 666 node allocations, the
+//! slice takes one allocation of exactly 5,000 connections (BENCHMARKS.md,
+//! "Settings (conf31)"). The methods are the map's that readers use, with
+//! the same order (names as bytes), so readers did not change.
+
+use std::ops::Index;
+
+use super::settings::Connection;
+
+/// Every connection, sorted by name; names are unique.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Connections(Box<[Connection]>);
+
+impl Connections {
+    /// Sorts `list` by name. Names must be unique (a TOML table has each
+    /// key once); of duplicates, lookups find one.
+    pub fn new(mut list: Vec<Connection>) -> Self {
+        list.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        Connections(list.into_boxed_slice())
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Connection> {
+        self.position(name).ok().map(|i| &self.0[i])
+    }
+
+    pub fn contains_key(&self, name: &str) -> bool {
+        self.position(name).is_ok()
+    }
+
+    fn position(&self, name: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|c| (*c.name).cmp(name))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Names in order.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(|c| &*c.name)
+    }
+
+    /// Connections in name order.
+    pub fn values(&self) -> std::slice::Iter<'_, Connection> {
+        self.0.iter()
+    }
+
+    pub fn values_mut(&mut self) -> std::slice::IterMut<'_, Connection> {
+        self.0.iter_mut()
+    }
+
+    /// (name, connection) in name order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Connection)> {
+        self.0.iter().map(|c| (&*c.name, c))
+    }
+
+    /// Adds `c`, or replaces the connection of its name (returned). Linear:
+    /// for tests and tools, not for building a large table.
+    pub fn insert(&mut self, c: Connection) -> Option<Connection> {
+        let mut list = std::mem::take(&mut self.0).into_vec();
+        let old = match list.binary_search_by(|x| x.name.cmp(&c.name)) {
+            Ok(i) => Some(std::mem::replace(&mut list[i], c)),
+            Err(i) => {
+                list.insert(i, c);
+                None
+            }
+        };
+        self.0 = list.into_boxed_slice();
+        old
+    }
+}
+
+impl Index<&str> for Connections {
+    type Output = Connection;
+
+    /// Panics when there is no connection `name`, like the map did.
+    fn index(&self, name: &str) -> &Connection {
+        self.get(name).unwrap_or_else(|| panic!("no connection {name}"))
+    }
+}
+
+impl<'a> IntoIterator for &'a Connections {
+    type Item = (&'a str, &'a Connection);
+    type IntoIter = std::iter::Map<std::slice::Iter<'a, Connection>, fn(&'a Connection) -> (&'a str, &'a Connection)>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter().map(|c| (&*c.name, c))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::config::settings::{Family, ProbeTiming, Via};
+
+    fn conn(name: &str) -> Connection {
+        Connection {
+            name: name.into(),
+            targets: Box::new([]),
+            via: Via::Tunnel,
+            via_defaulted: true,
+            quorum: 1,
+            family: Family::Any,
+            source: None,
+            interface: None,
+            timing: Arc::new(ProbeTiming::default_values()),
+            pos: 0,
+        }
+    }
+
+    #[test]
+    fn looks_up_by_name_and_iterates_in_the_maps_byte_order() {
+        let mut c = Connections::new(["b", "C10", "a", "C2", "C1"].map(conn).into());
+        assert_eq!(c.keys().collect::<Vec<_>>(), ["C1", "C10", "C2", "a", "b"]);
+        assert!(c.contains_key("C10") && !c.contains_key("c10") && !c.contains_key("C3"));
+        assert_eq!(c["a"].name.as_ref(), "a");
+        assert!(c.get("zz").is_none());
+        assert!(c.insert(conn("C3")).is_none());
+        assert!(c.insert(conn("a")).is_some(), "replaces");
+        let order: Vec<&str> = c.iter().map(|(n, _)| n).collect();
+        assert_eq!(order, ["C1", "C10", "C2", "C3", "a", "b"]);
+        assert_eq!((c.len(), c.values().count(), (&c).into_iter().count()), (6, 6, 6));
+    }
+}
