@@ -80,6 +80,8 @@ pub fn load(path: &Path) -> Result<Loaded, Unreadable> {
         });
     };
     let src = Source::new(path, &text);
+    // The source holds its own copy: not two copies while toml parses.
+    drop(text);
     let Some(settings) = read_settings(&src, &mut d) else {
         return Ok(Loaded {
             plan: None,
