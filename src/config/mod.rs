@@ -23,6 +23,7 @@ pub mod settings;
 mod settings_read;
 mod snmp_read;
 pub mod targets;
+mod toml_chunks;
 mod toml_read;
 mod validate;
 pub mod xml;
@@ -105,7 +106,8 @@ pub fn load(path: &Path) -> Result<Loaded, Unreadable> {
 /// are only meaningful when `d` holds no errors. Paths in it are relative
 /// to `src.path`'s folder, and password files are read.
 pub fn read_settings(src: &Source, d: &mut Diagnostics) -> Option<Settings> {
-    let (doc, errors) = toml::de::DeTable::parse_recoverable(&src.text);
+    let mut rest = String::new();
+    let (doc, errors) = toml_chunks::parse(&src.text, &mut rest);
     for e in &errors {
         let pos = e.span().map_or(0, |s| s.start);
         d.error(src, pos, "(syntax)", format!("invalid TOML: {}", e.message().trim()));
