@@ -9,7 +9,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use super::connections::Connections;
+use super::connections::{ByName, Named};
 use super::secret::Password;
 
 /// Quality rules: loss and mean RTT judged over the last `window` checks,
@@ -96,6 +96,15 @@ pub struct Connection {
     pub timing: std::sync::Arc<ProbeTiming>,
     /// Offset of the table header, for messages about the connection.
     pub pos: usize,
+}
+
+/// Every `[connections.NAME]`, sorted by name, found by binary search.
+pub type Connections = ByName<Connection>;
+
+impl Named for Connection {
+    fn name(&self) -> &str {
+        &self.name
+    }
 }
 
 /// The TLS check of the firewall's certificate.
