@@ -27,7 +27,7 @@ impl Core {
                 continue;
             };
             if dry {
-                gs.group = persist::word(h.group);
+                persist::set_word(&mut gs.group, h.group);
             } else {
                 persist::save(gs, h, &self.pushes.groups[i].policy, &clocks);
             }
