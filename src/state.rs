@@ -14,6 +14,7 @@
 pub mod entry;
 pub mod recover;
 pub mod times;
+pub mod word;
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -30,6 +31,7 @@ pub const VERSION: u32 = 1;
 pub use crate::firewall::decide::Belief;
 pub use entry::write_atomic;
 pub use recover::{Loaded, STATE_LOST_REASON};
+pub use word::Word;
 
 /// The state file, the previous good one, and the temporary file of a save.
 pub const FILE: &str = "state.json";
@@ -68,8 +70,8 @@ pub struct Hold {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct GroupState {
     /// Last known states: "up"/"down" per member (failover order) and group.
-    pub group: Option<String>,
-    pub members: Vec<Option<String>>,
+    pub group: Option<Word>,
+    pub members: Vec<Option<Word>>,
     pub expected_active: Option<usize>,
     pub since: Option<SystemTime>,
     pub hold: Option<Hold>,

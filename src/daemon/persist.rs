@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use crate::firewall::decide::{Policy, Restart};
 use crate::health::group::Persisted;
 use crate::health::target::State;
-use crate::state::{GroupState, StateDir, times};
+use crate::state::{GroupState, StateDir, Word, times};
 
 /// A pair of "now"s to convert between the clocks.
 #[derive(Clone, Copy, Debug)]
@@ -105,21 +105,26 @@ pub fn load_at_start(dir: &StateDir, plan: &crate::config::Plan) -> Option<crate
 }
 
 /// A health state as the state file spells it (unknown: absent).
-pub fn word(s: State) -> Option<String> {
-    (s != State::Unknown).then(|| s.word().to_string())
-}
-
-/// `w` made to spell `s`, allocating only when it changes.
-pub fn set_word(w: &mut Option<String>, s: State) {
-    if w.as_deref() != (s != State::Unknown).then(|| s.word()) {
-        *w = word(s);
+pub fn word(s: State) -> Option<Word> {
+    match s {
+        State::Up => Some(Word::Up),
+        State::Down => Some(Word::Down),
+        State::Unknown => None,
     }
 }
 
-fn state(w: &Option<String>) -> State {
-    match w.as_deref() {
-        Some("up") => State::Up,
-        Some("down") => State::Down,
+/// `w` made to spell `s` (a save rewrites only the words that changed).
+pub fn set_word(w: &mut Option<Word>, s: State) {
+    let new = word(s);
+    if *w != new {
+        *w = new;
+    }
+}
+
+fn state(w: &Option<Word>) -> State {
+    match w {
+        Some(Word::Up) => State::Up,
+        Some(Word::Down) => State::Down,
         _ => State::Unknown,
     }
 }
@@ -221,10 +226,10 @@ mod tests {
             (Some("odd"), State::Up, Some("up")),
             (None, State::Unknown, None),
         ] {
-            let mut w = before.map(str::to_owned);
+            let mut w = before.map(Word::from);
             set_word(&mut w, s);
             assert_eq!(w, word(s), "{before:?} {s:?}");
-            assert_eq!(w.as_deref(), after);
+            assert_eq!(w.as_ref().map(Word::as_str), after);
         }
         // Members follow the health's count, shorter or longer.
         let mut g = GroupState {
@@ -252,10 +257,22 @@ mod tests {
                 expected_active: None,
             };
             save(&mut g, &health, &t, &Clocks::now());
-            let want: Vec<Option<String>> = members.iter().map(|s| word(*s)).collect();
+            let want: Vec<Option<Word>> = members.iter().map(|s| word(*s)).collect();
             assert_eq!(g.members, want);
-            assert_eq!(g.group.as_deref(), Some("up"));
+            assert_eq!(g.group, Some(Word::Up));
         }
+    }
+
+    #[test]
+    fn saved_health_words_come_back_as_the_health_they_spelled() {
+        let mut v = serde_json::to_value(GroupState::default()).unwrap();
+        v["group"] = "up".into();
+        v["members"] = serde_json::json!(["up", "down", null, "odd"]);
+        let g: GroupState = serde_json::from_value(v.clone()).unwrap();
+        let p = persisted(&g);
+        assert_eq!(p.group, State::Up);
+        assert_eq!(p.members, [State::Up, State::Down, State::Unknown, State::Unknown]);
+        assert_eq!(serde_json::to_value(&g).unwrap(), v, "read back as written");
     }
 
     #[test]
