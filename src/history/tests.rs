@@ -251,7 +251,7 @@ fn the_pages_memory_gives_the_report_what_whole_records_give() {
     use crate::mail::event::{DaemonKind as D, Event, Kind};
     let t0 = NOW - 3600 * S;
     let ev = |k, dt: u64, text: &str| Event::new(k, text, at(t0 + dt * S)).with_group("G");
-    let events = vec![
+    let events = [
         ev(Kind::Daemon(D::FirewallSwitched), 0, "reads A").with_change("", "A"),
         ev(Kind::Daemon(D::PushDecided), 1, "DeActive decided").with_push("DeActive G", "ok"),
         ev(Kind::Failover, 2, "A down").with_change("A", "B"),

@@ -150,8 +150,7 @@ mod tests {
     async fn icmp_checks_leave_from_the_keys_source_and_interface() {
         let prober = Prober::new();
         let key = icmp_key(Some("::1"), None);
-        let mut state = prober.state(&key);
-        let got = prober.check(&key, IpAddr::from([127, 0, 0, 1]), &mut state).await;
+        let got = prober.check(&key, IpAddr::from([127, 0, 0, 1]), &mut ()).await;
         let text = format!("{got:?}");
         assert!(
             text.contains("source address ::1") && text.contains("different IP versions"),
@@ -159,7 +158,7 @@ mod tests {
         );
         let key = icmp_key(None, Some("failoverd-no-such0"));
         let link_local: IpAddr = "fe80::1".parse().unwrap();
-        let got = prober.check(&key, link_local, &mut state).await;
+        let got = prober.check(&key, link_local, &mut ()).await;
         let text = format!("{got:?}");
         assert!(text.contains("interface failoverd-no-such0 not found"), "{text}");
     }
