@@ -6,8 +6,10 @@
 //! Pure and O(1) per check: the window is a fixed-size ring of 4-byte samples
 //! with running sums, because a daemon may hold 10,000 of these.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::outcome::Outcome;
@@ -206,12 +208,15 @@ enum Basis {
 /// Health of one target as seen by one reader.
 #[derive(Clone, Debug)]
 pub struct TargetHealth {
-    rules: TargetRules,
+    /// Shared by every target of the connections with the same timing
+    /// (issue #30: one copy, not one per target).
+    rules: Arc<TargetRules>,
     state: State,
     /// The whole reason, or with [`Basis::Runs`]: the quality figures of
     /// an up verdict, or why the newest failed check of a down target
     /// failed (a reused buffer: no allocation per check once big enough).
-    reason: String,
+    /// Borrowed for the fixed texts: a fresh target allocates nothing.
+    reason: Cow<'static, str>,
     basis: Basis,
     good_run: u32,
     fail_run: u32,
@@ -223,13 +228,15 @@ pub struct TargetHealth {
 }
 
 impl TargetHealth {
-    /// A fresh target in state unknown.
-    pub fn new(rules: TargetRules) -> Self {
+    /// A fresh target in state unknown. Pass an `Arc` to share the rules
+    /// among many targets.
+    pub fn new(rules: impl Into<Arc<TargetRules>>) -> Self {
+        let rules = rules.into();
         let window = Window::new(rules.window());
         TargetHealth {
             rules,
             state: State::Unknown,
-            reason: NO_VERDICT.to_owned(),
+            reason: Cow::Borrowed(NO_VERDICT),
             basis: Basis::Fixed,
             good_run: 0,
             fail_run: 0,
@@ -257,7 +264,10 @@ impl TargetHealth {
                 self.good_run = 0;
                 self.window.push(FAILED);
                 if self.state == State::Down && self.basis == Basis::Runs {
-                    self.reason.clone_from(reason);
+                    match &mut self.reason {
+                        Cow::Owned(text) => text.clone_from(reason),
+                        text => *text = Cow::Owned(reason.clone()),
+                    }
                 }
                 Some(reason.as_str())
             }
@@ -269,7 +279,7 @@ impl TargetHealth {
         let (state, basis, text) = self.judge(failure)?;
         self.state = state;
         self.basis = basis;
-        self.reason = text;
+        self.reason = Cow::Owned(text);
         Some(Verdict {
             state,
             reason: self.last_reason().to_string(),
@@ -297,12 +307,18 @@ impl TargetHealth {
         &self.rules
     }
 
+    /// The rules in force, shared (cloning it copies a pointer).
+    pub fn shared_rules(&self) -> &Arc<TargetRules> {
+        &self.rules
+    }
+
     /// Reload with new rules. State, runs and the unstable count are kept
     /// (they do not depend on the thresholds); the window keeps its newest
     /// samples that fit the new size, or is dropped if no quality rule is
     /// left. The new rules take effect from the next check: a reload alone
     /// never produces a verdict.
-    pub fn set_rules(&mut self, rules: TargetRules) {
+    pub fn set_rules(&mut self, rules: impl Into<Arc<TargetRules>>) {
+        let rules = rules.into();
         self.window.resize(rules.window());
         self.rules = rules;
     }
@@ -318,7 +334,7 @@ impl TargetHealth {
 
     /// Back to unknown with no history (e.g. the target was re-created).
     pub fn reset(&mut self) {
-        *self = TargetHealth::new(self.rules.clone());
+        *self = TargetHealth::new(Arc::clone(&self.rules));
     }
 
     /// The new state after a check, if it changes, with what its reason
