@@ -73,7 +73,7 @@ enum Reader {
 /// A stream's readers: most streams have one, kept inline (no allocation).
 struct Readers {
     first: Reader,
-    more: Vec<Reader>,
+    more: Box<[Reader]>,
 }
 
 impl Readers {
@@ -167,9 +167,9 @@ pub struct MemberView {
 /// One member: its name is the group machine's ([`GroupHealth::name`]),
 /// its targets' names their streams' keys'.
 struct MemberRt {
-    quorum: usize,
+    quorum: u32,
     /// Targets per condition (its connection's).
-    width: usize,
+    width: u32,
     /// `[condition × width + target]`, in one allocation.
     slots: Box<[Slot]>,
 }
@@ -184,18 +184,41 @@ struct Slot {
 impl MemberRt {
     /// Slot `i`'s condition and target index.
     fn place(&self, i: usize) -> (usize, usize) {
-        (i / self.width.max(1), i % self.width.max(1))
+        let w = self.width().max(1);
+        (i / w, i % w)
     }
 
     /// The slots of condition `c`.
     fn row(&self, c: usize) -> &[Slot] {
-        self.slots.get(c * self.width..(c + 1) * self.width).unwrap_or_default()
+        let w = self.width();
+        self.slots.get(c * w..(c + 1) * w).unwrap_or_default()
+    }
+
+    fn width(&self) -> usize {
+        self.width as usize
+    }
+}
+
+/// A group's conditions: one (the common case) inline, more boxed.
+enum Conditions {
+    One(Protocol),
+    Many(Box<[Protocol]>),
+}
+
+impl std::ops::Deref for Conditions {
+    type Target = [Protocol];
+
+    fn deref(&self) -> &[Protocol] {
+        match self {
+            Conditions::One(p) => std::slice::from_ref(p),
+            Conditions::Many(all) => all,
+        }
     }
 }
 
 struct GroupRt {
     name: String,
-    conditions: Box<[Protocol]>,
+    conditions: Conditions,
     members: Box<[MemberRt]>,
     health: GroupHealth,
     /// The latest moment before which the newest good check of any of the
@@ -266,12 +289,12 @@ impl Engine {
     /// Builds the stream table and the health machines of `plan`; persisted
     /// states (by group name) let a restart report what changed meanwhile.
     pub fn new(plan: &Plan, persisted: &BTreeMap<String, Persisted>) -> Engine {
-        let mut b = Builder::new(plan);
+        let anchors = anchor_keys(plan);
+        let mut b = Builder::new(plan, anchors.len());
         for (gi, g) in plan.groups.iter().enumerate() {
             let group = b.group(plan, gi, persisted.get(g.name()).cloned());
             b.groups.push(group);
         }
-        let anchors = anchor_keys(plan);
         for (i, key) in anchors.iter().enumerate() {
             b.read(key.clone(), Reader::Anchor(i as u32));
         }
@@ -646,7 +669,7 @@ impl MemberRt {
     /// The member's state and reason. Target names are rendered here, at
     /// a re-evaluation, rather than kept as text for every target.
     fn report(&self, conditions: &[Protocol], streams: &[StreamRt]) -> (State, String) {
-        let names: Vec<String> = self.slots[..self.width.min(self.slots.len())]
+        let names: Vec<String> = self.slots[..self.width().min(self.slots.len())]
             .iter()
             .map(|s| streams[s.stream].key.target.to_string())
             .collect();
@@ -664,7 +687,7 @@ impl MemberRt {
                         reason: s.health.last_reason(),
                     })
                     .collect();
-                ConditionReport::evaluate(&proto.to_string(), self.quorum, &statuses)
+                ConditionReport::evaluate(&proto.to_string(), self.quorum as usize, &statuses)
             })
             .collect();
         let m = MemberReport::evaluate(&reports);

@@ -11,7 +11,7 @@ use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
-use super::{Counts, GroupRt, MemberRt, Reader, Readers, Slot, StreamRt};
+use super::{Conditions, Counts, GroupRt, MemberRt, Reader, Readers, Slot, StreamRt};
 use crate::config::Plan;
 use crate::config::settings::{Connection, Family, ProbeTiming};
 use crate::config::targets::parse_target;
@@ -33,7 +33,9 @@ pub(super) struct Builder {
 }
 
 impl Builder {
-    pub(super) fn new(plan: &Plan) -> Builder {
+    /// Room for every target's stream and `anchors` more: the exact size
+    /// unless streams are shared (no copy to shrink it).
+    pub(super) fn new(plan: &Plan, anchors: usize) -> Builder {
         let s = &plan.settings;
         let targets: usize = plan
             .groups
@@ -43,7 +45,7 @@ impl Builder {
                 g.def.conditions.len() * members.map(|c| c.targets.len()).sum::<usize>()
             })
             .sum();
-        let streams = targets + s.guard.anchors.len() + 1;
+        let streams = targets + anchors;
         Builder {
             groups: Vec::with_capacity(plan.groups.len()),
             streams: Vec::with_capacity(streams),
@@ -57,10 +59,12 @@ impl Builder {
     /// Group `gi` of `plan`, its streams added.
     pub(super) fn group(&mut self, plan: &Plan, gi: usize, persisted: Option<Persisted>) -> GroupRt {
         let g = &plan.groups[gi];
-        let conditions: Box<[Protocol]> = g.def.conditions.iter().map(|c| Protocol::of(*c)).collect();
+        let conditions = match g.def.conditions.as_slice() {
+            [one] => Conditions::One(Protocol::of(*one)),
+            all => Conditions::Many(all.iter().map(|c| Protocol::of(*c)).collect()),
+        };
         let n = g.def.members.len();
-        let (mut members, mut names, mut patience) =
-            (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+        let (mut members, mut patience) = (Vec::with_capacity(n), Vec::with_capacity(n));
         for (mi, m) in g.def.members.iter().enumerate() {
             let Some(c) = plan.settings.connections.get(&m.name) else {
                 continue;
@@ -69,9 +73,11 @@ impl Builder {
             let t = &c.timing;
             patience.push(t.interval.saturating_mul(t.fall).saturating_add(t.timeout));
             members.push(self.member(gi, mi, &conditions, c));
-            names.push(m.name.clone());
         }
-        let mut health = GroupHealth::new(names, g.def.failback, persisted);
+        let connections = &plan.settings.connections;
+        let names = g.def.members.iter().map(|m| m.name.as_str());
+        let names = names.filter(|name| connections.contains_key(*name));
+        let mut health = GroupHealth::with_names(names, g.def.failback, persisted);
         health.set_patience(patience);
         GroupRt {
             name: g.name().to_string(),
@@ -99,8 +105,8 @@ impl Builder {
             }
         }
         MemberRt {
-            quorum: c.quorum,
-            width,
+            quorum: u32::try_from(c.quorum).unwrap_or(u32::MAX),
+            width: u32::try_from(width).unwrap_or(u32::MAX),
             slots: slots.into_boxed_slice(),
         }
     }
@@ -128,8 +134,9 @@ impl Builder {
         };
         if let Some(id) = found {
             let more = &mut self.streams[id].readers.more;
-            more.reserve_exact(1);
-            more.push(reader);
+            let mut all = std::mem::take(more).into_vec();
+            all.push(reader);
+            *more = all.into_boxed_slice();
             return id;
         }
         let id = self.streams.len();
@@ -137,7 +144,7 @@ impl Builder {
             key,
             readers: Readers {
                 first: reader,
-                more: Vec::new(),
+                more: Box::default(),
             },
             last: None,
             counts: Counts::default(),

@@ -140,7 +140,8 @@ impl Tracked {
 /// one allocation for its members' machines, not five (issue #30).
 #[derive(Clone, Debug)]
 struct Member {
-    name: String,
+    /// Where its name is in [`GroupHealth::names`].
+    name: (u32, u32),
     tracked: Tracked,
     /// How long it may stay unknown after its checks began before it is
     /// passed over. `None`: it always waits.
@@ -155,9 +156,11 @@ struct Member {
 /// Health of one failover group.
 #[derive(Clone, Debug)]
 pub struct GroupHealth {
+    /// Every member's name, end to end: one allocation for them all.
+    names: Box<str>,
     automatic_failback: bool,
     /// In failover order.
-    members: Vec<Member>,
+    members: Box<[Member]>,
     group: Tracked,
     expected: Option<usize>,
     /// `expected` came from persisted state and no choice was made since.
@@ -168,22 +171,38 @@ impl GroupHealth {
     /// `member_names` in failover order. Persisted entries beyond the
     /// members, and a persisted expected member out of range, are ignored.
     pub fn new(member_names: Vec<String>, automatic_failback: bool, persisted: Option<Persisted>) -> Self {
+        GroupHealth::with_names(member_names.iter().map(String::as_str), automatic_failback, persisted)
+    }
+
+    /// [`GroupHealth::new`] with borrowed names (copied into one buffer).
+    pub fn with_names<'a>(
+        member_names: impl Iterator<Item = &'a str> + Clone,
+        automatic_failback: bool,
+        persisted: Option<Persisted>,
+    ) -> Self {
         let persisted = persisted.unwrap_or_default();
-        let expected = persisted.expected_active.filter(|i| *i < member_names.len());
-        let members = member_names
-            .into_iter()
-            .enumerate()
-            .map(|(i, name)| Member {
-                name,
+        let mut names = String::with_capacity(member_names.clone().map(str::len).sum());
+        names.extend(member_names.clone());
+        let names = names.into_boxed_str();
+        let mut end = 0;
+        // Sized exactly: a filtered iterator's first push reserves four.
+        let mut members = Vec::with_capacity(member_names.clone().count());
+        members.extend(member_names.enumerate().map(|(i, name)| {
+            let start = end;
+            end += name.len() as u32;
+            Member {
+                name: (start, end),
                 tracked: Tracked::new(persisted.members.get(i).copied().unwrap_or_default()),
                 patience: None,
                 began: None,
                 overdue: false,
-            })
-            .collect();
+            }
+        }));
+        let expected = persisted.expected_active.filter(|i| *i < members.len());
         GroupHealth {
+            names,
             automatic_failback,
-            members,
+            members: members.into_boxed_slice(),
             group: Tracked::new(persisted.group),
             expected,
             expected_persisted: expected.is_some(),
@@ -217,7 +236,9 @@ impl GroupHealth {
 
     /// Member names in failover order.
     pub fn names(&self) -> impl Iterator<Item = &str> + '_ {
-        self.members.iter().map(|m| m.name.as_str())
+        self.members
+            .iter()
+            .map(|m| &self.names[m.name.0 as usize..m.name.1 as usize])
     }
 
     /// Member `index`'s checks began at `at` (only the first call counts).
@@ -315,7 +336,9 @@ impl GroupHealth {
 
     /// Member name by index, for messages.
     pub fn name(&self, index: usize) -> &str {
-        self.members.get(index).map_or("?", |m| m.name.as_str())
+        self.members
+            .get(index)
+            .map_or("?", |m| &self.names[m.name.0 as usize..m.name.1 as usize])
     }
 
     /// One-line human text for an event, e.g. "member 'b' down (changed

@@ -125,6 +125,14 @@ struct Window {
     rtt_sum_us: u64,
 }
 
+/// The window of a target without quality rules: nothing stored.
+static NO_WINDOW: Window = Window {
+    samples: VecDeque::new(),
+    cap: 0,
+    failed: 0,
+    rtt_sum_us: 0,
+};
+
 impl Window {
     fn new(cap: u32) -> Self {
         let cap = cap as usize;
@@ -220,7 +228,9 @@ pub struct TargetHealth {
     basis: Basis,
     good_run: u32,
     fail_run: u32,
-    window: Window,
+    /// Only with quality rules: a target without holds a null pointer, not
+    /// an empty window's 56 bytes (issue #30).
+    window: Option<Box<Window>>,
     /// Good-or-failed checks seen while unknown (for the unstable limit).
     unsettled: u32,
     /// Failed checks among `unsettled`.
@@ -232,7 +242,10 @@ impl TargetHealth {
     /// among many targets.
     pub fn new(rules: impl Into<Arc<TargetRules>>) -> Self {
         let rules = rules.into();
-        let window = Window::new(rules.window());
+        let window = match rules.window() {
+            0 => None,
+            cap => Some(Box::new(Window::new(cap))),
+        };
         TargetHealth {
             rules,
             state: State::Unknown,
@@ -256,13 +269,13 @@ impl TargetHealth {
                 self.good_run = self.good_run.saturating_add(1);
                 self.fail_run = 0;
                 let us = u32::try_from(rtt.as_micros()).unwrap_or(FAILED - 1);
-                self.window.push(us.min(FAILED - 1));
+                self.push(us.min(FAILED - 1));
                 None
             }
             Outcome::Failed { reason } => {
                 self.fail_run = self.fail_run.saturating_add(1);
                 self.good_run = 0;
-                self.window.push(FAILED);
+                self.push(FAILED);
                 if self.state == State::Down && self.basis == Basis::Runs {
                     match &mut self.reason {
                         Cow::Owned(text) => text.clone_from(reason),
@@ -319,8 +332,24 @@ impl TargetHealth {
     /// never produces a verdict.
     pub fn set_rules(&mut self, rules: impl Into<Arc<TargetRules>>) {
         let rules = rules.into();
-        self.window.resize(rules.window());
+        match (&mut self.window, rules.window()) {
+            (window, 0) => *window = None,
+            (Some(window), cap) => window.resize(cap),
+            (window @ None, cap) => *window = Some(Box::new(Window::new(cap))),
+        }
         self.rules = rules;
+    }
+
+    /// Adds a sample to the window, if there is one.
+    fn push(&mut self, sample: u32) {
+        if let Some(window) = &mut self.window {
+            window.push(sample);
+        }
+    }
+
+    /// The window (an empty one without quality rules).
+    fn window(&self) -> &Window {
+        self.window.as_deref().unwrap_or(&NO_WINDOW)
     }
 
     /// After a late tick: forget the in-progress runs (the checks before the
@@ -368,19 +397,19 @@ impl TargetHealth {
     /// Why the quality rules make the target down now, if they do.
     fn quality_down_reason(&self) -> Option<String> {
         let quality = self.rules.active_quality()?;
-        if !self.window.is_full() {
+        if !self.window().is_full() {
             return None;
         }
-        let n = self.window.len();
+        let n = self.window().len();
         if let Some((down, _)) = quality.loss
-            && self.window.loss() >= down
+            && self.window().loss() >= down
         {
-            let loss = format_percent(self.window.loss());
+            let loss = format_percent(self.window().loss());
             let limit = format_percent(down);
             return Some(format!("loss {loss} over {n} checks >= {limit}"));
         }
         if let Some((down, _)) = quality.rtt
-            && let Some(mean) = self.window.mean_rtt()
+            && let Some(mean) = self.window().mean_rtt()
             && mean >= down
         {
             let (mean, limit) = (format_duration(mean), format_duration(down));
@@ -400,12 +429,12 @@ impl TargetHealth {
         let Some(quality) = self.rules.active_quality() else {
             return Some(reason);
         };
-        if !self.window.is_full() {
+        if !self.window().is_full() {
             return None;
         }
-        let n = self.window.len();
+        let n = self.window().len();
         if let Some((_, up)) = quality.loss {
-            let loss = self.window.loss();
+            let loss = self.window().loss();
             if loss >= up {
                 return None;
             }
@@ -413,7 +442,7 @@ impl TargetHealth {
             let _ = write!(reason, ", loss {loss} over {n} checks < {limit}");
         }
         if let Some((_, up)) = quality.rtt {
-            let mean = self.window.mean_rtt().filter(|mean| *mean < up)?;
+            let mean = self.window().mean_rtt().filter(|mean| *mean < up)?;
             let (mean, limit) = (format_duration(mean), format_duration(up));
             let _ = write!(reason, ", mean RTT {mean} over {n} checks < {limit}");
         }
