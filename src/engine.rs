@@ -3,20 +3,23 @@
 //! between them go out. No I/O and no clock of its own (observations carry
 //! their time), so tests feed it sequences directly.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
 use crate::config::Plan;
-use crate::config::settings::{Family, Target};
-use crate::config::targets::parse_target;
+use crate::config::settings::Target;
 use crate::health::group::{Event, EventKind, GroupHealth, Persisted};
 use crate::health::member::{ConditionReport, MemberReport, TargetStatus};
 use crate::health::outcome::Outcome;
-use crate::health::target::{State, TargetHealth, TargetRules};
+use crate::health::target::{State, TargetHealth};
 use crate::probe::schedule::{Observation, Report, StreamId};
 use crate::probe::{Protocol, StreamKey};
+
+mod build;
+use build::Builder;
+pub use build::anchor_keys;
 
 /// A group event, with names resolved for logs and mail.
 #[derive(Clone, Debug, PartialEq)]
@@ -53,21 +56,35 @@ pub enum Output {
     },
 }
 
-/// Who reads a stream.
-#[derive(Clone, Copy, Debug)]
+/// Who reads a stream: indices as `u32`, so a reader is 12 bytes and a
+/// stream's first one fits in the stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Reader {
+    /// Slot `slot` (`condition × targets + target`) of member `member` of
+    /// group `group`.
     Target {
-        group: usize,
-        member: usize,
-        condition: usize,
-        target: usize,
+        group: u32,
+        member: u32,
+        slot: u32,
     },
-    Anchor(usize),
+    Anchor(u32),
+}
+
+/// A stream's readers: most streams have one, kept inline (no allocation).
+struct Readers {
+    first: Reader,
+    more: Box<[Reader]>,
+}
+
+impl Readers {
+    fn iter(&self) -> impl Iterator<Item = Reader> + '_ {
+        std::iter::once(self.first).chain(self.more.iter().copied())
+    }
 }
 
 struct StreamRt {
     key: StreamKey,
-    readers: Vec<Reader>,
+    readers: Readers,
     /// The last check, for status.
     last: Option<(Outcome, Instant)>,
     counts: Counts,
@@ -130,7 +147,8 @@ pub struct TargetState<'a> {
     pub group: &'a str,
     pub member: &'a str,
     pub condition: Protocol,
-    pub target: &'a str,
+    /// The stream's own target (the engine keeps no text copy of it).
+    pub target: &'a Target,
     pub state: State,
 }
 
@@ -146,20 +164,62 @@ pub struct MemberView {
     pub passed_over: Option<Duration>,
 }
 
+/// One member: its name is the group machine's ([`GroupHealth::name`]),
+/// its targets' names their streams' keys'.
 struct MemberRt {
-    name: String,
-    quorum: usize,
-    targets: Vec<String>,
-    /// `[condition][target]`.
-    health: Vec<Vec<TargetHealth>>,
-    /// The stream each target reads, `[condition][target]`.
-    streams: Vec<Vec<StreamId>>,
+    quorum: u32,
+    /// Targets per condition (its connection's).
+    width: u32,
+    /// `[condition × width + target]`, in one allocation.
+    slots: Box<[Slot]>,
+}
+
+/// One target of one member's condition.
+struct Slot {
+    health: TargetHealth,
+    /// The stream it reads.
+    stream: StreamId,
+}
+
+impl MemberRt {
+    /// Slot `i`'s condition and target index.
+    fn place(&self, i: usize) -> (usize, usize) {
+        let w = self.width().max(1);
+        (i / w, i % w)
+    }
+
+    /// The slots of condition `c`.
+    fn row(&self, c: usize) -> &[Slot] {
+        let w = self.width();
+        self.slots.get(c * w..(c + 1) * w).unwrap_or_default()
+    }
+
+    fn width(&self) -> usize {
+        self.width as usize
+    }
+}
+
+/// A group's conditions: one (the common case) inline, more boxed.
+enum Conditions {
+    One(Protocol),
+    Many(Box<[Protocol]>),
+}
+
+impl std::ops::Deref for Conditions {
+    type Target = [Protocol];
+
+    fn deref(&self) -> &[Protocol] {
+        match self {
+            Conditions::One(p) => std::slice::from_ref(p),
+            Conditions::Many(all) => all,
+        }
+    }
 }
 
 struct GroupRt {
     name: String,
-    conditions: Vec<Protocol>,
-    members: Vec<MemberRt>,
+    conditions: Conditions,
+    members: Box<[MemberRt]>,
     health: GroupHealth,
     /// The latest moment before which the newest good check of any of the
     /// group's targets cannot have been sent (its end minus its timeout):
@@ -180,8 +240,9 @@ pub struct AnchorStatus {
 pub struct Engine {
     streams: Vec<StreamRt>,
     groups: Vec<GroupRt>,
-    /// Index in `groups` by name (names are unique).
-    by_name: HashMap<String, usize>,
+    /// Indices in `groups`, sorted by name (names are unique): a lookup
+    /// by binary search, without a copy of every name.
+    by_name: Box<[u32]>,
     anchors: Vec<AnchorStatus>,
     /// How many groups are in each state, kept as states change, so a
     /// status line never walks every group.
@@ -228,70 +289,14 @@ impl Engine {
     /// Builds the stream table and the health machines of `plan`; persisted
     /// states (by group name) let a restart report what changed meanwhile.
     pub fn new(plan: &Plan, persisted: &BTreeMap<String, Persisted>) -> Engine {
-        let mut b = Builder::default();
-        for (gi, g) in plan.groups.iter().enumerate() {
-            let conditions: Vec<Protocol> = g.def.conditions.iter().map(|c| Protocol::of(*c)).collect();
-            // Every Vec sized exactly: a first push reserves room for four,
-            // and with one target per member most of that room is waste.
-            let mut members = Vec::with_capacity(g.def.members.len());
-            let mut patience = Vec::with_capacity(g.def.members.len());
-            for (mi, m) in g.def.members.iter().enumerate() {
-                let Some(c) = plan.settings.connections.get(&m.name) else {
-                    continue;
-                };
-                // Every target of a member shares its connection's timing.
-                let t = &c.timing;
-                patience.push(t.interval.saturating_mul(t.fall).saturating_add(t.timeout));
-                let rules = TargetRules {
-                    fall: c.timing.fall,
-                    rise: c.timing.rise,
-                    quality: c.timing.quality.clone(),
-                };
-                let mut health = Vec::with_capacity(conditions.len());
-                let mut streams = Vec::with_capacity(conditions.len());
-                for (ci, proto) in conditions.iter().enumerate() {
-                    let mut row = Vec::with_capacity(c.targets.len());
-                    let mut ids = Vec::with_capacity(c.targets.len());
-                    for (ti, t) in c.targets.iter().enumerate() {
-                        let key = StreamKey::new(*proto, t, c);
-                        let id = b.read(
-                            key,
-                            Reader::Target {
-                                group: gi,
-                                member: mi,
-                                condition: ci,
-                                target: ti,
-                            },
-                        );
-                        row.push(TargetHealth::new(rules.clone()));
-                        ids.push(id);
-                    }
-                    health.push(row);
-                    streams.push(ids);
-                }
-                let targets = c.targets.iter().map(Target::to_string).collect();
-                members.push(MemberRt {
-                    name: m.name.clone(),
-                    quorum: c.quorum,
-                    targets,
-                    health,
-                    streams,
-                });
-            }
-            let names = members.iter().map(|m| m.name.clone()).collect();
-            let mut health = GroupHealth::new(names, g.def.failback, persisted.get(g.name()).cloned());
-            health.set_patience(patience);
-            b.groups.push(GroupRt {
-                name: g.name().to_string(),
-                conditions,
-                members,
-                health,
-                good_sent_after: None,
-            });
-        }
         let anchors = anchor_keys(plan);
+        let mut b = Builder::new(plan, anchors.len());
+        for (gi, g) in plan.groups.iter().enumerate() {
+            let group = b.group(plan, gi, persisted.get(g.name()).cloned());
+            b.groups.push(group);
+        }
         for (i, key) in anchors.iter().enumerate() {
-            b.read(key.clone(), Reader::Anchor(i));
+            b.read(key.clone(), Reader::Anchor(i as u32));
         }
         let anchors = anchors
             .into_iter()
@@ -301,17 +306,27 @@ impl Engine {
                 last_bad: None,
             })
             .collect();
-        let by_name = b.groups.iter().enumerate().map(|(i, g)| (g.name.clone(), i)).collect();
-        b.streams.shrink_to_fit();
-        b.groups.shrink_to_fit();
-        let tally = Tally::count(b.groups.iter().map(|g| g.health.state()));
+        let (streams, groups) = b.finish();
+        let mut by_name: Box<[u32]> = (0..groups.len() as u32).collect();
+        by_name.sort_unstable_by(|a, b| groups[*a as usize].name.cmp(&groups[*b as usize].name));
+        let tally = Tally::count(groups.iter().map(|g| g.health.state()));
         Engine {
-            streams: b.streams,
-            groups: b.groups,
+            streams,
+            groups,
             by_name,
             anchors,
             tally,
         }
+    }
+
+    /// Index of group `name` in `groups`.
+    fn index_of(&self, name: &str) -> Option<usize> {
+        let groups = &self.groups;
+        let at = self
+            .by_name
+            .binary_search_by(|i| groups[*i as usize].name.as_str().cmp(name))
+            .ok()?;
+        Some(self.by_name[at] as usize)
     }
 
     /// How many groups are up, down and unknown.
@@ -333,7 +348,7 @@ impl Engine {
         };
         for g in &self.groups {
             s.members += g.members.len();
-            s.targets += g.members.iter().flat_map(|m| &m.health).map(Vec::len).sum::<usize>();
+            s.targets += g.members.iter().map(|m| m.slots.len()).sum::<usize>();
         }
         s
     }
@@ -348,26 +363,21 @@ impl Engine {
     /// unlike [`Engine::members`]).
     pub fn member_states(&self) -> impl Iterator<Item = (&str, &str, State)> + '_ {
         self.groups.iter().flat_map(|g| {
-            g.members
-                .iter()
-                .enumerate()
-                .map(move |(mi, m)| (g.name.as_str(), m.name.as_str(), g.health.member_state(mi)))
+            (0..g.members.len()).map(move |mi| (g.name.as_str(), g.health.name(mi), g.health.member_state(mi)))
         })
     }
 
     /// Every target of every member's condition with its state, for
     /// /metrics (no allocation).
     pub fn target_states(&self) -> impl Iterator<Item = TargetState<'_>> + '_ {
-        self.groups.iter().flat_map(|g| {
-            g.members.iter().flat_map(move |m| {
-                m.health.iter().enumerate().flat_map(move |(ci, row)| {
-                    row.iter().zip(&m.targets).map(move |(th, target)| TargetState {
-                        group: &g.name,
-                        member: &m.name,
-                        condition: g.conditions[ci],
-                        target,
-                        state: th.state(),
-                    })
+        self.groups.iter().flat_map(move |g| {
+            g.members.iter().enumerate().flat_map(move |(mi, m)| {
+                m.slots.iter().enumerate().map(move |(i, slot)| TargetState {
+                    group: &g.name,
+                    member: g.health.name(mi),
+                    condition: g.conditions[m.place(i).0],
+                    target: &self.streams[slot.stream].key.target,
+                    state: slot.health.state(),
                 })
             })
         })
@@ -387,7 +397,7 @@ impl Engine {
 
     /// Group `name`'s state alone (no allocation).
     pub fn group_health(&self, name: &str) -> Option<State> {
-        Some(self.groups[*self.by_name.get(name)?].health.state())
+        Some(self.groups[self.index_of(name)?].health.state())
     }
 
     pub fn anchors(&self) -> &[AnchorStatus] {
@@ -396,7 +406,7 @@ impl Engine {
 
     /// Number of readers of stream `id` (for tests and status).
     pub fn readers(&self, id: StreamId) -> usize {
-        self.streams.get(id).map_or(0, |s| s.readers.len())
+        self.streams.get(id).map_or(0, |s| 1 + s.readers.more.len())
     }
 
     /// Group `i`'s newest good check was sent after this moment (see
@@ -407,43 +417,39 @@ impl Engine {
 
     /// Group `name`'s state and expected active member.
     pub fn group_state(&self, name: &str) -> Option<(State, Option<String>)> {
-        let g = &self.groups[*self.by_name.get(name)?];
+        let g = &self.groups[self.index_of(name)?];
         let active = g.health.expected_active().map(|i| g.health.name(i).to_string());
         Some((g.health.state(), active))
     }
 
     /// Group `name`'s members and targets as they stand, for status.
     pub fn members(&self, name: &str) -> Vec<MemberView> {
-        let Some(&gi) = self.by_name.get(name) else {
+        let Some(gi) = self.index_of(name) else {
             return Vec::new();
         };
         let g = &self.groups[gi];
-        let states = g.health.member_states();
         g.members
             .iter()
             .enumerate()
             .map(|(mi, m)| {
-                let mut targets = Vec::new();
-                for (ci, row) in m.health.iter().enumerate() {
-                    for (ti, th) in row.iter().enumerate() {
-                        let last = self.reader_last(gi, mi, ci, ti);
-                        targets.push(TargetView {
-                            condition: g.conditions[ci].to_string(),
-                            target: m.targets[ti].clone(),
-                            state: th.state(),
-                            reason: th.last_reason().to_string(),
-                            last,
-                        });
+                let targets = m.slots.iter().enumerate().map(|(i, slot)| {
+                    let s = &self.streams[slot.stream];
+                    TargetView {
+                        condition: g.conditions[m.place(i).0].to_string(),
+                        target: s.key.target.to_string(),
+                        state: slot.health.state(),
+                        reason: slot.health.last_reason().to_string(),
+                        last: s.last.clone(),
                     }
-                }
-                let state = states.get(mi).copied().unwrap_or_default();
+                });
+                let state = g.health.member_state(mi);
                 let passed_over = (state == State::Unknown && g.health.passed_over(mi))
-                    .then(|| g.health.patience().get(mi).copied())
+                    .then(|| g.health.patience(mi))
                     .flatten();
                 MemberView {
-                    name: m.name.clone(),
+                    name: g.health.name(mi).to_string(),
                     state,
-                    targets,
+                    targets: targets.collect(),
                     passed_over,
                 }
             })
@@ -453,25 +459,14 @@ impl Engine {
     /// The stream each target of group `name` reads, per member, in the
     /// order of [`Engine::members`] (for the status page's charts).
     pub fn member_streams(&self, name: &str) -> Vec<Vec<StreamId>> {
-        let Some(&gi) = self.by_name.get(name) else {
+        let Some(gi) = self.index_of(name) else {
             return Vec::new();
         };
         let g = &self.groups[gi];
         g.members
             .iter()
-            .map(|m| m.streams.iter().flatten().copied().collect())
+            .map(|m| m.slots.iter().map(|s| s.stream).collect())
             .collect()
-    }
-
-    fn reader_last(&self, g: usize, m: usize, c: usize, t: usize) -> Option<(Outcome, Instant)> {
-        self.stream_of(g, m, c, t).and_then(|s| s.last.clone())
-    }
-
-    /// The stream read by target `t` of condition `c` of member `m` of
-    /// group `g`.
-    fn stream_of(&self, g: usize, m: usize, c: usize, t: usize) -> Option<&StreamRt> {
-        let id = *self.groups.get(g)?.members.get(m)?.streams.get(c)?.get(t)?;
-        self.streams.get(id)
     }
 
     /// After a reload: takes over the health of every reader whose group,
@@ -480,58 +475,47 @@ impl Engine {
     /// state machine of groups whose member list and failback are
     /// unchanged. Everything else starts afresh.
     pub fn adopt(&mut self, old: &Engine) {
-        let keys: BTreeMap<(usize, usize, usize, usize), StreamKey> = self
-            .groups
-            .iter()
-            .enumerate()
-            .flat_map(|(gi, g)| {
-                g.members.iter().enumerate().flat_map(move |(mi, m)| {
-                    m.health
-                        .iter()
-                        .enumerate()
-                        .flat_map(move |(ci, row)| (0..row.len()).map(move |ti| (gi, mi, ci, ti)))
-                })
-            })
-            .filter_map(|k| self.stream_of(k.0, k.1, k.2, k.3).map(|s| (k, s.key.clone())))
-            .collect();
-        let old_key = |g, m, c, t| old.stream_of(g, m, c, t).map(|s| &s.key);
-        for (gi, g) in self.groups.iter_mut().enumerate() {
-            let Some(&ogi) = old.by_name.get(&g.name) else {
+        for gi in 0..self.groups.len() {
+            let Some(ogi) = old.index_of(&self.groups[gi].name) else {
                 continue;
             };
-            let og = &old.groups[ogi];
-            let same_members = og.members.iter().map(|m| &m.name).eq(g.members.iter().map(|m| &m.name));
-            if same_members && og.health.failback() == g.health.failback() {
-                let patience = g.health.patience().to_vec();
-                g.health = og.health.clone();
-                g.health.set_patience(patience);
-            }
-            for (mi, m) in g.members.iter_mut().enumerate() {
-                let Some((omi, om)) = og.members.iter().enumerate().find(|(_, o)| o.name == m.name) else {
-                    continue;
-                };
-                for (ci, row) in m.health.iter_mut().enumerate() {
-                    let Some(oci) = og.conditions.iter().position(|p| *p == g.conditions[ci]) else {
-                        continue;
-                    };
-                    for (ti, th) in row.iter_mut().enumerate() {
-                        let Some(oti) = om.targets.iter().position(|t| *t == m.targets[ti]) else {
-                            continue;
-                        };
-                        let (Some(new), Some(prev)) = (keys.get(&(gi, mi, ci, ti)), old_key(ogi, omi, oci, oti)) else {
-                            continue;
-                        };
-                        if new == prev {
-                            let rules = th.rules().clone();
-                            *th = om.health[oci][oti].clone();
-                            th.set_rules(rules);
-                        }
-                    }
-                }
-            }
+            self.adopt_group(gi, old, ogi);
         }
         self.tally = Tally::count(self.groups.iter().map(|g| g.health.state()));
         self.adopt_counts(old);
+    }
+
+    /// [`Engine::adopt`] for group `gi`, which is `old`'s group `ogi`.
+    fn adopt_group(&mut self, gi: usize, old: &Engine, ogi: usize) {
+        let (g, og) = (&mut self.groups[gi], &old.groups[ogi]);
+        if og.health.names().eq(g.health.names()) && og.health.failback() == g.health.failback() {
+            g.health.take_state(&og.health);
+        }
+        for mi in 0..g.members.len() {
+            let Some(omi) = og.health.names().position(|o| o == g.health.name(mi)) else {
+                continue;
+            };
+            let (m, om) = (&mut g.members[mi], &og.members[omi]);
+            for i in 0..m.slots.len() {
+                let (ci, _) = m.place(i);
+                let Some(oci) = og.conditions.iter().position(|p| *p == g.conditions[ci]) else {
+                    continue;
+                };
+                let key = &self.streams[m.slots[i].stream].key;
+                let row = om.row(oci);
+                // The first old target of that name; adopted if its stream
+                // is the same.
+                let Some(prev) = row.iter().find(|s| old.streams[s.stream].key.target == key.target) else {
+                    continue;
+                };
+                if old.streams[prev.stream].key == *key {
+                    let th = &mut m.slots[i].health;
+                    let rules = std::sync::Arc::clone(th.shared_rules());
+                    *th = prev.health.clone();
+                    th.set_rules(rules);
+                }
+            }
+        }
     }
 
     /// A stream kept across a reload keeps its counts and last check:
@@ -561,24 +545,22 @@ impl Engine {
             return Vec::new();
         };
         // Borrowed out and put back: no allocation per observation.
-        let readers = std::mem::take(&mut stream.readers);
+        let more = std::mem::take(&mut stream.readers.more);
+        let readers = Readers {
+            first: stream.readers.first,
+            more,
+        };
         let out = self.apply(obs, &readers);
         self.streams[obs.stream].readers = readers;
         out
     }
 
-    fn apply(&mut self, obs: &Observation, readers: &[Reader]) -> Vec<Output> {
+    fn apply(&mut self, obs: &Observation, readers: &Readers) -> Vec<Output> {
         match &obs.report {
             Report::Gap { late_by } => {
-                for r in readers {
-                    if let Reader::Target {
-                        group,
-                        member,
-                        condition,
-                        target,
-                    } = *r
-                    {
-                        self.groups[group].members[member].health[condition][target].discard_recent();
+                for r in readers.iter() {
+                    if let Reader::Target { group, member, slot } = r {
+                        self.slot(group, member, slot).health.discard_recent();
                     }
                 }
                 vec![Output::Gap {
@@ -596,9 +578,9 @@ impl Engine {
                     }
                 }
                 if let Some(t) = sent_after {
-                    for r in readers {
-                        if let Reader::Target { group, .. } = *r {
-                            let g = &mut self.groups[group];
+                    for r in readers.iter() {
+                        if let Reader::Target { group, .. } = r {
+                            let g = &mut self.groups[group as usize];
                             g.good_sent_after = g.good_sent_after.max(Some(t));
                         }
                     }
@@ -608,28 +590,28 @@ impl Engine {
         }
     }
 
-    fn check(&mut self, readers: &[Reader], outcome: &Outcome, at: Instant) -> Vec<Output> {
+    fn slot(&mut self, group: u32, member: u32, slot: u32) -> &mut Slot {
+        &mut self.groups[group as usize].members[member as usize].slots[slot as usize]
+    }
+
+    fn check(&mut self, readers: &Readers, outcome: &Outcome, at: Instant) -> Vec<Output> {
         let mut touched: Vec<usize> = Vec::new();
-        for r in readers {
-            match *r {
+        for r in readers.iter() {
+            match r {
                 Reader::Anchor(i) => {
-                    let a = &mut self.anchors[i];
+                    let a = &mut self.anchors[i as usize];
                     if !matches!(outcome, Outcome::Good { .. }) {
                         a.last_bad = Some(at);
                     }
                     a.last = Some((outcome.clone(), at));
                 }
-                Reader::Target {
-                    group,
-                    member,
-                    condition,
-                    target,
-                } => {
-                    let g = &mut self.groups[group];
-                    let verdict = g.members[member].health[condition][target].observe(outcome).is_some();
+                Reader::Target { group, member, slot } => {
+                    let verdict = self.slot(group, member, slot).health.observe(outcome).is_some();
+                    let g = &mut self.groups[group as usize];
                     // Any check (an error too) starts the member's patience.
-                    g.health.checks_began(member, at);
+                    g.health.checks_began(member as usize, at);
                     let choose_again = g.health.tick(at);
+                    let group = group as usize;
                     if (verdict || choose_again) && !touched.contains(&group) {
                         touched.push(group);
                     }
@@ -639,7 +621,8 @@ impl Engine {
         let mut out = Vec::new();
         for gi in touched {
             let before = self.groups[gi].health.state();
-            out.extend(self.groups[gi].update(at).into_iter().map(Output::Event));
+            let events = self.groups[gi].update(&self.streams, at);
+            out.extend(events.into_iter().map(Output::Event));
             let after = self.groups[gi].health.state();
             if after != before {
                 self.tally.shift(before, after);
@@ -655,8 +638,12 @@ impl Engine {
 
 impl GroupRt {
     /// Re-evaluates every member and the group; returns the events.
-    fn update(&mut self, at: Instant) -> Vec<GroupEvent> {
-        let reports: Vec<(State, String)> = self.members.iter().map(|m| m.report(&self.conditions)).collect();
+    fn update(&mut self, streams: &[StreamRt], at: Instant) -> Vec<GroupEvent> {
+        let reports: Vec<(State, String)> = self
+            .members
+            .iter()
+            .map(|m| m.report(&self.conditions, streams))
+            .collect();
         let events = self.health.update(&reports);
         events.into_iter().map(|e| self.named(e, at)).collect()
     }
@@ -679,73 +666,31 @@ impl GroupRt {
 }
 
 impl MemberRt {
-    fn report(&self, conditions: &[Protocol]) -> (State, String) {
+    /// The member's state and reason. Target names are rendered here, at
+    /// a re-evaluation, rather than kept as text for every target.
+    fn report(&self, conditions: &[Protocol], streams: &[StreamRt]) -> (State, String) {
+        let names: Vec<String> = self.slots[..self.width().min(self.slots.len())]
+            .iter()
+            .map(|s| streams[s.stream].key.target.to_string())
+            .collect();
         let reports: Vec<ConditionReport> = conditions
             .iter()
-            .zip(&self.health)
+            .enumerate()
+            .map(|(ci, proto)| (proto, self.row(ci)))
             .map(|(proto, row)| {
                 let statuses: Vec<TargetStatus<'_>> = row
                     .iter()
-                    .zip(&self.targets)
-                    .map(|(th, name)| TargetStatus {
+                    .zip(&names)
+                    .map(|(s, name)| TargetStatus {
                         name,
-                        state: th.state(),
-                        reason: th.last_reason(),
+                        state: s.health.state(),
+                        reason: s.health.last_reason(),
                     })
                     .collect();
-                ConditionReport::evaluate(&proto.to_string(), self.quorum, &statuses)
+                ConditionReport::evaluate(&proto.to_string(), self.quorum as usize, &statuses)
             })
             .collect();
         let m = MemberReport::evaluate(&reports);
         (m.state, m.reason)
     }
-}
-
-#[derive(Default)]
-struct Builder {
-    streams: Vec<StreamRt>,
-    index: BTreeMap<StreamKey, StreamId>,
-    groups: Vec<GroupRt>,
-}
-
-impl Builder {
-    fn read(&mut self, key: StreamKey, reader: Reader) -> StreamId {
-        let id = *self.index.entry(key.clone()).or_insert_with(|| {
-            self.streams.push(StreamRt {
-                key,
-                // Most streams have one reader.
-                readers: Vec::with_capacity(1),
-                last: None,
-                counts: Counts::default(),
-            });
-            self.streams.len() - 1
-        });
-        self.streams[id].readers.push(reader);
-        id
-    }
-}
-
-/// The guard's anchors: a TCP connect to the API host (unless dry run) and
-/// an ICMP echo to each `anchors` entry, at the `[probe]` pace.
-pub fn anchor_keys(plan: &Plan) -> Vec<StreamKey> {
-    let s = &plan.settings;
-    let t = &s.probe.timing;
-    let key = |protocol, target| StreamKey {
-        protocol,
-        target,
-        family: Family::Any,
-        source: None,
-        interface: None,
-        interval: t.interval,
-        timeout: t.timeout,
-    };
-    let mut keys = Vec::new();
-    if !s.firewall.dry_run && !s.firewall.host.is_empty() {
-        let host = s.firewall.host.trim_start_matches('[').trim_end_matches(']');
-        if let Ok(target) = parse_target(host) {
-            keys.push(key(Protocol::Tcp(s.firewall.port), target));
-        }
-    }
-    keys.extend(s.guard.anchors.iter().map(|a| key(Protocol::Icmp, a.clone())));
-    keys
 }

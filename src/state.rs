@@ -14,6 +14,7 @@
 pub mod entry;
 pub mod recover;
 pub mod times;
+pub mod word;
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -30,6 +31,7 @@ pub const VERSION: u32 = 1;
 pub use crate::firewall::decide::Belief;
 pub use entry::write_atomic;
 pub use recover::{Loaded, STATE_LOST_REASON};
+pub use word::Word;
 
 /// The state file, the previous good one, and the temporary file of a save.
 pub const FILE: &str = "state.json";
@@ -68,8 +70,8 @@ pub struct Hold {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct GroupState {
     /// Last known states: "up"/"down" per member (failover order) and group.
-    pub group: Option<String>,
-    pub members: Vec<Option<String>>,
+    pub group: Option<Word>,
+    pub members: Vec<Option<Word>>,
     pub expected_active: Option<usize>,
     pub since: Option<SystemTime>,
     pub hold: Option<Hold>,
@@ -171,10 +173,18 @@ impl StateDir {
     /// fsync of the folder. At every moment one of the two names holds a
     /// whole state. New files are 0600 and owned by the folder's owner;
     /// an entry that is not a file is an error naming it.
+    ///
+    /// The JSON goes straight into the temporary file through a small
+    /// buffer: no copy of the whole file is built in memory (at thousands
+    /// of groups that copy was a megabyte, and the hole it left stayed in
+    /// the process's resident memory).
     pub fn save(&self, state: &StateFile) -> std::io::Result<()> {
-        let text = serde_json::to_vec_pretty(state).map_err(std::io::Error::other)?;
         entry::check_dir(&self.path)?;
-        let tmp = entry::write_temp(&self.path, FILE, &text)?;
+        let (f, tmp) = entry::create_temp(&self.path, FILE)?;
+        let mut w = std::io::BufWriter::with_capacity(8 * 1024, f);
+        serde_json::to_writer_pretty(&mut w, state).map_err(std::io::Error::other)?;
+        let f = w.into_inner().map_err(std::io::IntoInnerError::into_error)?;
+        f.sync_all()?;
         let main = self.file();
         if entry::check_entry(&main)? {
             entry::check_entry(&self.prev_file())?;

@@ -222,7 +222,7 @@ fn warnings_do_not_fail_the_check() {
 #[test]
 fn identical_underlay_members_are_recorded_in_the_plan() {
     let p = plan(&BASE_SETTINGS.replace("[\"192.0.2.2\"]", "[\"192.0.2.1\"]"), BASE_GROUP);
-    assert_eq!(p.groups[0].identical, Some(("A".into(), "B".into())));
+    assert_eq!(p.groups[0].identical.as_deref(), Some(&("A".into(), "B".into())));
     let p = plan(BASE_SETTINGS, BASE_GROUP);
     assert_eq!(p.groups[0].identical, None);
 }

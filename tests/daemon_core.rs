@@ -433,6 +433,32 @@ fn a_reload_keeps_beliefs_holds_and_arming_of_unchanged_groups() {
     assert_eq!(mails(&e).len(), 1);
 }
 
+#[test]
+fn a_start_takes_the_saved_beliefs_of_its_firewall_url() {
+    let case = Case::new(&with_state_dir(BASE_SETTINGS), &[("g.xml", BASE_GROUP)]);
+    let plan = plan_of(&case);
+    let mut state = StateFile::default();
+    let fw = state.firewalls.entry(plan.settings.firewall.url.clone()).or_default();
+    fw.beliefs.insert("G".into(), failoverd::state::Belief::Active);
+    let other = state.firewalls.entry("https://other.example/".into()).or_default();
+    other.beliefs.insert("G".into(), failoverd::state::Belief::DeActive);
+    let t0 = Clocks::now();
+    let mut r = Run {
+        core: Core::new(plan, state, t0),
+        t0,
+        elapsed: Duration::ZERO,
+        _case: case,
+    };
+    r.core.start();
+    r.both(true);
+    assert!(
+        pushes(&r.tick()).is_empty(),
+        "Active believed in place at this URL: no push"
+    );
+    r.both(false);
+    assert_eq!(pushes(&r.tick()), ["DeActive G"]);
+}
+
 // ---- An active/standby pair ([ha], docs/ha.md) ----
 
 use failoverd::ha::peer::{PeerError, PeerHold};

@@ -69,6 +69,27 @@ impl Feed {
         }
     }
 
+    /// Like `send`, to stream `stream`.
+    fn send_on(&mut self, stream: usize, outcome: Outcome, times: usize) {
+        for _ in 0..times {
+            self.t += Duration::from_secs(1);
+            let report = Report::Check {
+                outcome: outcome.clone(),
+                addr: None,
+            };
+            let obs = Observation {
+                stream,
+                at: self.t,
+                report,
+            };
+            for o in self.engine.observe(&obs) {
+                if let Output::Event(e) = o {
+                    self.log.push(format!("{:?} {}", e.kind, e.text));
+                }
+            }
+        }
+    }
+
     fn gap(&mut self, target: &str) {
         let stream = stream_of(&self.engine, target);
         let obs = Observation {
@@ -271,4 +292,148 @@ fn the_tally_follows_every_group_state_change() {
     f.send("192.0.2.2", good(), 3);
     assert_eq!(f.engine.tally(), tally(1, 0, 0));
     assert_eq!(f.engine.tally().total(), 1);
+}
+
+/// Two conditions over two targets (an address and a name), in a second
+/// group: the engine keeps no text copy of member or target names (issue
+/// #30), so status, /metrics and the member reasons take them from the
+/// group machine and the streams' keys.
+const TWO_BY_TWO: &str = "<VPNFailoverGroup><GroupDetail><Name>H</Name><MemberConnections><Connection>C</Connection>\
+<Connection>D</Connection></MemberConnections><FailoverCondition><FailoverIF><Protocol>PING</Protocol></FailoverIF>\
+<FailoverIF><Protocol>TCP</Protocol><Port>443</Port></FailoverIF></FailoverCondition></GroupDetail></VPNFailoverGroup>";
+
+fn two_by_two() -> Engine {
+    let settings = format!(
+        "{BASE_SETTINGS}\n[connections.C]\ntargets = [\"192.0.2.5\"]\nvia = \"underlay\"\n\n\
+         [connections.D]\ntargets = [\"192.0.2.6\", \"gw.example.net\"]\nvia = \"underlay\"\n"
+    );
+    let case = Case::new(&settings, &[("g.xml", BASE_GROUP), ("g2.xml", TWO_BY_TWO)]);
+    let loaded = failoverd::config::load(&case.settings_path()).unwrap();
+    let errors: Vec<String> = loaded.diagnostics.errors().map(|d| d.to_string()).collect();
+    let plan = loaded.plan.unwrap_or_else(|| panic!("{errors:#?}"));
+    Engine::new(&plan, &BTreeMap::new())
+}
+
+#[test]
+fn status_and_metrics_name_every_member_condition_and_target_in_order() {
+    let e = two_by_two();
+    let view: Vec<(String, Vec<String>)> = e
+        .members("H")
+        .iter()
+        .map(|m| {
+            let targets = m
+                .targets
+                .iter()
+                .map(|t| format!("{} {}", t.condition, t.target))
+                .collect();
+            (m.name.clone(), targets)
+        })
+        .collect();
+    let d = [
+        "PING 192.0.2.6",
+        "PING gw.example.net",
+        "TCP/443 192.0.2.6",
+        "TCP/443 gw.example.net",
+    ];
+    let c = ["PING 192.0.2.5", "TCP/443 192.0.2.5"];
+    assert_eq!(
+        view,
+        [
+            ("C".to_string(), c.map(String::from).to_vec()),
+            ("D".to_string(), d.map(String::from).to_vec())
+        ]
+    );
+    let of_h: Vec<String> = e
+        .target_states()
+        .filter(|t| t.group == "H")
+        .map(|t| format!("{} {} {}", t.member, t.condition, t.target))
+        .collect();
+    assert_eq!(of_h[..2], c.map(|t| format!("C {t}")));
+    assert_eq!(of_h[2..], d.map(|t| format!("D {t}")));
+    let members: Vec<String> = e.member_states().map(|(g, m, _)| format!("{g}/{m}")).collect();
+    assert_eq!(members, ["G/A", "G/B", "H/C", "H/D"]);
+    // Each target's stream, in the same order.
+    let keys = e.streams();
+    let streams: Vec<Vec<String>> = e
+        .member_streams("H")
+        .iter()
+        .map(|ids| {
+            ids.iter()
+                .map(|id| format!("{} {}", keys[*id].protocol, keys[*id].target))
+                .collect()
+        })
+        .collect();
+    assert_eq!(streams, [c.to_vec(), d.to_vec()]);
+    let shape = e.shape();
+    assert_eq!((shape.groups, shape.members, shape.targets), (2, 4, 2 + 2 + 4));
+    for (g, member) in [("G", "A"), ("H", "D")] {
+        assert_eq!(e.group_state(g), Some((State::Unknown, None)), "{g} found by name");
+        assert!(e.members(g).iter().any(|m| m.name == member));
+    }
+    assert_eq!(e.group_state("I"), None);
+    assert_eq!(e.group_health("F"), None);
+    assert!(e.members("GG").is_empty());
+}
+
+#[test]
+fn a_member_reason_names_the_down_targets_of_its_failing_condition() {
+    let mut f = Feed::new(two_by_two());
+    let streams: Vec<(Protocol, String)> = f
+        .engine
+        .streams()
+        .iter()
+        .map(|k| (k.protocol, k.target.to_string()))
+        .collect();
+    // Every stream good: every member up.
+    for i in 0..streams.len() {
+        f.send_on(i, good(), 3);
+    }
+    f.take();
+    assert_eq!(f.engine.group_state("H"), Some((State::Up, Some("C".into()))));
+    let ping = |target: &str| {
+        streams
+            .iter()
+            .position(|s| *s == (Protocol::Icmp, target.to_string()))
+            .unwrap()
+    };
+    f.send_on(ping("gw.example.net"), lost(), 3);
+    assert_eq!(
+        f.take(),
+        Vec::<String>::new(),
+        "quorum 1: the other target holds the condition"
+    );
+    f.send_on(ping("192.0.2.6"), lost(), 3);
+    let h = "MemberDown member 'D' down: condition 'PING' fails: 2 of 2 targets down, quorum 1 \
+             [target '192.0.2.6': 3 failed checks in a row: no reply within 1s; \
+             target 'gw.example.net': 3 failed checks in a row: no reply within 1s]";
+    assert_eq!(f.take(), [h]);
+}
+
+#[test]
+fn a_reload_applies_new_rules_and_follows_targets_by_name_not_place() {
+    let settings = BASE_SETTINGS.replace("[\"192.0.2.1\"]", "[\"192.0.2.1\", \"192.0.2.3\"]");
+    let mut f = Feed::new(Engine::new(&plan(&settings, BASE_GROUP), &BTreeMap::new()));
+    f.send("192.0.2.1", good(), 3);
+    f.send("192.0.2.3", lost(), 3);
+    // The targets swap places and A's rise goes to 5.
+    let swapped = settings.replace(
+        "[\"192.0.2.1\", \"192.0.2.3\"]\nvia = \"underlay\"\n",
+        "[\"192.0.2.3\", \"192.0.2.1\"]\nvia = \"underlay\"\nrise = 5\n",
+    );
+    assert_ne!(swapped, settings);
+    let mut next = Engine::new(&plan(&swapped, BASE_GROUP), &f.engine.persisted());
+    next.adopt(&f.engine);
+    let states = |e: &Engine| -> Vec<String> {
+        e.members("G")[0]
+            .targets
+            .iter()
+            .map(|t| format!("{} {}", t.target, t.state))
+            .collect()
+    };
+    assert_eq!(states(&next), ["192.0.2.3 down", "192.0.2.1 up"]);
+    f.engine = next;
+    f.send("192.0.2.3", good(), 4);
+    assert_eq!(states(&f.engine)[0], "192.0.2.3 down", "4 good checks: rise 5 applies");
+    f.send("192.0.2.3", good(), 1);
+    assert_eq!(states(&f.engine)[0], "192.0.2.3 up");
 }

@@ -133,7 +133,7 @@ fn snmp_online(plan: &Plan, out: &mut dyn Write, err: &mut dyn Write) -> bool {
 /// One line: what failoverd does when the group fails, and why.
 pub fn safety_line(plan: &Plan, g: &Group) -> String {
     let fw = &plan.settings.firewall;
-    let action = match (&g.kind, &g.identical) {
+    let action = match (&g.kind, g.identical.as_deref()) {
         (GroupKind::Intent(Intent::Active), _) => {
             "keep it activated: push Active only, never DeActive (intent <Active> in the file)".to_string()
         }

@@ -31,8 +31,17 @@ pub enum Intent {
 pub struct MemberRef {
     pub name: String,
     pub pos: usize,
-    /// `VPNFailoverGroup[G]/MemberConnections/Connection[i]`.
-    pub path: String,
+    /// Its place among the `<Connection>` elements, from 1: the `i` of
+    /// [`MemberRef::path`] (only messages need the path, so it is not kept
+    /// as text).
+    pub index: u32,
+}
+
+impl MemberRef {
+    /// `VPNFailoverGroup[G]/MemberConnections/Connection[i]`, for messages.
+    pub fn path(&self, group: &GroupDef) -> String {
+        format!("{}/MemberConnections/Connection[{}]", group.path(), self.index)
+    }
 }
 
 /// One `VPNFailoverGroup`, as defined.
@@ -41,8 +50,10 @@ pub struct GroupDef {
     pub name: String,
     /// Offset of `<Name>`'s text, for cross-file messages.
     pub name_pos: usize,
-    /// `VPNFailoverGroup[G]`.
-    pub path: String,
+    /// Its place among the file's groups, from 1: [`GroupDef::path`] names
+    /// a group by it when the name is missing.
+    pub index: u32,
+    /// Exactly as many as listed (no spare capacity).
     pub members: Vec<MemberRef>,
     pub mail: bool,
     pub failback: bool,
@@ -53,6 +64,25 @@ pub struct GroupDef {
     /// group is still cross-checked, so its members are not reported as
     /// unused, but it never reaches a plan.
     pub named: bool,
+}
+
+impl GroupDef {
+    /// `VPNFailoverGroup[G]`, for messages: by its place in the file when
+    /// the name is missing, escaped when the name holds a line break or
+    /// reordering character (never printed raw).
+    pub fn path(&self) -> String {
+        group_path(&self.name, self.index)
+    }
+}
+
+fn group_path(name: &str, index: u32) -> String {
+    if name.is_empty() {
+        format!("VPNFailoverGroup[{index}]")
+    } else if names::problem(name).is_some() {
+        format!("VPNFailoverGroup[{}]", names::shown(name))
+    } else {
+        format!("VPNFailoverGroup[{name}]")
+    }
 }
 
 /// Reads one group file's text. Problems go into `diags`; the groups that
@@ -91,7 +121,7 @@ struct Reader<'a> {
     src: &'a Source,
     diags: &'a mut Diagnostics,
     /// Groups seen so far in this file, for `VPNFailoverGroup[N]` paths.
-    index: usize,
+    index: u32,
 }
 
 const GROUP_CHILDREN: &[&str] = &["GroupDetail", "Active", "DeActive"];
@@ -193,14 +223,7 @@ impl Reader<'_> {
         let detail = el.children.iter().find(|c| c.name == "GroupDetail");
         let name_el = detail.and_then(|d| d.children.iter().find(|c| c.name == "Name"));
         let name = name_el.map(|n| n.trimmed().to_string()).unwrap_or_default();
-        let path = if name.is_empty() {
-            format!("VPNFailoverGroup[{}]", self.index)
-        } else if names::problem(&name).is_some() {
-            // The path is printed: never a line break or reordering in it.
-            format!("VPNFailoverGroup[{}]", names::shown(&name))
-        } else {
-            format!("VPNFailoverGroup[{name}]")
-        };
+        let path = group_path(&name, self.index);
         self.attrs(el, &path, &[]);
         self.children(el, &path, GROUP_CHILDREN, GROUP_CHILDREN);
         let Some(detail) = detail else {
@@ -222,7 +245,7 @@ impl Reader<'_> {
         Some(GroupDef {
             name,
             name_pos: name_ok.unwrap_or(detail.pos),
-            path,
+            index: self.index,
             members,
             mail,
             failback,
@@ -299,8 +322,8 @@ impl Reader<'_> {
         // Name -> index in `out`: a lookup per member keeps a group of
         // 200,000 members linear (a scan of `out` made it quadratic).
         let mut seen: HashMap<String, usize> = HashMap::new();
-        for (i, c) in mc.children.iter().filter(|c| c.name == "Connection").enumerate() {
-            let cpath = format!("{mpath}/Connection[{}]", i + 1);
+        for (i, c) in (1..).zip(mc.children.iter().filter(|c| c.name == "Connection")) {
+            let cpath = format!("{mpath}/Connection[{i}]");
             self.leaf(c, &cpath);
             let name = c.trimmed();
             if name.is_empty() {
@@ -314,8 +337,8 @@ impl Reader<'_> {
             }
             if let Some(first) = seen.get(name).map(|at| &out[*at]) {
                 let msg = format!(
-                    "connection {name} is listed twice in this group (first as {}); list each member once",
-                    first.path.rsplit('/').next().unwrap_or("")
+                    "connection {name} is listed twice in this group (first as Connection[{}]); list each member once",
+                    first.index
                 );
                 self.error(c.value_pos(), &cpath, msg);
                 continue;
@@ -324,7 +347,7 @@ impl Reader<'_> {
             out.push(MemberRef {
                 name: name.to_string(),
                 pos: c.value_pos(),
-                path: cpath,
+                index: i,
             });
         }
         if out.is_empty() && !mc.children.iter().any(|c| c.name == "Connection") {
@@ -334,6 +357,8 @@ impl Reader<'_> {
                 "no <Connection> in <MemberConnections>: a group needs at least one member",
             );
         }
+        // Kept for the daemon's life: a group of 2 grew to 4 slots.
+        out.shrink_to_fit();
         out
     }
 
@@ -383,6 +408,7 @@ impl Reader<'_> {
         if out.is_empty() {
             out.push(Condition::Ping);
         }
+        out.shrink_to_fit();
         out
     }
 

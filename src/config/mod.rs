@@ -5,6 +5,7 @@
 //! Every problem is collected, not just the first, each located by file,
 //! line and column ([`diag`]). A plan exists only when there is no error.
 
+mod connections;
 pub mod diag;
 pub mod firewall_read;
 mod group_globs;
@@ -22,6 +23,7 @@ pub mod settings;
 mod settings_read;
 mod snmp_read;
 pub mod targets;
+mod toml_chunks;
 mod toml_read;
 mod validate;
 pub mod xml;
@@ -79,6 +81,8 @@ pub fn load(path: &Path) -> Result<Loaded, Unreadable> {
         });
     };
     let src = Source::new(path, &text);
+    // The source holds its own copy: not two copies while toml parses.
+    drop(text);
     let Some(settings) = read_settings(&src, &mut d) else {
         return Ok(Loaded {
             plan: None,
@@ -92,7 +96,7 @@ pub fn load(path: &Path) -> Result<Loaded, Unreadable> {
             defs.push((gsrc, groups));
         }
     }
-    let groups = validate::cross_check(&src, &settings, &defs, &mut d);
+    let groups = validate::cross_check(&src, &settings, defs, &mut d);
     let plan = (!d.has_errors()).then_some(Plan { settings, groups });
     Ok(Loaded { plan, diagnostics: d })
 }
@@ -102,7 +106,8 @@ pub fn load(path: &Path) -> Result<Loaded, Unreadable> {
 /// are only meaningful when `d` holds no errors. Paths in it are relative
 /// to `src.path`'s folder, and password files are read.
 pub fn read_settings(src: &Source, d: &mut Diagnostics) -> Option<Settings> {
-    let (doc, errors) = toml::de::DeTable::parse_recoverable(&src.text);
+    let mut rest = String::new();
+    let (doc, errors) = toml_chunks::parse(&src.text, &mut rest);
     for e in &errors {
         let pos = e.span().map_or(0, |s| s.start);
         d.error(src, pos, "(syntax)", format!("invalid TOML: {}", e.message().trim()));

@@ -77,7 +77,10 @@ pub fn open(path: &Path) -> io::Result<File> {
 /// an `InvalidData` error, found without reading it all.
 pub fn read_limited(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
     let file = open(path)?;
-    let mut bytes = Vec::new();
+    // The size it has now, so the buffer is not grown by doubling (a
+    // 300 KB file took 512 KB); a file that grows meanwhile still reads.
+    let size = file.metadata().map_or(0, |m| m.len()).min(limit.saturating_add(1));
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
     file.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > limit {
         return Err(io::Error::new(

@@ -4,12 +4,12 @@
 //! These are configuration only; live state (counters, beliefs, health)
 //! lives elsewhere and never on these structs.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::connections::{ByName, Named};
 use super::secret::Password;
 
 /// Quality rules: loss and mean RTT judged over the last `window` checks,
@@ -78,8 +78,11 @@ pub enum Family {
 /// `[connections.NAME]`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Connection {
-    pub name: String,
-    pub targets: Vec<Target>,
+    /// Once: [`Connections`] is looked up by this name (no map key beside
+    /// it).
+    pub name: Box<str>,
+    /// Exactly as many as written (no spare capacity).
+    pub targets: Box<[Target]>,
     pub via: Via,
     /// `via` was not written and took its default.
     pub via_defaulted: bool,
@@ -93,6 +96,15 @@ pub struct Connection {
     pub timing: std::sync::Arc<ProbeTiming>,
     /// Offset of the table header, for messages about the connection.
     pub pos: usize,
+}
+
+/// Every `[connections.NAME]`, sorted by name, found by binary search.
+pub type Connections = ByName<Connection>;
+
+impl Named for Connection {
+    fn name(&self) -> &str {
+        &self.name
+    }
 }
 
 /// The TLS check of the firewall's certificate.
@@ -290,7 +302,7 @@ pub struct Settings {
     pub group_files: Vec<PathBuf>,
     pub state_dir: PathBuf,
     pub probe: ProbeDefaults,
-    pub connections: BTreeMap<String, Connection>,
+    pub connections: Connections,
     pub firewall: Firewall,
     pub guard: Guard,
     pub mail: Option<Mail>,

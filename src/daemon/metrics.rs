@@ -269,7 +269,12 @@ fn states(t: &mut String, engine: &Engine, page: MetricsPage) {
         t.push_str("\",member=\"");
         push_esc(t, x.member);
         let _ = write!(t, "\",condition=\"{}\",target=\"", x.condition);
-        push_esc(t, x.target);
+        match x.target {
+            Target::Ip(ip) => {
+                let _ = write!(t, "{ip}");
+            }
+            Target::Name(n) => push_esc(t, n),
+        }
         let _ = writeln!(t, "\"}} {}", up(x.state));
     }
 }

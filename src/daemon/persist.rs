@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use crate::firewall::decide::{Policy, Restart};
 use crate::health::group::Persisted;
 use crate::health::target::State;
-use crate::state::{GroupState, StateDir, times};
+use crate::state::{GroupState, StateDir, Word, times};
 
 /// A pair of "now"s to convert between the clocks.
 #[derive(Clone, Copy, Debug)]
@@ -105,14 +105,26 @@ pub fn load_at_start(dir: &StateDir, plan: &crate::config::Plan) -> Option<crate
 }
 
 /// A health state as the state file spells it (unknown: absent).
-pub fn word(s: State) -> Option<String> {
-    (s != State::Unknown).then(|| s.word().to_string())
+pub fn word(s: State) -> Option<Word> {
+    match s {
+        State::Up => Some(Word::Up),
+        State::Down => Some(Word::Down),
+        State::Unknown => None,
+    }
 }
 
-fn state(w: &Option<String>) -> State {
-    match w.as_deref() {
-        Some("up") => State::Up,
-        Some("down") => State::Down,
+/// `w` made to spell `s` (a save rewrites only the words that changed).
+pub fn set_word(w: &mut Option<Word>, s: State) {
+    let new = word(s);
+    if *w != new {
+        *w = new;
+    }
+}
+
+fn state(w: &Option<Word>) -> State {
+    match w {
+        Some(Word::Up) => State::Up,
+        Some(Word::Down) => State::Down,
         _ => State::Unknown,
     }
 }
@@ -128,8 +140,13 @@ pub fn persisted(g: &GroupState) -> Persisted {
 
 /// Saves health and rule memory into `g`.
 pub fn save(g: &mut GroupState, health: &Persisted, policy: &Policy, clocks: &Clocks) {
-    g.group = word(health.group);
-    g.members = health.members.iter().map(|s| word(*s)).collect();
+    // In place: a save (up to every tick) rewrites only the words that
+    // changed, instead of allocating every group's words and list anew.
+    set_word(&mut g.group, health.group);
+    g.members.resize(health.members.len(), None);
+    for (w, s) in g.members.iter_mut().zip(&health.members) {
+        set_word(w, *s);
+    }
     g.expected_active = health.expected_active;
     g.deactives = policy.deactives.iter().map(|t| clocks.to_wall(*t)).collect();
     g.restart_backoff_secs = Some(policy.restart_backoff.as_secs());
@@ -196,6 +213,66 @@ mod tests {
         save(&mut back, &health, &p, &c);
         assert!(back.next_restart.unwrap() <= times::add(c.wall, bound + Duration::from_secs(1)));
         assert!(c.to_wall(c.mono + Duration::from_secs(1 << 40)) > c.wall);
+    }
+
+    #[test]
+    fn a_save_spells_health_as_word_does_whatever_was_there() {
+        for (before, s, after) in [
+            (None, State::Up, Some("up")),
+            (Some("up"), State::Down, Some("down")),
+            (Some("down"), State::Down, Some("down")),
+            (Some("up"), State::Unknown, None),
+            (Some("unknown"), State::Unknown, None),
+            (Some("odd"), State::Up, Some("up")),
+            (None, State::Unknown, None),
+        ] {
+            let mut w = before.map(Word::from);
+            set_word(&mut w, s);
+            assert_eq!(w, word(s), "{before:?} {s:?}");
+            assert_eq!(w.as_ref().map(Word::as_str), after);
+        }
+        // Members follow the health's count, shorter or longer.
+        let mut g = GroupState {
+            members: vec![Some("up".into()), Some("down".into()), None],
+            ..GroupState::default()
+        };
+        let t = Policy::new(
+            Kind::Tunnel,
+            Timing {
+                restart_after: Duration::from_secs(120),
+                restart_backoff: Duration::from_secs(300),
+                flap_limit: 3,
+                flap_window: Duration::from_secs(1800),
+                flap_hold: Duration::from_secs(600),
+                reactivate_after: Duration::from_secs(1800),
+            },
+        );
+        for members in [
+            vec![State::Down, State::Unknown],
+            vec![State::Up, State::Up, State::Down],
+        ] {
+            let health = Persisted {
+                group: State::Up,
+                members: members.clone(),
+                expected_active: None,
+            };
+            save(&mut g, &health, &t, &Clocks::now());
+            let want: Vec<Option<Word>> = members.iter().map(|s| word(*s)).collect();
+            assert_eq!(g.members, want);
+            assert_eq!(g.group, Some(Word::Up));
+        }
+    }
+
+    #[test]
+    fn saved_health_words_come_back_as_the_health_they_spelled() {
+        let mut v = serde_json::to_value(GroupState::default()).unwrap();
+        v["group"] = "up".into();
+        v["members"] = serde_json::json!(["up", "down", null, "odd"]);
+        let g: GroupState = serde_json::from_value(v.clone()).unwrap();
+        let p = persisted(&g);
+        assert_eq!(p.group, State::Up);
+        assert_eq!(p.members, [State::Up, State::Down, State::Unknown, State::Unknown]);
+        assert_eq!(serde_json::to_value(&g).unwrap(), v, "read back as written");
     }
 
     #[test]

@@ -136,65 +136,117 @@ impl Tracked {
     }
 }
 
+/// One member as the group sees it: all in one place, so a group holds
+/// one allocation for its members' machines, not five (issue #30).
+#[derive(Clone, Debug)]
+struct Member {
+    /// Where its name is in [`GroupHealth::names`].
+    name: (u32, u32),
+    tracked: Tracked,
+    /// How long it may stay unknown after its checks began before it is
+    /// passed over. `None`: it always waits.
+    patience: Option<Duration>,
+    /// When its checks began (the first check seen).
+    began: Option<Instant>,
+    /// Its patience ran out (for good: it counts from the checks' start,
+    /// so a member unknown again later is passed over at once).
+    overdue: bool,
+}
+
 /// Health of one failover group.
 #[derive(Clone, Debug)]
 pub struct GroupHealth {
-    names: Vec<String>,
+    /// Every member's name, end to end: one allocation for them all.
+    names: Box<str>,
     automatic_failback: bool,
-    members: Vec<Tracked>,
+    /// In failover order.
+    members: Box<[Member]>,
     group: Tracked,
     expected: Option<usize>,
     /// `expected` came from persisted state and no choice was made since.
     expected_persisted: bool,
-    /// By member: how long it may stay unknown after its checks began
-    /// before it is passed over. Empty: unknown members always wait.
-    patience: Vec<Duration>,
-    /// By member: when its checks began (the first check seen).
-    began: Vec<Option<Instant>>,
-    /// By member: its patience ran out (for good: it counts from the
-    /// checks' start, so a member unknown again later is passed over at once).
-    overdue: Vec<bool>,
 }
 
 impl GroupHealth {
     /// `member_names` in failover order. Persisted entries beyond the
     /// members, and a persisted expected member out of range, are ignored.
     pub fn new(member_names: Vec<String>, automatic_failback: bool, persisted: Option<Persisted>) -> Self {
+        GroupHealth::with_names(member_names.iter().map(String::as_str), automatic_failback, persisted)
+    }
+
+    /// [`GroupHealth::new`] with borrowed names (copied into one buffer).
+    pub fn with_names<'a>(
+        member_names: impl Iterator<Item = &'a str> + Clone,
+        automatic_failback: bool,
+        persisted: Option<Persisted>,
+    ) -> Self {
         let persisted = persisted.unwrap_or_default();
-        let members = (0..member_names.len())
-            .map(|i| Tracked::new(persisted.members.get(i).copied().unwrap_or_default()))
-            .collect();
-        let expected = persisted.expected_active.filter(|i| *i < member_names.len());
-        let n = member_names.len();
+        let mut names = String::with_capacity(member_names.clone().map(str::len).sum());
+        names.extend(member_names.clone());
+        let names = names.into_boxed_str();
+        let mut end = 0;
+        // Sized exactly: a filtered iterator's first push reserves four.
+        let mut members = Vec::with_capacity(member_names.clone().count());
+        members.extend(member_names.enumerate().map(|(i, name)| {
+            let start = end;
+            end += name.len() as u32;
+            Member {
+                name: (start, end),
+                tracked: Tracked::new(persisted.members.get(i).copied().unwrap_or_default()),
+                patience: None,
+                began: None,
+                overdue: false,
+            }
+        }));
+        let expected = persisted.expected_active.filter(|i| *i < members.len());
         GroupHealth {
-            names: member_names,
+            names,
             automatic_failback,
-            members,
+            members: members.into_boxed_slice(),
             group: Tracked::new(persisted.group),
             expected,
             expected_persisted: expected.is_some(),
-            patience: Vec::new(),
-            began: vec![None; n],
-            overdue: vec![false; n],
         }
     }
 
     /// Sets each member's patience (by index): `fall × interval + timeout`,
     /// the longest over its targets. Kept times are not touched, so a
-    /// reload can change it.
+    /// reload can change it. Members beyond `patience` always wait.
     pub fn set_patience(&mut self, patience: Vec<Duration>) {
-        self.patience = patience;
+        for (i, m) in self.members.iter_mut().enumerate() {
+            m.patience = patience.get(i).copied();
+        }
     }
 
-    /// Each member's patience, by index.
-    pub fn patience(&self) -> &[Duration] {
-        &self.patience
+    /// Member `index`'s patience, if it has one.
+    pub fn patience(&self, index: usize) -> Option<Duration> {
+        self.members.get(index)?.patience
+    }
+
+    /// Takes `old`'s state (member and group states, the expected member,
+    /// when checks began, who is overdue) and keeps the names and patience
+    /// of `self`: a reload with the same members and failback.
+    pub fn take_state(&mut self, old: &GroupHealth) {
+        let patience: Vec<Option<Duration>> = self.members.iter().map(|m| m.patience).collect();
+        *self = old.clone();
+        for (m, p) in self.members.iter_mut().zip(patience) {
+            m.patience = p;
+        }
+    }
+
+    /// Member names in failover order.
+    pub fn names(&self) -> impl Iterator<Item = &str> + '_ {
+        self.members
+            .iter()
+            .map(|m| &self.names[m.name.0 as usize..m.name.1 as usize])
     }
 
     /// Member `index`'s checks began at `at` (only the first call counts).
     pub fn checks_began(&mut self, index: usize, at: Instant) {
-        if let Some(began @ None) = self.began.get_mut(index) {
-            *began = Some(at);
+        if let Some(m) = self.members.get_mut(index)
+            && m.began.is_none()
+        {
+            m.began = Some(at);
         }
     }
 
@@ -203,13 +255,13 @@ impl GroupHealth {
     /// must be chosen again (call [`GroupHealth::update`]).
     pub fn tick(&mut self, at: Instant) -> bool {
         let mut choose_again = false;
-        for (i, overdue) in self.overdue.iter_mut().enumerate() {
-            let (Some(began), Some(patience)) = (self.began[i], self.patience.get(i)) else {
+        for m in &mut self.members {
+            let (Some(began), Some(patience)) = (m.began, m.patience) else {
                 continue;
             };
-            if !*overdue && at.saturating_duration_since(began) >= *patience {
-                *overdue = true;
-                choose_again |= self.members[i].state == State::Unknown;
+            if !m.overdue && at.saturating_duration_since(began) >= patience {
+                m.overdue = true;
+                choose_again |= m.tracked.state == State::Unknown;
             }
         }
         choose_again
@@ -217,18 +269,18 @@ impl GroupHealth {
 
     /// Whether member `index` is unknown past its patience (passed over).
     pub fn passed_over(&self, index: usize) -> bool {
-        self.member_state(index) == State::Unknown && self.overdue.get(index) == Some(&true)
+        self.member_state(index) == State::Unknown && self.members.get(index).is_some_and(|m| m.overdue)
     }
 
     /// Takes the members' current states and reasons (by index, in failover
     /// order; missing entries count as unknown) and returns the events.
     pub fn update(&mut self, members: &[(State, String)]) -> Vec<Event> {
-        let states: Vec<State> = (0..self.names.len())
+        let states: Vec<State> = (0..self.members.len())
             .map(|i| members.get(i).map_or(State::Unknown, |m| m.0))
             .collect();
         let mut events = Vec::new();
-        for (i, tracked) in self.members.iter_mut().enumerate() {
-            if let Some(while_stopped) = tracked.advance(states[i]) {
+        for (i, m) in self.members.iter_mut().enumerate() {
+            if let Some(while_stopped) = m.tracked.advance(states[i]) {
                 let kind = match states[i] {
                     State::Up => EventKind::MemberUp,
                     _ => EventKind::MemberDown,
@@ -264,12 +316,12 @@ impl GroupHealth {
 
     /// Member states as of the last update.
     pub fn member_states(&self) -> Vec<State> {
-        self.members.iter().map(|m| m.state).collect()
+        self.members.iter().map(|m| m.tracked.state).collect()
     }
 
     /// Member `index`'s state as of the last update (no allocation).
     pub fn member_state(&self, index: usize) -> State {
-        self.members.get(index).map_or(State::Unknown, |m| m.state)
+        self.members.get(index).map_or(State::Unknown, |m| m.tracked.state)
     }
 
     /// What to persist so a restart can tell what changed while stopped.
@@ -277,14 +329,16 @@ impl GroupHealth {
         let known = |t: &Tracked| t.last_known.unwrap_or_default();
         Persisted {
             group: known(&self.group),
-            members: self.members.iter().map(known).collect(),
+            members: self.members.iter().map(|m| known(&m.tracked)).collect(),
             expected_active: self.expected,
         }
     }
 
     /// Member name by index, for messages.
     pub fn name(&self, index: usize) -> &str {
-        self.names.get(index).map_or("?", String::as_str)
+        self.members
+            .get(index)
+            .map_or("?", |m| &self.names[m.name.0 as usize..m.name.1 as usize])
     }
 
     /// One-line human text for an event, e.g. "member 'b' down (changed
@@ -322,7 +376,7 @@ impl GroupHealth {
         };
         let skipped = |i: usize| match states[i] {
             State::Down => true,
-            State::Unknown => self.overdue.get(i) == Some(&true),
+            State::Unknown => self.members.get(i).is_some_and(|m| m.overdue),
             State::Up => false,
         };
         (0..n)
@@ -372,8 +426,7 @@ impl GroupHealth {
             // back, with its own reason.
             EventKind::Failback => format!("member '{t}' is up: {}; '{f}' is {state}", reason_of(members, to)),
             _ if from_state == State::Unknown => {
-                let patience =
-                    crate::health::target::format_duration(self.patience.get(from).copied().unwrap_or_default());
+                let patience = crate::health::target::format_duration(self.patience(from).unwrap_or_default());
                 format!(
                     "member '{f}' still unknown {patience} after its checks began: {}; next member up is '{t}'",
                     reason_of(members, from)

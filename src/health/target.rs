@@ -6,8 +6,10 @@
 //! Pure and O(1) per check: the window is a fixed-size ring of 4-byte samples
 //! with running sums, because a daemon may hold 10,000 of these.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::outcome::Outcome;
@@ -123,6 +125,14 @@ struct Window {
     rtt_sum_us: u64,
 }
 
+/// The window of a target without quality rules: nothing stored.
+static NO_WINDOW: Window = Window {
+    samples: VecDeque::new(),
+    cap: 0,
+    failed: 0,
+    rtt_sum_us: 0,
+};
+
 impl Window {
     fn new(cap: u32) -> Self {
         let cap = cap as usize;
@@ -206,16 +216,21 @@ enum Basis {
 /// Health of one target as seen by one reader.
 #[derive(Clone, Debug)]
 pub struct TargetHealth {
-    rules: TargetRules,
+    /// Shared by every target of the connections with the same timing
+    /// (issue #30: one copy, not one per target).
+    rules: Arc<TargetRules>,
     state: State,
     /// The whole reason, or with [`Basis::Runs`]: the quality figures of
     /// an up verdict, or why the newest failed check of a down target
     /// failed (a reused buffer: no allocation per check once big enough).
-    reason: String,
+    /// Borrowed for the fixed texts: a fresh target allocates nothing.
+    reason: Cow<'static, str>,
     basis: Basis,
     good_run: u32,
     fail_run: u32,
-    window: Window,
+    /// Only with quality rules: a target without holds a null pointer, not
+    /// an empty window's 56 bytes (issue #30).
+    window: Option<Box<Window>>,
     /// Good-or-failed checks seen while unknown (for the unstable limit).
     unsettled: u32,
     /// Failed checks among `unsettled`.
@@ -223,13 +238,18 @@ pub struct TargetHealth {
 }
 
 impl TargetHealth {
-    /// A fresh target in state unknown.
-    pub fn new(rules: TargetRules) -> Self {
-        let window = Window::new(rules.window());
+    /// A fresh target in state unknown. Pass an `Arc` to share the rules
+    /// among many targets.
+    pub fn new(rules: impl Into<Arc<TargetRules>>) -> Self {
+        let rules = rules.into();
+        let window = match rules.window() {
+            0 => None,
+            cap => Some(Box::new(Window::new(cap))),
+        };
         TargetHealth {
             rules,
             state: State::Unknown,
-            reason: NO_VERDICT.to_owned(),
+            reason: Cow::Borrowed(NO_VERDICT),
             basis: Basis::Fixed,
             good_run: 0,
             fail_run: 0,
@@ -249,15 +269,18 @@ impl TargetHealth {
                 self.good_run = self.good_run.saturating_add(1);
                 self.fail_run = 0;
                 let us = u32::try_from(rtt.as_micros()).unwrap_or(FAILED - 1);
-                self.window.push(us.min(FAILED - 1));
+                self.push(us.min(FAILED - 1));
                 None
             }
             Outcome::Failed { reason } => {
                 self.fail_run = self.fail_run.saturating_add(1);
                 self.good_run = 0;
-                self.window.push(FAILED);
+                self.push(FAILED);
                 if self.state == State::Down && self.basis == Basis::Runs {
-                    self.reason.clone_from(reason);
+                    match &mut self.reason {
+                        Cow::Owned(text) => text.clone_from(reason),
+                        text => *text = Cow::Owned(reason.clone()),
+                    }
                 }
                 Some(reason.as_str())
             }
@@ -269,7 +292,7 @@ impl TargetHealth {
         let (state, basis, text) = self.judge(failure)?;
         self.state = state;
         self.basis = basis;
-        self.reason = text;
+        self.reason = Cow::Owned(text);
         Some(Verdict {
             state,
             reason: self.last_reason().to_string(),
@@ -297,14 +320,36 @@ impl TargetHealth {
         &self.rules
     }
 
+    /// The rules in force, shared (cloning it copies a pointer).
+    pub fn shared_rules(&self) -> &Arc<TargetRules> {
+        &self.rules
+    }
+
     /// Reload with new rules. State, runs and the unstable count are kept
     /// (they do not depend on the thresholds); the window keeps its newest
     /// samples that fit the new size, or is dropped if no quality rule is
     /// left. The new rules take effect from the next check: a reload alone
     /// never produces a verdict.
-    pub fn set_rules(&mut self, rules: TargetRules) {
-        self.window.resize(rules.window());
+    pub fn set_rules(&mut self, rules: impl Into<Arc<TargetRules>>) {
+        let rules = rules.into();
+        match (&mut self.window, rules.window()) {
+            (window, 0) => *window = None,
+            (Some(window), cap) => window.resize(cap),
+            (window @ None, cap) => *window = Some(Box::new(Window::new(cap))),
+        }
         self.rules = rules;
+    }
+
+    /// Adds a sample to the window, if there is one.
+    fn push(&mut self, sample: u32) {
+        if let Some(window) = &mut self.window {
+            window.push(sample);
+        }
+    }
+
+    /// The window (an empty one without quality rules).
+    fn window(&self) -> &Window {
+        self.window.as_deref().unwrap_or(&NO_WINDOW)
     }
 
     /// After a late tick: forget the in-progress runs (the checks before the
@@ -318,7 +363,7 @@ impl TargetHealth {
 
     /// Back to unknown with no history (e.g. the target was re-created).
     pub fn reset(&mut self) {
-        *self = TargetHealth::new(self.rules.clone());
+        *self = TargetHealth::new(Arc::clone(&self.rules));
     }
 
     /// The new state after a check, if it changes, with what its reason
@@ -352,19 +397,19 @@ impl TargetHealth {
     /// Why the quality rules make the target down now, if they do.
     fn quality_down_reason(&self) -> Option<String> {
         let quality = self.rules.active_quality()?;
-        if !self.window.is_full() {
+        if !self.window().is_full() {
             return None;
         }
-        let n = self.window.len();
+        let n = self.window().len();
         if let Some((down, _)) = quality.loss
-            && self.window.loss() >= down
+            && self.window().loss() >= down
         {
-            let loss = format_percent(self.window.loss());
+            let loss = format_percent(self.window().loss());
             let limit = format_percent(down);
             return Some(format!("loss {loss} over {n} checks >= {limit}"));
         }
         if let Some((down, _)) = quality.rtt
-            && let Some(mean) = self.window.mean_rtt()
+            && let Some(mean) = self.window().mean_rtt()
             && mean >= down
         {
             let (mean, limit) = (format_duration(mean), format_duration(down));
@@ -384,12 +429,12 @@ impl TargetHealth {
         let Some(quality) = self.rules.active_quality() else {
             return Some(reason);
         };
-        if !self.window.is_full() {
+        if !self.window().is_full() {
             return None;
         }
-        let n = self.window.len();
+        let n = self.window().len();
         if let Some((_, up)) = quality.loss {
-            let loss = self.window.loss();
+            let loss = self.window().loss();
             if loss >= up {
                 return None;
             }
@@ -397,7 +442,7 @@ impl TargetHealth {
             let _ = write!(reason, ", loss {loss} over {n} checks < {limit}");
         }
         if let Some((_, up)) = quality.rtt {
-            let mean = self.window.mean_rtt().filter(|mean| *mean < up)?;
+            let mean = self.window().mean_rtt().filter(|mean| *mean < up)?;
             let (mean, limit) = (format_duration(mean), format_duration(up));
             let _ = write!(reason, ", mean RTT {mean} over {n} checks < {limit}");
         }

@@ -244,3 +244,38 @@ fn the_pages_memory_keeps_what_the_report_reads_bounded() {
     assert!(dbg.contains("withheld") && !dbg.contains("not kept") && !dbg.contains("MemberUp"));
     assert_eq!(recent.len(), MAX);
 }
+
+#[test]
+fn the_pages_memory_gives_the_report_what_whole_records_give() {
+    use super::recent::Recent;
+    use crate::mail::event::{DaemonKind as D, Event, Kind};
+    let t0 = NOW - 3600 * S;
+    let ev = |k, dt: u64, text: &str| Event::new(k, text, at(t0 + dt * S)).with_group("G");
+    let events = [
+        ev(Kind::Daemon(D::FirewallSwitched), 0, "reads A").with_change("", "A"),
+        ev(Kind::Daemon(D::PushDecided), 1, "DeActive decided").with_push("DeActive G", "ok"),
+        ev(Kind::Failover, 2, "A down").with_change("A", "B"),
+        ev(Kind::Daemon(D::PushDecided), 3, "B wanted")
+            .with_expected("B")
+            .with_push("Active G", "accepted"),
+        ev(Kind::Daemon(D::FirewallSwitched), 4, "reads B").with_change("A", "B"),
+        Event::new(Kind::Daemon(D::GuardTrip), "3 groups down", at(t0 + 5 * S)),
+        ev(Kind::MemberDown, 6, "not read by the report").with_member("A"),
+        ev(Kind::Daemon(D::PushDecided), 7, "A wanted again")
+            .with_expected("A")
+            .with_push("Active G", "accepted"),
+    ];
+    let whole: Vec<Record> = events.iter().map(Record::of_event).collect();
+    let mut recent = Recent::default();
+    recent.seed(&whole[..2], at(NOW));
+    for e in &events[2..] {
+        recent.note(e);
+    }
+    let kept = recent.records();
+    assert_eq!(kept.len(), 7, "the MemberDown is not kept");
+    let from_whole = report(&input(&whole, true));
+    assert_eq!(report(&input(&kept, true)), from_whole);
+    assert_eq!(from_whole.troubles[0].time, format_millis(t0 + 5 * S));
+    assert!(!from_whole.groups[0].switches.is_empty());
+    assert_eq!(from_whole.groups[0].decisions.len(), 3, "{from_whole:?}");
+}

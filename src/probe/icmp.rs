@@ -157,7 +157,20 @@ impl IcmpClients {
     /// Never panics and never returns early without an outcome: every fault
     /// becomes `Outcome::Error` with a reason.
     pub async fn ping(&self, addr: IpAddr, timeout: Duration, stream: &mut IcmpStreamState) -> Outcome {
-        self.try_ping(addr, timeout, stream)
+        let b = &stream.binding;
+        self.ping_from(addr, timeout, b.source, b.interface.as_deref()).await
+    }
+
+    /// [`IcmpClients::ping`] from `source` and `interface` as borrowed
+    /// (the check streams' keys hold them: no copy per stream).
+    pub async fn ping_from(
+        &self,
+        addr: IpAddr,
+        timeout: Duration,
+        source: Option<IpAddr>,
+        interface: Option<&str>,
+    ) -> Outcome {
+        self.try_ping(addr, timeout, source, interface)
             .await
             .unwrap_or_else(|outcome| outcome)
     }
@@ -166,20 +179,23 @@ impl IcmpClients {
         &self,
         addr: IpAddr,
         timeout: Duration,
-        stream: &mut IcmpStreamState,
+        source: Option<IpAddr>,
+        interface: Option<&str>,
     ) -> Result<Outcome, Outcome> {
-        let binding = &stream.binding;
-        if let Some(mismatch) = binding.source.and_then(|s| reason::family_mismatch(s, addr)) {
+        if let Some(mismatch) = source.and_then(|s| reason::family_mismatch(s, addr)) {
             return Err(mismatch);
         }
-        let scope = reason::scope_for(addr, binding.interface.as_deref())?;
+        let scope = reason::scope_for(addr, interface)?;
         let dest = match addr {
             IpAddr::V6(v6) => SocketAddr::V6(SocketAddrV6::new(v6, 0, 0, scope.unwrap_or(0))),
             IpAddr::V4(_) => SocketAddr::new(addr, 0),
         };
         let key = ClientKey {
             family: Family::of(addr),
-            binding: binding.clone(),
+            binding: IcmpBinding {
+                source,
+                interface: interface.map(str::to_owned),
+            },
         };
         let socket = self.client(&key)?;
         let payload = &self.shared.payload;
@@ -194,12 +210,7 @@ impl IcmpClients {
             if reason::is_device_gone(&err) {
                 self.forget(&key);
             }
-            return Err(reason::local_send_error(
-                &err,
-                addr,
-                binding.source,
-                binding.interface.as_deref(),
-            ));
+            return Err(reason::local_send_error(&err, addr, source, interface));
         }
         Ok(match ticket.reply(timeout).await {
             Some(outcome) => outcome,

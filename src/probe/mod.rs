@@ -76,7 +76,7 @@ impl StreamKey {
 /// Something that makes one check; the real one is [`Prober`], tests of the
 /// scheduler's timing use scripted ones.
 pub trait Check: Send + Sync + 'static {
-    /// Per-stream state (ICMP identifier and sequence numbers).
+    /// What a stream keeps between its checks (the real checker: nothing).
     type State: Send + 'static;
     fn state(&self, key: &StreamKey) -> Self::State;
     fn check<'a>(
@@ -107,22 +107,59 @@ impl Default for Prober {
 }
 
 impl Check for Prober {
-    type State = icmp::IcmpStreamState;
+    /// Nothing: where echo requests leave from is in the stream's key, and
+    /// sequence numbers are the shared socket's.
+    type State = ();
 
-    fn state(&self, key: &StreamKey) -> Self::State {
-        icmp::IcmpStreamState::new(icmp::IcmpBinding {
-            source: key.source,
-            interface: key.interface.clone(),
-        })
-    }
+    fn state(&self, _key: &StreamKey) -> Self::State {}
 
-    async fn check(&self, key: &StreamKey, addr: IpAddr, state: &mut Self::State) -> Outcome {
+    async fn check(&self, key: &StreamKey, addr: IpAddr, _state: &mut Self::State) -> Outcome {
         match key.protocol {
-            Protocol::Icmp => self.icmp.ping(addr, key.timeout, state).await,
+            Protocol::Icmp => {
+                let interface = key.interface.as_deref();
+                self.icmp.ping_from(addr, key.timeout, key.source, interface).await
+            }
             Protocol::Tcp(port) => {
                 let sa = SocketAddr::new(addr, port);
                 tcp::connect(sa, key.timeout, key.source, key.interface.as_deref()).await
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::settings::Target;
+
+    fn icmp_key(source: Option<&str>, interface: Option<&str>) -> StreamKey {
+        StreamKey {
+            protocol: Protocol::Icmp,
+            target: Target::Ip(IpAddr::from([127, 0, 0, 1])),
+            family: Family::Any,
+            source: source.map(|s| s.parse().unwrap()),
+            interface: interface.map(str::to_owned),
+            interval: Duration::from_secs(1),
+            timeout: Duration::from_millis(200),
+        }
+    }
+
+    /// The stream keeps no copy of its binding: each ICMP check reads the
+    /// key's `source` and `interface` (both checked before any socket).
+    #[tokio::test]
+    async fn icmp_checks_leave_from_the_keys_source_and_interface() {
+        let prober = Prober::new();
+        let key = icmp_key(Some("::1"), None);
+        let got = prober.check(&key, IpAddr::from([127, 0, 0, 1]), &mut ()).await;
+        let text = format!("{got:?}");
+        assert!(
+            text.contains("source address ::1") && text.contains("different IP versions"),
+            "{text}"
+        );
+        let key = icmp_key(None, Some("failoverd-no-such0"));
+        let link_local: IpAddr = "fe80::1".parse().unwrap();
+        let got = prober.check(&key, link_local, &mut ()).await;
+        let text = format!("{got:?}");
+        assert!(text.contains("interface failoverd-no-such0 not found"), "{text}");
     }
 }

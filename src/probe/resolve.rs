@@ -67,10 +67,11 @@ fn family_word(family: Family) -> &'static str {
     }
 }
 
-/// The address a stream probes, kept across re-resolutions.
+/// The address a stream probes, kept across re-resolutions. The target
+/// itself stays in the stream's key (one copy per stream, not two): the
+/// methods that need its name are handed it.
 #[derive(Clone, Debug)]
 pub struct Address {
-    target: Target,
     family: Family,
     current: Option<IpAddr>,
     /// When the resolver last answered with an address.
@@ -91,13 +92,13 @@ pub enum Use {
 }
 
 impl Address {
-    pub fn new(target: Target, family: Family, now: Instant) -> Self {
-        let current = match &target {
+    /// The address of `target` (a literal address is never resolved).
+    pub fn new(target: &Target, family: Family, now: Instant) -> Self {
+        let current = match target {
             Target::Ip(ip) => Some(*ip),
             Target::Name(_) => None,
         };
         Address {
-            target,
             family,
             current,
             last_good: None,
@@ -105,9 +106,10 @@ impl Address {
         }
     }
 
-    /// Whether a lookup is due before the next check.
-    pub fn due(&self, now: Instant) -> Option<&str> {
-        match &self.target {
+    /// The name to look up before the next check, when a lookup is due
+    /// (`target`: this address's, as given to [`Address::new`]).
+    pub fn due<'a>(&self, target: &'a Target, now: Instant) -> Option<&'a str> {
+        match target {
             Target::Name(n) if now >= self.next_resolve => Some(n),
             _ => None,
         }
@@ -163,8 +165,9 @@ mod tests {
         let t0 = Instant::now();
         let every = Duration::from_secs(300);
         let stale = Duration::from_secs(3600);
-        let mut a = Address::new(Target::Name("peer.example".into()), Family::Any, t0);
-        assert_eq!(a.due(t0), Some("peer.example"));
+        let peer = Target::Name("peer.example".into());
+        let mut a = Address::new(&peer, Family::Any, t0);
+        assert_eq!(a.due(&peer, t0), Some("peer.example"));
         let found = |s: &str| Some(Lookup::Found(vec![ip(s)]));
         assert_eq!(
             a.apply(found("192.0.2.1"), t0, every, stale),
@@ -173,7 +176,7 @@ mod tests {
                 changed: None
             }
         );
-        assert_eq!(a.due(t0 + Duration::from_secs(10)), None);
+        assert_eq!(a.due(&peer, t0 + Duration::from_secs(10)), None);
         assert_eq!(
             a.apply(None, t0, every, stale),
             Use::Probe {
@@ -182,7 +185,7 @@ mod tests {
             }
         );
         let t1 = t0 + every;
-        assert!(a.due(t1).is_some());
+        assert!(a.due(&peer, t1).is_some());
         assert_eq!(
             a.apply(found("192.0.2.9"), t1, every, stale),
             Use::Probe {
@@ -213,8 +216,9 @@ mod tests {
     #[test]
     fn literal_addresses_never_resolve() {
         let t0 = Instant::now();
-        let mut a = Address::new(Target::Ip(ip("::1")), Family::Any, t0);
-        assert_eq!(a.due(t0), None);
+        let one = Target::Ip(ip("::1"));
+        let mut a = Address::new(&one, Family::Any, t0);
+        assert_eq!(a.due(&one, t0), None);
         assert_eq!(
             a.apply(None, t0, Duration::from_secs(1), Duration::from_secs(1)),
             Use::Probe {

@@ -220,7 +220,7 @@ async fn run<C: Check>(
         .map(|m| Slot {
             stream: m.stream,
             idle: Some(Idle {
-                address: Address::new(m.key.target.clone(), m.key.family, start),
+                address: Address::new(&m.key.target, m.key.family, start),
                 state: checker.state(&m.key),
             }),
             key: m.key,
@@ -305,7 +305,7 @@ async fn one_check<C: Check>(
     resolving: Resolving,
 ) -> (Outcome, Option<IpAddr>) {
     let now = Instant::now();
-    let answer = match address.due(now) {
+    let answer = match address.due(&key.target, now) {
         Some(name) => Some(lookup(name, address.family(), resolving.timeout).await),
         None => None,
     };

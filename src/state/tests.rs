@@ -266,3 +266,30 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn a_save_writes_the_same_pretty_json_as_before_streaming() {
+    // The file is written through a buffer, not built whole in memory:
+    // its bytes stay those of serde_json's pretty form (older versions
+    // and people read it).
+    let dir = tempfile::tempdir().unwrap();
+    let sd = StateDir::new(dir.path());
+    let mut s = with_hold("maintenance");
+    for n in 0..500 {
+        let g = s.groups.entry(format!("G{n}")).or_default();
+        g.group = Some("up".into());
+        g.members = vec![Some("up".into()), None];
+    }
+    s.firewalls
+        .entry("https://fw".into())
+        .or_default()
+        .beliefs
+        .insert("G1".into(), Belief::Active);
+    sd.save(&s).unwrap();
+    assert_eq!(
+        std::fs::read(sd.file()).unwrap(),
+        serde_json::to_vec_pretty(&s).unwrap()
+    );
+    assert!(!dir.path().join(TMP).exists(), "the temporary file was renamed");
+    assert_eq!(sd.load(), (s, None));
+}

@@ -288,7 +288,7 @@ mod tests {
             "{out}"
         );
         let mut known = settings();
-        known.connections.insert("A".into(), s_connection());
+        known.connections.insert(s_connection());
         assert_eq!(
             tables(&[group(&["A"])], &[], &known, true, Path::new("/x")),
             "",
@@ -299,7 +299,7 @@ mod tests {
     fn s_connection() -> crate::config::settings::Connection {
         crate::config::settings::Connection {
             name: "A".into(),
-            targets: vec![],
+            targets: Box::new([]),
             via: crate::config::settings::Via::Tunnel,
             via_defaulted: true,
             quorum: 1,

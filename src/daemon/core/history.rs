@@ -217,6 +217,9 @@ impl History {
         {
             let step = self.step(obs.at);
             if self.series.len() <= obs.stream {
+                // Sized once for every stream of the engine: growing by
+                // doubling as streams report left holes of the old tables.
+                self.series.reserve_exact(self.streams - self.series.len());
                 self.series.resize_with(obs.stream + 1, || None);
             }
             self.series[obs.stream]

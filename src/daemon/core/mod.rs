@@ -442,12 +442,12 @@ fn index(plan: &Plan) -> HashMap<String, usize> {
 /// The push loop's state for `plan`: beliefs of its firewall URL and rule
 /// memory from `state`.
 fn build_pushes(plan: &Plan, state: &StateFile, clocks: &Clocks) -> Pushes {
-    let fw = state
-        .firewalls
-        .get(&plan.settings.firewall.url)
-        .cloned()
-        .unwrap_or_default();
-    let mut pushes = Pushes::new(plan, |g| fw.beliefs.get(g).copied().unwrap_or(Belief::Unknown));
+    // Borrowed: a copy of the firewall's maps (every group's belief and
+    // when it was set) was built and dropped at each start and reload.
+    let fw = state.firewalls.get(&plan.settings.firewall.url);
+    let mut pushes = Pushes::new(plan, |g| {
+        fw.and_then(|f| f.beliefs.get(g)).copied().unwrap_or(Belief::Unknown)
+    });
     for (i, g) in plan.groups.iter().enumerate() {
         if let Some(gs) = state.groups.get(g.name()) {
             persist::restore(gs, &mut pushes.groups[i].policy, clocks);

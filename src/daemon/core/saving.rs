@@ -17,13 +17,19 @@ impl Core {
         let health = self.engine.persisted();
         let dry = self.dry();
         for (i, g) in self.plan.groups.iter().enumerate() {
-            let gs = self.state.groups.entry(g.name().to_string()).or_default();
-            if let Some(h) = health.get(g.name()) {
-                if dry {
-                    gs.group = persist::word(h.group);
-                } else {
-                    persist::save(gs, h, &self.pushes.groups[i].policy, &clocks);
-                }
+            let name = g.name();
+            // The name is copied only for a group new to the file, not at
+            // every save.
+            if !self.state.groups.contains_key(name) {
+                self.state.groups.insert(name.to_string(), Default::default());
+            }
+            let (Some(gs), Some(h)) = (self.state.groups.get_mut(name), health.get(name)) else {
+                continue;
+            };
+            if dry {
+                persist::set_word(&mut gs.group, h.group);
+            } else {
+                persist::save(gs, h, &self.pushes.groups[i].policy, &clocks);
             }
         }
         if !dry {

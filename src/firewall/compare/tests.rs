@@ -10,13 +10,13 @@ fn def(name: &str, members: &[&str], mail: bool, failback: bool, conditions: Vec
     GroupDef {
         name: name.into(),
         name_pos: 0,
-        path: format!("VPNFailoverGroup[{name}]"),
-        members: members
-            .iter()
-            .map(|m| MemberRef {
+        index: 1,
+        members: (1..)
+            .zip(members)
+            .map(|(index, m)| MemberRef {
                 name: m.to_string(),
                 pos: 0,
-                path: String::new(),
+                index,
             })
             .collect(),
         mail,

@@ -368,3 +368,26 @@ fn persisted_round_trip_and_bad_input() {
     assert!(g.update(&states("U")).is_empty());
     assert_eq!((g.state(), g.member_states()), (Up, vec![Up, Unknown]));
 }
+
+#[test]
+fn member_names_of_any_length_are_kept_in_failover_order() {
+    // The names share one buffer (issue #30): each must come back whole.
+    let names = ["HQ_Primary", "", "dc2", "Branch-Backup_Link"];
+    let mut g = GroupHealth::new(names.map(String::from).to_vec(), true, None);
+    assert_eq!(g.names().collect::<Vec<_>>(), names);
+    for (i, name) in names.iter().enumerate() {
+        assert_eq!(g.name(i), *name);
+    }
+    assert_eq!(g.name(4), "?");
+    let borrowed = GroupHealth::with_names(names.iter().copied(), true, None);
+    assert_eq!(borrowed.names().collect::<Vec<_>>(), names);
+    g.update(&states("UDDD"));
+    let events = g.update(&states("DDUD"));
+    let texts: Vec<String> = events.iter().map(|e| g.describe(e)).collect();
+    assert_eq!(texts[0], "member 'HQ_Primary' down: why m0");
+    assert_eq!(texts[1], "member 'dc2' up: why m2");
+    assert_eq!(
+        texts[2],
+        "failover 'HQ_Primary' -> 'dc2': member 'HQ_Primary' down: why m0; next member up is 'dc2'"
+    );
+}

@@ -36,7 +36,7 @@ impl std::fmt::Display for Reason<'_> {
             Reason::Text(text) => return f.write_str(text),
             Reason::Live(t) => t,
         };
-        let (good, failed, text) = (t.good_run, t.fail_run, t.reason.as_str());
+        let (good, failed, text) = (t.good_run, t.fail_run, &*t.reason);
         match (t.state, good > 0, failed > 0) {
             (State::Up, true, _) => write!(f, "{good} good checks in a row{text}"),
             (State::Up, _, true) => write!(f, "{failed} failed checks in a row (fall {})", t.rules.fall()),

@@ -369,7 +369,31 @@ fn format_table() {
 #[test]
 fn memory_per_target_is_small() {
     let health = TargetHealth::new(with_loss(3, 2, 20, 0.4, 0.1));
-    let heap = health.window.samples.capacity() * std::mem::size_of::<u32>();
+    let window = health.window.as_deref().expect("a window with quality rules");
+    let heap = std::mem::size_of_val(window) + window.samples.capacity() * std::mem::size_of::<u32>();
     let total = std::mem::size_of::<TargetHealth>() + heap;
     assert!(total <= 320, "{total} bytes per target");
+}
+
+#[test]
+fn a_fresh_target_without_quality_rules_holds_nothing_on_the_heap() {
+    let mut health = TargetHealth::new(runs(3, 2));
+    assert!(health.window.is_none(), "no window without quality rules");
+    assert!(
+        matches!(health.reason, std::borrow::Cow::Borrowed(_)),
+        "the fixed text is borrowed"
+    );
+    assert_eq!(health.last_reason(), NO_VERDICT);
+    // Quality rules added by a reload bring a window, and removing them
+    // drops it; the judgement follows.
+    health.set_rules(with_loss(3, 2, 4, 0.5, 0.25));
+    assert_eq!(health.window.as_ref().map(|w| w.cap), Some(4));
+    for _ in 0..2 {
+        health.observe(&Outcome::good(Duration::from_millis(1)));
+    }
+    assert_eq!(health.state(), State::Unknown, "rise 2 met, window not full");
+    health.set_rules(runs(3, 2));
+    assert!(health.window.is_none());
+    health.observe(&Outcome::good(Duration::from_millis(1)));
+    assert_eq!(health.state(), State::Up, "no quality rule left: the run decides");
 }
