@@ -46,6 +46,7 @@ fn push(t: u64, push: &str, expected: &str) -> Record {
 fn input(records: &[Record], snmp: bool) -> Input<'_> {
     Input {
         records,
+        cx: &(),
         since: NOW - 7 * 24 * 3600 * S,
         until: NOW,
         snmp,
