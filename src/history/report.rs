@@ -268,16 +268,24 @@ fn pair(
 }
 
 fn group<R: Rec>(input: &Input<'_, R>, g: &str, records: &[&R]) -> GroupReport {
-    let decisions = decisions(input, records);
+    let mut decisions = decisions(input, records);
     let mut out = GroupReport {
         group: g.to_owned(),
-        decisions: decisions.clone(),
         ..GroupReport::default()
     };
     (out.disagreed_ms, out.disagreements) = disagreed(input, records);
-    if !input.snmp {
-        return out;
+    decisions.shrink_to_fit();
+    if input.snmp {
+        switches(input, records, &decisions, &mut out);
     }
+    // Moved, not copied: a page render builds this report each time.
+    out.decisions = decisions;
+    out
+}
+
+/// `out`'s switches, each with the decision it pairs with, and the
+/// decisions the firewall did not follow.
+fn switches<R: Rec>(input: &Input<'_, R>, records: &[&R], decisions: &[Point], out: &mut GroupReport) {
     let (mut reads, switches) = firewall(input, records);
     // By time (stable: a clock stepped back keeps the file's order among
     // equal times), so that each lookup is a binary search.
@@ -289,7 +297,7 @@ fn group<R: Rec>(input: &Input<'_, R>, g: &str, records: &[&R]) -> GroupReport {
     for (k, s) in switches.iter().enumerate() {
         let lo = k.checked_sub(1).map(|p| switches[p].t);
         let hi = switches.get(k + 1).map_or(u64::MAX, |n| n.t);
-        let chosen = pair(&decisions, &order, &times, &used, s, lo, hi);
+        let chosen = pair(decisions, &order, &times, &used, s, lo, hi);
         if let Some(i) = chosen {
             used[i] = true;
         }
@@ -307,7 +315,6 @@ fn group<R: Rec>(input: &Input<'_, R>, g: &str, records: &[&R]) -> GroupReport {
             out.not_followed.push(d.clone());
         }
     }
-    out
 }
 
 /// Whether the firewall carried `d`'s member when it was made, or read
