@@ -20,6 +20,7 @@ pub fn compute(plan: Option<&Plan>, records: &[Record], o: &Options, now: System
     let snmp = plan.and_then(|p| p.settings.snmp.as_ref());
     let input = Input {
         records,
+        cx: &(),
         since: millis(crate::time::wall_sub(now, since)),
         until: millis(now),
         snmp: match plan {

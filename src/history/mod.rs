@@ -6,6 +6,7 @@
 //! without ever blocking its loop, and [`report`] computes the shadow
 //! report from records alone.
 
+pub mod names;
 pub mod recent;
 pub mod report;
 pub mod report_text;

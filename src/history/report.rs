@@ -18,10 +18,59 @@ use serde::Serialize;
 
 use super::Record;
 
+/// What the report reads of a record: the history file's [`Record`], or
+/// the page's compact one (history/recent.rs), whose strings are held in a
+/// table apart (`Ctx`).
+pub trait Rec {
+    type Ctx: ?Sized;
+    fn t(&self) -> u64;
+    fn event(&self) -> &str;
+    fn group<'a>(&'a self, cx: &'a Self::Ctx) -> Option<&'a str>;
+    /// `to` (of a switch, a failover, a failback).
+    fn to<'a>(&'a self, cx: &'a Self::Ctx) -> Option<&'a str>;
+    /// `expected` (of a push decided).
+    fn expected<'a>(&'a self, cx: &'a Self::Ctx) -> Option<&'a str>;
+    /// Whether it decided a DeActive push.
+    fn deactive(&self, cx: &Self::Ctx) -> bool;
+    fn text(&self, cx: &Self::Ctx) -> String;
+    /// The record, for the report's troubles.
+    fn record(&self, cx: &Self::Ctx) -> Record;
+}
+
+impl Rec for Record {
+    type Ctx = ();
+    fn t(&self) -> u64 {
+        self.t
+    }
+    fn event(&self) -> &str {
+        &self.event
+    }
+    fn group<'a>(&'a self, (): &'a ()) -> Option<&'a str> {
+        self.group.as_deref()
+    }
+    fn to<'a>(&'a self, (): &'a ()) -> Option<&'a str> {
+        self.to.as_deref()
+    }
+    fn expected<'a>(&'a self, (): &'a ()) -> Option<&'a str> {
+        self.expected.as_deref()
+    }
+    fn deactive(&self, (): &()) -> bool {
+        self.push.as_deref().is_some_and(|p| p.starts_with("DeActive"))
+    }
+    fn text(&self, (): &()) -> String {
+        self.text.clone()
+    }
+    fn record(&self, (): &()) -> Record {
+        self.clone()
+    }
+}
+
 /// What the report is computed over.
-pub struct Input<'a> {
+pub struct Input<'a, R: Rec = Record> {
     /// The history, in the file's order.
-    pub records: &'a [Record],
+    pub records: &'a [R],
+    /// Where `records` hold their strings.
+    pub cx: &'a R::Ctx,
     /// The period, in milliseconds since the epoch.
     pub since: u64,
     pub until: u64,
@@ -101,12 +150,12 @@ pub const TROUBLES: [&str; 17] = [
 ];
 
 /// Computes the report.
-pub fn report(input: &Input<'_>) -> Report {
+pub fn report<R: Rec>(input: &Input<'_, R>) -> Report {
     // Each group's records, in one pass (not one pass per group).
-    let mut by_group: HashMap<&str, Vec<&Record>> = input.groups.iter().map(|g| (g.as_str(), Vec::new())).collect();
+    let mut by_group: HashMap<&str, Vec<&R>> = input.groups.iter().map(|g| (g.as_str(), Vec::new())).collect();
     let mut names: Vec<&str> = input.groups.iter().map(String::as_str).collect();
     for r in input.records {
-        if let Some(g) = r.group.as_deref() {
+        if let Some(g) = r.group(input.cx) {
             by_group
                 .entry(g)
                 .or_insert_with(|| {
@@ -124,9 +173,9 @@ pub fn report(input: &Input<'_>) -> Report {
     let troubles = input
         .records
         .iter()
-        .filter(|r| within(input, r) && TROUBLES.contains(&r.event.as_str()))
-        .filter(|r| input.only.is_none() || r.group.is_none() || r.group == input.only)
-        .cloned()
+        .filter(|r| within(input, *r) && TROUBLES.contains(&r.event()))
+        .filter(|r| input.only.is_none() || r.group(input.cx).is_none() || r.group(input.cx) == input.only.as_deref())
+        .map(|r| r.record(input.cx))
         .collect();
     Report {
         since: input.since,
@@ -137,31 +186,31 @@ pub fn report(input: &Input<'_>) -> Report {
     }
 }
 
-fn within(input: &Input<'_>, r: &Record) -> bool {
-    r.t >= input.since && r.t <= input.until
+fn within<R: Rec>(input: &Input<'_, R>, r: &R) -> bool {
+    r.t() >= input.since && r.t() <= input.until
 }
 
-fn point(r: &Record, member: Option<String>) -> Point {
+fn point<R: Rec>(input: &Input<'_, R>, r: &R, member: Option<&str>) -> Point {
     Point {
-        t: r.t,
-        member,
-        text: r.text.clone(),
+        t: r.t(),
+        member: member.map(str::to_owned),
+        text: r.text(input.cx),
     }
 }
 
 /// The firewall's carrying member as read: every FirewallSwitched record
 /// (in the period or before it, for the state at its start), and which of
 /// them are switches (the member differs from the one read before).
-fn firewall(input: &Input<'_>, records: &[&Record]) -> (Vec<Point>, Vec<Point>) {
+fn firewall<R: Rec>(input: &Input<'_, R>, records: &[&R]) -> (Vec<Point>, Vec<Point>) {
     let mut reads: Vec<Point> = Vec::new();
     let mut switches = Vec::new();
     for r in records {
-        if r.event != "FirewallSwitched" || r.t > input.until {
+        if r.event() != "FirewallSwitched" || r.t() > input.until {
             continue;
         }
-        let p = point(r, r.to.clone());
+        let p = point(input, *r, r.to(input.cx));
         let changed = reads.last().is_some_and(|last| last.member != p.member);
-        if changed && r.t >= input.since {
+        if changed && r.t() >= input.since {
             switches.push(p.clone());
         }
         reads.push(p);
@@ -171,22 +220,22 @@ fn firewall(input: &Input<'_>, records: &[&Record]) -> (Vec<Point>, Vec<Point>) 
 
 /// failoverd's decisions for `g` in the period, a repeat of the decision
 /// before it left out. `Some(None)`: a DeActive (no member).
-fn decisions(input: &Input<'_>, records: &[&Record]) -> Vec<Point> {
+fn decisions<R: Rec>(input: &Input<'_, R>, records: &[&R]) -> Vec<Point> {
     let mut out: Vec<Point> = Vec::new();
     for r in records {
-        let member = match r.event.as_str() {
-            "Failover" | "Failback" => r.to.clone(),
-            "PushDecided" if r.push.as_deref().is_some_and(|p| p.starts_with("DeActive")) => None,
-            "PushDecided" => match &r.expected {
-                Some(m) => Some(m.clone()),
+        let member = match r.event() {
+            "Failover" | "Failback" => r.to(input.cx),
+            "PushDecided" if r.deactive(input.cx) => None,
+            "PushDecided" => match r.expected(input.cx) {
+                Some(m) => Some(m),
                 None => continue,
             },
             _ => continue,
         };
-        if !within(input, r) || out.last().is_some_and(|d| d.member == member) {
+        if !within(input, *r) || out.last().is_some_and(|d| d.member.as_deref() == member) {
             continue;
         }
-        out.push(point(r, member));
+        out.push(point(input, *r, member));
     }
     out
 }
@@ -218,17 +267,25 @@ fn pair(
     before.or_else(|| order[b..c.max(b)].iter().copied().find(fits))
 }
 
-fn group(input: &Input<'_>, g: &str, records: &[&Record]) -> GroupReport {
-    let decisions = decisions(input, records);
+fn group<R: Rec>(input: &Input<'_, R>, g: &str, records: &[&R]) -> GroupReport {
+    let mut decisions = decisions(input, records);
     let mut out = GroupReport {
         group: g.to_owned(),
-        decisions: decisions.clone(),
         ..GroupReport::default()
     };
     (out.disagreed_ms, out.disagreements) = disagreed(input, records);
-    if !input.snmp {
-        return out;
+    decisions.shrink_to_fit();
+    if input.snmp {
+        switches(input, records, &decisions, &mut out);
     }
+    // Moved, not copied: a page render builds this report each time.
+    out.decisions = decisions;
+    out
+}
+
+/// `out`'s switches, each with the decision it pairs with, and the
+/// decisions the firewall did not follow.
+fn switches<R: Rec>(input: &Input<'_, R>, records: &[&R], decisions: &[Point], out: &mut GroupReport) {
     let (mut reads, switches) = firewall(input, records);
     // By time (stable: a clock stepped back keeps the file's order among
     // equal times), so that each lookup is a binary search.
@@ -240,7 +297,7 @@ fn group(input: &Input<'_>, g: &str, records: &[&Record]) -> GroupReport {
     for (k, s) in switches.iter().enumerate() {
         let lo = k.checked_sub(1).map(|p| switches[p].t);
         let hi = switches.get(k + 1).map_or(u64::MAX, |n| n.t);
-        let chosen = pair(&decisions, &order, &times, &used, s, lo, hi);
+        let chosen = pair(decisions, &order, &times, &used, s, lo, hi);
         if let Some(i) = chosen {
             used[i] = true;
         }
@@ -258,7 +315,6 @@ fn group(input: &Input<'_>, g: &str, records: &[&Record]) -> GroupReport {
             out.not_followed.push(d.clone());
         }
     }
-    out
 }
 
 /// Whether the firewall carried `d`'s member when it was made, or read
@@ -283,7 +339,7 @@ fn signed(t: u64) -> i64 {
 /// The time `g`'s disagreement episodes covered within the period: each
 /// from its FirewallDisagrees record less `disagree_after` (when it
 /// began) to its FirewallAgrees record, or the period's end.
-fn disagreed(input: &Input<'_>, records: &[&Record]) -> (u64, usize) {
+fn disagreed<R: Rec>(input: &Input<'_, R>, records: &[&R]) -> (u64, usize) {
     let after = u64::try_from(input.disagree_after.as_millis()).unwrap_or(u64::MAX);
     let mut total: u64 = 0;
     let mut count = 0;
@@ -293,17 +349,18 @@ fn disagreed(input: &Input<'_>, records: &[&Record]) -> (u64, usize) {
         *total = total.saturating_add(b.saturating_sub(a));
     };
     for r in records {
-        match r.event.as_str() {
-            "FirewallDisagrees" if open.is_none() && r.t <= input.until => {
-                open = Some(r.t.saturating_sub(after));
+        let t = r.t();
+        match r.event() {
+            "FirewallDisagrees" if open.is_none() && t <= input.until => {
+                open = Some(t.saturating_sub(after));
             }
             // A stop ends what the daemon could see of an episode.
             "FirewallAgrees" | super::STOPPED | super::STARTED => {
                 if let Some(from) = open.take() {
-                    if r.t >= input.since {
+                    if t >= input.since {
                         count += 1;
                     }
-                    close(from, r.t, &mut total);
+                    close(from, t, &mut total);
                 }
             }
             _ => {}
