@@ -76,7 +76,7 @@ impl Builder {
         }
         let connections = &plan.settings.connections;
         let names = g.def.members.iter().map(|m| m.name.as_str());
-        let names = names.filter(|name| connections.contains_key(*name));
+        let names = names.filter(|name| connections.contains_key(name));
         let mut health = GroupHealth::with_names(names, g.def.failback, persisted);
         health.set_patience(patience);
         GroupRt {
