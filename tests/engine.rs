@@ -437,3 +437,18 @@ fn a_reload_applies_new_rules_and_follows_targets_by_name_not_place() {
     f.send("192.0.2.3", good(), 1);
     assert_eq!(states(&f.engine)[0], "192.0.2.3 up");
 }
+
+#[test]
+fn a_groups_saved_health_is_found_by_its_place_and_checked_by_its_name() {
+    let mut f = Feed::new(Engine::new(&plan(BASE_SETTINGS, BASE_GROUP), &BTreeMap::new()));
+    f.send("192.0.2.1", good(), 3);
+    f.send("192.0.2.2", good(), 3);
+    let whole = f.engine.persisted();
+    // What a save writes of the group at place 0 is what the whole map holds.
+    assert_eq!(f.engine.persisted_at(0, "G").as_ref(), whole.get("G"));
+    assert_eq!(whole["G"].group, State::Up);
+    // Another name at that place, or no group there: nothing, never another
+    // group's health under this name.
+    assert_eq!(f.engine.persisted_at(0, "H"), None);
+    assert_eq!(f.engine.persisted_at(1, "G"), None);
+}

@@ -104,6 +104,7 @@ fn main() {
         let t1 = Instant::now();
         let input = Input {
             records: &loaded.records,
+            cx: &(),
             since: failoverd::history::millis(now - since),
             until: failoverd::history::millis(now),
             snmp: true,

@@ -14,7 +14,6 @@ impl Core {
     /// everything decided before the shell performs it). In dry run,
     /// beliefs and histories stay as they were.
     pub(super) fn save(&mut self, clocks: Clocks) {
-        let health = self.engine.persisted();
         let dry = self.dry();
         for (i, g) in self.plan.groups.iter().enumerate() {
             let name = g.name();
@@ -23,7 +22,8 @@ impl Core {
             if !self.state.groups.contains_key(name) {
                 self.state.groups.insert(name.to_string(), Default::default());
             }
-            let (Some(gs), Some(h)) = (self.state.groups.get_mut(name), health.get(name)) else {
+            let h = self.engine.persisted_at(i, name);
+            let (Some(gs), Some(h)) = (self.state.groups.get_mut(name), h.as_ref()) else {
                 continue;
             };
             if dry {
