@@ -37,7 +37,10 @@ else
     echo "not root: the icmp and detect scenarios will be SKIPPED (they need raw sockets and network namespaces)" >&2
 fi
 
-cargo build --release --locked -p failoverd -p failoverd-bench
+# failoverd alone first: built together with the benchmark, tokio would get
+# the benchmark's features (docs/memory.md, "One binary, one feature set").
+cargo build --release --locked -p failoverd
+cargo build --release --locked -p failoverd-bench
 
 args=()
 if [ "${1:-}" = "--quick" ]; then

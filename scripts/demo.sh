@@ -10,7 +10,8 @@
 # emulator recorded: one line per request, and the group's state.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --quiet -p failoverd -p sfos-emulator
+cargo build --release --quiet -p failoverd
+cargo build --release --quiet -p sfos-emulator
 bin=target/release/failoverd
 state=$(mktemp -d)
 pids=()

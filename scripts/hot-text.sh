@@ -15,7 +15,10 @@ cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "hot-text: valgrind is needed (apt-get install valgrind)" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "hot-text: run as root (the ICMP scenario needs raw sockets)" >&2; exit 2; }
 
-cargo build --release --locked -p failoverd -p failoverd-bench
+# failoverd alone first: built together with the benchmark, tokio would get
+# the benchmark's features (docs/memory.md, "One binary, one feature set").
+cargo build --release --locked -p failoverd
+cargo build --release --locked -p failoverd-bench
 work=$(mktemp -d /tmp/failoverd-hot-text.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 bin=$PWD/target/release/failoverd
@@ -67,5 +70,8 @@ kill -TERM "$daemon"; wait "$daemon" || true
 python3 scripts/hot-text.py "$bin" "$work"/cg-*.out > link/hot-text.ld.new
 mv link/hot-text.ld.new link/hot-text.ld
 echo "hot-text: link/hot-text.ld written; rebuilding"
-cargo build --release --locked -p failoverd -p failoverd-bench
+# failoverd alone first: built together with the benchmark, tokio would get
+# the benchmark's features (docs/memory.md, "One binary, one feature set").
+cargo build --release --locked -p failoverd
+cargo build --release --locked -p failoverd-bench
 size -A "$bin" | grep -E '^\.text' || true

@@ -26,7 +26,10 @@ if ! cargo deb --version >/dev/null 2>&1; then
     cargo install --locked --quiet cargo-deb
 fi
 
-cargo build --release --locked --quiet -p failoverd -p docgen
+# failoverd alone: built together with docgen, shared dependencies could get
+# other features (docs/memory.md, "One binary, one feature set").
+cargo build --release --locked --quiet -p failoverd
+cargo build --release --locked --quiet -p docgen
 
 assets=target/assets
 rm -rf "$assets"
