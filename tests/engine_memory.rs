@@ -5,41 +5,15 @@
 //! of 304 B, one slot of 72 B, the rest per group), 33 B more at its peak.
 
 mod common;
+mod countalloc;
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 
 use common::Case;
+use countalloc::{COUNT, LIVE, PEAK};
 use failoverd::engine::Engine;
-
-/// Counts live bytes (as requested), live allocations and the peak.
-struct Counting;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-static COUNT: AtomicIsize = AtomicIsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let live = LIVE.fetch_add(layout.size() as isize, Relaxed) + layout.size() as isize;
-        COUNT.fetch_add(1, Relaxed);
-        PEAK.fetch_max(live.max(0) as usize, Relaxed);
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Relaxed);
-        COUNT.fetch_sub(1, Relaxed);
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static A: Counting = Counting;
 
 const GROUPS: usize = 500;
 

@@ -179,16 +179,21 @@ mod tests {
     use super::*;
     use crate::firewall::decide::{Kind, Timing};
 
-    #[test]
-    fn absurd_saved_times_never_panic_and_stay_within_a_year_and_a_day() {
-        let t = Timing {
+    /// The rules' timing the tests use.
+    fn timing() -> Timing {
+        Timing {
             restart_after: Duration::from_secs(120),
             restart_backoff: Duration::from_secs(300),
             flap_limit: 3,
             flap_window: Duration::from_secs(1800),
             flap_hold: Duration::from_secs(600),
             reactivate_after: Duration::from_secs(1800),
-        };
+        }
+    }
+
+    #[test]
+    fn absurd_saved_times_never_panic_and_stay_within_a_year_and_a_day() {
+        let t = timing();
         let c = Clocks::now();
         let far = SystemTime::UNIX_EPOCH + Duration::from_secs(1 << 50);
         let bound = times::YEAR + times::AHEAD;
@@ -236,17 +241,7 @@ mod tests {
             members: vec![Some("up".into()), Some("down".into()), None],
             ..GroupState::default()
         };
-        let t = Policy::new(
-            Kind::Tunnel,
-            Timing {
-                restart_after: Duration::from_secs(120),
-                restart_backoff: Duration::from_secs(300),
-                flap_limit: 3,
-                flap_window: Duration::from_secs(1800),
-                flap_hold: Duration::from_secs(600),
-                reactivate_after: Duration::from_secs(1800),
-            },
-        );
+        let t = Policy::new(Kind::Tunnel, timing());
         for members in [
             vec![State::Down, State::Unknown],
             vec![State::Up, State::Up, State::Down],
@@ -277,14 +272,7 @@ mod tests {
 
     #[test]
     fn rule_memory_survives_a_restart() {
-        let t = Timing {
-            restart_after: Duration::from_secs(120),
-            restart_backoff: Duration::from_secs(300),
-            flap_limit: 3,
-            flap_window: Duration::from_secs(1800),
-            flap_hold: Duration::from_secs(600),
-            reactivate_after: Duration::from_secs(1800),
-        };
+        let t = timing();
         let c = Clocks::now();
         let mut p = Policy::new(Kind::Tunnel, t);
         p.restart = Restart::DeActivating;
