@@ -1,7 +1,7 @@
 //! The status page's memory (docs/status-page.md, "History"): per check
 //! stream one point per 20 s step for the last hour, and the last 24 hours of
 //! group events, at most [`EVENTS`]. Bounded: a stream's points are a fixed
-//! ring of 4-byte points, allocated at its first check; events beyond the
+//! ring of 3-byte points ([`point`]), allocated at its first check; events beyond the
 //! count or the age are dropped, oldest first. Pure: every input carries
 //! its time. A reload keeps the points of every stream whose key is
 //! unchanged, and every event. The points are saved in the state
@@ -17,6 +17,7 @@ use crate::engine::{Engine, GroupEvent, Output};
 use crate::health::outcome::Outcome;
 use crate::page::{self, POINTS, STEP_SECS};
 use crate::probe::schedule::{Observation, Report, StreamId};
+use point::{Point, Ring, Rtt14};
 
 /// Events kept at most.
 pub const EVENTS: usize = 1000;
@@ -28,36 +29,6 @@ pub const SAVE_EVERY: Duration = Duration::from_secs(300);
 /// Steps are counted from this long before the history's start, so that
 /// the points of the hour before a restart have a place.
 const BEFORE: Duration = Duration::from_secs((POINTS as u64 + 1) * STEP_SECS);
-
-/// One closed step: counts saturate at 255, the RTT is [`Rtt`]-coded.
-#[derive(Clone, Copy, Debug, Default)]
-struct Point {
-    good: u8,
-    lost: u8,
-    rtt: Rtt,
-}
-
-/// A mean RTT in 16 bits: exact in µs below 32,768 µs, in ms above (up to
-/// 32.7 s, more than any timeout).
-#[derive(Clone, Copy, Debug, Default)]
-struct Rtt(u16);
-
-impl Rtt {
-    fn new(us: u64) -> Rtt {
-        if us < 32_768 {
-            Rtt(us as u16)
-        } else {
-            Rtt(32_768 + (us / 1000).min(32_767) as u16)
-        }
-    }
-
-    fn micros(self) -> u32 {
-        match self.0 {
-            v @ 0..32_768 => u32::from(v),
-            v => u32::from(v - 32_768) * 1000,
-        }
-    }
-}
 
 /// The step being filled, at full precision.
 #[derive(Clone, Copy, Debug, Default)]
@@ -73,7 +44,7 @@ impl Open {
         Point {
             good: self.good.min(255) as u8,
             lost: self.lost.min(255) as u8,
-            rtt: Rtt::new(mean),
+            rtt: Rtt14::new(mean),
         }
     }
 
@@ -95,7 +66,7 @@ struct Series {
     open: Open,
     /// Closed steps, step `k` at `k % POINTS`; those older than `head -
     /// POINTS` are stale and never read.
-    ring: Box<[Point; POINTS]>,
+    ring: Ring,
 }
 
 impl Series {
@@ -103,16 +74,16 @@ impl Series {
         Series {
             head: step,
             open: Open::default(),
-            ring: Box::new([Point::default(); POINTS]),
+            ring: Ring::empty(),
         }
     }
 
     fn add(&mut self, step: u64, outcome: &Outcome) {
         if step > self.head {
-            self.ring[(self.head % POINTS as u64) as usize] = self.open.close();
+            self.ring.set((self.head % POINTS as u64) as usize, self.open.close());
             // Steps with no check at all are gaps.
             for k in (self.head + 1..step).take(POINTS) {
-                self.ring[(k % POINTS as u64) as usize] = Point::default();
+                self.ring.set((k % POINTS as u64) as usize, Point::default());
             }
             self.head = step;
             self.open = Open::default();
@@ -139,7 +110,7 @@ impl Series {
                 if k == self.head {
                     self.open.page()
                 } else if k < self.head && self.head - k < POINTS as u64 {
-                    let p = self.ring[(k % POINTS as u64) as usize];
+                    let p = self.ring.get((k % POINTS as u64) as usize);
                     page::Point {
                         good: p.good.into(),
                         lost: p.lost.into(),
@@ -295,6 +266,7 @@ fn secs(t: SystemTime) -> u64 {
     t.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
+mod point;
 pub mod saved;
 
 #[cfg(test)]

@@ -18,7 +18,8 @@
 use std::io::{self, Read, Write};
 use std::time::SystemTime;
 
-use super::{History, Open, POINTS, Point, Rtt, STEP, Series, secs};
+use super::point::{Point, Rtt, Rtt14};
+use super::{History, Open, POINTS, STEP, Series, secs};
 use crate::daemon::persist::Clocks;
 use crate::probe::StreamKey;
 
@@ -82,7 +83,7 @@ impl Series {
         if k == self.head {
             self.open.close()
         } else if k < self.head && self.head - k < POINTS as u64 {
-            self.ring[(k % POINTS as u64) as usize]
+            self.ring.get((k % POINTS as u64) as usize)
         } else {
             Point::default()
         }
@@ -103,7 +104,7 @@ impl Series {
         let mut at = 9;
         for k in steps {
             let p = self.point_at(k);
-            let [a, b] = p.rtt.0.to_le_bytes();
+            let [a, b] = p.rtt.to_file().0.to_le_bytes();
             buf[at..at + 4].copy_from_slice(&[p.good, p.lost, a, b]);
             at += 4;
         }
@@ -184,7 +185,7 @@ impl History {
                 let p = Point {
                     good,
                     lost,
-                    rtt: Rtt(u16::from_le_bytes([a, b])),
+                    rtt: Rtt14::from_file(Rtt(u16::from_le_bytes([a, b]))),
                 };
                 s.place(lag + i128::from(n - 1 - i), now_step, p);
             }
@@ -221,7 +222,7 @@ impl Series {
                 }
             }
             Ok(a) if a < POINTS as u64 && a <= now_step => {
-                self.ring[((now_step - a) % POINTS as u64) as usize] = p;
+                self.ring.set(((now_step - a) % POINTS as u64) as usize, p);
             }
             _ => {}
         }

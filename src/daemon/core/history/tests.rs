@@ -102,21 +102,6 @@ fn an_hour_is_kept_and_no_more() {
     assert_eq!(c.points.iter().filter(|p| p.checks() > 0).count(), 1);
 }
 
-#[test]
-fn rtt_codes_keep_microseconds_low_and_milliseconds_high() {
-    for (us, back) in [
-        (0, 0),
-        (850, 850),
-        (32_767, 32_767),
-        (32_768, 32_000),
-        (1_234_567, 1_234_000),
-    ] {
-        assert_eq!(Rtt::new(us).micros(), back, "{us}");
-    }
-    assert_eq!(Rtt::new(u64::MAX).micros(), 32_767_000);
-    assert_eq!(std::mem::size_of::<Point>(), 4);
-}
-
 fn event(group: &str, kind: EventKind, at: Instant) -> Output {
     Output::Event(GroupEvent {
         group: group.into(),
