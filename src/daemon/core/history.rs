@@ -30,15 +30,27 @@ pub const SAVE_EVERY: Duration = Duration::from_secs(300);
 /// the points of the hour before a restart have a place.
 const BEFORE: Duration = Duration::from_secs((POINTS as u64 + 1) * STEP_SECS);
 
-/// The step being filled, at full precision.
+/// The step being filled, at full precision: 16 bytes with its number, so
+/// that a [`Series`] is 32.
 #[derive(Clone, Copy, Debug, Default)]
 struct Open {
-    good: u32,
-    lost: u32,
+    /// The step, counted from the history's origin (20 s steps: u32 lasts
+    /// 2,700 years).
+    step: u32,
+    /// Exact: a step holds at most about 2,000 checks (a 10 ms interval).
+    good: u16,
+    lost: u16,
     rtt_sum_us: u64,
 }
 
 impl Open {
+    fn new(step: u64) -> Open {
+        Open {
+            step: u32::try_from(step).unwrap_or(u32::MAX),
+            ..Open::default()
+        }
+    }
+
     fn close(self) -> Point {
         let mean = self.rtt_sum_us.checked_div(u64::from(self.good)).unwrap_or(0);
         Point {
@@ -51,8 +63,8 @@ impl Open {
     fn page(self) -> page::Point {
         let p = self.close();
         page::Point {
-            good: self.good.min(u32::from(u16::MAX)) as u16,
-            lost: self.lost.min(u32::from(u16::MAX)) as u16,
+            good: self.good,
+            lost: self.lost,
             rtt_us: p.rtt.micros(),
         }
     }
@@ -61,8 +73,7 @@ impl Open {
 /// One stream's last hour.
 #[derive(Debug)]
 struct Series {
-    /// The step (counted from the history's origin) `open` belongs to.
-    head: u64,
+    /// The step being filled (the series' head).
     open: Open,
     /// Closed steps, step `k` at `k % POINTS`; those older than `head -
     /// POINTS` are stale and never read.
@@ -72,28 +83,32 @@ struct Series {
 impl Series {
     fn new(step: u64) -> Series {
         Series {
-            head: step,
-            open: Open::default(),
+            open: Open::new(step),
             ring: Ring::empty(),
         }
     }
 
+    /// The step `open` belongs to.
+    fn head(&self) -> u64 {
+        self.open.step.into()
+    }
+
     fn add(&mut self, step: u64, outcome: &Outcome) {
-        if step > self.head {
-            self.ring.set((self.head % POINTS as u64) as usize, self.open.close());
+        let head = self.head();
+        if step > head {
+            self.ring.set((head % POINTS as u64) as usize, self.open.close());
             // Steps with no check at all are gaps.
-            for k in (self.head + 1..step).take(POINTS) {
+            for k in (head + 1..step).take(POINTS) {
                 self.ring.set((k % POINTS as u64) as usize, Point::default());
             }
-            self.head = step;
-            self.open = Open::default();
+            self.open = Open::new(step);
         }
         match outcome {
             Outcome::Good { rtt } => {
-                self.open.good += 1;
+                self.open.good = self.open.good.saturating_add(1);
                 self.open.rtt_sum_us += rtt.as_micros().min(u128::from(u32::MAX)) as u64;
             }
-            Outcome::Failed { .. } => self.open.lost += 1,
+            Outcome::Failed { .. } => self.open.lost = self.open.lost.saturating_add(1),
             // A local fault says nothing about the target.
             Outcome::Error { .. } => {}
         }
@@ -107,9 +122,10 @@ impl Series {
                 let Some(k) = (now_step + 1 + j).checked_sub(POINTS as u64) else {
                     return page::Point::default();
                 };
-                if k == self.head {
+                let head = self.head();
+                if k == head {
                     self.open.page()
-                } else if k < self.head && self.head - k < POINTS as u64 {
+                } else if k < head && head - k < POINTS as u64 {
                     let p = self.ring.get((k % POINTS as u64) as usize);
                     page::Point {
                         good: p.good.into(),

@@ -80,9 +80,10 @@ const RECORD: usize = 9 + 4 * POINTS;
 impl Series {
     /// The point of step `k` as the chart up to `now_step` shows it.
     fn point_at(&self, k: u64) -> Point {
-        if k == self.head {
+        let head = self.head();
+        if k == head {
             self.open.close()
-        } else if k < self.head && self.head - k < POINTS as u64 {
+        } else if k < head && head - k < POINTS as u64 {
             self.ring.get((k % POINTS as u64) as usize)
         } else {
             Point::default()
@@ -219,6 +220,7 @@ impl Series {
                     good: p.good.into(),
                     lost: p.lost.into(),
                     rtt_sum_us: u64::from(p.rtt.micros()) * u64::from(p.good),
+                    ..Open::new(now_step)
                 }
             }
             Ok(a) if a < POINTS as u64 && a <= now_step => {
