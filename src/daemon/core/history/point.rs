@@ -1,16 +1,16 @@
 //! A closed step of a stream's chart and how the ring holds it: 3 bytes a
 //! point (5-bit counts, a 14-bit RTT), 540 bytes a stream, and 4 bytes a
-//! point only for a stream that had 32 checks or more in one step.
+//! point only for a stream that had 32 good or 32 failed checks in a step.
 //!
 //! Counts: `[probe] interval` may be as short as 10 ms
 //! (`config::settings_read::timing` reads it with a 10 ms minimum, not the
 //! 1 s of `[snmp]`), so a step of 20 s may hold up to about 2,000 checks.
 //! At the usual intervals (1 s or more: at most 21 checks a step, 22 when
 //! a check's end falls on the step's edge; the scheduler never bursts,
-//! src/probe/schedule.rs) 5 bits are exact; a stream whose step holds 32
-//! checks or more (an interval below about 650 ms) gets a ring of 4-byte
-//! points ([`Ring::Wide`]), so that every count up to 255 stays exact, as
-//! before this coding. Counts saturate at 255.
+//! src/probe/schedule.rs) 5 bits are exact; a stream with a step of 32
+//! good or 32 failed checks (an interval below about 650 ms) gets a ring
+//! of 4-byte points ([`Ring::Wide`]), so that every count up to 255 stays
+//! exact, as before this coding. Counts saturate at 255.
 
 use crate::page::POINTS;
 
