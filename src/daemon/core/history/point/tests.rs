@@ -58,7 +58,7 @@ fn every_file_code_maps_into_range_and_back_within_the_error() {
         // And saved again: exact below 2,048 µs; whole ms to about 1 s;
         // within this coding's step above.
         let again = u64::from(ours.to_file().micros());
-        if us < 2048 || (us >= 32_768 && us < 1_000_000) {
+        if us < 2048 || (32_768..1_000_000).contains(&us) {
             assert_eq!(again, us, "file code {code}");
         }
         assert!(
