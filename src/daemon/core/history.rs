@@ -1,7 +1,8 @@
 //! The status page's memory (docs/status-page.md, "History"): per check
 //! stream one point per 20 s step for the last hour, and the last 24 hours of
 //! group events, at most [`EVENTS`]. Bounded: a stream's points are a fixed
-//! ring of 3-byte points ([`point`]), allocated at its first check; events beyond the
+//! ring of 3-byte points ([`point`]), taken at its first check from one
+//! table of every stream's ring ([`rings`]); events beyond the
 //! count or the age are dropped, oldest first. Pure: every input carries
 //! its time. A reload keeps the points of every stream whose key is
 //! unchanged, and every event. The points are saved in the state
@@ -17,7 +18,8 @@ use crate::engine::{Engine, GroupEvent, Output};
 use crate::health::outcome::Outcome;
 use crate::page::{self, POINTS, STEP_SECS};
 use crate::probe::schedule::{Observation, Report, StreamId};
-use point::{Point, Ring, Rtt14};
+use point::{Point, Rtt14};
+use rings::{RingId, Rings};
 
 /// Events kept at most.
 pub const EVENTS: usize = 1000;
@@ -70,21 +72,23 @@ impl Open {
     }
 }
 
-/// One stream's last hour.
+/// One stream's last hour: 24 bytes, and its ring in [`Rings`].
 #[derive(Debug)]
 struct Series {
     /// The step being filled (the series' head).
     open: Open,
     /// Closed steps, step `k` at `k % POINTS`; those older than `head -
     /// POINTS` are stale and never read.
-    ring: Ring,
+    ring: RingId,
 }
 
 impl Series {
-    fn new(step: u64) -> Series {
+    /// A series at `step` with an empty ring from `rings` (of an engine
+    /// with `streams` streams).
+    fn new(step: u64, rings: &mut Rings, streams: usize) -> Series {
         Series {
             open: Open::new(step),
-            ring: Ring::empty(),
+            ring: rings.take(streams),
         }
     }
 
@@ -93,13 +97,13 @@ impl Series {
         self.open.step.into()
     }
 
-    fn add(&mut self, step: u64, outcome: &Outcome) {
+    fn add(&mut self, rings: &mut Rings, step: u64, outcome: &Outcome) {
         let head = self.head();
         if step > head {
-            self.ring.set((head % POINTS as u64) as usize, self.open.close());
+            rings.set(&mut self.ring, (head % POINTS as u64) as usize, self.open.close());
             // Steps with no check at all are gaps.
             for k in (head + 1..step).take(POINTS) {
-                self.ring.set((k % POINTS as u64) as usize, Point::default());
+                rings.set(&mut self.ring, (k % POINTS as u64) as usize, Point::default());
             }
             self.open = Open::new(step);
         }
@@ -115,7 +119,7 @@ impl Series {
     }
 
     /// The [`POINTS`] steps up to `now_step`, oldest first.
-    fn chart(&self, now_step: u64) -> page::Chart {
+    fn chart(&self, rings: &Rings, now_step: u64) -> page::Chart {
         let points = (0..POINTS as u64)
             .map(|j| {
                 // Steps before the origin are as empty as steps with no check.
@@ -126,7 +130,7 @@ impl Series {
                 if k == head {
                     self.open.page()
                 } else if k < head && head - k < POINTS as u64 {
-                    let p = self.ring.get((k % POINTS as u64) as usize);
+                    let p = rings.get(self.ring, (k % POINTS as u64) as usize);
                     page::Point {
                         good: p.good.into(),
                         lost: p.lost.into(),
@@ -148,6 +152,8 @@ pub struct History {
     origin: Instant,
     /// By the current engine's stream id.
     series: Vec<Option<Series>>,
+    /// The series' rings.
+    rings: Rings,
     /// How many streams the current engine has: a report of any other id
     /// is not recorded (and allocates nothing).
     streams: usize,
@@ -164,6 +170,7 @@ impl History {
         History {
             origin: origin.checked_sub(BEFORE).unwrap_or(origin),
             series: Vec::new(),
+            rings: Rings::default(),
             streams,
             events: VecDeque::new(),
             saved: None,
@@ -209,9 +216,10 @@ impl History {
                 self.series.reserve_exact(self.streams - self.series.len());
                 self.series.resize_with(obs.stream + 1, || None);
             }
+            let rings = &mut self.rings;
             self.series[obs.stream]
-                .get_or_insert_with(|| Series::new(step))
-                .add(step, outcome);
+                .get_or_insert_with(|| Series::new(step, rings, self.streams))
+                .add(rings, step, outcome);
         }
         for o in outputs {
             if let Output::Event(e) = o {
@@ -250,12 +258,15 @@ impl History {
             .collect();
         self.series = new.streams().into_iter().map(|k| by_key.remove(k)).collect();
         self.streams = self.series.len();
+        for gone in by_key.into_values() {
+            self.rings.release(gone.ring);
+        }
     }
 
     /// Stream `id`'s last hour as of `now`.
     pub fn chart(&self, id: StreamId, now: Instant) -> page::Chart {
         match self.series.get(id).and_then(Option::as_ref) {
-            Some(s) => s.chart(self.step(now)),
+            Some(s) => s.chart(&self.rings, self.step(now)),
             None => page::Chart {
                 points: vec![page::Point::default(); POINTS],
             },
@@ -283,6 +294,7 @@ fn secs(t: SystemTime) -> u64 {
 }
 
 mod point;
+mod rings;
 pub mod saved;
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
-//! A closed step of a stream's chart and how the ring holds it: 3 bytes a
-//! point (5-bit counts, a 14-bit RTT), 540 bytes a stream, and 4 bytes a
-//! point only for a stream that had 32 good or 32 failed checks in a step.
+//! A closed step of a stream's chart and how a ring ([`super::rings`])
+//! holds it: 3 bytes a point (5-bit counts, a 14-bit RTT), 540 bytes a
+//! stream, and 4 bytes a point only for a stream that had 32 good or 32
+//! failed checks in a step.
 //!
 //! Counts: `[probe] interval` may be as short as 10 ms
 //! (`config::settings_read::timing` reads it with a 10 ms minimum, not the
@@ -9,10 +10,8 @@
 //! a check's end falls on the step's edge; the scheduler never bursts,
 //! src/probe/schedule.rs) 5 bits are exact; a stream with a step of 32
 //! good or 32 failed checks (an interval below about 650 ms) gets a ring
-//! of 4-byte points ([`Ring::Wide`]), so that every count up to 255 stays
+//! of 4-byte points (a wide ring), so that every count up to 255 stays
 //! exact, as before this coding. Counts saturate at 255.
-
-use crate::page::POINTS;
 
 /// A mean RTT in 14 bits, as a small float: the code of a value below
 /// 2,048 µs is the value itself (exact); above, the code is `1024 * s + m`
@@ -90,7 +89,7 @@ impl Rtt {
 }
 
 /// One closed step: its good and failed checks (saturated at 255) and the
-/// mean RTT of the good ones. The element of a [`Ring::Wide`].
+/// mean RTT of the good ones. The element of a wide ring.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Point {
     pub good: u8,
@@ -107,7 +106,7 @@ const NARROW_MAX: u8 = 31;
 pub struct Packed([u8; 3]);
 
 impl Packed {
-    fn new(p: Point) -> Option<Packed> {
+    pub fn new(p: Point) -> Option<Packed> {
         if p.good > NARROW_MAX || p.lost > NARROW_MAX {
             return None;
         }
@@ -116,50 +115,13 @@ impl Packed {
         Some(Packed([a, b, c]))
     }
 
-    fn point(self) -> Point {
+    pub fn point(self) -> Point {
         let [a, b, c] = self.0;
         let v = u32::from_le_bytes([a, b, c, 0]);
         Point {
             good: (v & 31) as u8,
             lost: (v >> 5 & 31) as u8,
             rtt: Rtt14((v >> 10) as u16),
-        }
-    }
-}
-
-/// A stream's closed steps, step `k` at `k % POINTS`.
-#[derive(Debug)]
-pub enum Ring {
-    /// Every step so far had at most 31 good and 31 failed checks.
-    Narrow(Box<[Packed; POINTS]>),
-    /// A step had more: 4-byte points from then on (for the stream's life).
-    Wide(Box<[Point; POINTS]>),
-}
-
-impl Ring {
-    /// An empty ring (every point a gap).
-    pub fn empty() -> Ring {
-        Ring::Narrow(Box::new([Packed::default(); POINTS]))
-    }
-
-    pub fn get(&self, i: usize) -> Point {
-        match self {
-            Ring::Narrow(r) => r[i].point(),
-            Ring::Wide(r) => r[i],
-        }
-    }
-
-    pub fn set(&mut self, i: usize, p: Point) {
-        match self {
-            Ring::Narrow(r) => match Packed::new(p) {
-                Some(packed) => r[i] = packed,
-                None => {
-                    let mut wide = Box::new(std::array::from_fn(|j| r[j].point()));
-                    wide[i] = p;
-                    *self = Ring::Wide(wide);
-                }
-            },
-            Ring::Wide(r) => r[i] = p,
         }
     }
 }
