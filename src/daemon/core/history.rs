@@ -261,6 +261,7 @@ impl History {
         for gone in by_key.into_values() {
             self.rings.release(gone.ring);
         }
+        self.rings.shrink(self.series.iter_mut().flatten().map(|s| &mut s.ring));
     }
 
     /// Stream `id`'s last hour as of `now`.

@@ -68,6 +68,39 @@ impl Rings {
         self.free.push(id);
     }
 
+    /// After a reload: when more than half the rings are free (the engine
+    /// shrank), moves the held ones, `ids`, into tables of their size and
+    /// renames them, so that a smaller engine keeps a smaller table.
+    pub fn shrink<'a>(&mut self, ids: impl Iterator<Item = &'a mut RingId>) {
+        if self.free.len() * 2 <= self.narrow.len() + self.wide.len() {
+            return;
+        }
+        let held = self.narrow.len() + self.wide.len() - self.free.len();
+        let mut kept = Rings {
+            narrow: Vec::with_capacity(held),
+            ..Rings::default()
+        };
+        for id in ids {
+            *id = match id.place() {
+                (r, false) => {
+                    kept.narrow.push(self.narrow[r]);
+                    RingId::new(kept.narrow.len() - 1, false)
+                }
+                (r, true) => {
+                    kept.wide.push(self.wide[r]);
+                    RingId::new(kept.wide.len() - 1, true)
+                }
+            };
+        }
+        *self = kept;
+    }
+
+    /// How many narrow rings the table holds (held or free).
+    #[cfg(test)]
+    pub fn narrow_len(&self) -> usize {
+        self.narrow.len()
+    }
+
     pub fn get(&self, id: RingId, i: usize) -> Point {
         match id.place() {
             (r, false) => self.narrow[r][i].point(),

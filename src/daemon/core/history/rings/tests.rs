@@ -69,3 +69,31 @@ fn a_released_ring_is_reused_empty() {
     }
     assert_eq!((rings.narrow.len(), rings.wide.len()), (1, 1), "nothing new allocated");
 }
+
+#[test]
+fn a_table_more_than_half_free_shrinks_to_the_held_rings() {
+    let mut rings = Rings::default();
+    let mut ids: Vec<RingId> = (0..10).map(|_| rings.take(10)).collect();
+    for (i, id) in ids.iter_mut().enumerate() {
+        rings.set(id, 0, p(i as u8, 0, 100 + i as u64));
+    }
+    rings.set(&mut ids[9], 1, p(40, 0, 5));
+    // Half free (5 of the 11 rings, one the narrow ring 9 left): kept.
+    for id in ids.drain(..4) {
+        rings.release(id);
+    }
+    rings.shrink(ids.iter_mut());
+    assert_eq!(rings.narrow.len(), 10);
+    // More than half: the 6 held rings move, renamed, their points kept.
+    rings.release(ids.remove(0));
+    rings.shrink(ids.iter_mut());
+    assert_eq!(
+        (rings.narrow.len(), rings.narrow.capacity(), rings.wide.len()),
+        (4, 5, 1)
+    );
+    assert!(rings.free.is_empty());
+    let firsts: Vec<Point> = ids.iter().map(|&id| rings.get(id, 0)).collect();
+    assert_eq!(firsts, (5..10).map(|i| p(i, 0, 100 + u64::from(i))).collect::<Vec<_>>());
+    assert_eq!(rings.get(ids[4], 1), p(40, 0, 5));
+    assert_eq!(ids[4].place(), (0, true));
+}
