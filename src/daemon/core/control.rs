@@ -99,7 +99,12 @@ impl Core {
         }
         groups
             .iter()
-            .map(|g| self.index.get(g).copied().ok_or(format!("unknown group {g:?}")))
+            .map(|g| {
+                self.index
+                    .get(g.as_str())
+                    .copied()
+                    .ok_or(format!("unknown group {g:?}"))
+            })
             .collect()
     }
 
@@ -183,7 +188,7 @@ impl Core {
             .groups
             .iter()
             .filter(|(_, gs)| gs.hold.as_ref().is_some_and(|h| h.until <= clocks.wall))
-            .filter_map(|(name, _)| self.index.get(name).copied())
+            .filter_map(|(name, _)| self.index.get(name.as_str()).copied())
             .collect();
         for i in ended {
             self.end_hold(i, clocks, "hold_ended", "hold ended");

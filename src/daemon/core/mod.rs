@@ -33,6 +33,7 @@ use super::persist::{self, Clocks};
 use super::pushes::Pushes;
 use super::send::Push;
 use crate::config::Plan;
+use crate::config::names::Name;
 use crate::control::Reply;
 use crate::engine::{Engine, Output};
 use crate::firewall::decide::Want;
@@ -113,7 +114,7 @@ pub struct Core {
     engine: Engine,
     pushes: Pushes,
     /// Group index by name, for answers and requests that name a group.
-    index: HashMap<String, usize>,
+    index: HashMap<Name, usize>,
     /// The current settings' sender.
     generation: Generation,
     /// DeActives failoverd decided, by group, mailed once the firewall gave
@@ -314,7 +315,7 @@ impl Core {
     fn group_event(&mut self, e: &crate::engine::GroupEvent) {
         let member = e.member.as_deref().or(e.to.as_deref()).unwrap_or("");
         tracing::info!(GROUP = %e.group, MEMBER = member, EVENT = ?e.kind, ACTIVE = e.expected_active.as_deref().unwrap_or(""), "{}: {}", e.group, e.text);
-        let g = self.index.get(&e.group).map(|&i| &self.plan.groups[i]);
+        let g = self.index.get(e.group.as_str()).map(|&i| &self.plan.groups[i]);
         if !g.is_some_and(|g| g.def.mail && g.intent().is_none()) {
             self.record(&super::mailing::group_event(e));
         } else {
@@ -423,7 +424,7 @@ impl Core {
         for g in &mut self.pushes.groups {
             let d = g.policy.decide(clocks.mono, true, false);
             if let Some(w) = d.want.filter(|w| !g.slot.belief.is(*w)) {
-                unconfirmed.insert(g.name.clone(), w);
+                unconfirmed.insert(g.name.to_string(), w);
             }
         }
         self.firewall_mut().unconfirmed = unconfirmed;
@@ -431,11 +432,11 @@ impl Core {
 }
 
 /// Group index by name.
-fn index(plan: &Plan) -> HashMap<String, usize> {
+fn index(plan: &Plan) -> HashMap<Name, usize> {
     plan.groups
         .iter()
         .enumerate()
-        .map(|(i, g)| (g.name().to_string(), i))
+        .map(|(i, g)| (g.shared_name(), i))
         .collect()
 }
 

@@ -57,7 +57,7 @@ impl Core {
     fn start_manual(&mut self, clocks: Clocks) {
         let waiting: Vec<String> = self.manual.keys().cloned().collect();
         for name in waiting {
-            let Some(&i) = self.index.get(&name) else {
+            let Some(&i) = self.index.get(name.as_str()) else {
                 if let Some(m) = self.manual.remove(&name) {
                     let reply = crate::control::Reply::err(format!("group {name} is gone after a reload"));
                     self.effects.push(Effect::Reply { to: m.to, reply });
