@@ -112,7 +112,7 @@ impl Core {
     /// one it does not lengthen keeps its reason. The hold in force after.
     pub(super) fn hold_group(&mut self, name: &str, dur: Duration, reason: &str, clocks: Clocks) -> Hold {
         let until = crate::time::wall_add(clocks.wall, dur);
-        let gs = self.state.groups.entry(name.to_string()).or_default();
+        let gs = self.state.groups.entry(self.name_key(name)).or_default();
         let placed = gs.hold_until(until, reason);
         let hold = gs.hold.clone().unwrap_or(Hold {
             until,
@@ -170,7 +170,7 @@ impl Core {
 
     /// Ends group `i`'s hold (if any): the group is disarmed until seen up.
     fn end_hold(&mut self, i: usize, clocks: Clocks, event: &str, what: &str) {
-        let name = self.plan.groups[i].name().to_string();
+        let name = self.plan.groups[i].shared_name();
         if let Some(gs) = self.state.groups.get_mut(&name) {
             gs.hold = None;
         }
@@ -188,7 +188,7 @@ impl Core {
             .groups
             .iter()
             .filter(|(_, gs)| gs.hold.as_ref().is_some_and(|h| h.until <= clocks.wall))
-            .filter_map(|(name, _)| self.index.get(name.as_str()).copied())
+            .filter_map(|(name, _)| self.index.get(name).copied())
             .collect();
         for i in ended {
             self.end_hold(i, clocks, "hold_ended", "hold ended");

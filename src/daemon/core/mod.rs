@@ -129,7 +129,7 @@ pub struct Core {
     /// accepted, with the generation of the settings they came from.
     orphans: Orphans<Generation>,
     /// Pushes answered, by group and class, for /metrics.
-    push_counts: BTreeMap<(String, String), u64>,
+    push_counts: BTreeMap<(Name, &'static str), u64>,
     dirty: bool,
     /// Whether the last write of state.json worked, and when to try again.
     saving: persist::Saving,
@@ -166,14 +166,14 @@ impl Core {
         let persisted = state
             .groups
             .iter()
-            .map(|(k, g)| (k.clone(), persist::persisted(g)))
+            .map(|(k, g)| (k.to_string(), persist::persisted(g)))
             .collect();
         let engine = Engine::new(&plan, &persisted);
         let history = history::History::new(history::aligned(clocks), engine.streams().len());
         state.firewalls.entry(plan.settings.firewall.url.clone()).or_default();
         let pushes = build_pushes(&plan, &state, &clocks);
         let pair = pairing::pair_for(plan.settings.ha.as_ref());
-        Core {
+        let mut core = Core {
             pair,
             peer_role: None,
             index: index(&plan),
@@ -199,7 +199,9 @@ impl Core {
             defines_in_flight: 0,
             config: reload::ConfigLoad::applied(clocks.wall),
             effects: Vec::new(),
-        }
+        };
+        core.share_state_names();
+        core
     }
 
     /// The start: mails for DeActives an earlier run decided but did not
@@ -291,7 +293,7 @@ impl Core {
                 Output::GroupState { group, state } => {
                     self.pushes.health(group, state, obs.at);
                     self.decide_soon = true;
-                    let name = self.plan.groups[group].name().to_string();
+                    let name = self.plan.groups[group].shared_name();
                     self.state.groups.entry(name).or_default().since = Some(clocks.wall);
                     changed = true;
                 }
@@ -424,7 +426,7 @@ impl Core {
         for g in &mut self.pushes.groups {
             let d = g.policy.decide(clocks.mono, true, false);
             if let Some(w) = d.want.filter(|w| !g.slot.belief.is(*w)) {
-                unconfirmed.insert(g.name.to_string(), w);
+                unconfirmed.insert(g.name.clone(), w);
             }
         }
         self.firewall_mut().unconfirmed = unconfirmed;

@@ -147,7 +147,7 @@ impl Core {
         g.slot.belief = Belief::Unknown;
         let name = g.name.clone();
         if !self.dry() {
-            self.firewall_mut().beliefs.insert(name.to_string(), Belief::Unknown);
+            self.firewall_mut().beliefs.insert(name, Belief::Unknown);
         }
         self.dirty = true;
         self.decide_soon = true;
