@@ -62,6 +62,9 @@ impl Core {
         self.definitions.reloaded(&names, url_same);
         self.plan = plan;
         self.share_state_names();
+        let (index, connections) = (&self.index, &self.plan.settings.connections);
+        self.shadow
+            .share_names(&|s| super::pairing::plan_name(index, connections, s));
         self.engine = engine;
         self.pushes = pushes;
         self.generation = via;
