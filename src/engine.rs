@@ -4,6 +4,7 @@
 //! their time), so tests feed it sequences directly.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -83,7 +84,10 @@ impl Readers {
 }
 
 struct StreamRt {
-    key: StreamKey,
+    /// Shared with the probe task that runs the stream
+    /// ([`Engine::stream_keys`]), and with the next engine at a reload
+    /// that keeps it: one copy per running stream (issue #30).
+    key: Arc<StreamKey>,
     readers: Readers,
     /// The last check, for status.
     last: Option<(Outcome, Instant)>,
@@ -94,13 +98,19 @@ struct StreamRt {
 pub const RTT_BUCKETS: [f64; 10] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
 
 /// Check counts and an RTT histogram of one stream, for /metrics.
+///
+/// 32-bit counters: a stream checks at most once a second (`interval` is
+/// at least 1 s, docs/settings.md) and its counts live no longer than the
+/// process, so they reach 2^32 after 136 years; they saturate rather than
+/// wrap (a wrap would read as a counter reset). Half the bytes of u64
+/// counters, 52 B a stream (issue #30).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Counts {
-    pub good: u64,
-    pub failed: u64,
-    pub error: u64,
+    pub good: u32,
+    pub failed: u32,
+    pub error: u32,
     /// Cumulative counts per [`RTT_BUCKETS`] bound.
-    pub rtt_buckets: [u64; 10],
+    pub rtt_buckets: [u32; 10],
     pub rtt_sum: f64,
 }
 
@@ -108,17 +118,17 @@ impl Counts {
     fn add(&mut self, o: &Outcome) {
         match o {
             Outcome::Good { rtt } => {
-                self.good += 1;
+                self.good = self.good.saturating_add(1);
                 let secs = rtt.as_secs_f64();
                 self.rtt_sum += secs;
                 for (b, bound) in self.rtt_buckets.iter_mut().zip(RTT_BUCKETS) {
                     if secs <= bound {
-                        *b += 1;
+                        *b = b.saturating_add(1);
                     }
                 }
             }
-            Outcome::Failed { .. } => self.failed += 1,
-            Outcome::Error { .. } => self.error += 1,
+            Outcome::Failed { .. } => self.failed = self.failed.saturating_add(1),
+            Outcome::Error { .. } => self.error = self.error.saturating_add(1),
         }
     }
 }
@@ -337,7 +347,7 @@ impl Engine {
 
     /// Every stream with its counts, for /metrics (no allocation).
     pub fn stream_counts(&self) -> impl ExactSizeIterator<Item = (&StreamKey, &Counts)> + '_ {
-        self.streams.iter().map(|s| (&s.key, &s.counts))
+        self.streams.iter().map(|s| (&*s.key, &s.counts))
     }
 
     /// How many groups, members and targets (one per target of each
@@ -386,7 +396,13 @@ impl Engine {
 
     /// The streams to run, by id.
     pub fn streams(&self) -> Vec<&StreamKey> {
-        self.streams.iter().map(|s| &s.key).collect()
+        self.streams.iter().map(|s| &*s.key).collect()
+    }
+
+    /// Every stream's key as the engine shares it, by stream id: the probe
+    /// task of a stream holds a clone, not a copy.
+    pub fn stream_keys(&self) -> impl ExactSizeIterator<Item = &Arc<StreamKey>> + '_ {
+        self.streams.iter().map(|s| &s.key)
     }
 
     /// Whether stream `id` is read by an anchor.
@@ -521,13 +537,16 @@ impl Engine {
 
     /// A stream kept across a reload keeps its counts and last check:
     /// counters on /metrics count from the process's start and never go
-    /// back at a reload (Prometheus's `rate()` would read a reset).
+    /// back at a reload (Prometheus's `rate()` would read a reset). It
+    /// also takes the old engine's key, which its running probe task
+    /// shares, so that the new copy is freed.
     fn adopt_counts(&mut self, old: &Engine) {
-        let before: BTreeMap<&StreamKey, &StreamRt> = old.streams.iter().map(|s| (&s.key, s)).collect();
+        let before: BTreeMap<&StreamKey, &StreamRt> = old.streams.iter().map(|s| (&*s.key, s)).collect();
         for s in &mut self.streams {
-            if let Some(o) = before.get(&s.key) {
+            if let Some(o) = before.get(&*s.key) {
                 s.counts.clone_from(&o.counts);
                 s.last.clone_from(&o.last);
+                s.key = Arc::clone(&o.key);
             }
         }
     }
@@ -704,3 +723,6 @@ impl MemberRt {
         (m.state, m.reason)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -109,7 +109,11 @@ impl GroupState {
 pub struct StateFile {
     pub version: u32,
     pub firewalls: BTreeMap<String, FirewallState>,
-    pub groups: BTreeMap<Name, GroupState>,
+    /// Boxed: a B-tree node holds 11 entries and is about two-thirds
+    /// full, so an entry's slack is paid on a pointer instead of on the
+    /// whole state (issue #30: 1.03 -> 0.6 MB at 2,500 groups). The JSON
+    /// is the same.
+    pub groups: BTreeMap<Name, Box<GroupState>>,
     /// The state was lost (both files damaged) and this is why: kept until
     /// a daemon mailed it (a `push` without a daemon may find the loss).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -278,6 +278,36 @@ fn a_reload_keeps_the_health_of_unchanged_streams() {
     assert_eq!(b.targets[0].state, State::Unknown);
 }
 
+/// A stream a reload keeps keeps its one key: the new engine takes the
+/// old engine's copy, which the stream's running probe task holds
+/// (`Streams::apply` clones it), and frees its own. A changed stream's key
+/// is new. Issue #30: a second copy per kept stream after every reload.
+#[test]
+fn a_reload_that_keeps_a_stream_keeps_its_one_key() {
+    let old = Engine::new(&plan(BASE_SETTINGS, BASE_GROUP), &BTreeMap::new());
+    let moved = BASE_SETTINGS.replace("[\"192.0.2.2\"]", "[\"192.0.2.3\"]");
+    let mut next = Engine::new(&plan(&moved, BASE_GROUP), &old.persisted());
+    let fresh: Vec<_> = next.stream_keys().cloned().collect();
+    next.adopt(&old);
+    let (a_old, a_new) = (stream_of(&old, "192.0.2.1"), stream_of(&next, "192.0.2.1"));
+    let olds: Vec<_> = old.stream_keys().collect();
+    let news: Vec<_> = next.stream_keys().collect();
+    assert!(
+        std::sync::Arc::ptr_eq(olds[a_old], news[a_new]),
+        "kept stream shares the old key"
+    );
+    assert!(
+        !std::sync::Arc::ptr_eq(&fresh[a_new], news[a_new]),
+        "the new engine's own copy is dropped"
+    );
+    let b_new = stream_of(&next, "192.0.2.3");
+    assert!(
+        olds.iter().all(|k| !std::sync::Arc::ptr_eq(k, news[b_new])),
+        "a changed stream has a key of its own"
+    );
+    assert_eq!(news[b_new].target.to_string(), "192.0.2.3");
+}
+
 #[test]
 fn the_tally_follows_every_group_state_change() {
     use failoverd::engine::Tally;

@@ -335,7 +335,7 @@ fn connection(
     }
     Connection {
         name: name.value.as_str().into(),
-        targets: targets.into_boxed_slice(),
+        targets: targets.into(),
         via: via_value,
         via_defaulted: via.is_none(),
         quorum: quorum.map_or(1, |q| q.value as usize),

@@ -122,13 +122,13 @@ pub fn settle(plan: &Plan) -> Duration {
 impl Pushes {
     /// `beliefs` by group name (from state.json for this firewall URL).
     pub fn new(plan: &Plan, belief: impl Fn(&str) -> Belief) -> Pushes {
-        let t = timing(plan);
+        let t = std::sync::Arc::new(timing(plan));
         let groups = plan
             .groups
             .iter()
             .map(|g| GroupPush {
                 name: g.shared_name(),
-                policy: Policy::new(kind(g), t),
+                policy: Policy::new(kind(g), std::sync::Arc::clone(&t)),
                 slot: Slot::new(belief(g.name())),
                 down_since: None,
                 damping_noted: false,
@@ -232,7 +232,7 @@ impl Pushes {
             let Some(old) = by_name.get(&*new.name) else {
                 continue;
             };
-            let (kind, timing) = (new.policy.kind, new.policy.timing);
+            let (kind, timing) = (new.policy.kind, std::sync::Arc::clone(&new.policy.timing));
             new.policy = old.policy.clone();
             new.policy.kind = kind;
             new.policy.timing = timing;

@@ -89,9 +89,9 @@ impl<C: Check> Streams<C> {
             self.stop_all();
             self.resolving = r;
         }
-        let keys = engine.streams();
+        let keys: Vec<&Arc<StreamKey>> = engine.stream_keys().collect();
         let mut done = Restarted::default();
-        let wanted: BTreeMap<&StreamKey, usize> = keys.iter().enumerate().map(|(i, k)| (*k, i)).collect();
+        let wanted: BTreeMap<&StreamKey, usize> = keys.iter().enumerate().map(|(i, k)| (&***k, i)).collect();
         let gone: Vec<Arc<StreamKey>> = self
             .running
             .keys()
@@ -108,7 +108,7 @@ impl<C: Check> Streams<C> {
         // New streams by start instant and interval: each such slot is one task.
         let mut slots: BTreeMap<(Instant, Duration), Vec<Member>> = BTreeMap::new();
         for (i, key) in keys.iter().enumerate() {
-            if let Some(r) = self.running.get(*key) {
+            if let Some(r) = self.running.get(&***key) {
                 self.ids.insert(r.tag, i);
                 done.kept += 1;
                 continue;
@@ -126,7 +126,9 @@ impl<C: Check> Streams<C> {
             self.ids.insert(tag, i);
             slots.entry((start, key.interval)).or_default().push(Member {
                 stream: tag,
-                key: Arc::new((*key).clone()),
+                // The engine's own copy: a reload that keeps the stream
+                // keeps this one (Engine::adopt_counts).
+                key: Arc::clone(key),
             });
             done.started += 1;
         }
@@ -181,3 +183,6 @@ impl<C: Check> Drop for Streams<C> {
         self.stop_all();
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -128,8 +128,8 @@ impl Builder {
     pub(super) fn read(&mut self, key: StreamKey, reader: Reader) -> StreamId {
         let hash = self.hasher.hash_one(&key);
         let found = match self.index.get(&hash) {
-            Some(&id) if self.streams[id].key == key => Some(id),
-            Some(_) => self.spill.iter().copied().find(|&id| self.streams[id].key == key),
+            Some(&id) if *self.streams[id].key == key => Some(id),
+            Some(_) => self.spill.iter().copied().find(|&id| *self.streams[id].key == key),
             None => None,
         };
         if let Some(id) = found {
@@ -141,7 +141,7 @@ impl Builder {
         }
         let id = self.streams.len();
         self.streams.push(StreamRt {
-            key,
+            key: Arc::new(key),
             readers: Readers {
                 first: reader,
                 more: Box::default(),

@@ -15,6 +15,7 @@
 #![deny(clippy::arithmetic_side_effects)] // time sums saturate (docs/safety.md)
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -147,7 +148,8 @@ pub struct FlapHold {
 #[derive(Clone, Debug)]
 pub struct Policy {
     pub kind: Kind,
-    pub timing: Timing,
+    /// One copy shared by every group's policy (issue #30: 80 B a group).
+    pub timing: Arc<Timing>,
     pub armed: bool,
     pub health: State,
     /// When `health` last changed.
@@ -167,16 +169,18 @@ pub struct Policy {
 }
 
 impl Policy {
-    pub fn new(kind: Kind, timing: Timing) -> Policy {
+    /// `timing` is a [`Timing`] or an `Arc` of one to share.
+    pub fn new(kind: Kind, timing: impl Into<Arc<Timing>>) -> Policy {
+        let timing = timing.into();
         Policy {
             kind,
+            restart_backoff: timing.restart_backoff,
             timing,
             armed: false,
             health: State::Unknown,
             health_since: None,
             restart: Restart::Idle,
             next_restart: None,
-            restart_backoff: timing.restart_backoff,
             deactives: VecDeque::new(),
             deactivated_at: None,
             last_up: None,

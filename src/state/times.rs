@@ -107,7 +107,7 @@ mod tests {
         let mut s = StateFile::default();
         s.groups.insert(
             "G".into(),
-            GroupState {
+            Box::new(GroupState {
                 since: Some(at(2 * DAY as i64)),
                 deactivated_at: Some(at(-60)),
                 last_up: Some(far),
@@ -119,17 +119,17 @@ mod tests {
                     reason: "x".into(),
                 }),
                 ..GroupState::default()
-            },
+            }),
         );
         s.groups.insert(
             "H".into(),
-            GroupState {
+            Box::new(GroupState {
                 hold: Some(Hold {
                     until: at(300 * DAY as i64),
                     reason: "long maintenance".into(),
                 }),
                 ..GroupState::default()
-            },
+            }),
         );
         let notes = check(&mut s, now);
         let g = &s.groups["G"];

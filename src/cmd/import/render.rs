@@ -299,7 +299,7 @@ mod tests {
     fn s_connection() -> crate::config::settings::Connection {
         crate::config::settings::Connection {
             name: "A".into(),
-            targets: Box::new([]),
+            targets: Vec::new().into(),
             via: crate::config::settings::Via::Tunnel,
             via_defaulted: true,
             quorum: 1,

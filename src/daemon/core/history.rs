@@ -1,7 +1,8 @@
 //! The status page's memory (docs/status-page.md, "History"): per check
 //! stream one point per 20 s step for the last hour, and the last 24 hours of
 //! group events, at most [`EVENTS`]. Bounded: a stream's points are a fixed
-//! ring of 4-byte points, allocated at its first check; events beyond the
+//! ring of 3-byte points ([`point`]), taken at its first check from one
+//! table of every stream's ring ([`rings`]); events beyond the
 //! count or the age are dropped, oldest first. Pure: every input carries
 //! its time. A reload keeps the points of every stream whose key is
 //! unchanged, and every event. The points are saved in the state
@@ -17,6 +18,8 @@ use crate::engine::{Engine, GroupEvent, Output};
 use crate::health::outcome::Outcome;
 use crate::page::{self, POINTS, STEP_SECS};
 use crate::probe::schedule::{Observation, Report, StreamId};
+use point::{Point, Rtt14};
+use rings::{RingId, Rings};
 
 /// Events kept at most.
 pub const EVENTS: usize = 1000;
@@ -29,117 +32,105 @@ pub const SAVE_EVERY: Duration = Duration::from_secs(300);
 /// the points of the hour before a restart have a place.
 const BEFORE: Duration = Duration::from_secs((POINTS as u64 + 1) * STEP_SECS);
 
-/// One closed step: counts saturate at 255, the RTT is [`Rtt`]-coded.
-#[derive(Clone, Copy, Debug, Default)]
-struct Point {
-    good: u8,
-    lost: u8,
-    rtt: Rtt,
-}
-
-/// A mean RTT in 16 bits: exact in µs below 32,768 µs, in ms above (up to
-/// 32.7 s, more than any timeout).
-#[derive(Clone, Copy, Debug, Default)]
-struct Rtt(u16);
-
-impl Rtt {
-    fn new(us: u64) -> Rtt {
-        if us < 32_768 {
-            Rtt(us as u16)
-        } else {
-            Rtt(32_768 + (us / 1000).min(32_767) as u16)
-        }
-    }
-
-    fn micros(self) -> u32 {
-        match self.0 {
-            v @ 0..32_768 => u32::from(v),
-            v => u32::from(v - 32_768) * 1000,
-        }
-    }
-}
-
-/// The step being filled, at full precision.
+/// The step being filled, at full precision: 16 bytes with its number, so
+/// that a [`Series`] is 32.
 #[derive(Clone, Copy, Debug, Default)]
 struct Open {
-    good: u32,
-    lost: u32,
+    /// The step, counted from the history's origin (20 s steps: u32 lasts
+    /// 2,700 years).
+    step: u32,
+    /// Exact: a step holds at most about 2,000 checks (a 10 ms interval).
+    good: u16,
+    lost: u16,
     rtt_sum_us: u64,
 }
 
 impl Open {
+    fn new(step: u64) -> Open {
+        Open {
+            step: u32::try_from(step).unwrap_or(u32::MAX),
+            ..Open::default()
+        }
+    }
+
     fn close(self) -> Point {
         let mean = self.rtt_sum_us.checked_div(u64::from(self.good)).unwrap_or(0);
         Point {
             good: self.good.min(255) as u8,
             lost: self.lost.min(255) as u8,
-            rtt: Rtt::new(mean),
+            rtt: Rtt14::new(mean),
         }
     }
 
     fn page(self) -> page::Point {
         let p = self.close();
         page::Point {
-            good: self.good.min(u32::from(u16::MAX)) as u16,
-            lost: self.lost.min(u32::from(u16::MAX)) as u16,
+            good: self.good,
+            lost: self.lost,
             rtt_us: p.rtt.micros(),
         }
     }
 }
 
-/// One stream's last hour.
+/// One stream's last hour: 24 bytes, and its ring in [`Rings`].
 #[derive(Debug)]
 struct Series {
-    /// The step (counted from the history's origin) `open` belongs to.
-    head: u64,
+    /// The step being filled (the series' head).
     open: Open,
     /// Closed steps, step `k` at `k % POINTS`; those older than `head -
     /// POINTS` are stale and never read.
-    ring: Box<[Point; POINTS]>,
+    ring: RingId,
 }
 
 impl Series {
-    fn new(step: u64) -> Series {
+    /// A series at `step` with an empty ring from `rings` (of an engine
+    /// with `streams` streams).
+    fn new(step: u64, rings: &mut Rings, streams: usize) -> Series {
         Series {
-            head: step,
-            open: Open::default(),
-            ring: Box::new([Point::default(); POINTS]),
+            open: Open::new(step),
+            ring: rings.take(streams),
         }
     }
 
-    fn add(&mut self, step: u64, outcome: &Outcome) {
-        if step > self.head {
-            self.ring[(self.head % POINTS as u64) as usize] = self.open.close();
+    /// The step `open` belongs to.
+    fn head(&self) -> u64 {
+        self.open.step.into()
+    }
+
+    fn add(&mut self, rings: &mut Rings, step: u64, outcome: &Outcome) {
+        let head = self.head();
+        if step > head {
+            rings.set(&mut self.ring, (head % POINTS as u64) as usize, self.open.close());
             // Steps with no check at all are gaps.
-            for k in (self.head + 1..step).take(POINTS) {
-                self.ring[(k % POINTS as u64) as usize] = Point::default();
+            for k in (head + 1..step).take(POINTS) {
+                rings.set(&mut self.ring, (k % POINTS as u64) as usize, Point::default());
             }
-            self.head = step;
-            self.open = Open::default();
+            self.open = Open::new(step);
         }
         match outcome {
             Outcome::Good { rtt } => {
-                self.open.good += 1;
+                self.open.good = self.open.good.saturating_add(1);
                 self.open.rtt_sum_us += rtt.as_micros().min(u128::from(u32::MAX)) as u64;
             }
-            Outcome::Failed { .. } => self.open.lost += 1,
+            Outcome::Failed { .. } => self.open.lost = self.open.lost.saturating_add(1),
             // A local fault says nothing about the target.
             Outcome::Error { .. } => {}
         }
     }
 
     /// The [`POINTS`] steps up to `now_step`, oldest first.
-    fn chart(&self, now_step: u64) -> page::Chart {
+    fn chart(&self, rings: &Rings, now_step: u64) -> page::Chart {
         let points = (0..POINTS as u64)
             .map(|j| {
                 // Steps before the origin are as empty as steps with no check.
                 let Some(k) = (now_step + 1 + j).checked_sub(POINTS as u64) else {
                     return page::Point::default();
                 };
-                if k == self.head {
+                let head = self.head();
+                if k == head {
                     self.open.page()
-                } else if k < self.head && self.head - k < POINTS as u64 {
-                    let p = self.ring[(k % POINTS as u64) as usize];
+                } else if k < head && head - k < POINTS as u64 {
+                    let p = rings.get(self.ring, (k % POINTS as u64) as usize);
                     page::Point {
                         good: p.good.into(),
                         lost: p.lost.into(),
@@ -161,6 +152,8 @@ pub struct History {
     origin: Instant,
     /// By the current engine's stream id.
     series: Vec<Option<Series>>,
+    /// The series' rings.
+    rings: Rings,
     /// How many streams the current engine has: a report of any other id
     /// is not recorded (and allocates nothing).
     streams: usize,
@@ -177,6 +170,7 @@ impl History {
         History {
             origin: origin.checked_sub(BEFORE).unwrap_or(origin),
             series: Vec::new(),
+            rings: Rings::default(),
             streams,
             events: VecDeque::new(),
             saved: None,
@@ -222,9 +216,10 @@ impl History {
                 self.series.reserve_exact(self.streams - self.series.len());
                 self.series.resize_with(obs.stream + 1, || None);
             }
+            let rings = &mut self.rings;
             self.series[obs.stream]
-                .get_or_insert_with(|| Series::new(step))
-                .add(step, outcome);
+                .get_or_insert_with(|| Series::new(step, rings, self.streams))
+                .add(rings, step, outcome);
         }
         for o in outputs {
             if let Output::Event(e) = o {
@@ -263,12 +258,16 @@ impl History {
             .collect();
         self.series = new.streams().into_iter().map(|k| by_key.remove(k)).collect();
         self.streams = self.series.len();
+        for gone in by_key.into_values() {
+            self.rings.release(gone.ring);
+        }
+        self.rings.shrink(self.series.iter_mut().flatten().map(|s| &mut s.ring));
     }
 
     /// Stream `id`'s last hour as of `now`.
     pub fn chart(&self, id: StreamId, now: Instant) -> page::Chart {
         match self.series.get(id).and_then(Option::as_ref) {
-            Some(s) => s.chart(self.step(now)),
+            Some(s) => s.chart(&self.rings, self.step(now)),
             None => page::Chart {
                 points: vec![page::Point::default(); POINTS],
             },
@@ -295,6 +294,8 @@ fn secs(t: SystemTime) -> u64 {
     t.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
+mod point;
+mod rings;
 pub mod saved;
 
 #[cfg(test)]

@@ -141,7 +141,7 @@ fn reactivate_after_brings_back_a_group_failoverd_deactivated_and_disarms_it() {
 #[test]
 fn flapping_underlay_groups_are_damped_and_the_hold_doubles() {
     let mut r = Run::new(UNDERLAY);
-    r.p.timing.flap_hold = 60 * S;
+    std::sync::Arc::make_mut(&mut r.p.timing).flap_hold = 60 * S;
     let mut t = 0;
     for _ in 0..3 {
         r.at(t).health(State::Up);

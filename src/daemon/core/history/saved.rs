@@ -18,7 +18,9 @@
 use std::io::{self, Read, Write};
 use std::time::SystemTime;
 
-use super::{History, Open, POINTS, Point, Rtt, STEP, Series, secs};
+use super::point::{Point, Rtt, Rtt14};
+use super::rings::Rings;
+use super::{History, Open, POINTS, STEP, Series, secs};
 use crate::daemon::persist::Clocks;
 use crate::probe::StreamKey;
 
@@ -78,11 +80,12 @@ const RECORD: usize = 9 + 4 * POINTS;
 
 impl Series {
     /// The point of step `k` as the chart up to `now_step` shows it.
-    fn point_at(&self, k: u64) -> Point {
-        if k == self.head {
+    fn point_at(&self, rings: &Rings, k: u64) -> Point {
+        let head = self.head();
+        if k == head {
             self.open.close()
-        } else if k < self.head && self.head - k < POINTS as u64 {
-            self.ring[(k % POINTS as u64) as usize]
+        } else if k < head && head - k < POINTS as u64 {
+            rings.get(self.ring, (k % POINTS as u64) as usize)
         } else {
             Point::default()
         }
@@ -91,10 +94,10 @@ impl Series {
     /// This stream's record into `buf`: the points from the first step
     /// with a check up to `now_step` (the open step closed), oldest
     /// first. Returns its length.
-    fn encode(&self, hash: u64, now_step: u64, buf: &mut [u8; RECORD]) -> usize {
+    fn encode(&self, rings: &Rings, hash: u64, now_step: u64, buf: &mut [u8; RECORD]) -> usize {
         let oldest = (now_step + 1).saturating_sub(POINTS as u64);
         let first = (oldest..=now_step).find(|&k| {
-            let p = self.point_at(k);
+            let p = self.point_at(rings, k);
             p.good > 0 || p.lost > 0
         });
         let steps = first.map_or(0..0, |f| f..now_step + 1);
@@ -102,8 +105,8 @@ impl Series {
         buf[8] = steps.clone().count() as u8;
         let mut at = 9;
         for k in steps {
-            let p = self.point_at(k);
-            let [a, b] = p.rtt.0.to_le_bytes();
+            let p = self.point_at(rings, k);
+            let [a, b] = p.rtt.to_file().0.to_le_bytes();
             buf[at..at + 4].copy_from_slice(&[p.good, p.lost, a, b]);
             at += 4;
         }
@@ -129,7 +132,7 @@ impl History {
         w.write_all(&(count as u32).to_le_bytes())?;
         let mut buf = [0u8; RECORD];
         for (key, s) in kept() {
-            let len = s.encode(key_hash(key), now_step, &mut buf);
+            let len = s.encode(&self.rings, key_hash(key), now_step, &mut buf);
             w.write_all(&buf[..len])?;
         }
         w.write_all(&END)?;
@@ -170,27 +173,19 @@ impl History {
         // went back since the save.
         let lag = i128::from(wall_step(clocks.wall)) - i128::from(saved_at / STEP.as_secs());
         let now_step = self.step(clocks.mono);
+        // The rings of a refused file are dropped with it.
+        let mut rings = Rings::default();
         let mut series = Vec::new();
         let mut found = Restored::default();
         for _ in 0..count {
             let hash = u64::from_le_bytes(bytes(r)?);
-            let [n] = bytes::<1>(r)?;
-            if usize::from(n) > POINTS {
-                return Err(format!("a stream of {n} points: more than {POINTS}"));
-            }
-            let mut s = Series::new(now_step);
-            for i in 0..n {
-                let [good, lost, a, b] = bytes(r)?;
-                let p = Point {
-                    good,
-                    lost,
-                    rtt: Rtt(u16::from_le_bytes([a, b])),
-                };
-                s.place(lag + i128::from(n - 1 - i), now_step, p);
-            }
+            let s = read_series(r, &mut rings, self.streams, lag, now_step)?;
             match ids.remove(&hash) {
                 Some(id) => series.push((id, s)),
-                None => found.dropped += 1,
+                None => {
+                    rings.release(s.ring);
+                    found.dropped += 1;
+                }
             }
         }
         if bytes::<4>(r)? != END {
@@ -199,6 +194,7 @@ impl History {
         found.streams = series.len();
         self.series.clear();
         self.series.resize_with(self.streams, || None);
+        self.rings = rings;
         for (id, s) in series {
             if let Some(slot) = self.series.get_mut(id) {
                 *slot = Some(s);
@@ -208,20 +204,47 @@ impl History {
     }
 }
 
+/// One stream's count and points, `lag` steps old, into a series at
+/// `now_step` with a ring from `rings` (of an engine with `streams`).
+fn read_series(
+    r: &mut impl Read,
+    rings: &mut Rings,
+    streams: usize,
+    lag: i128,
+    now_step: u64,
+) -> Result<Series, String> {
+    let [n] = bytes::<1>(r)?;
+    if usize::from(n) > POINTS {
+        return Err(format!("a stream of {n} points: more than {POINTS}"));
+    }
+    let mut s = Series::new(now_step, rings, streams);
+    for i in 0..n {
+        let [good, lost, a, b] = bytes(r)?;
+        let p = Point {
+            good,
+            lost,
+            rtt: Rtt14::from_file(Rtt(u16::from_le_bytes([a, b]))),
+        };
+        s.place(rings, lag + i128::from(n - 1 - i), now_step, p);
+    }
+    Ok(s)
+}
+
 impl Series {
     /// Puts saved point `p`, `age` steps before `now_step` (the series'
     /// head), in place; outside the hour, or in the future, it is dropped.
-    fn place(&mut self, age: i128, now_step: u64, p: Point) {
+    fn place(&mut self, rings: &mut Rings, age: i128, now_step: u64, p: Point) {
         match u64::try_from(age) {
             Ok(0) => {
                 self.open = Open {
                     good: p.good.into(),
                     lost: p.lost.into(),
                     rtt_sum_us: u64::from(p.rtt.micros()) * u64::from(p.good),
+                    ..Open::new(now_step)
                 }
             }
             Ok(a) if a < POINTS as u64 && a <= now_step => {
-                self.ring[((now_step - a) % POINTS as u64) as usize] = p;
+                rings.set(&mut self.ring, ((now_step - a) % POINTS as u64) as usize, p);
             }
             _ => {}
         }

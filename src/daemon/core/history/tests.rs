@@ -102,21 +102,6 @@ fn an_hour_is_kept_and_no_more() {
     assert_eq!(c.points.iter().filter(|p| p.checks() > 0).count(), 1);
 }
 
-#[test]
-fn rtt_codes_keep_microseconds_low_and_milliseconds_high() {
-    for (us, back) in [
-        (0, 0),
-        (850, 850),
-        (32_767, 32_767),
-        (32_768, 32_000),
-        (1_234_567, 1_234_000),
-    ] {
-        assert_eq!(Rtt::new(us).micros(), back, "{us}");
-    }
-    assert_eq!(Rtt::new(u64::MAX).micros(), 32_767_000);
-    assert_eq!(std::mem::size_of::<Point>(), 4);
-}
-
 fn event(group: &str, kind: EventKind, at: Instant) -> Output {
     Output::Event(GroupEvent {
         group: group.into(),
@@ -198,4 +183,74 @@ fn seeded_events_come_before_live_ones_within_the_same_bounds() {
     h.seed_events([old("too old", 90_000), old("kept", 3_600)], c.wall);
     let groups: Vec<String> = h.events(c.wall).into_iter().map(|e| e.group).collect();
     assert_eq!(groups, ["kept", "live"]);
+}
+
+#[test]
+fn a_stream_costs_24_bytes_and_its_ring_540_in_one_table() {
+    // 5,000 streams: 120 kB of table, 2.7 MB of rings (3-byte points) in
+    // one allocation.
+    assert_eq!(std::mem::size_of::<Option<Series>>(), 24);
+    let t0 = Instant::now();
+    let mut h = History::new(t0, 3);
+    for stream in [2, 0] {
+        h.record(&check(stream, t0, good(1)), &[], clocks(t0, 0.0));
+    }
+    assert_eq!(h.series.capacity(), 3);
+    let ids: Vec<_> = h.series.iter().map(|s| s.as_ref().map(|s| s.ring)).collect();
+    assert!(matches!(ids[..], [Some(_), None, Some(_)]));
+}
+
+/// An engine of group G with members A and B probing `a` and `b`.
+fn engine(a: &str, b: &str) -> Engine {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = format!(
+        "groups = [\"g.xml\"]\nstate_dir = \"state\"\n[firewall]\nurl = \"https://127.0.0.1:9\"\nusername = \"t\"\ndry_run = true\n\
+         [connections.A]\ntargets = [{a}]\n[connections.B]\ntargets = [{b}]\n"
+    );
+    std::fs::write(dir.path().join("failoverd.toml"), settings).unwrap();
+    std::fs::write(
+        dir.path().join("g.xml"),
+        "<VPNFailoverGroup><GroupDetail><Name>G</Name><MemberConnections><Connection>A</Connection>\
+         <Connection>B</Connection></MemberConnections><FailoverCondition><FailoverIF><Protocol>PING</Protocol>\
+         </FailoverIF></FailoverCondition></GroupDetail></VPNFailoverGroup>",
+    )
+    .unwrap();
+    let loaded = crate::config::load(&dir.path().join("failoverd.toml")).unwrap();
+    Engine::new(&loaded.plan.expect("valid"), &std::collections::BTreeMap::new())
+}
+
+fn id_of(e: &Engine, ip: &str) -> usize {
+    e.streams().iter().position(|k| k.target.to_string() == ip).unwrap()
+}
+
+#[test]
+fn a_reload_that_drops_most_streams_keeps_the_rest_in_a_smaller_table() {
+    let old = engine(
+        "\"192.0.2.1\", \"192.0.2.2\", \"192.0.2.3\"",
+        "\"192.0.2.4\", \"192.0.2.5\"",
+    );
+    let t0 = Instant::now();
+    let mut h = History::new(t0, old.streams().len());
+    // Step 0: stream of 192.0.2.N one check of N ms; step 1 opens them.
+    for n in 1..=5 {
+        let id = id_of(&old, &format!("192.0.2.{n}"));
+        for s in [0.0, STEP_SECS as f64] {
+            h.record(&check(id, clocks(t0, s).mono, good(n)), &[], clocks(t0, s));
+        }
+    }
+    let new = engine("\"192.0.2.4\"", "\"192.0.2.6\"");
+    h.carry(&old, &new);
+    assert_eq!(h.rings.narrow_len(), 1, "4 of 5 rings were free: the table shrank");
+    let now = clocks(t0, 1.5 * STEP_SECS as f64).mono;
+    let kept = h.chart(id_of(&new, "192.0.2.4"), now).points;
+    assert_eq!(kept[POINTS - 2].rtt_us, 4000, "the kept stream's closed step");
+    assert_eq!(kept[POINTS - 1].checks(), 1, "and its open one");
+    let fresh = id_of(&new, "192.0.2.6");
+    assert!(h.chart(fresh, now).points.iter().all(|p| p.checks() == 0));
+    let c = clocks(t0, 2.0 * STEP_SECS as f64);
+    h.record(&check(fresh, c.mono, good(6)), &[], c);
+    h.record(&check(fresh, clocks(t0, 3.0 * STEP_SECS as f64).mono, good(6)), &[], c);
+    let later = clocks(t0, 3.5 * STEP_SECS as f64).mono;
+    assert_eq!(h.chart(fresh, later).points[POINTS - 2].rtt_us, 6000);
+    assert_eq!(h.chart(id_of(&new, "192.0.2.4"), later).points[POINTS - 3].rtt_us, 4000);
 }

@@ -192,3 +192,122 @@ fn fnv(text: &[u8]) -> u64 {
         (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
     })
 }
+
+/// A file as this format's first writer (4-byte points, the 16-bit RTT
+/// coding) writes it: stream `a` with `points` (good, lost, RTT code),
+/// the last one the step of the save at wall time `saved_at`.
+fn file_of(a: &StreamKey, saved_at: u64, points: &[(u8, u8, u16)]) -> Vec<u8> {
+    let mut b = MAGIC.to_vec();
+    b.extend(saved_at.to_le_bytes());
+    b.extend(20u32.to_le_bytes());
+    b.extend(180u32.to_le_bytes());
+    b.extend(1u32.to_le_bytes());
+    b.extend(key_hash(a).to_le_bytes());
+    b.push(points.len() as u8);
+    for &(good, lost, rtt) in points {
+        b.extend([good, lost]);
+        b.extend(rtt.to_le_bytes());
+    }
+    b.extend(*b"END\n");
+    b
+}
+
+/// The file's RTT coding, read as the format says (state-file.md).
+fn file_micros(code: u16) -> u64 {
+    match code {
+        0..32_768 => code.into(),
+        v => u64::from(v - 32_768) * 1000,
+    }
+}
+
+/// Within the page's coding error (1/2,048) of `us`.
+fn near(back: u64, us: u64) -> bool {
+    back.abs_diff(us) * 2048 <= us
+}
+
+#[test]
+fn a_file_of_4_byte_points_loads_with_the_same_page_and_saves_back_the_same() {
+    let a = key("192.0.2.1");
+    // (good, lost, RTT code): more than 31 checks (an interval of 100 ms),
+    // a gap, losses only, µs and ms codes up to the largest.
+    let points = [
+        (200, 3, 850),
+        (21, 1, 1_999),
+        (0, 0, 0),
+        (31, 31, 12_345),
+        (0, 5, 0),
+        (18, 2, 32_768 + 40),
+        (19, 1, 32_768 + 1_234),
+        (20, 0, u16::MAX),
+    ];
+    let saved_at = WALL0 + 7 * STEP_SECS + 3;
+    let bytes = file_of(&a, saved_at, &points);
+    let c = at(Instant::now(), saved_at, 0);
+    let mut h = History::new(aligned(c), 1);
+    assert_eq!(
+        h.restore_from(&mut &bytes[..], &[&a], c),
+        Ok(Restored { streams: 1, dropped: 0 })
+    );
+    let chart = h.chart(0, c.mono).points;
+    let shown = &chart[POINTS - points.len()..];
+    for (p, &(good, lost, rtt)) in shown.iter().zip(&points) {
+        assert_eq!(
+            (p.good, p.lost),
+            (good.into(), lost.into()),
+            "counts are exact, above 31 too"
+        );
+        if good > 0 {
+            assert!(near(p.rtt_us.into(), file_micros(rtt)), "{rtt}: {}", p.rtt_us);
+        }
+    }
+    assert_eq!(shown[0].rtt_us, 850, "exact below 2,048 µs");
+    assert_eq!(shown[5].rtt_us, 40_000, "whole ms where the coding's step divides them");
+    assert_eq!(shown[7].rtt_us, 32_767_000, "the largest is kept");
+    // Saved again: the same file but for the RTTs this coding rounds.
+    let mut again = Vec::new();
+    h.save_to(&mut again, &[&a], c).unwrap();
+    let mut expected = points;
+    expected[3].2 = 12_344;
+    assert_eq!(again, file_of(&a, saved_at, &expected));
+}
+
+#[test]
+fn a_saved_file_reads_as_the_format_says_within_the_codings_error() {
+    let a = key("192.0.2.1");
+    let t0 = Instant::now();
+    let mut h = History::new(aligned(at(t0, WALL0, 0)), 1);
+    // Step 0: 40 checks of 250 µs and 3 of 3,001,000 µs (mean 209,572 µs),
+    // more than a 3-byte point counts; step 1: one of 12,345 µs; step 2
+    // (the save's): one of 999 µs.
+    for i in 0..43 {
+        let c = at(t0, WALL0, 0);
+        let us = if i < 40 { 250 } else { 3_001_000 };
+        record(
+            &mut h,
+            0,
+            Clocks {
+                mono: c.mono + Duration::from_millis(i * 100),
+                ..c
+            },
+            us,
+        );
+    }
+    record(&mut h, 0, at(t0, WALL0, STEP_SECS), 12_345);
+    record(&mut h, 0, at(t0, WALL0, 2 * STEP_SECS), 999);
+    let mut bytes = Vec::new();
+    h.save_to(&mut bytes, &[&a], at(t0, WALL0, 2 * STEP_SECS + 1)).unwrap();
+    let record_at = 28 + 8;
+    assert_eq!(bytes[record_at], 3, "three points");
+    let point = |i: usize| {
+        let p = &bytes[record_at + 1 + 4 * i..record_at + 5 + 4 * i];
+        (p[0], p[1], file_micros(u16::from_le_bytes([p[2], p[3]])))
+    };
+    let (good, lost, rtt) = point(0);
+    assert_eq!((good, lost), (43, 0));
+    let mean = (40 * 250 + 3 * 3_001_000) / 43;
+    assert!(rtt.abs_diff(mean) <= 500 + mean / 2048, "{rtt} for {mean}");
+    let (good, lost, rtt) = point(1);
+    assert_eq!((good, lost), (1, 0));
+    assert!(near(rtt, 12_345), "{rtt}");
+    assert_eq!(point(2), (1, 0, 999));
+}

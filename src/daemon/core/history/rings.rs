@@ -1,0 +1,138 @@
+//! Every stream's ring of closed steps in one table: the narrow rings
+//! (3-byte points, [`super::point`]) side by side in one allocation, so that a
+//! stream's 540 bytes carry no allocation header and rounding of their own
+//! (a 560-byte chunk each from glibc), and a stream names its ring by a
+//! 4-byte [`RingId`] instead of a pointer. A ring no stream holds (a
+//! reload dropped its stream, or it widened) is reused first.
+
+use std::num::NonZeroU32;
+
+use super::point::{Packed, Point};
+use crate::page::POINTS;
+
+/// A ring's place: `1 + index` of a narrow ring, or of a wide one with
+/// [`WIDE`] set. Never 0, so that an `Option<Series>` needs no tag.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RingId(NonZeroU32);
+
+const WIDE: u32 = 1 << 31;
+
+impl RingId {
+    fn new(index: usize, wide: bool) -> RingId {
+        let n = u32::try_from(index + 1)
+            .ok()
+            .filter(|n| n & WIDE == 0)
+            .expect("fewer than 2^31 rings");
+        RingId(NonZeroU32::new(if wide { n | WIDE } else { n }).expect("index + 1 > 0"))
+    }
+
+    /// (index, wide).
+    fn place(self) -> (usize, bool) {
+        let n = self.0.get();
+        (((n & !WIDE) - 1) as usize, n & WIDE != 0)
+    }
+}
+
+/// Closed steps, step `k` of a stream at `k % POINTS` of its ring.
+#[derive(Debug, Default)]
+pub struct Rings {
+    /// Rings whose every step so far had at most 31 good and 31 failed checks.
+    narrow: Vec<[Packed; POINTS]>,
+    /// Rings of a stream that had more in a step: 4-byte points from then
+    /// on (for the stream's life).
+    wide: Vec<[Point; POINTS]>,
+    /// Rings no stream holds.
+    free: Vec<RingId>,
+}
+
+impl Rings {
+    /// An empty ring (every point a gap) for a new stream; `streams`: how
+    /// many the engine has, so that the table is sized once for all.
+    pub fn take(&mut self, streams: usize) -> RingId {
+        if let Some(id) = self.free.pop() {
+            for i in 0..POINTS {
+                self.set_in(id, i, Point::default());
+            }
+            return id;
+        }
+        let held = self.narrow.len() + self.wide.len() - self.free.len();
+        if self.narrow.len() == self.narrow.capacity() {
+            self.narrow.reserve_exact(streams.saturating_sub(held).max(1));
+        }
+        self.narrow.push([Packed::default(); POINTS]);
+        RingId::new(self.narrow.len() - 1, false)
+    }
+
+    /// Ring `id` is no longer held.
+    pub fn release(&mut self, id: RingId) {
+        self.free.push(id);
+    }
+
+    /// After a reload: when more than half the rings are free (the engine
+    /// shrank), moves the held ones, `ids`, into tables of their size and
+    /// renames them, so that a smaller engine keeps a smaller table.
+    pub fn shrink<'a>(&mut self, ids: impl Iterator<Item = &'a mut RingId>) {
+        if self.free.len() * 2 <= self.narrow.len() + self.wide.len() {
+            return;
+        }
+        let held = self.narrow.len() + self.wide.len() - self.free.len();
+        let mut kept = Rings {
+            narrow: Vec::with_capacity(held),
+            ..Rings::default()
+        };
+        for id in ids {
+            *id = match id.place() {
+                (r, false) => {
+                    kept.narrow.push(self.narrow[r]);
+                    RingId::new(kept.narrow.len() - 1, false)
+                }
+                (r, true) => {
+                    kept.wide.push(self.wide[r]);
+                    RingId::new(kept.wide.len() - 1, true)
+                }
+            };
+        }
+        *self = kept;
+    }
+
+    /// How many narrow rings the table holds (held or free).
+    #[cfg(test)]
+    pub fn narrow_len(&self) -> usize {
+        self.narrow.len()
+    }
+
+    pub fn get(&self, id: RingId, i: usize) -> Point {
+        match id.place() {
+            (r, false) => self.narrow[r][i].point(),
+            (r, true) => self.wide[r][i],
+        }
+    }
+
+    /// Sets point `i` of ring `*id`; a point a narrow ring cannot hold
+    /// moves the ring to a wide one (`*id` changes).
+    pub fn set(&mut self, id: &mut RingId, i: usize, p: Point) {
+        if !self.set_in(*id, i, p) {
+            let (r, _) = id.place();
+            let mut wide: [Point; POINTS] = std::array::from_fn(|j| self.narrow[r][j].point());
+            wide[i] = p;
+            self.wide.push(wide);
+            self.free.push(*id);
+            *id = RingId::new(self.wide.len() - 1, true);
+        }
+    }
+
+    /// False when ring `id` is narrow and `p` does not fit.
+    fn set_in(&mut self, id: RingId, i: usize, p: Point) -> bool {
+        match id.place() {
+            (r, false) => match Packed::new(p) {
+                Some(packed) => self.narrow[r][i] = packed,
+                None => return false,
+            },
+            (r, true) => self.wide[r][i] = p,
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests;
