@@ -200,7 +200,7 @@ impl Core {
             config: reload::ConfigLoad::applied(clocks.wall),
             effects: Vec::new(),
         };
-        core.share_state_names();
+        core.share_names();
         core
     }
 

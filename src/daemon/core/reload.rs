@@ -61,10 +61,7 @@ impl Core {
         let names: Vec<&str> = plan.groups.iter().map(|g| g.name()).collect();
         self.definitions.reloaded(&names, url_same);
         self.plan = plan;
-        self.share_state_names();
-        let (index, connections) = (&self.index, &self.plan.settings.connections);
-        self.shadow
-            .share_names(&|s| super::pairing::plan_name(index, connections, s));
+        self.share_names();
         self.engine = engine;
         self.pushes = pushes;
         self.generation = via;

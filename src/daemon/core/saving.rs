@@ -56,11 +56,26 @@ impl Core {
             .map_or_else(|| Name::from(name), |(k, _)| k.clone())
     }
 
-    /// state.json's maps keyed by the plan's copies of the names: the
-    /// copies read from the file (or kept from the settings before a
-    /// reload) are dropped, so each name is held once (BENCHMARKS.md, "One
-    /// copy of each name"). Keys and values are unchanged.
-    pub(super) fn share_state_names(&mut self) {
+    /// Every long-lived name outside the plan swapped for the plan's copy
+    /// (at start and after a reload): state.json's maps, the shadow
+    /// report's names, /metrics' push counters. The copies read from files
+    /// or kept from the settings before a reload are dropped, so each name
+    /// is held once (BENCHMARKS.md, "One copy of each name"). Keys and
+    /// values are unchanged.
+    pub(super) fn share_names(&mut self) {
+        self.share_state_names();
+        let (index, connections) = (&self.index, &self.plan.settings.connections);
+        self.shadow
+            .share_names(&|s| super::pairing::plan_name(index, connections, s));
+        let counts = std::mem::take(&mut self.push_counts);
+        self.push_counts = counts
+            .into_iter()
+            .map(|((g, class), n)| ((self.name_key(&g), class), n))
+            .collect();
+    }
+
+    /// state.json's maps keyed by the plan's copies of the names.
+    fn share_state_names(&mut self) {
         let mut state = std::mem::take(&mut self.state.groups);
         state = self.rekeyed(state);
         self.state.groups = state;
