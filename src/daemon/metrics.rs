@@ -212,7 +212,7 @@ fn streams(t: &mut String, engine: &Engine, page: MetricsPage) {
         let start = t.len();
         labels(t, k);
         spans.push(start..t.len());
-        let _ = writeln!(t, "}} {}", u64::from(c.good) + u64::from(c.failed) + u64::from(c.error));
+        let _ = writeln!(t, "}} {}", c.good + c.failed + c.error);
     }
     let kind = if page.rtt_histograms { "histogram" } else { "summary" };
     let _ = writeln!(

@@ -43,6 +43,8 @@ pub struct Rings {
     wide: Vec<[Point; POINTS]>,
     /// Rings no stream holds.
     free: Vec<RingId>,
+    /// How many of `free` are narrow.
+    free_narrow: usize,
 }
 
 impl Rings {
@@ -50,6 +52,7 @@ impl Rings {
     /// many the engine has, so that the table is sized once for all.
     pub fn take(&mut self, streams: usize) -> RingId {
         if let Some(id) = self.free.pop() {
+            self.free_narrow -= usize::from(!id.place().1);
             for i in 0..POINTS {
                 self.set_in(id, i, Point::default());
             }
@@ -65,20 +68,27 @@ impl Rings {
 
     /// Ring `id` is no longer held.
     pub fn release(&mut self, id: RingId) {
+        self.free_narrow += usize::from(!id.place().1);
         self.free.push(id);
     }
 
-    /// After a reload: when more than half the rings are free (the engine
-    /// shrank), moves the held ones, `ids`, into tables of their size and
-    /// renames them, so that a smaller engine keeps a smaller table.
+    /// After a reload or a widening: when more than half the rings are
+    /// free (the engine shrank, or most streams widened), moves the held
+    /// ones, `ids`, into tables of exactly their number and renames them,
+    /// so that a smaller engine keeps a smaller table. Otherwise nothing
+    /// (one comparison).
     pub fn shrink<'a>(&mut self, ids: impl Iterator<Item = &'a mut RingId>) {
-        if self.free.len() * 2 <= self.narrow.len() + self.wide.len() {
+        let free_wide = self.free.len() - self.free_narrow;
+        if self.free_narrow * 2 <= self.narrow.len() && free_wide * 2 <= self.wide.len() {
             return;
         }
-        let held = self.narrow.len() + self.wide.len() - self.free.len();
+        let ids: Vec<&mut RingId> = ids.collect();
+        let wide = ids.iter().filter(|id| id.place().1).count();
         let mut kept = Rings {
-            narrow: Vec::with_capacity(held),
-            ..Rings::default()
+            narrow: Vec::with_capacity(ids.len() - wide),
+            wide: Vec::with_capacity(wide),
+            free: Vec::new(),
+            free_narrow: 0,
         };
         for id in ids {
             *id = match id.place() {
@@ -101,6 +111,12 @@ impl Rings {
         self.narrow.len()
     }
 
+    /// Narrow and wide rings held or free, and free ones.
+    #[cfg(test)]
+    pub fn sizes(&self) -> (usize, usize, usize) {
+        (self.narrow.len(), self.wide.len(), self.free.len())
+    }
+
     pub fn get(&self, id: RingId, i: usize) -> Point {
         match id.place() {
             (r, false) => self.narrow[r][i].point(),
@@ -116,7 +132,7 @@ impl Rings {
             let mut wide: [Point; POINTS] = std::array::from_fn(|j| self.narrow[r][j].point());
             wide[i] = p;
             self.wide.push(wide);
-            self.free.push(*id);
+            self.release(*id);
             *id = RingId::new(self.wide.len() - 1, true);
         }
     }

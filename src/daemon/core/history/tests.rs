@@ -254,3 +254,31 @@ fn a_reload_that_drops_most_streams_keeps_the_rest_in_a_smaller_table() {
     assert_eq!(h.chart(fresh, later).points[POINTS - 2].rtt_us, 6000);
     assert_eq!(h.chart(id_of(&new, "192.0.2.4"), later).points[POINTS - 3].rtt_us, 4000);
 }
+
+/// Streams checked every 200 ms (100 checks a step) all widen their rings:
+/// the narrow rings they leave are given back, not kept beside the wide
+/// ones, and every point stays exact.
+#[test]
+fn streams_that_all_widen_keep_only_their_wide_rings() {
+    let t0 = Instant::now();
+    let n = 10;
+    let mut h = History::new(t0, n);
+    for step in 0..3u64 {
+        for k in 0..100u64 {
+            let at = step as f64 * STEP_SECS as f64 + k as f64 * 0.2;
+            for s in 0..n {
+                h.record(&check(s, clocks(t0, at).mono, good(2)), &[], clocks(t0, at));
+            }
+        }
+    }
+    let (narrow, wide, free) = h.rings.sizes();
+    assert_eq!(wide, n, "every stream's ring is wide");
+    assert!(
+        narrow + wide - free <= n && free * 2 <= narrow + wide,
+        "{narrow} narrow, {wide} wide, {free} free"
+    );
+    assert!(narrow <= n / 2 + 1, "{narrow} narrow rings kept for {n} wide streams");
+    let c = h.chart(3, clocks(t0, 2.5 * STEP_SECS as f64).mono);
+    let closed = &c.points[POINTS - 3..POINTS - 1];
+    assert!(closed.iter().all(|p| p.good == 100 && p.rtt_us == 2000), "{closed:?}");
+}

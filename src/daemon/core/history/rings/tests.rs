@@ -78,18 +78,19 @@ fn a_table_more_than_half_free_shrinks_to_the_held_rings() {
         rings.set(id, 0, p(i as u8, 0, 100 + i as u64));
     }
     rings.set(&mut ids[9], 1, p(40, 0, 5));
-    // Half free (5 of the 11 rings, one the narrow ring 9 left): kept.
+    // Half the narrow rings free (5 of 10, one the narrow ring 9 left): kept.
     for id in ids.drain(..4) {
         rings.release(id);
     }
     rings.shrink(ids.iter_mut());
     assert_eq!(rings.narrow.len(), 10);
-    // More than half: the 6 held rings move, renamed, their points kept.
+    // More than half: the 5 held rings move into tables of exactly their
+    // number, renamed, their points kept.
     rings.release(ids.remove(0));
     rings.shrink(ids.iter_mut());
     assert_eq!(
         (rings.narrow.len(), rings.narrow.capacity(), rings.wide.len()),
-        (4, 5, 1)
+        (4, 4, 1)
     );
     assert!(rings.free.is_empty());
     let firsts: Vec<Point> = ids.iter().map(|&id| rings.get(id, 0)).collect();
