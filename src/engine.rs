@@ -226,7 +226,8 @@ impl std::ops::Deref for Conditions {
 }
 
 struct GroupRt {
-    name: String,
+    /// The plan's copy.
+    name: crate::config::names::Name,
     conditions: Conditions,
     members: Box<[MemberRt]>,
     health: GroupHealth,
@@ -333,7 +334,7 @@ impl Engine {
         let groups = &self.groups;
         let at = self
             .by_name
-            .binary_search_by(|i| groups[*i as usize].name.as_str().cmp(name))
+            .binary_search_by(|i| groups[*i as usize].name.as_ref().cmp(name))
             .ok()?;
         Some(self.by_name[at] as usize)
     }
@@ -365,15 +366,15 @@ impl Engine {
     /// Every group's name and state, in plan order, for /metrics (no
     /// allocation, unlike [`Engine::group_state`]).
     pub fn group_states(&self) -> impl Iterator<Item = (&str, State)> + '_ {
-        self.groups.iter().map(|g| (g.name.as_str(), g.health.state()))
+        self.groups.iter().map(|g| (&*g.name, g.health.state()))
     }
 
     /// Every member's group, name and state, for /metrics (no allocation,
     /// unlike [`Engine::members`]).
     pub fn member_states(&self) -> impl Iterator<Item = (&str, &str, State)> + '_ {
-        self.groups.iter().flat_map(|g| {
-            (0..g.members.len()).map(move |mi| (g.name.as_str(), g.health.name(mi), g.health.member_state(mi)))
-        })
+        self.groups
+            .iter()
+            .flat_map(|g| (0..g.members.len()).map(move |mi| (&*g.name, g.health.name(mi), g.health.member_state(mi))))
     }
 
     /// Every target of every member's condition with its state, for
@@ -553,7 +554,7 @@ impl Engine {
     pub fn persisted(&self) -> BTreeMap<String, Persisted> {
         self.groups
             .iter()
-            .map(|g| (g.name.clone(), g.health.persisted()))
+            .map(|g| (g.name.to_string(), g.health.persisted()))
             .collect()
     }
 
@@ -562,7 +563,7 @@ impl Engine {
     /// save after every change, without [`Engine::persisted`]'s copy of
     /// every group's name (2,500 groups: 5,000 allocations a save).
     pub fn persisted_at(&self, index: usize, name: &str) -> Option<Persisted> {
-        let g = self.groups.get(index).filter(|g| g.name == name)?;
+        let g = self.groups.get(index).filter(|g| &*g.name == name)?;
         Some(g.health.persisted())
     }
 
@@ -678,7 +679,7 @@ impl GroupRt {
     fn named(&self, e: Event, at: Instant) -> GroupEvent {
         let name = |i: Option<usize>| i.map(|i| self.health.name(i).to_string());
         GroupEvent {
-            group: self.name.clone(),
+            group: self.name.to_string(),
             kind: e.kind,
             member: name(e.member),
             from: name(e.from),

@@ -23,6 +23,7 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::names::Name;
 use crate::firewall::decide::Want;
 
 /// The version this code writes and reads.
@@ -41,9 +42,9 @@ const TMP: &str = ".state.json.tmp";
 /// Per firewall URL.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct FirewallState {
-    pub beliefs: BTreeMap<String, Belief>,
+    pub beliefs: BTreeMap<Name, Belief>,
     /// Pushes decided but not sent at shutdown.
-    pub unconfirmed: BTreeMap<String, Want>,
+    pub unconfirmed: BTreeMap<Name, Want>,
     /// No longer used: `sync --changed-only` and the daemon compare with
     /// what the firewall holds now (docs/definitions.md). Old files that
     /// hold hashes are read (and the hashes dropped); an empty map is
@@ -51,12 +52,12 @@ pub struct FirewallState {
     #[serde(default, skip_deserializing)]
     pub sync_hashes: BTreeMap<String, String>,
     /// When each belief was set (status: "last set by failoverd at T").
-    pub set_at: BTreeMap<String, SystemTime>,
+    pub set_at: BTreeMap<Name, SystemTime>,
     /// DeActives failoverd decided itself (group: whether for a restart)
     /// whose answer had not come when it stopped or crashed: still mailed,
     /// at the next start.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub decided: BTreeMap<String, bool>,
+    pub decided: BTreeMap<Name, bool>,
 }
 
 /// A maintenance hold.
@@ -112,7 +113,7 @@ pub struct StateFile {
     /// full, so an entry's slack is paid on a pointer instead of on the
     /// whole state (issue #30: 1.03 -> 0.6 MB at 2,500 groups). The JSON
     /// is the same.
-    pub groups: BTreeMap<String, Box<GroupState>>,
+    pub groups: BTreeMap<Name, Box<GroupState>>,
     /// The state was lost (both files damaged) and this is why: kept until
     /// a daemon mailed it (a `push` without a daemon may find the loss).
     #[serde(default, skip_serializing_if = "Option::is_none")]

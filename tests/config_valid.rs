@@ -63,10 +63,7 @@ fn sfos19_spelling_keeps_duplicate_conditions_and_drops_empty_ones() {
         vec![Condition::Ping, Condition::Tcp(443), Condition::Tcp(443)]
     );
     assert_eq!(g.kind, GroupKind::Underlay);
-    assert_eq!(
-        g.def.members.iter().map(|m| m.name.as_str()).collect::<Vec<_>>(),
-        ["A", "B"]
-    );
+    assert_eq!(g.def.members.iter().map(|m| &*m.name).collect::<Vec<_>>(), ["A", "B"]);
 }
 
 #[test]

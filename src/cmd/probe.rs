@@ -109,7 +109,7 @@ pub async fn probe_all(plan: &Plan, only: Option<&str>) -> Vec<Row> {
                     let index = rows.len();
                     rows.push(Row {
                         group: g.name().to_string(),
-                        member: m.name.clone(),
+                        member: m.name.to_string(),
                         condition: key.protocol.to_string(),
                         target: t.to_string(),
                         address: None,

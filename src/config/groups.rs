@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use super::diag::{Diagnostics, Source, hint};
-use super::names;
+use super::names::{self, Name};
 use super::xml::{self, Element};
 
 /// A failover condition: what to probe each target of each member with.
@@ -29,7 +29,8 @@ pub enum Intent {
 /// A member connection as named in the file, with its position.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MemberRef {
-    pub name: String,
+    /// The connection's own copy once cross-checked ([`super::validate`]).
+    pub name: Name,
     pub pos: usize,
     /// Its place among the `<Connection>` elements, from 1: the `i` of
     /// [`MemberRef::path`] (only messages need the path, so it is not kept
@@ -47,7 +48,7 @@ impl MemberRef {
 /// One `VPNFailoverGroup`, as defined.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GroupDef {
-    pub name: String,
+    pub name: Name,
     /// Offset of `<Name>`'s text, for cross-file messages.
     pub name_pos: usize,
     /// Its place among the file's groups, from 1: [`GroupDef::path`] names
@@ -243,7 +244,7 @@ impl Reader<'_> {
         let conditions = self.conditions(detail, &path);
         let intent = self.intent(el, &path, &name);
         Some(GroupDef {
-            name,
+            name: name.into(),
             name_pos: name_ok.unwrap_or(detail.pos),
             index: self.index,
             members,
@@ -345,7 +346,7 @@ impl Reader<'_> {
             }
             seen.insert(name.to_string(), out.len());
             out.push(MemberRef {
-                name: name.to_string(),
+                name: name.into(),
                 pos: c.value_pos(),
                 index: i,
             });

@@ -193,6 +193,12 @@ impl Group {
         &self.def.name
     }
 
+    /// The plan's copy of the name, for tables that keep it: a reference
+    /// count, not an allocation.
+    pub fn shared_name(&self) -> names::Name {
+        self.def.name.clone()
+    }
+
     /// The admin's intent, if the group has one.
     pub fn intent(&self) -> Option<Intent> {
         self.def.intent

@@ -5,6 +5,13 @@
 //! [`MAX_NAME_BYTES`] bytes. Names are shown as they are everywhere, on one
 //! line, so a name that could not be shown so is refused where it is read.
 
+/// A group or connection name as the plan keeps it: one immutable copy,
+/// shared by reference count with every table that names the group or
+/// member (engine, pushes, the core's index, state.json's maps), instead
+/// of a String (24 B and a malloc chunk) in each (BENCHMARKS.md, "One copy
+/// of each name").
+pub type Name = std::sync::Arc<str>;
+
 /// Longest name accepted, in bytes of UTF-8.
 pub const MAX_NAME_BYTES: usize = 255;
 

@@ -119,8 +119,8 @@ pub enum Family {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Connection {
     /// Once: [`Connections`] is looked up by this name (no map key beside
-    /// it).
-    pub name: Box<str>,
+    /// it); the group files' members share this copy.
+    pub name: super::names::Name,
     /// Exactly as many as written (no spare capacity).
     pub targets: Targets,
     pub via: Via,

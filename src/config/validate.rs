@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use super::diag::{Diagnostics, Source};
 use super::groups::{GroupDef, Intent, MemberRef};
+use super::names::Name;
 use super::settings::{Connection, Settings, Via};
 
 /// What failoverd may push for a group (docs/safety.md, Kinds of group).
@@ -47,14 +48,15 @@ pub fn cross_check(
     d: &mut Diagnostics,
 ) -> Vec<Group> {
     let mut names: BTreeMap<String, (usize, usize, String)> = BTreeMap::new();
-    let mut member_of: BTreeMap<String, String> = BTreeMap::new();
+    let mut member_of: BTreeMap<Name, Name> = BTreeMap::new();
     // Exactly the groups read: no doubling while it fills.
     let mut groups = Vec::with_capacity(defs.iter().map(|(_, l)| l.len()).sum());
     let (sources, lists): (Vec<Source>, Vec<Vec<GroupDef>>) = defs.into_iter().unzip();
     for (fi, list) in lists.into_iter().enumerate() {
         let src = &sources[fi];
         let file: Arc<Path> = Arc::from(src.path.as_path());
-        for def in list {
+        for mut def in list {
+            share_member_names(&mut def, settings);
             let lower = def.name.to_ascii_lowercase();
             if !def.named {
                 members(src, &def, settings, &mut member_of, d);
@@ -71,7 +73,7 @@ pub fn cross_check(
                 d.error(src, def.name_pos, &format!("{}/Name", def.path()), msg);
                 continue;
             }
-            names.insert(lower, (fi, def.name_pos, def.name.clone()));
+            names.insert(lower, (fi, def.name_pos, def.name.to_string()));
             members(src, &def, settings, &mut member_of, d);
             let identical = identical_members(src, &def, settings, d).map(Box::new);
             groups.push(Group {
@@ -105,7 +107,7 @@ fn members(
     src: &Source,
     def: &GroupDef,
     settings: &Settings,
-    member_of: &mut BTreeMap<String, String>,
+    member_of: &mut BTreeMap<Name, Name>,
     d: &mut Diagnostics,
 ) {
     for m in &def.members {
@@ -132,6 +134,17 @@ fn members(
             continue;
         }
         member_of.insert(m.name.clone(), def.name.clone());
+    }
+}
+
+/// Members name their connection with the connection's own copy of the
+/// name: one copy per connection in the plan (and in every table that
+/// clones it), not one more per group file's mention.
+fn share_member_names(def: &mut GroupDef, settings: &Settings) {
+    for m in &mut def.members {
+        if let Some(c) = settings.connections.get(&m.name) {
+            m.name = c.name.clone();
+        }
     }
 }
 
@@ -191,7 +204,7 @@ fn identical_members(
             first.name, m.name
         );
         d.warn(src, m.pos, &m.path(def), msg);
-        return Some((first.name.clone(), m.name.clone()));
+        return Some((first.name.to_string(), m.name.to_string()));
     }
     None
 }

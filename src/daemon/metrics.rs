@@ -52,7 +52,8 @@ fn up(s: State) -> i32 {
 
 /// What the daemon adds to the engine's view.
 pub struct Extra<'a> {
-    pub pushes: &'a BTreeMap<(String, String), u64>,
+    /// By (group, answer class); the group is the plan's copy of its name.
+    pub pushes: &'a BTreeMap<(crate::config::names::Name, &'static str), u64>,
     pub guard_tripped: bool,
     pub spool_depth: usize,
     /// The firewall API: 1 usable, 0 not, -1 no answer yet; and when an

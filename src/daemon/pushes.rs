@@ -58,7 +58,8 @@ pub enum Note {
 
 /// One group's push state.
 pub struct GroupPush {
-    pub name: String,
+    /// The plan's copy.
+    pub name: crate::config::names::Name,
     pub policy: Policy,
     pub slot: Slot,
     pub down_since: Option<Instant>,
@@ -126,7 +127,7 @@ impl Pushes {
             .groups
             .iter()
             .map(|g| GroupPush {
-                name: g.name().to_string(),
+                name: g.shared_name(),
                 policy: Policy::new(kind(g), std::sync::Arc::clone(&t)),
                 slot: Slot::new(belief(g.name())),
                 down_since: None,
@@ -225,10 +226,10 @@ impl Pushes {
         // By name, looked up: a reload of thousands of groups stays linear
         // (a scan per group took 355 ms for 4,000 in a debug build, on the
         // loop that probes).
-        let by_name: std::collections::HashMap<&str, _> = old.groups.iter().map(|o| (o.name.as_str(), o)).collect();
+        let by_name: std::collections::HashMap<&str, _> = old.groups.iter().map(|o| (&*o.name, o)).collect();
         let disarm: std::collections::HashSet<&str> = disarm.iter().map(String::as_str).collect();
         for new in &mut self.groups {
-            let Some(old) = by_name.get(new.name.as_str()) else {
+            let Some(old) = by_name.get(&*new.name) else {
                 continue;
             };
             let (kind, timing) = (new.policy.kind, std::sync::Arc::clone(&new.policy.timing));
@@ -241,7 +242,7 @@ impl Pushes {
             }
             new.slot.clear_refused();
             in_flight += usize::from(old.slot.in_flight.is_some());
-            if disarm.contains(new.name.as_str()) {
+            if disarm.contains(&*new.name) {
                 new.policy.disarm(now);
             }
         }
@@ -255,7 +256,7 @@ impl Pushes {
         self.groups
             .iter()
             .filter(|g| g.policy.restart != crate::firewall::decide::Restart::Idle)
-            .map(|g| (g.name.as_str(), g.slot.in_flight.is_some()))
+            .map(|g| (&*g.name, g.slot.in_flight.is_some()))
     }
 
     pub fn in_flight(&self) -> usize {
@@ -313,7 +314,7 @@ impl Pushes {
             {
                 self.guard.tripped = true;
                 notes.push(Note::GuardTrip {
-                    group: g.name.clone(),
+                    group: g.name.to_string(),
                     reason: r.to_string(),
                 });
             }
@@ -324,7 +325,7 @@ impl Pushes {
                 Some(hold) if d.want.is_none() && !is_held && !g.damping_noted => {
                     g.damping_noted = true;
                     notes.push(Note::FlapDamped {
-                        group: g.name.clone(),
+                        group: g.name.to_string(),
                         hold,
                     });
                 }
@@ -352,7 +353,7 @@ impl Pushes {
             if want == Want::DeActive && !matches!(g.policy.kind, Kind::Intent(_)) {
                 let restart = matches!(g.policy.kind, Kind::Tunnel);
                 notes.push(Note::DeactiveDecided {
-                    group: g.name.clone(),
+                    group: g.name.to_string(),
                     restart,
                 });
             }
@@ -403,11 +404,13 @@ impl Pushes {
         }
         match g.slot.finish(class, now, jitter) {
             Effect::BecameRefused(answer) => notes.push(Note::Refused {
-                group: g.name.clone(),
+                group: g.name.to_string(),
                 want: want.unwrap_or(Want::Active),
                 answer,
             }),
-            Effect::Recovered => notes.push(Note::Recovered { group: g.name.clone() }),
+            Effect::Recovered => notes.push(Note::Recovered {
+                group: g.name.to_string(),
+            }),
             Effect::None => {}
         }
         notes

@@ -75,12 +75,12 @@ impl Builder {
             members.push(self.member(gi, mi, &conditions, c));
         }
         let connections = &plan.settings.connections;
-        let names = g.def.members.iter().map(|m| m.name.as_str());
-        let names = names.filter(|name| connections.contains_key(name));
-        let mut health = GroupHealth::with_names(names, g.def.failback, persisted);
+        let known = g.def.members.iter().filter(|m| connections.contains_key(&m.name));
+        let names = known.map(|m| m.name.clone());
+        let mut health = GroupHealth::with_shared(names, g.def.failback, persisted);
         health.set_patience(patience);
         GroupRt {
-            name: g.name().to_string(),
+            name: g.shared_name(),
             conditions,
             members: members.into_boxed_slice(),
             health,

@@ -53,7 +53,7 @@ fn definition(g: &GroupDef) -> Definition {
         })
         .collect();
     Definition {
-        members: g.members.iter().map(|m| m.name.clone()).collect(),
+        members: g.members.iter().map(|m| m.name.to_string()).collect(),
         mail: g.mail,
         failback: g.failback,
         conditions,

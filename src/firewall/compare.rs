@@ -90,7 +90,7 @@ struct Meaning {
 
 fn of_file(g: &GroupDef) -> Meaning {
     Meaning {
-        members: g.members.iter().map(|m| m.name.clone()).collect(),
+        members: g.members.iter().map(|m| m.name.to_string()).collect(),
         mail: g.mail,
         failback: g.failback,
         conditions: g.conditions.clone(),
@@ -188,19 +188,19 @@ pub fn compare<'a>(files: impl IntoIterator<Item = &'a GroupDef>, fw: &[FwGroup]
     let mut matched = std::collections::BTreeSet::new();
     let mut groups = Vec::new();
     for def in files {
-        let exact = fw.iter().find(|g| g.name == def.name);
+        let exact = fw.iter().find(|g| *g.name == *def.name);
         let found = exact.or_else(|| fw.iter().find(|g| g.name.eq_ignore_ascii_case(&def.name)));
         let verdict = match found {
             None => Verdict::Missing,
             Some(g) => {
                 matched.insert(g.name.as_str());
                 let mut diff = fields(&of_file(def), &of_firewall(g));
-                if g.name != def.name {
+                if *g.name != *def.name {
                     diff.insert(
                         0,
                         Field {
                             name: "name",
-                            file: def.name.clone(),
+                            file: def.name.to_string(),
                             firewall: g.name.clone(),
                         },
                     );
@@ -212,7 +212,7 @@ pub fn compare<'a>(files: impl IntoIterator<Item = &'a GroupDef>, fw: &[FwGroup]
                 }
             }
         };
-        groups.push((def.name.clone(), verdict));
+        groups.push((def.name.to_string(), verdict));
     }
     let unknown = fw
         .iter()

@@ -197,7 +197,7 @@ pub async fn run(api: &Api, defs: &[GroupDef], ask: Ask<'_>, gate: Option<&Gate>
         changed_only,
         dry,
     } = ask;
-    let chosen: Vec<&GroupDef> = defs.iter().filter(|g| only.is_none_or(|o| o == g.name)).collect();
+    let chosen: Vec<&GroupDef> = defs.iter().filter(|g| only.is_none_or(|o| o == &*g.name)).collect();
     let mut out = Outcome::default();
     let steps = match steps(api, &chosen, changed_only, gate, &mut out.notes).await {
         Ok(s) => s,
@@ -209,12 +209,12 @@ pub async fn run(api: &Api, defs: &[GroupDef], ask: Ask<'_>, gate: Option<&Gate>
     for (g, step) in chosen.iter().zip(steps) {
         let line = match step {
             Step::Unchanged => Line {
-                group: g.name.clone(),
+                group: g.name.to_string(),
                 ok: true,
                 text: "unchanged".into(),
             },
             Step::Skip(why) => Line {
-                group: g.name.clone(),
+                group: g.name.to_string(),
                 ok: false,
                 text: why,
             },

@@ -18,6 +18,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::target::State;
+use crate::config::names::Name;
 
 /// What was known before a restart or reload. `State::Unknown` (or a
 /// missing entry) means "nothing known": the first verdict is then silent.
@@ -140,8 +141,9 @@ impl Tracked {
 /// one allocation for its members' machines, not five (issue #30).
 #[derive(Clone, Debug)]
 struct Member {
-    /// Where its name is in [`GroupHealth::names`].
-    name: (u32, u32),
+    /// The plan's copy of its connection's name (a reference count: no
+    /// buffer of the group's own).
+    name: Name,
     tracked: Tracked,
     /// How long it may stay unknown after its checks began before it is
     /// passed over. `None`: it always waits.
@@ -156,8 +158,6 @@ struct Member {
 /// Health of one failover group.
 #[derive(Clone, Debug)]
 pub struct GroupHealth {
-    /// Every member's name, end to end: one allocation for them all.
-    names: Box<str>,
     automatic_failback: bool,
     /// In failover order.
     members: Box<[Member]>,
@@ -174,33 +174,33 @@ impl GroupHealth {
         GroupHealth::with_names(member_names.iter().map(String::as_str), automatic_failback, persisted)
     }
 
-    /// [`GroupHealth::new`] with borrowed names (copied into one buffer).
+    /// [`GroupHealth::new`] with borrowed names (each copied).
     pub fn with_names<'a>(
         member_names: impl Iterator<Item = &'a str> + Clone,
         automatic_failback: bool,
         persisted: Option<Persisted>,
     ) -> Self {
+        GroupHealth::with_shared(member_names.map(Name::from), automatic_failback, persisted)
+    }
+
+    /// [`GroupHealth::new`] with shared names (the plan's copies, kept).
+    pub fn with_shared(
+        member_names: impl Iterator<Item = Name> + Clone,
+        automatic_failback: bool,
+        persisted: Option<Persisted>,
+    ) -> Self {
         let persisted = persisted.unwrap_or_default();
-        let mut names = String::with_capacity(member_names.clone().map(str::len).sum());
-        names.extend(member_names.clone());
-        let names = names.into_boxed_str();
-        let mut end = 0;
         // Sized exactly: a filtered iterator's first push reserves four.
         let mut members = Vec::with_capacity(member_names.clone().count());
-        members.extend(member_names.enumerate().map(|(i, name)| {
-            let start = end;
-            end += name.len() as u32;
-            Member {
-                name: (start, end),
-                tracked: Tracked::new(persisted.members.get(i).copied().unwrap_or_default()),
-                patience: None,
-                began: None,
-                overdue: false,
-            }
+        members.extend(member_names.enumerate().map(|(i, name)| Member {
+            name,
+            tracked: Tracked::new(persisted.members.get(i).copied().unwrap_or_default()),
+            patience: None,
+            began: None,
+            overdue: false,
         }));
         let expected = persisted.expected_active.filter(|i| *i < members.len());
         GroupHealth {
-            names,
             automatic_failback,
             members: members.into_boxed_slice(),
             group: Tracked::new(persisted.group),
@@ -227,18 +227,18 @@ impl GroupHealth {
     /// when checks began, who is overdue) and keeps the names and patience
     /// of `self`: a reload with the same members and failback.
     pub fn take_state(&mut self, old: &GroupHealth) {
-        let patience: Vec<Option<Duration>> = self.members.iter().map(|m| m.patience).collect();
+        let kept: Vec<(Option<Duration>, Name)> = self.members.iter().map(|m| (m.patience, m.name.clone())).collect();
         *self = old.clone();
-        for (m, p) in self.members.iter_mut().zip(patience) {
+        // The new plan's copies of the (same) names: the old plan's go.
+        for (m, (p, name)) in self.members.iter_mut().zip(kept) {
             m.patience = p;
+            m.name = name;
         }
     }
 
     /// Member names in failover order.
     pub fn names(&self) -> impl Iterator<Item = &str> + '_ {
-        self.members
-            .iter()
-            .map(|m| &self.names[m.name.0 as usize..m.name.1 as usize])
+        self.members.iter().map(|m| &*m.name)
     }
 
     /// Member `index`'s checks began at `at` (only the first call counts).
@@ -336,9 +336,7 @@ impl GroupHealth {
 
     /// Member name by index, for messages.
     pub fn name(&self, index: usize) -> &str {
-        self.members
-            .get(index)
-            .map_or("?", |m| &self.names[m.name.0 as usize..m.name.1 as usize])
+        self.members.get(index).map_or("?", |m| &m.name)
     }
 
     /// One-line human text for an event, e.g. "member 'b' down (changed

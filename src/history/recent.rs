@@ -10,7 +10,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use super::names::{NONE, Names};
+use super::names::{NONE, Names, Shared};
 use super::report::{Input, Rec, Report, TROUBLES, report};
 use super::{Record, format_millis, millis, report_text};
 use crate::mail::event::Event;
@@ -167,6 +167,12 @@ pub struct Recent {
 impl Recent {
     /// Keeps `e` if the report reads it; drops what is beyond the bound.
     pub fn note(&mut self, e: &Event) {
+        self.note_shared(e, &|_| None);
+    }
+
+    /// [`Recent::note`], holding group and member names as `shared`'s
+    /// copies (the plan's) where it has them.
+    pub fn note_shared(&mut self, e: &Event, shared: Shared<'_>) {
         let Some(kind) = kind_of(e.kind.name()) else {
             return;
         };
@@ -195,8 +201,14 @@ impl Recent {
             text: &e.reason,
             time: None,
         };
-        let k = self.kept(&f);
+        let k = self.kept(&f, shared);
         self.records.push(k);
+    }
+
+    /// Group and member names held as `shared`'s copies where it has them
+    /// (after [`Recent::seed`], which reads them from the history file).
+    pub fn share_names(&mut self, shared: Shared<'_>) {
+        self.names.share(shared);
     }
 
     /// Seeds this run's memory from the history file's `records` (oldest
@@ -229,13 +241,13 @@ impl Recent {
                 text: &r.text,
                 time: (r.time != time).then_some(r.time.as_str()),
             };
-            let k = self.kept(&f);
+            let k = self.kept(&f, &|_| None);
             self.records.push(k);
         }
     }
 
     /// The compact form of `f`, its strings held.
-    fn kept(&mut self, f: &Fields<'_>) -> Kept {
+    fn kept(&mut self, f: &Fields<'_>, shared: Shared<'_>) -> Kept {
         let pushed = f.kind == PUSH_DECIDED;
         let deactive = pushed && f.push.is_some_and(|p| p.starts_with("DeActive"));
         let member = if pushed { f.expected } else { f.to };
@@ -244,8 +256,8 @@ impl Recent {
         let flags = u8::from(deactive) * DEACTIVE + u8::from(own) * PUSH_TEXT + u8::from(dry) * DRY;
         Kept {
             t: f.t,
-            group: self.names.opt(f.group),
-            member: self.names.opt(member),
+            group: self.names.opt_shared(f.group, shared),
+            member: self.names.opt_shared(member, shared),
             text: if own { NONE } else { self.names.id(f.text) },
             time: self.names.opt(f.time),
             kind: f.kind,

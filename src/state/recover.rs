@@ -160,7 +160,7 @@ fn lost(groups: &[&str], warnings: Vec<String>, now: SystemTime) -> Loaded {
     for g in groups {
         state
             .groups
-            .entry((*g).to_string())
+            .entry((*g).into())
             .or_default()
             .hold_until(until, STATE_LOST_REASON);
     }

@@ -276,7 +276,7 @@ fn a_save_writes_the_same_pretty_json_as_before_streaming() {
     let sd = StateDir::new(dir.path());
     let mut s = with_hold("maintenance");
     for n in 0..500 {
-        let g = s.groups.entry(format!("G{n}")).or_default();
+        let g = s.groups.entry(format!("G{n}").into()).or_default();
         g.group = Some("up".into());
         g.members = vec![Some("up".into()), None];
     }
@@ -292,6 +292,99 @@ fn a_save_writes_the_same_pretty_json_as_before_streaming() {
     );
     assert!(!dir.path().join(TMP).exists(), "the temporary file was renamed");
     assert_eq!(sd.load(), (s, None));
+}
+
+/// A state file as main's String-keyed maps wrote it (the groups' lines are
+/// those of a file a main build wrote; every per-name map holds entries):
+/// names now read into shared `Arc<str>` keys, and the file must read back
+/// and save byte for byte.
+const STRING_KEYED: &str = r#"{
+  "version": 1,
+  "firewalls": {
+    "https://127.0.0.1:9/webconsole/APIController": {
+      "beliefs": {
+        "G0": "Active",
+        "G10": "Unknown",
+        "G2": "DeActive"
+      },
+      "unconfirmed": {
+        "G2": "Active"
+      },
+      "sync_hashes": {},
+      "set_at": {
+        "G0": {
+          "secs_since_epoch": 1796615284,
+          "nanos_since_epoch": 400233019
+        },
+        "G2": {
+          "secs_since_epoch": 1796615285,
+          "nanos_since_epoch": 1
+        }
+      },
+      "decided": {
+        "G2": true
+      }
+    }
+  },
+  "groups": {
+    "G0": {
+      "group": "up",
+      "members": [],
+      "expected_active": null,
+      "since": {
+        "secs_since_epoch": 1796615284,
+        "nanos_since_epoch": 400233019
+      },
+      "hold": null,
+      "deactives": [],
+      "restart_backoff_secs": null,
+      "next_restart": null,
+      "restart_active_pending": false,
+      "deactivated_at": null,
+      "last_up": null
+    },
+    "G1": {
+      "group": "up",
+      "members": [
+        "up",
+        null,
+        "down"
+      ],
+      "expected_active": 0,
+      "since": {
+        "secs_since_epoch": 1796615284,
+        "nanos_since_epoch": 418600137
+      },
+      "hold": {
+        "until": {
+          "secs_since_epoch": 1796618884,
+          "nanos_since_epoch": 0
+        },
+        "reason": "maintenance"
+      },
+      "deactives": [],
+      "restart_backoff_secs": null,
+      "next_restart": null,
+      "restart_active_pending": false,
+      "deactivated_at": null,
+      "last_up": null
+    }
+  }
+}"#;
+
+#[test]
+fn a_string_keyed_state_file_reads_back_and_saves_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let sd = StateDir::new(dir.path());
+    std::fs::write(sd.file(), STRING_KEYED).unwrap();
+    let (s, warning) = sd.load();
+    assert_eq!(warning, None);
+    let fw = &s.firewalls["https://127.0.0.1:9/webconsole/APIController"];
+    assert_eq!(fw.beliefs.get("G2"), Some(&Belief::DeActive));
+    assert_eq!(fw.decided.get("G2"), Some(&true));
+    assert_eq!(held(&s, "G1").as_deref(), Some("maintenance"));
+    sd.save(&s).unwrap();
+    assert_eq!(std::fs::read_to_string(sd.file()).unwrap(), STRING_KEYED);
 }
 
 /// The file's bytes for a group with every field set: the layout in memory

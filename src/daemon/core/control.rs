@@ -99,7 +99,12 @@ impl Core {
         }
         groups
             .iter()
-            .map(|g| self.index.get(g).copied().ok_or(format!("unknown group {g:?}")))
+            .map(|g| {
+                self.index
+                    .get(g.as_str())
+                    .copied()
+                    .ok_or(format!("unknown group {g:?}"))
+            })
             .collect()
     }
 
@@ -107,7 +112,7 @@ impl Core {
     /// one it does not lengthen keeps its reason. The hold in force after.
     pub(super) fn hold_group(&mut self, name: &str, dur: Duration, reason: &str, clocks: Clocks) -> Hold {
         let until = crate::time::wall_add(clocks.wall, dur);
-        let gs = self.state.groups.entry(name.to_string()).or_default();
+        let gs = self.state.groups.entry(self.name_key(name)).or_default();
         let placed = gs.hold_until(until, reason);
         let hold = gs.hold.clone().unwrap_or(Hold {
             until,
@@ -165,7 +170,7 @@ impl Core {
 
     /// Ends group `i`'s hold (if any): the group is disarmed until seen up.
     fn end_hold(&mut self, i: usize, clocks: Clocks, event: &str, what: &str) {
-        let name = self.plan.groups[i].name().to_string();
+        let name = self.plan.groups[i].shared_name();
         if let Some(gs) = self.state.groups.get_mut(&name) {
             gs.hold = None;
         }

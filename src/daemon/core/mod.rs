@@ -33,6 +33,7 @@ use super::persist::{self, Clocks};
 use super::pushes::Pushes;
 use super::send::Push;
 use crate::config::Plan;
+use crate::config::names::Name;
 use crate::control::Reply;
 use crate::engine::{Engine, Output};
 use crate::firewall::decide::Want;
@@ -113,7 +114,7 @@ pub struct Core {
     engine: Engine,
     pushes: Pushes,
     /// Group index by name, for answers and requests that name a group.
-    index: HashMap<String, usize>,
+    index: HashMap<Name, usize>,
     /// The current settings' sender.
     generation: Generation,
     /// DeActives failoverd decided, by group, mailed once the firewall gave
@@ -128,7 +129,7 @@ pub struct Core {
     /// accepted, with the generation of the settings they came from.
     orphans: Orphans<Generation>,
     /// Pushes answered, by group and class, for /metrics.
-    push_counts: BTreeMap<(String, String), u64>,
+    push_counts: BTreeMap<(Name, &'static str), u64>,
     dirty: bool,
     /// Whether the last write of state.json worked, and when to try again.
     saving: persist::Saving,
@@ -165,14 +166,14 @@ impl Core {
         let persisted = state
             .groups
             .iter()
-            .map(|(k, g)| (k.clone(), persist::persisted(g)))
+            .map(|(k, g)| (k.to_string(), persist::persisted(g)))
             .collect();
         let engine = Engine::new(&plan, &persisted);
         let history = history::History::new(history::aligned(clocks), engine.streams().len());
         state.firewalls.entry(plan.settings.firewall.url.clone()).or_default();
         let pushes = build_pushes(&plan, &state, &clocks);
         let pair = pairing::pair_for(plan.settings.ha.as_ref());
-        Core {
+        let mut core = Core {
             pair,
             peer_role: None,
             index: index(&plan),
@@ -198,7 +199,9 @@ impl Core {
             defines_in_flight: 0,
             config: reload::ConfigLoad::applied(clocks.wall),
             effects: Vec::new(),
-        }
+        };
+        core.share_names();
+        core
     }
 
     /// The start: mails for DeActives an earlier run decided but did not
@@ -290,7 +293,7 @@ impl Core {
                 Output::GroupState { group, state } => {
                     self.pushes.health(group, state, obs.at);
                     self.decide_soon = true;
-                    let name = self.plan.groups[group].name().to_string();
+                    let name = self.plan.groups[group].shared_name();
                     self.state.groups.entry(name).or_default().since = Some(clocks.wall);
                     changed = true;
                 }
@@ -314,7 +317,7 @@ impl Core {
     fn group_event(&mut self, e: &crate::engine::GroupEvent) {
         let member = e.member.as_deref().or(e.to.as_deref()).unwrap_or("");
         tracing::info!(GROUP = %e.group, MEMBER = member, EVENT = ?e.kind, ACTIVE = e.expected_active.as_deref().unwrap_or(""), "{}: {}", e.group, e.text);
-        let g = self.index.get(&e.group).map(|&i| &self.plan.groups[i]);
+        let g = self.index.get(e.group.as_str()).map(|&i| &self.plan.groups[i]);
         if !g.is_some_and(|g| g.def.mail && g.intent().is_none()) {
             self.record(&super::mailing::group_event(e));
         } else {
@@ -431,11 +434,11 @@ impl Core {
 }
 
 /// Group index by name.
-fn index(plan: &Plan) -> HashMap<String, usize> {
+fn index(plan: &Plan) -> HashMap<Name, usize> {
     plan.groups
         .iter()
         .enumerate()
-        .map(|(i, g)| (g.name().to_string(), i))
+        .map(|(i, g)| (g.shared_name(), i))
         .collect()
 }
 

@@ -54,6 +54,9 @@ impl Core {
     /// shadow report's records (history/writer.rs).
     pub fn seed_history(&mut self, seed: crate::history::writer::Seed, wall: std::time::SystemTime) {
         self.shadow = seed.recent;
+        let (index, connections) = (&self.index, &self.plan.settings.connections);
+        self.shadow
+            .share_names(&|s| super::pairing::plan_name(index, connections, s));
         self.history.seed_events(seed.page, wall);
     }
 

@@ -7,6 +7,7 @@
 use std::collections::BTreeSet;
 
 use super::{Core, Effect, Manual};
+use crate::config::names::Name;
 use crate::control::Reply;
 use crate::daemon::persist::Clocks;
 use crate::firewall::decide::Want;
@@ -132,7 +133,7 @@ impl Core {
                     }
                 }
                 PairEffect::ForgetBelief { group } => {
-                    if let Some(&i) = self.index.get(&group) {
+                    if let Some(&i) = self.index.get(group.as_str()) {
                         self.forget_belief(i);
                     }
                 }
@@ -180,7 +181,9 @@ impl Core {
     /// Every event, mailed or not, for the history and the hooks
     /// (daemon/taps.rs); hooks act on it only when this host is active.
     pub(super) fn record(&mut self, event: &Event) {
-        self.shadow.note(event);
+        let (index, connections) = (&self.index, &self.plan.settings.connections);
+        let shared = |s: &str| plan_name(index, connections, s);
+        self.shadow.note_shared(event, &shared);
         let recorded = crate::daemon::taps::Recorded {
             event: event.clone(),
             active: self.pair.mails_new_events(),
@@ -250,4 +253,14 @@ impl Core {
             self.manual_on_standby(&group, m);
         }
     }
+}
+
+/// The plan's copy of group or connection name `s`, if the plan has one.
+pub(super) fn plan_name(
+    index: &std::collections::HashMap<Name, usize>,
+    connections: &crate::config::settings::Connections,
+    s: &str,
+) -> Option<Name> {
+    let group = index.get_key_value(s).map(|(k, _)| k.clone());
+    group.or_else(|| connections.get(s).map(|c| c.name.clone()))
 }

@@ -57,7 +57,7 @@ impl Core {
     fn start_manual(&mut self, clocks: Clocks) {
         let waiting: Vec<String> = self.manual.keys().cloned().collect();
         for name in waiting {
-            let Some(&i) = self.index.get(&name) else {
+            let Some(&i) = self.index.get(name.as_str()) else {
                 if let Some(m) = self.manual.remove(&name) {
                     let reply = crate::control::Reply::err(format!("group {name} is gone after a reload"));
                     self.effects.push(Effect::Reply { to: m.to, reply });
@@ -93,7 +93,8 @@ impl Core {
         }
         if !self.dry() {
             // Before sending, the belief is written as unknown (fsynced).
-            self.firewall_mut().beliefs.insert(group.clone(), Belief::Unknown);
+            let name = self.plan.groups[i].shared_name();
+            self.firewall_mut().beliefs.insert(name, Belief::Unknown);
             self.save(clocks);
         }
         // MEMBER: the member an Active hands the group to (the expected
@@ -150,7 +151,7 @@ impl Core {
         tracing::info!(GROUP = %group, EVENT = "push_answer", "the firewall answered: {}", answer.text);
         *self
             .push_counts
-            .entry((group.clone(), answer.class.label().to_owned()))
+            .entry((self.plan.groups[i].shared_name(), answer.class.label()))
             .or_default() += 1;
         let sent = self.pushes.groups[i].slot.in_flight;
         let notes = self.pushes.finish(i, answer.class.clone(), now, jitter(clocks.wall));
@@ -182,9 +183,10 @@ impl Core {
         }
         if !self.dry() {
             let belief = self.pushes.groups[i].slot.belief;
+            let name = self.plan.groups[i].shared_name();
             let fw = self.firewall_mut();
-            fw.beliefs.insert(group.clone(), belief);
-            fw.set_at.insert(group, clocks.wall);
+            fw.beliefs.insert(name.clone(), belief);
+            fw.set_at.insert(name, clocks.wall);
         }
         self.dirty = true;
         self.take()

@@ -61,6 +61,7 @@ impl Core {
         let names: Vec<&str> = plan.groups.iter().map(|g| g.name()).collect();
         self.definitions.reloaded(&names, url_same);
         self.plan = plan;
+        self.share_names();
         self.engine = engine;
         self.pushes = pushes;
         self.generation = via;

@@ -2,9 +2,11 @@
 //! before a write, what a write's outcome changes, and a lost state (both
 //! files damaged at start): its mail and its problem line. The shell writes.
 
+use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use super::{Core, Effect};
+use crate::config::names::Name;
 use crate::daemon::persist::{self, Clocks};
 use crate::state::STATE_LOST_REASON;
 
@@ -20,7 +22,7 @@ impl Core {
             // The name is copied only for a group new to the file, not at
             // every save.
             if !self.state.groups.contains_key(name) {
-                self.state.groups.insert(name.to_string(), Default::default());
+                self.state.groups.insert(g.shared_name(), Default::default());
             }
             let h = self.engine.persisted_at(i, name);
             let (Some(gs), Some(h)) = (self.state.groups.get_mut(name), h.as_ref()) else {
@@ -34,12 +36,62 @@ impl Core {
         }
         if !dry {
             // Decided DeActives not yet mailed: the next start mails them.
-            let decided = self.decided.iter().map(|(g, d)| (g.clone(), d.restart)).collect();
+            let decided = self
+                .decided
+                .iter()
+                .map(|(g, d)| (self.name_key(g), d.restart))
+                .collect();
             self.firewall_mut().decided = decided;
         }
         if !self.effects.contains(&Effect::Save) {
             self.effects.push(Effect::Save);
         }
+    }
+
+    /// The plan's copy of group `name` when the plan has the group, else a
+    /// new one (a group state.json keeps that the plan no longer has).
+    pub(super) fn name_key(&self, name: &str) -> Name {
+        self.index
+            .get_key_value(name)
+            .map_or_else(|| Name::from(name), |(k, _)| k.clone())
+    }
+
+    /// Every long-lived name outside the plan swapped for the plan's copy
+    /// (at start and after a reload): state.json's maps, the shadow
+    /// report's names, /metrics' push counters. The copies read from files
+    /// or kept from the settings before a reload are dropped, so each name
+    /// is held once (BENCHMARKS.md, "One copy of each name"). Keys and
+    /// values are unchanged.
+    pub(super) fn share_names(&mut self) {
+        self.share_state_names();
+        let (index, connections) = (&self.index, &self.plan.settings.connections);
+        self.shadow
+            .share_names(&|s| super::pairing::plan_name(index, connections, s));
+        let counts = std::mem::take(&mut self.push_counts);
+        self.push_counts = counts
+            .into_iter()
+            .map(|((g, class), n)| ((self.name_key(&g), class), n))
+            .collect();
+    }
+
+    /// state.json's maps keyed by the plan's copies of the names.
+    fn share_state_names(&mut self) {
+        let mut state = std::mem::take(&mut self.state.groups);
+        state = self.rekeyed(state);
+        self.state.groups = state;
+        let mut firewalls = std::mem::take(&mut self.state.firewalls);
+        for fw in firewalls.values_mut() {
+            fw.beliefs = self.rekeyed(std::mem::take(&mut fw.beliefs));
+            fw.set_at = self.rekeyed(std::mem::take(&mut fw.set_at));
+            fw.unconfirmed = self.rekeyed(std::mem::take(&mut fw.unconfirmed));
+            fw.decided = self.rekeyed(std::mem::take(&mut fw.decided));
+        }
+        self.state.firewalls = firewalls;
+    }
+
+    fn rekeyed<V>(&self, map: BTreeMap<Name, V>) -> BTreeMap<Name, V> {
+        // Already in order: collecting sorted keys builds the tree in bulk.
+        map.into_iter().map(|(k, v)| (self.name_key(&k), v)).collect()
     }
 
     /// How the write asked for went: `Err` with the reason when it failed.

@@ -23,7 +23,7 @@ impl GroupPush {
         let want = self.withheld.filter(|w| !self.withheld_noted.contains(w))?;
         self.withheld_noted.push(want);
         Some(Note::HoldWithholds {
-            group: self.name.clone(),
+            group: self.name.to_string(),
             want,
         })
     }

@@ -14,7 +14,7 @@ fn def(name: &str, members: &[&str], mail: bool, failback: bool, conditions: Vec
         members: (1..)
             .zip(members)
             .map(|(index, m)| MemberRef {
-                name: m.to_string(),
+                name: (*m).into(),
                 pos: 0,
                 index,
             })

@@ -21,8 +21,8 @@ impl GroupMembers {
         groups
             .iter()
             .map(|g| GroupMembers {
-                name: g.def.name.clone(),
-                members: g.def.members.iter().map(|m| m.name.clone()).collect(),
+                name: g.def.name.to_string(),
+                members: g.def.members.iter().map(|m| m.name.to_string()).collect(),
             })
             .collect()
     }

@@ -371,7 +371,7 @@ fn persisted_round_trip_and_bad_input() {
 
 #[test]
 fn member_names_of_any_length_are_kept_in_failover_order() {
-    // The names share one buffer (issue #30): each must come back whole.
+    // Each must come back whole, whichever constructor copied it.
     let names = ["HQ_Primary", "", "dc2", "Branch-Backup_Link"];
     let mut g = GroupHealth::new(names.map(String::from).to_vec(), true, None);
     assert_eq!(g.names().collect::<Vec<_>>(), names);
@@ -390,4 +390,21 @@ fn member_names_of_any_length_are_kept_in_failover_order() {
         texts[2],
         "failover 'HQ_Primary' -> 'dc2': member 'HQ_Primary' down: why m0; next member up is 'dc2'"
     );
+}
+
+#[test]
+fn shared_names_are_kept_and_a_reload_keeps_the_new_copies() {
+    use std::sync::Arc;
+    let copies = |n: [&str; 2]| n.map(Arc::<str>::from);
+    let (old, new) = (copies(["A", "B"]), copies(["A", "B"]));
+    let same = |g: &GroupHealth, n: &[Arc<str>; 2]| g.names().zip(n).all(|(a, b)| a.as_ptr() == b.as_ptr());
+    let mut before = GroupHealth::with_shared(old.iter().cloned(), true, None);
+    assert!(same(&before, &old), "the given copies, not new ones");
+    before.update(&states("UD"));
+    let mut after = GroupHealth::with_shared(new.iter().cloned(), true, None);
+    after.take_state(&before);
+    assert_eq!(after.state(), before.state());
+    assert!(same(&after, &new), "the state taken, the names the new plan's");
+    drop(before);
+    assert_eq!(Arc::strong_count(&old[0]), 1, "the old copies are no longer held");
 }
