@@ -209,21 +209,7 @@ impl MemberRt {
 }
 
 /// A group's conditions: one (the common case) inline, more boxed.
-enum Conditions {
-    One(Protocol),
-    Many(Box<[Protocol]>),
-}
-
-impl std::ops::Deref for Conditions {
-    type Target = [Protocol];
-
-    fn deref(&self) -> &[Protocol] {
-        match self {
-            Conditions::One(p) => std::slice::from_ref(p),
-            Conditions::Many(all) => all,
-        }
-    }
-}
+type Conditions = crate::one_or_many::OneOrMany<Protocol>;
 
 struct GroupRt {
     /// The plan's copy.

@@ -30,6 +30,7 @@ pub mod history;
 pub mod hooks;
 pub mod logging;
 pub mod mail;
+pub mod one_or_many;
 pub mod page;
 pub mod probe;
 pub mod state;

@@ -54,42 +54,7 @@ impl fmt::Display for Target {
 /// A connection's targets as written: one kept inline (most connections
 /// have one: no allocation of its own, issue #30), more in one allocation
 /// of exactly their number. Reads as a slice.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Targets {
-    One(Target),
-    Many(Box<[Target]>),
-}
-
-impl std::ops::Deref for Targets {
-    type Target = [Target];
-    fn deref(&self) -> &[Target] {
-        match self {
-            Targets::One(t) => std::slice::from_ref(t),
-            Targets::Many(all) => all,
-        }
-    }
-}
-
-impl<'a> IntoIterator for &'a Targets {
-    type Item = &'a Target;
-    type IntoIter = std::slice::Iter<'a, Target>;
-    fn into_iter(self) -> Self::IntoIter {
-        self.iter()
-    }
-}
-
-impl From<Vec<Target>> for Targets {
-    fn from(mut all: Vec<Target>) -> Targets {
-        match all.pop() {
-            Some(one) if all.is_empty() => Targets::One(one),
-            Some(last) => {
-                all.push(last);
-                Targets::Many(all.into_boxed_slice())
-            }
-            None => Targets::Many(Box::default()),
-        }
-    }
-}
+pub type Targets = crate::one_or_many::OneOrMany<Target>;
 
 /// Whether a member's targets answer only while its tunnel is up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -380,28 +345,5 @@ impl ProbeTiming {
             rise: 3,
             quality: None,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ip(s: &str) -> Target {
-        Target::Ip(s.parse().unwrap())
-    }
-
-    /// One target is held inline, more keep their order, none is empty.
-    #[test]
-    fn targets_read_as_written() {
-        let one = Targets::from(vec![ip("192.0.2.1")]);
-        assert!(matches!(one, Targets::One(_)));
-        assert_eq!(&*one, &[ip("192.0.2.1")]);
-        let names = vec![ip("192.0.2.1"), Target::Name("b.example".into()), ip("2001:db8::1")];
-        let many = Targets::from(names.clone());
-        assert!(matches!(&many, Targets::Many(all) if all.len() == 3));
-        assert_eq!(&*many, names.as_slice());
-        assert_eq!((&many).into_iter().count(), 3);
-        assert!(Targets::from(Vec::new()).is_empty());
     }
 }
