@@ -105,12 +105,6 @@ impl Rings {
         *self = kept;
     }
 
-    /// How many narrow rings the table holds (held or free).
-    #[cfg(test)]
-    pub fn narrow_len(&self) -> usize {
-        self.narrow.len()
-    }
-
     /// Narrow and wide rings held or free, and free ones.
     #[cfg(test)]
     pub fn sizes(&self) -> (usize, usize, usize) {
